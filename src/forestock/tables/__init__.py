@@ -1,0 +1,69 @@
+"""Table contracts between stages: columns, dtypes, keys, references, and the id codes.
+
+Ids are strings at the edges and dense ``int32`` codes inside hot loops;
+:class:`IdIndex` owns that mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from forestock.errors import TableError
+from forestock.tables._schema import SPECS, TABLES, Column, Ref, TableSpec, spec
+from forestock.tables._validate import SUFFIXES, read_table, validate
+
+__all__ = [
+    "SPECS",
+    "SUFFIXES",
+    "TABLES",
+    "Column",
+    "IdIndex",
+    "Ref",
+    "TableError",
+    "TableSpec",
+    "read_table",
+    "spec",
+    "to_arrow",
+    "validate",
+]
+
+
+class IdIndex:
+    """Dense ``int32`` codes for a set of string ids, in the order given."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.ids = np.asarray(list(ids), dtype=object)
+        self._index = pd.Index(self.ids)
+        if not self._index.is_unique:
+            raise ValueError("ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def codes(self, values: Iterable[str] | pd.Series, *, what: str = "id") -> np.ndarray:
+        """Return the code of each value; raise ``ValueError`` naming an unknown one."""
+        vals = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+        out = self._index.get_indexer(vals)
+        if (out < 0).any():
+            bad = vals.iloc[int(np.flatnonzero(out < 0)[0])]
+            raise ValueError(f"unknown {what} {bad!r}")
+        return out.astype(np.int32)
+
+
+def to_arrow(frame: pd.DataFrame, name: str) -> pa.Table:
+    """Convert a typed table to Arrow with the contract's schema (column order kept)."""
+    sp = spec(name)
+    extra = tuple(c for c in frame.columns if c not in sp.names)
+    schema = sp.arrow_schema(extra)
+    arrays = []
+    for fld in schema:
+        col = frame[fld.name]
+        if pa.types.is_date32(fld.type):
+            arrays.append(pa.array(pd.to_datetime(col).dt.date, type=fld.type))
+        else:
+            arrays.append(pa.array(col.to_numpy(), type=fld.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)

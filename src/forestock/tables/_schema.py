@@ -1,0 +1,346 @@
+"""Every table of the flow, defined once: columns, dtypes, keys and references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+Kind = Literal["str", "int", "float", "date", "timestamp"]
+
+_ARROW: dict[str, pa.DataType] = {
+    "str": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("s"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table contract.
+
+    ``low``/``high`` bound numeric values (inclusive); ``choices`` restricts a
+    string column; ``nullable`` allows empty cells.
+    """
+
+    name: str
+    kind: Kind
+    doc: str = ""
+    nullable: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW[self.kind]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A column whose values must exist as keys of another table."""
+
+    column: str
+    table: str
+    target: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The contract of one table.
+
+    ``extra`` is a regular expression for additional columns a table may carry
+    (the forecast's ``qNN`` quantile columns), all of kind ``extra_kind``.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    doc: str
+    refs: tuple[Ref, ...] = ()
+    extra: str | None = None
+    extra_kind: Kind = "float"
+    sort: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        if self.extra and re.fullmatch(self.extra, name):
+            return Column(name, self.extra_kind, low=0.0)
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    def arrow_schema(self, extra_columns: tuple[str, ...] = ()) -> pa.Schema:
+        cols = [*self.columns, *(self.column(n) for n in extra_columns)]
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in cols])
+
+
+def _c(name: str, kind: Kind, doc: str = "", **kw: object) -> Column:
+    return Column(name, kind, doc, **kw)  # type: ignore[arg-type]
+
+
+_NONNEG = {"low": 0.0}
+_LAT = {"low": -90.0, "high": 90.0}
+_LON = {"low": -180.0, "high": 180.0}
+
+_OUTCOME_REGION = (
+    _c("region_id", "str"),
+    _c("hour", "int", "hour of the event day the orders were placed, 0-23", low=0, high=23),
+    _c("orders", "int", **_NONNEG),
+    _c("units", "int", "units ordered", **_NONNEG),
+    _c("gmv", "float", "value of the units ordered, CNY", **_NONNEG),
+    _c("shipped", "int", "units sent from a warehouse", **_NONNEG),
+    _c("delivered_24h", "int", "units delivered within 24 h of the order", **_NONNEG),
+    _c("delivered_48h", "int", "units delivered within 48 h (includes 24 h)", **_NONNEG),
+    _c("late", "int", "units delivered after 48 h", **_NONNEG),
+    _c("unfilled", "int", "units no warehouse could serve", **_NONNEG),
+)
+
+SPECS: dict[str, TableSpec] = {
+    s.name: s
+    for s in (
+        TableSpec(
+            "regions",
+            (
+                _c("region_id", "str"),
+                _c("name", "str"),
+                _c("province", "str"),
+                _c("lat", "float", **_LAT),
+                _c("lon", "float", **_LON),
+                _c("population", "int", **_NONNEG),
+            ),
+            key=("region_id",),
+            doc="Where buyers live: one row per delivery region.",
+        ),
+        TableSpec(
+            "warehouses",
+            (
+                _c("warehouse_id", "str"),
+                _c("name", "str"),
+                _c("region_id", "str", "region the warehouse stands in"),
+                _c("lat", "float", **_LAT),
+                _c("lon", "float", **_LON),
+                _c("tier", "str", "rdc (regional hub) or fdc (forward)", choices=("rdc", "fdc")),
+                _c("storage_units", "int", "units it can hold before the event", **_NONNEG),
+                _c("outbound_per_hour", "int", "parcels it can ship per hour", **_NONNEG),
+            ),
+            key=("warehouse_id",),
+            refs=(Ref("region_id", "regions", "region_id"),),
+            doc="The warehouse network.",
+        ),
+        TableSpec(
+            "brands",
+            (
+                _c("brand_id", "str"),
+                _c("name", "str"),
+                _c("country", "str", "ISO 3166 alpha-2 country of origin"),
+                _c("factory_lat", "float", **_LAT),
+                _c("factory_lon", "float", **_LON),
+            ),
+            key=("brand_id",),
+            doc="Brands (manufacturers) and where their factory ships from.",
+        ),
+        TableSpec(
+            "skus",
+            (
+                _c("sku_id", "str"),
+                _c("brand_id", "str"),
+                _c("category", "str"),
+                _c("price", "float", "CNY per unit", **_NONNEG),
+                _c("volume_l", "float", "litres per unit", **_NONNEG),
+            ),
+            key=("sku_id",),
+            refs=(Ref("brand_id", "brands", "brand_id"),),
+            doc="Products.",
+        ),
+        TableSpec(
+            "lanes",
+            (
+                _c("warehouse_id", "str"),
+                _c("region_id", "str"),
+                _c("transit_hours", "float", **_NONNEG),
+                _c("cost_per_unit", "float", "CNY", **_NONNEG),
+            ),
+            key=("warehouse_id", "region_id"),
+            refs=(
+                Ref("warehouse_id", "warehouses", "warehouse_id"),
+                Ref("region_id", "regions", "region_id"),
+            ),
+            doc="Transport from a warehouse to a region.",
+        ),
+        TableSpec(
+            "calendar",
+            (_c("date", "date"), _c("event", "str", "event name, e.g. 11.11")),
+            key=("date", "event"),
+            doc="Dates carrying events; runs past the history into the days to plan for.",
+        ),
+        TableSpec(
+            "history",
+            (
+                _c("date", "date"),
+                _c("sku_id", "str"),
+                _c("region_id", "str"),
+                _c("units", "int", **_NONNEG),
+            ),
+            key=("date", "sku_id", "region_id"),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            doc="Units sold per day, SKU and region; an absent row means zero.",
+        ),
+        TableSpec(
+            "truth",
+            (
+                _c("date", "date"),
+                _c("sku_id", "str"),
+                _c("region_id", "str"),
+                _c("units", "int", **_NONNEG),
+            ),
+            key=("date", "sku_id", "region_id"),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            doc="What really sells in the event window; never read by forecast or plan.",
+        ),
+        TableSpec(
+            "prices",
+            (
+                _c("date", "date"),
+                _c("sku_id", "str"),
+                _c("region_id", "str", "empty for every region", nullable=True),
+                _c("price", "float", "planned price, CNY", **_NONNEG),
+            ),
+            key=("date", "sku_id", "region_id"),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            doc="Planned (promotional) prices.",
+        ),
+        TableSpec(
+            "forecast",
+            (
+                _c("sku_id", "str"),
+                _c("region_id", "str"),
+                _c("date", "date"),
+                _c("mean", "float", **_NONNEG),
+                _c("q10", "float", **_NONNEG),
+                _c("q50", "float", **_NONNEG),
+                _c("q90", "float", **_NONNEG),
+            ),
+            key=("sku_id", "region_id", "date"),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            extra=r"q\d{2}",
+            doc="Forecast units per SKU, region and date, with quantiles.",
+        ),
+        TableSpec(
+            "plan",
+            (_c("sku_id", "str"), _c("warehouse_id", "str"), _c("units", "int", **_NONNEG)),
+            key=("sku_id", "warehouse_id"),
+            refs=(
+                Ref("sku_id", "skus", "sku_id"),
+                Ref("warehouse_id", "warehouses", "warehouse_id"),
+            ),
+            doc="Units of each SKU stocked in each warehouse before the event.",
+        ),
+        TableSpec(
+            "notices",
+            (
+                _c("notice_id", "str"),
+                _c("brand_id", "str"),
+                _c("sku_id", "str"),
+                _c("warehouse_id", "str"),
+                _c("units", "int", **_NONNEG),
+                _c("ship_by", "date"),
+                _c("arrive_by", "date"),
+            ),
+            key=("notice_id",),
+            refs=(
+                Ref("brand_id", "brands", "brand_id"),
+                Ref("sku_id", "skus", "sku_id"),
+                Ref("warehouse_id", "warehouses", "warehouse_id"),
+            ),
+            doc="Advance shipping notices: what each manufacturer ships where, by when.",
+        ),
+        TableSpec(
+            "orders",
+            (
+                _c("order_id", "str"),
+                _c("time", "timestamp", "when the order was placed"),
+                _c("sku_id", "str"),
+                _c("region_id", "str"),
+                _c("units", "int", low=1),
+            ),
+            key=("order_id",),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            doc="A user's own orders for the event day (optional demand source).",
+        ),
+        TableSpec(
+            "outcomes_region",
+            _OUTCOME_REGION,
+            key=("region_id", "hour"),
+            doc="Rehearsal outcome per delivery region and order hour.",
+        ),
+        TableSpec(
+            "outcomes_warehouse",
+            (
+                _c("warehouse_id", "str"),
+                _c("hour", "int", "hour since the start of the event day", low=0),
+                _c("picked", "int", "parcels that arrived to be picked", **_NONNEG),
+                _c("shipped", "int", "parcels shipped", **_NONNEG),
+                _c("backlog", "int", "parcels waiting at the end of the hour", **_NONNEG),
+            ),
+            key=("warehouse_id", "hour"),
+            doc="Warehouse queue per hour (hours past 23 drain the backlog).",
+        ),
+        TableSpec(
+            "outcomes_second",
+            (
+                _c("second", "int", low=0, high=86399),
+                _c("orders", "int", **_NONNEG),
+                _c("units", "int", **_NONNEG),
+                _c("gmv", "float", **_NONNEG),
+            ),
+            key=("second",),
+            doc="Orders and GMV per second of the event day.",
+        ),
+        TableSpec(
+            "outcomes_brand",
+            (
+                _c("brand_id", "str"),
+                _c("orders", "int", **_NONNEG),
+                _c("units", "int", **_NONNEG),
+                _c("gmv", "float", **_NONNEG),
+                _c("shipped", "int", **_NONNEG),
+                _c("delivered_24h", "int", **_NONNEG),
+                _c("delivered_48h", "int", **_NONNEG),
+                _c("unfilled", "int", **_NONNEG),
+            ),
+            key=("brand_id",),
+            doc="Brand leaderboard of the event day.",
+        ),
+        TableSpec(
+            "outcomes_flow",
+            (
+                _c("warehouse_id", "str"),
+                _c("hour", "int", "hour the parcels shipped", low=0),
+                _c("region_id", "str", "destination region"),
+                _c("parcels", "int", **_NONNEG),
+            ),
+            key=("warehouse_id", "hour", "region_id"),
+            doc="Parcels per warehouse, hour and destination: the sortation stage's input.",
+        ),
+    )
+}
+
+TABLES: tuple[str, ...] = tuple(SPECS)
+"""Names of all tables, in flow order."""
+
+
+def spec(name: str) -> TableSpec:
+    """Return the contract of table ``name``."""
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown table {name!r}; known tables: {', '.join(SPECS)}") from None
