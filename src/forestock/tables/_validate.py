@@ -75,9 +75,8 @@ def _coerce(values: pd.Series, col: Column, source: str) -> pd.Series:
             frac = ~empty & (np.nan_to_num(arr) != np.round(np.nan_to_num(arr)))
             if frac.any():
                 row = _first(frac)
-                raise TableError(
-                    source, row + 1, col.name, f"value {_shown(values.iloc[row])} is not a whole number"
-                )
+                shown = _shown(values.iloc[row])
+                raise TableError(source, row + 1, col.name, f"value {shown} is not a whole number")
         if col.low is not None:
             low = ~empty & (np.nan_to_num(arr, nan=col.low) < col.low)
             if low.any():

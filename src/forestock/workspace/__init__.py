@@ -9,6 +9,7 @@ changes when a load or a stage fails.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ log = logging.getLogger("forestock.workspace")
 
 DEFAULT_WORKSPACE = Path("forestock-ws")
 CATALOGUE = "forestock.duckdb"
+NOTES = "forestock.json"
 
 #: Tables whose keys other tables reference, in the order they must be known.
 _KEY_TABLES = {"regions": "region_id", "brands": "brand_id", "skus": "sku_id",
@@ -130,7 +132,7 @@ class Workspace:
                 tmp.unlink(missing_ok=True)
             raise
         for tmp, final in staged:
-            os.replace(tmp, final)
+            tmp.replace(final)
         self.refresh_catalogue()
         return [final for _, final in staged]
 
@@ -148,7 +150,7 @@ class Workspace:
             w.close()
             tmp.unlink(missing_ok=True)
             raise
-        os.replace(tmp, final)
+        tmp.replace(final)
         self.refresh_catalogue()
 
     def refresh_catalogue(self) -> None:
@@ -162,10 +164,28 @@ class Workspace:
                 _create_views(con, self)
             finally:
                 con.close()
-            os.replace(tmp, final)
+            tmp.replace(final)
         except duckdb.Error as err:  # a reader holds the file: the parquet files stay authoritative
             tmp.unlink(missing_ok=True)
             log.warning("could not refresh %s: %s", final, err)
+
+    def notes(self) -> dict[str, dict[str, object]]:
+        """What each stage recorded about its last run (seed, window, day...)."""
+        path = self.root / NOTES
+        if not path.exists():
+            return {}
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def note(self, stage: str, facts: Mapping[str, object]) -> None:
+        """Record ``facts`` about ``stage``'s last run (atomically)."""
+        notes = self.notes()
+        notes[stage] = dict(facts)
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.root / NOTES
+        tmp = _tmp(final)
+        tmp.write_text(json.dumps(notes, indent=2, default=str, ensure_ascii=False),
+                       encoding="utf-8")
+        tmp.replace(final)
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run a SQL query over the workspace's tables (each a view named after it)."""
@@ -216,7 +236,7 @@ def load_dir(ws: Workspace, folder: str | Path) -> LoadReport:
     if not found:
         names = ", ".join(f"{t}.csv" for t in ("regions", "skus", "history", "calendar"))
         raise ForestockError(f"{folder} holds no forestock tables (files such as {names})")
-    raw = {}
+    raw: dict[str, pd.DataFrame] = {}
     for name in sorted(found, key=_LOAD_ORDER.index):
         frame = read_table(found[name], name)
         raw[name] = validate(frame, name, source=found[name].name, known=ws.known(raw))
