@@ -409,7 +409,8 @@ def report(
     with _user_errors():
         ws = Workspace(workspace)
         with err.status("writing the report"):
-            path = build_report(ws, output)
+            seed = ws.notes().get("simulate", {}).get("seed")
+            path = build_report(ws, output, seed=seed if isinstance(seed, int) else None)
     out.print(f"report: {path.resolve()}")
 
 

@@ -135,9 +135,16 @@ class SeasonalNaive:
         ref = self._reference(window)
         end = pd.Timestamp(self.end_)
         recent_from = end - pd.Timedelta(days=p.growth_days - 1)
-        recent = h[h["date"] >= recent_from]
-        base = h[(h["date"] >= recent_from - _YEAR) & (h["date"] <= end - _YEAR)]
-        rec_sku = recent.groupby("sku_id", observed=True)["units"].sum()
+        # growth compares ordinary days only: event days a year apart rarely line up
+        event_days = pd.DatetimeIndex(pd.to_datetime(self.calendar_["date"]))
+        ordinary = ~h["date"].isin(event_days)
+        recent = h[(h["date"] >= recent_from) & ordinary]
+        base = h[(h["date"] >= recent_from - _YEAR) & (h["date"] <= end - _YEAR) & ordinary]
+        n_recent = max(int((~pd.date_range(recent_from, end).isin(event_days)).sum()), 1)
+        n_base = max(int((~pd.date_range(recent_from - _YEAR, end - _YEAR)
+                          .isin(event_days)).sum()), 1)
+        # recent units rescaled to the base window's number of ordinary days
+        rec_sku = recent.groupby("sku_id", observed=True)["units"].sum() * (n_base / n_recent)
         base_sku = base.groupby("sku_id", observed=True)["units"].sum()
         national = float(rec_sku.sum()) / max(float(base_sku.sum()), 1.0)
         rec_sku = rec_sku.reindex(self.skus_, fill_value=0).astype(float)
@@ -166,7 +173,7 @@ class SeasonalNaive:
         rs = self.skus_.get_indexer(recent["sku_id"])
         rr = self.regions_.get_indexer(recent["region_id"])
         keep = (rs >= 0) & (rr >= 0)
-        np.add.at(rate, (rs[keep], rr[keep]), recent["units"].to_numpy()[keep] / p.growth_days)
+        np.add.at(rate, (rs[keep], rr[keep]), recent["units"].to_numpy()[keep] / n_recent)
         new = cube.sum(axis=(1, 2)) == 0
         mean[new] = rate[new][:, :, None] * lift[None, None, :]
 
