@@ -242,7 +242,7 @@ def forecast(
         ws = Workspace(workspace)
         ws.require(["history", "calendar"], "forecast")
         with err.status("reading history"):
-            history = ws.read("history")
+            history = ws.read("history", categorical=True)
             calendar = ws.read("calendar")
             skus = ws.read("skus") if ws.has("skus") else None
             regions = ws.read("regions") if ws.has("regions") else None
@@ -344,7 +344,7 @@ def simulate(
     with _user_errors():
         ws = Workspace(workspace)
         ws.require(["plan", "truth", "warehouses", "lanes", "skus", "regions"], "simulate")
-        truth = ws.read("truth")
+        truth = ws.read("truth", categorical=True)
         the_day = _date(day, "--day") or _event_day(ws, truth, event)
         demand = truth[truth["date"].dt.date == the_day]
         if demand.empty:

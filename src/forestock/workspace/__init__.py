@@ -78,10 +78,18 @@ class Workspace:
                 f"hold; run the stage that makes them, or `forestock load DIR` with {files}"
             )
 
-    def read(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Read table ``name`` as pandas (dates as ``datetime64``)."""
+    def read(
+        self, name: str, columns: Sequence[str] | None = None, *, categorical: bool = False
+    ) -> pd.DataFrame:
+        """Read table ``name`` as pandas (dates as ``datetime64``).
+
+        ``categorical`` reads id columns as pandas categoricals: much less
+        memory for long tables such as history.
+        """
         self.require([name], f"reading {name}")
-        table = pq.read_table(self.path(name), columns=list(columns) if columns else None)
+        ids = [c.name for c in spec(name).columns if c.name.endswith("_id")]
+        table = pq.read_table(self.path(name), columns=list(columns) if columns else None,
+                              read_dictionary=ids if categorical else None)
         frame = table.to_pandas()
         for fld in table.schema:
             if pa.types.is_date32(fld.type):

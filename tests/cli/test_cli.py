@@ -1,0 +1,82 @@
+"""The CLI end to end on the tiny network and a small embedded world."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.conftest import snapshot
+
+from forestock import Workspace
+from forestock.cli import main
+
+
+def test_flow_on_loaded_korean_tables(tiny_dir: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """load, forecast (a three-week event), plan, simulate, report and sql all exit 0."""
+    ws = str(tmp_path / "ws")
+    assert main(["load", str(tiny_dir), "-w", ws]) == 0
+    assert main(["forecast", "-w", ws, "--event", "추석 세일"]) == 0
+    assert main(["plan", "-w", ws, "--quantile", "mean", "--allow-shortfall"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "-w", ws, "--day", "2026-09-01", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["units"] > 0 and 0 <= facts["share_24h"] <= facts["share_48h"] <= 1
+    assert main(["report", "-w", ws]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert main(["sql", "-w", ws, "SELECT count(*) AS n FROM forecast", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == [{"n": 4 * 3 * 21}]
+    fc = Workspace(ws).read("forecast")
+    assert set(fc["region_id"]) == {"KR-11", "KR-26", "KR-29"}
+
+
+def test_world_seed_twice_gives_identical_files(tmp_path: Path) -> None:
+    """`forestock world --seed 1` twice gives byte-identical table files."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--seed", "1", "--skus", "30", "--regions", "31"]
+    assert main(["world", "-w", str(a), *args]) == 0
+    assert main(["world", "-w", str(b), *args]) == 0
+    files = sorted(p.name for p in a.glob("*.parquet"))
+    assert len(files) == 8
+    for name in files:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast"], "needs the table(s) history, calendar"),
+        (["plan"], "needs the table(s) forecast"),
+        (["sql", "SELECT 1"], "holds no tables"),
+        (["world", "--skus", "0"], "skus"),
+        (["simulate", "--day", "tomorrow"], "needs the table(s)"),
+    ],
+)
+def test_user_errors_exit_2(args: list[str], message: str, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Missing tables and bad arguments exit 2 with a message saying what to do."""
+    assert main([*args, "-w", str(tmp_path / "empty")]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_failed_stage_keeps_earlier_results(tiny_dir: Path, tmp_path: Path) -> None:
+    """A plan refused for lack of room leaves the workspace exactly as it was."""
+    ws = str(tmp_path / "ws")
+    assert main(["load", str(tiny_dir), "-w", ws]) == 0
+    assert main(["forecast", "-w", ws, "--event", "추석 세일"]) == 0
+    wh = pd.read_csv(tiny_dir / "warehouses.csv")
+    wh["storage_units"] = 10
+    Workspace(ws).write("warehouses", wh)
+    before = snapshot(Path(ws))
+    assert main(["plan", "-w", ws]) == 2
+    assert snapshot(Path(ws)) == before
+
+
+def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    """`forestock --help` names every stage a planner runs."""
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for verb in ("world", "load", "forecast", "plan", "simulate", "report", "demo", "sql"):
+        assert verb in text

@@ -1,0 +1,260 @@
+"""Tests of the default world generator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forestock.callbacks import Callbacks
+from forestock.tables import validate
+from forestock.workspace import Workspace
+from forestock.world import WorldParams, WorldResult, build_world, load_cities
+from forestock.world._catalogue import make_catalogue
+from forestock.world._sales import draw_cells
+
+#: A small world: 40 SKUs, 35 regions, 120 days of history; many launches and
+#: discontinuations so that both are present.
+SMALL = WorldParams(seed=0, skus=40, regions=35, history_days=120, launched_share=0.2,
+                    discontinued_share=0.2)
+TABLES = ("regions", "warehouses", "brands", "skus", "lanes", "calendar", "history", "truth")
+
+
+class _Recorder(Callbacks):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, float]] = []
+
+    def on_start(self, task: str, total: float) -> None:
+        self.calls.append(("start", task, total))
+
+    def on_step(self, task: str, advance: float) -> None:
+        self.calls.append(("step", task, advance))
+
+    def on_end(self, task: str) -> None:
+        self.calls.append(("end", task, 0))
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, WorldResult, _Recorder]:
+    """The SMALL world, built once, with the callbacks it reported."""
+    ws = Workspace(tmp_path_factory.mktemp("world-small"))
+    rec = _Recorder()
+    return ws, build_world(ws, SMALL, rec), rec
+
+
+def _parquet_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.parquet"))}
+
+
+def test_same_seed_gives_identical_files(small: tuple[Workspace, WorldResult, _Recorder],
+                                         tmp_path: Path) -> None:
+    """Building the same seed twice writes byte-identical Parquet files."""
+    ws, _, _ = small
+    again = Workspace(tmp_path / "again")
+    build_world(again, SMALL)
+    first, second = _parquet_bytes(ws.root), _parquet_bytes(again.root)
+    assert sorted(first) == sorted(f"{t}.parquet" for t in TABLES)
+    assert first == second
+
+
+def test_other_seed_gives_other_history(small: tuple[Workspace, WorldResult, _Recorder],
+                                        tmp_path: Path) -> None:
+    """A different seed gives a different history."""
+    ws, _, _ = small
+    other = Workspace(tmp_path / "other")
+    build_world(other, SMALL.replace(seed=1))
+    assert ws.path("history").read_bytes() != other.path("history").read_bytes()
+    assert not ws.read("history").equals(other.read("history"))
+
+
+def test_rows_do_not_depend_on_chunk_size(small: tuple[Workspace, WorldResult, _Recorder],
+                                          tmp_path: Path) -> None:
+    """Generating 7 SKUs at a time gives the same history and truth rows as the default."""
+    ws, _, _ = small
+    other = Workspace(tmp_path / "chunked")
+    build_world(other, SMALL.replace(chunk_skus=7))
+    for name in ("history", "truth"):
+        pd.testing.assert_frame_equal(ws.read(name), other.read(name))
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_every_table_meets_its_contract(small: tuple[Workspace, WorldResult, _Recorder],
+                                        name: str) -> None:
+    """Every written table passes validation, references included, with the reported rows."""
+    ws, result, _ = small
+    frame = ws.read(name)
+    validate(frame, name, known=ws.known())
+    assert result.rows[name] == len(frame)
+
+
+def test_regions_cover_every_province(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The regions hold all 31 provinces and their capitals, with 6-digit adcode ids."""
+    ws, _, _ = small
+    regions = ws.read("regions")
+    assert len(regions) == SMALL.regions
+    assert regions["province"].nunique() == 31
+    caps = load_cities().query("capital == 1")["adcode"]
+    assert set(caps) <= set(regions["region_id"])
+    assert regions["region_id"].str.fullmatch(r"\d{6}").all()
+    assert "440100" in set(regions["region_id"])
+
+
+def test_warehouses_have_both_tiers(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The network has regional hubs and forward warehouses, each with room and throughput."""
+    ws, _, _ = small
+    wh = ws.read("warehouses")
+    assert set(wh["tier"]) == {"rdc", "fdc"}
+    assert 6 <= (wh["tier"] == "rdc").sum() <= 8
+    assert (wh["storage_units"] > 0).all()
+    assert (wh["outbound_per_hour"] > 0).all()
+    assert wh.loc[wh["warehouse_id"] == "W440100", "name"].item() == "广州 RDC"
+
+
+def test_lanes_cover_every_pair(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """There is exactly one lane for every warehouse and region."""
+    ws, _, _ = small
+    lanes, wh, regions = ws.read("lanes"), ws.read("warehouses"), ws.read("regions")
+    pairs = set(zip(lanes["warehouse_id"], lanes["region_id"], strict=True))
+    assert len(lanes) == len(pairs) == len(wh) * len(regions)
+
+
+def test_same_city_lane_is_fastest(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """Each warehouse reaches its own region faster than any other region, in 6-10 h."""
+    ws, _, _ = small
+    lanes = ws.read("lanes").merge(ws.read("warehouses")[["warehouse_id", "region_id"]],
+                                   on="warehouse_id", suffixes=("", "_own"))
+    own = lanes[lanes["region_id"] == lanes["region_id_own"]].set_index("warehouse_id")
+    others = lanes[lanes["region_id"] != lanes["region_id_own"]]
+    fastest_other = others.groupby("warehouse_id")["transit_hours"].min()
+    assert (own["transit_hours"] < fastest_other.loc[own.index]).all()
+    assert own["transit_hours"].between(6, 10).all()
+
+
+def test_far_west_is_days_from_shanghai(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """Lanes from Shanghai to Xinjiang, Tibet and Qinghai take more than 48 hours."""
+    ws, _, _ = small
+    lanes = ws.read("lanes").merge(ws.read("regions"), on="region_id")
+    far = lanes[(lanes["warehouse_id"] == "W310000")
+                & lanes["province"].isin(["新疆维吾尔自治区", "西藏自治区", "青海省"])]
+    assert len(far) >= 3
+    assert (far["transit_hours"] > 48).all()
+
+
+def test_event_day_is_an_order_of_magnitude(
+        small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The 11.11 total in truth is at least 6x the median ordinary day of history."""
+    ws, result, _ = small
+    hist, truth = ws.read("history"), ws.read("truth")
+    events = set(ws.read("calendar")["date"])
+    daily = hist.groupby("date")["units"].sum()
+    ordinary = daily[~daily.index.isin(events)]
+    event = truth.loc[truth["date"] == pd.Timestamp(result.event_date), "units"].sum()
+    assert event >= 6 * ordinary.median()
+
+
+def test_windows(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """History ends on 2027-10-10 and truth runs from 2027-10-11 through 2027-11-15."""
+    ws, result, _ = small
+    assert result.event_date == dt.date(2027, 11, 11)
+    assert result.history_end == dt.date(2027, 10, 10)
+    assert result.truth_start == dt.date(2027, 10, 11)
+    assert result.truth_end == dt.date(2027, 11, 15)
+    assert (result.history_end - result.history_start).days == SMALL.history_days - 1
+    hist, truth = ws.read("history"), ws.read("truth")
+    assert hist["date"].max() == pd.Timestamp("2027-10-10")
+    assert hist["date"].min() >= pd.Timestamp(result.history_start)
+    assert truth["date"].min() == pd.Timestamp("2027-10-11")
+    assert truth["date"].max() == pd.Timestamp("2027-11-15")
+    assert (hist["units"] > 0).all() and (truth["units"] > 0).all()
+    cal = ws.read("calendar")
+    assert {"11.11", "11.11 presale"} <= set(cal["event"])
+    assert cal["date"].max() <= pd.Timestamp("2027-11-15")
+
+
+def test_launches_and_discontinuations(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """Launched SKUs sell nothing before launch; discontinued ones nothing after, nor in truth."""
+    ws, result, _ = small
+    cat = make_catalogue(SMALL.seed, SMALL.skus, SMALL.n_brands, SMALL.daily_units,
+                         SMALL.history_days, SMALL.launched_share, SMALL.discontinued_share)
+    ids = ws.read("skus")["sku_id"].to_numpy()
+    hist, truth = ws.read("history"), ws.read("truth")
+    day = (hist["date"] - pd.Timestamp(result.history_start)).dt.days
+    launched, stopped = np.flatnonzero(cat.launch >= 0), np.flatnonzero(cat.stop >= 0)
+    assert launched.size and stopped.size
+    for i in launched:
+        assert (day[hist["sku_id"] == ids[i]] >= cat.launch[i]).all()
+    for i in stopped:
+        assert (day[hist["sku_id"] == ids[i]] < cat.stop[i]).all()
+        assert not (truth["sku_id"] == ids[i]).any()
+
+
+def test_progress_is_reported(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The callbacks see task "world" start with the SKU count, advance by it, and end."""
+    _, _, rec = small
+    assert rec.calls[0] == ("start", "world", SMALL.skus)
+    assert sum(c[2] for c in rec.calls if c[0] == "step") == SMALL.skus
+    assert rec.calls[-1] == ("end", "world", 0)
+
+
+@pytest.mark.parametrize("scale", [0.05, 50.0])
+def test_draw_cells_matches_independent_poissons(scale: float) -> None:
+    """Both samplers (sparse at 0.05, dense at 50) have the Poisson cell means a[d] * b[r]."""
+    rng = np.random.default_rng(7)
+    a = scale * np.array([0.0, 1.0, 3.0, 0.5, 2.0])
+    b = np.array([0.5, 0.3, 0.2, 0.0])
+    lam = np.outer(a, b).ravel()
+    reps = 20_000
+    total = np.zeros(lam.size)
+    sq = np.zeros(lam.size)
+    for _ in range(reps):
+        counts = np.zeros(lam.size)
+        cells, units = draw_cells(rng, a, b)
+        assert (np.diff(cells) > 0).all() and (units > 0).all()
+        counts[cells] = units
+        total += counts
+        sq += counts**2
+    mean = total / reps
+    var = sq / reps - mean**2
+    tol = 5 * np.sqrt(lam / reps) + 1e-12
+    assert (np.abs(mean - lam) <= tol).all()
+    assert np.allclose(var, lam, rtol=0.15, atol=1e-3)
+
+
+def test_params_load_from_toml(tmp_path: Path) -> None:
+    """WorldParams.from_file reads a [world] table and rejects unknown keys."""
+    good = tmp_path / "world.toml"
+    good.write_text("[world]\nseed = 3\nskus = 100\n", encoding="utf-8")
+    assert WorldParams.from_file(good) == WorldParams(seed=3, skus=100)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[world]\nsku = 100\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="sku"):
+        WorldParams.from_file(bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seed", -1),
+        ("skus", 0),
+        ("regions", 30),
+        ("regions", 339),
+        ("brands", 0),
+        ("event_year", 2020),
+        ("event_year", 2036),
+        ("history_days", 27),
+        ("history_days", 5000),
+        ("units_per_day", 0.0),
+        ("units_per_day", float("nan")),
+        ("event_lift", 0.5),
+        ("launched_share", 0.6),
+        ("discontinued_share", -0.1),
+        ("chunk_skus", 0),
+    ],
+)
+def test_params_reject_bad_values(field: str, value: object) -> None:
+    """WorldParams raises ValueError naming the bad field and value."""
+    with pytest.raises(ValueError, match=field):
+        WorldParams(**{field: value})  # type: ignore[arg-type]
