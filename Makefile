@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/forestock demo
 
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
 test: lint
