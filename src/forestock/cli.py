@@ -161,9 +161,11 @@ def world(
     regions: Annotated[int, typer.Option(help="Delivery regions (31 provinces always).")] = 80,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate the embedded China world: regions, warehouses, brands, SKUs, lanes, two years
-    of daily sales history, the event calendar, and the truth of the coming 11.11 (kept apart
-    for scoring and rehearsal)."""
+    """Generate the embedded China world (deterministic for a seed).
+
+    Writes regions, warehouses, brands, SKUs, lanes, two years of daily sales history, the
+    event calendar, and the truth of the coming 11.11, kept apart for scoring and rehearsal.
+    """
     from forestock.world import WorldParams, build_world
 
     with _user_errors():
@@ -233,8 +235,11 @@ def forecast(
     end: Annotated[str | None, typer.Option(help="Last date of a window (YYYY-MM-DD).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Forecast units per SKU, region and date of the event window, with quantiles q10, q50,
-    q90. Without --event or --start/--end, forecasts the next 11.11."""
+    """Forecast units per SKU, region and date of an event window, with quantiles.
+
+    Writes the forecast table (mean, q10, q50, q90). Without --event or --start/--end,
+    forecasts the next 11.11 after the history ends.
+    """
     from forestock.forecast import forecast as run_forecast
     from forestock.forecast import target_window
 
@@ -278,8 +283,12 @@ def plan(
                                                        "storage, instead of stopping.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decide the units of each SKU to stock in each warehouse before the event (nearest
-    warehouse with room), and write the advance shipping notices for every manufacturer."""
+    """Stock each SKU in the warehouses nearest its buyers, and write shipping notices.
+
+    Each region's demand (at the --quantile service level) goes to its nearest warehouse
+    with room, largest flows first. Writes the plan and, for every manufacturer, the
+    advance shipping notices (SKU, warehouse, units, ship-by and arrive-by dates).
+    """
     from forestock.plan import PlanParams, PlanProblem, make_notices, solve_plan, validate_plan
 
     with _user_errors():
@@ -336,8 +345,12 @@ def simulate(
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rehearse the event day order by order: the midnight surge, routing to the nearest
-    warehouse holding stock, hourly outbound queues, transit, and delivery within 24 h/48 h."""
+    """Rehearse the event day order by order and measure the 48-hour promise.
+
+    Orders arrive with the midnight surge, go to the nearest warehouse holding stock, wait
+    behind its hourly outbound capacity, travel the lane, and count as delivered within
+    24 h, within 48 h, late, or unfilled. Writes the outcomes_* tables.
+    """
     from forestock.simulate import SimulateParams, SimulateProblem
     from forestock.simulate import simulate as run
 
@@ -402,8 +415,11 @@ def report(
                                                 help="HTML file to write; default "
                                                      "WORKSPACE/report.html.")] = None,
 ) -> None:
-    """Write one self-contained HTML report (opens offline) with the headline figures, GMV per
-    second, delivery by region, the brand leaderboard and warehouse utilisation."""
+    """Write one self-contained HTML report that opens offline.
+
+    Headline figures, GMV per second, delivery by region, the brand leaderboard and
+    warehouse utilisation, from whatever tables the workspace holds.
+    """
     from forestock.report import build_report
 
     with _user_errors():
@@ -450,8 +466,11 @@ def demo(
     seed: SeedOpt = 0,
     skus: Annotated[int, typer.Option(help="Number of products in the world.")] = 500,
 ) -> None:
-    """Run the whole flow on the embedded China world: world, forecast, plan, simulate,
-    report. Prints the headline figures and the report's path."""
+    """Run the whole flow on the embedded China world and write the report.
+
+    world, forecast, plan, simulate, report; prints the headline figures and the report's
+    path.
+    """
     steps: list[tuple[str, Callable[[], None]]] = [
         ("world", lambda: world(workspace=workspace, seed=seed, skus=skus, regions=80,
                                 as_json=False)),
