@@ -80,3 +80,25 @@ def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for verb in ("world", "load", "forecast", "plan", "simulate", "report", "demo", "sql"):
         assert verb in text
+
+
+def test_embedded_world_flow_keeps_the_invariants(tmp_path: Path) -> None:
+    """On a small embedded world: plan within storage; every unit shipped or unfilled."""
+    ws_dir = str(tmp_path / "ws")
+    assert main(["world", "-w", ws_dir, "--skus", "40", "--regions", "35", "--seed", "2"]) == 0
+    assert main(["forecast", "-w", ws_dir]) == 0
+    assert main(["plan", "-w", ws_dir]) == 0
+    assert main(["simulate", "-w", ws_dir, "--seed", "2"]) == 0
+    ws = Workspace(ws_dir)
+    held = ws.sql("SELECT p.warehouse_id, sum(p.units) AS units, any_value(w.storage_units) AS "
+                  "room FROM plan p JOIN warehouses w USING (warehouse_id) GROUP BY 1")
+    assert (held["units"] <= held["room"]).all()
+    notices = ws.read("notices")
+    assert notices["units"].sum() == ws.read("plan")["units"].sum()
+    reg = ws.read("outcomes_region")
+    assert (reg["units"] == reg["shipped"] + reg["unfilled"]).all()
+    truth = ws.sql("SELECT sum(units) AS u FROM truth WHERE date = DATE '2027-11-11'")["u"].item()
+    assert reg["units"].sum() == truth
+    shipped = ws.sql("SELECT sum(shipped) AS s FROM outcomes_brand")["s"].item()
+    assert shipped == reg["shipped"].sum()
+    assert ws.notes()["simulate"]["seed"] == 2

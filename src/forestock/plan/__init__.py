@@ -20,7 +20,7 @@ import pandas as pd
 from forestock.errors import ForestockError, InfeasibleError
 from forestock.geo import haversine_km
 from forestock.plan import _kernels as K
-from forestock.tables import IdIndex
+from forestock.tables import IdIndex, lane_hours
 
 __all__ = [
     "PlanError",
@@ -127,14 +127,11 @@ class PlanProblem:
         try:
             fs = sku_ix.codes(forecast["sku_id"], what="sku_id in the forecast")
             fr = reg_ix.codes(forecast["region_id"], what="region_id in the forecast")
-            lw = wh_ix.codes(lanes["warehouse_id"], what="warehouse_id in lanes")
-            lr = reg_ix.codes(lanes["region_id"], what="region_id in lanes")
+            transit = lane_hours(lanes, wh_ix, reg_ix)
         except ValueError as err:
             raise ForestockError(f"{err} (not in the skus/regions/warehouses tables)") from None
         demand = np.zeros((len(sku_ix), len(reg_ix)))
         np.add.at(demand, (fs, fr), forecast[quantile].to_numpy(dtype=float))
-        transit = np.full((len(wh_ix), len(reg_ix)), np.nan)
-        transit[lw, lr] = lanes["transit_hours"].to_numpy(dtype=float)
         no_lane = np.isnan(transit).all(axis=0) & (demand.sum(axis=0) > 0)
         if no_lane.any():
             raise ForestockError(

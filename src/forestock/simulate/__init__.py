@@ -23,7 +23,7 @@ from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.simulate import _kernels as K
 from forestock.simulate._profile import SECONDS, intraday_cdf
-from forestock.tables import IdIndex
+from forestock.tables import IdIndex, lane_hours
 
 __all__ = [
     "OUTCOME_TABLES",
@@ -146,13 +146,10 @@ class SimulateProblem:
             pw = wh_ix.codes(plan["warehouse_id"], what="warehouse_id in plan")
             cs = sku_ix.codes(demand["sku_id"], what="sku_id in demand")
             cr = reg_ix.codes(demand["region_id"], what="region_id in demand")
-            lw = wh_ix.codes(lanes["warehouse_id"], what="warehouse_id in lanes")
-            lr = reg_ix.codes(lanes["region_id"], what="region_id in lanes")
+            transit = lane_hours(lanes, wh_ix, reg_ix)
         except ValueError as err:
             raise ForestockError(str(err)) from None
         np.add.at(stock, (ps, pw), plan["units"].to_numpy(dtype=np.int64))
-        transit = np.full((len(wh_ix), len(reg_ix)), np.nan)
-        transit[lw, lr] = lanes["transit_hours"].to_numpy(dtype=float)
         return cls(
             day=day,
             skus=sku_ix,

@@ -25,6 +25,7 @@ __all__ = [
     "Ref",
     "TableError",
     "TableSpec",
+    "lane_hours",
     "read_table",
     "spec",
     "to_arrow",
@@ -67,3 +68,15 @@ def to_arrow(frame: pd.DataFrame, name: str) -> pa.Table:
         else:
             arrays.append(pa.array(col.to_numpy(), type=fld.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def lane_hours(lanes: pd.DataFrame, warehouses: IdIndex, regions: IdIndex) -> np.ndarray:
+    """Transit hours as a ``[warehouse, region]`` matrix, NaN where no lane exists.
+
+    Raises ``ValueError`` naming a lane whose warehouse or region is unknown.
+    """
+    w = warehouses.codes(lanes["warehouse_id"], what="warehouse_id in lanes")
+    r = regions.codes(lanes["region_id"], what="region_id in lanes")
+    hours = np.full((len(warehouses), len(regions)), np.nan)
+    hours[w, r] = lanes["transit_hours"].to_numpy(dtype=float)
+    return hours

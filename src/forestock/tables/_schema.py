@@ -96,6 +96,18 @@ def _c(
     return Column(name, kind, doc, nullable=nullable, low=low, high=high, choices=choices)
 
 
+def _sales(name: str, doc: str) -> TableSpec:
+    """History and truth share one shape: units per date, SKU and region."""
+    return TableSpec(
+        name,
+        (_c("date", "date"), _c("sku_id", "str"), _c("region_id", "str"),
+         _c("units", "int", low=0.0)),
+        key=("date", "sku_id", "region_id"),
+        refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+        doc=doc,
+    )
+
+
 _OUTCOME_REGION = (
     _c("region_id", "str"),
     _c("hour", "int", "hour of the event day the orders were placed, 0-23", low=0, high=23),
@@ -187,30 +199,8 @@ SPECS: dict[str, TableSpec] = {
             key=("date", "event"),
             doc="Dates carrying events; runs past the history into the days to plan for.",
         ),
-        TableSpec(
-            "history",
-            (
-                _c("date", "date"),
-                _c("sku_id", "str"),
-                _c("region_id", "str"),
-                _c("units", "int", low=0.0),
-            ),
-            key=("date", "sku_id", "region_id"),
-            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
-            doc="Units sold per day, SKU and region; an absent row means zero.",
-        ),
-        TableSpec(
-            "truth",
-            (
-                _c("date", "date"),
-                _c("sku_id", "str"),
-                _c("region_id", "str"),
-                _c("units", "int", low=0.0),
-            ),
-            key=("date", "sku_id", "region_id"),
-            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
-            doc="What really sells in the event window; never read by forecast or plan.",
-        ),
+        _sales("history", "Units sold per day, SKU and region; an absent row means zero."),
+        _sales("truth", "What really sells in the event window; never read by forecast or plan."),
         TableSpec(
             "prices",
             (

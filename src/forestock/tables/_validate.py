@@ -77,27 +77,18 @@ def _coerce(values: pd.Series, col: Column, source: str) -> pd.Series:
                 row = _first(frac)
                 shown = _shown(values.iloc[row])
                 raise TableError(source, row + 1, col.name, f"value {shown} is not a whole number")
+        checks = []
         if col.low is not None:
-            low = ~empty & (np.nan_to_num(arr, nan=col.low) < col.low)
-            if low.any():
-                row = _first(low)
-                word = "negative" if col.low == 0 else f"below {col.low:g}"
-                raise TableError(
-                    source,
-                    row + 1,
-                    col.name,
-                    f"value {_shown(values.iloc[row])} is {word} (must be >= {col.low:g})",
-                )
+            word = "negative" if col.low == 0 else f"below {col.low:g}"
+            checks.append((arr < col.low, f"is {word} (must be >= {col.low:g})"))
         if col.high is not None:
-            high = ~empty & (np.nan_to_num(arr, nan=col.high) > col.high)
-            if high.any():
-                row = _first(high)
-                raise TableError(
-                    source,
-                    row + 1,
-                    col.name,
-                    f"value {_shown(values.iloc[row])} is above {col.high:g}",
-                )
+            checks.append((arr > col.high, f"is above {col.high:g}"))
+        for broken, what in checks:
+            broken &= ~empty
+            if broken.any():
+                row = _first(broken)
+                raise TableError(source, row + 1, col.name,
+                                 f"value {_shown(values.iloc[row])} {what}")
         if col.kind == "int":
             return pd.Series(np.nan_to_num(arr).astype(np.int64), index=values.index)
         return pd.Series(arr, index=values.index)
