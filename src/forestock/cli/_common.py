@@ -1,0 +1,148 @@
+"""What every verb shares: the app, consoles, options, progress bars and error handling."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from forestock.callbacks import Callbacks
+from forestock.errors import ForestockError
+
+app = typer.Typer(
+    name="forestock",
+    help=(
+        "Plan and rehearse a mega sale day: forecast demand per SKU and region, pre-position "
+        "stock near the buyers, rehearse the day order by order, and report.\n\n"
+        "Every verb works on a workspace folder (default ./forestock-ws) holding one Parquet "
+        "file per table. Start with `forestock demo`, or `forestock load DIR` for your own data."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", help="Workspace folder holding the tables.",
+                 envvar="FORESTOCK_WORKSPACE"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of every random draw; same seed, same tables.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ForestockError, ValueError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+class RichCallbacks(Callbacks):
+    """Shows each long task as a Rich progress bar with rate and time left."""
+
+    def __init__(self, progress: Progress, unit: str = "") -> None:
+        self.progress = progress
+        self.unit = unit
+        self.tasks: dict[str, TaskID] = {}
+
+    def on_start(self, task: str, total: float) -> None:
+        self.tasks[task] = self.progress.add_task(task, total=total)
+
+    def on_step(self, task: str, advance: float) -> None:
+        self.progress.update(self.tasks[task], advance=advance)
+
+    def on_end(self, task: str) -> None:
+        tid = self.tasks[task]
+        self.progress.update(tid, completed=self.progress.tasks[tid].total)
+
+
+class RateColumn(ProgressColumn):
+    """Work done per second (orders per second in a rehearsal)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+
+def progress_bar(quiet: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def parse_date(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ForestockError(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def rich_table(title: str, frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Table:
+    formats = formats or {}
+    t = Table(title=title, title_justify="left")
+    for col in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        t.add_column(str(col), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, v in zip(frame.columns, row, strict=True):
+            fmt = formats.get(str(col))
+            if fmt and v is not None and not (isinstance(v, float) and pd.isna(v)):
+                cells.append(format(v, fmt))
+            elif isinstance(v, float):
+                cells.append(f"{v:,.2f}")
+            elif isinstance(v, int):
+                cells.append(f"{v:,}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    return t
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    out.print_json(json.dumps(payload, default=str))
+
+
+def public_facts(obj: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: v for k, v in dataclasses.asdict(obj).items()
+                if not isinstance(v, pd.DataFrame)}
+    return dict(vars(obj))

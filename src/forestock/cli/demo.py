@@ -1,0 +1,54 @@
+"""``forestock demo``: the whole flow on the embedded world."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from forestock.cli._common import (
+    SeedOpt,
+    WorkspaceOpt,
+    app,
+    out,
+)
+from forestock.workspace import DEFAULT_WORKSPACE
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    seed: SeedOpt = 0,
+    skus: Annotated[int, typer.Option(help="Number of products in the world.")] = 500,
+) -> None:
+    """Run the whole flow on the embedded China world and write the report.
+
+    world, forecast, plan, simulate, report; prints the headline figures and the report's
+    path.
+    """
+    # the stage verbs, imported here so that they register in flow order
+    from forestock.cli.forecast import forecast
+    from forestock.cli.plan import plan
+    from forestock.cli.report import report
+    from forestock.cli.simulate import simulate
+    from forestock.cli.world import world
+
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("world", lambda: world(workspace=workspace, seed=seed, skus=skus, regions=80,
+                                as_json=False)),
+        ("forecast", lambda: forecast(workspace=workspace, event="11.11", start=None, end=None,
+                                      as_json=False)),
+        ("plan", lambda: plan(workspace=workspace, quantile="q90", allow_shortfall=False,
+                              as_json=False)),
+        ("simulate", lambda: simulate(workspace=workspace, day=None, event="11.11", seed=seed,
+                                      as_json=False)),
+        ("report", lambda: report(workspace=workspace, output=None)),
+    ]
+    t0 = time.perf_counter()
+    for i, (name, step) in enumerate(steps, 1):
+        out.rule(f"[bold]{i}/{len(steps)} {name}")
+        step()
+    out.rule()
+    out.print(f"demo finished in {time.perf_counter() - t0:.0f} s; workspace {workspace.resolve()}")
