@@ -1,71 +1,132 @@
-"""The nearest-with-room planner, validate_plan and the shipping notices."""
+"""The planner: exact and fast agree, plans are valid, bad input is refused, notices add up."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forestock.errors import InfeasibleError
+from forestock.errors import ForestockError, InfeasibleError
 from forestock.plan import (
     PlanError,
     PlanParams,
     PlanProblem,
+    exact_value,
     make_notices,
     solve_plan,
     validate_plan,
+    write_notice_pages,
 )
-from forestock.tables import IdIndex
+from forestock.plan._model import scenarios
 
 
-def problem(demand: np.ndarray, storage: list[int], transit: np.ndarray) -> PlanProblem:
-    """A plan problem over plain arrays (SKUs x regions demand, warehouses x regions hours)."""
-    n_s, n_r = demand.shape
-    return PlanProblem(
-        event_start=dt.date(2027, 11, 11),
-        skus=IdIndex([f"s{i}" for i in range(n_s)]),
-        regions=IdIndex([f"r{i}" for i in range(n_r)]),
-        warehouses=IdIndex([f"w{i}" for i in range(len(storage))]),
-        demand=demand.astype(np.int64),
-        storage=np.asarray(storage, dtype=np.int64),
-        transit=transit.astype(float),
-        price=np.ones(n_s),
-    )
+def random_problem(seed: int, n_s: int = 24, n_r: int = 12, n_w: int = 5,
+                   room: float = 1.3) -> PlanProblem:
+    """Random SKUs on a square map: warehouses in some regions, storage ``room`` x demand,
+    small warehouses first so that capacity binds near the buyers."""
+    rng = np.random.default_rng(seed)
+    mean = rng.gamma(0.6, 6.0, (n_s, n_r)) * (rng.random((n_s, n_r)) < 0.7)
+    xy = rng.uniform(0, 10, (n_r, 2))
+    home = rng.choice(n_r, n_w, replace=False)
+    dist = np.hypot(*(xy[home][:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    p = PlanProblem.from_arrays(mean, np.ones(n_w), 5.0 + 5.0 * dist, lane_cost=2 + 0.4 * dist,
+                                price=rng.uniform(20, 300, n_s))
+    share = np.r_[0.4, np.full(n_w - 1, 0.6 / (n_w - 1))][rng.permutation(n_w)]
+    return p.replace(storage=np.ceil(p.demand * room * share).astype(np.int64))
 
 
-def test_nearest_first_then_spill() -> None:
-    """Demand goes to the nearest warehouse until it is full, then to the next nearest."""
-    p = problem(np.array([[70, 0], [0, 50]]), [60, 100], np.array([[5.0, 30.0], [30.0, 6.0]]))
-    r = solve_plan(p)
-    got = r.plan.set_index(["sku_id", "warehouse_id"])["units"].to_dict()
-    assert got == {("s0", "w0"): 60, ("s0", "w1"): 10, ("s1", "w1"): 50}
-    assert r.expected_share_24h == pytest.approx(110 / 120)
+def _frames(p: PlanProblem) -> tuple[pd.DataFrame, pd.Series]:
+    wh = pd.DataFrame({"warehouse_id": p.warehouses.ids, "storage_units": p.storage})
+    return wh, pd.Series(p.national, index=p.skus.ids)
 
 
-def test_random_plans_respect_capacity(tiny: dict[str, pd.DataFrame]) -> None:
-    """On random instances no warehouse exceeds its storage and all demand is placed."""
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        demand = rng.poisson(rng.uniform(0, 30, (15, 6)))
-        storage = rng.integers(0, 200, 4)
-        storage[0] += demand.sum()  # room for everything somewhere
-        transit = rng.uniform(2, 80, (4, 6))
-        r = solve_plan(problem(demand, list(storage), transit))
-        wh = pd.DataFrame({"warehouse_id": [f"w{i}" for i in range(4)], "storage_units": storage})
-        national = pd.Series(demand.sum(axis=1), index=[f"s{i}" for i in range(15)])
-        validate_plan(r.plan, wh, national[national > 0])
-        assert r.shortfall == 0 and r.units == demand.sum()
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_is_within_two_percent_of_the_exact_optimum(seed: int) -> None:
+    """On small binding instances the fast plan's exact value is within 2% of the LP optimum."""
+    p = random_problem(seed)
+    q = PlanParams(scenarios=6)
+    exact = solve_plan(p, q.replace(method="exact"))
+    fast = solve_plan(p, q)
+    value = exact_value(p, fast.stock, q)
+    assert exact.status == "optimal"
+    assert value <= exact.bound * (1 + 1e-7)
+    assert value >= exact.bound * 0.98
+    assert fast.expected_share_24h >= exact.expected_share_24h - 0.03
 
 
-def test_shortfall_is_refused_then_allowed() -> None:
-    """Demand beyond total storage stops the plan, unless a shortfall is allowed."""
-    p = problem(np.array([[100]]), [30, 20], np.array([[5.0], [9.0]]))
-    with pytest.raises(InfeasibleError, match="50 units"):
+def test_exact_rounding_loses_little_and_reports_its_gap() -> None:
+    """The exact method's whole-unit plan is within 1% of its LP bound, and says so."""
+    p = random_problem(5)
+    r = solve_plan(p, PlanParams(method="exact", scenarios=6, check_gap=True))
+    assert 0.0 <= r.gap <= 0.01
+    assert r.figures["exact_value"] <= r.bound * (1 + 1e-7)
+
+
+@pytest.mark.parametrize("method", ["fast", "exact", "central", "population", "nearest"])
+def test_every_method_gives_a_valid_plan(method: str) -> None:
+    """Each method's plan passes validate_plan with the national totals."""
+    p = random_problem(3)
+    r = solve_plan(p, PlanParams(method=method, scenarios=4))
+    wh, national = _frames(p)
+    validate_plan(r.plan, wh, national[national > 0])
+    assert r.units == r.demand == p.national.sum() and r.shortfall == 0
+    assert 0.0 <= r.expected_share_24h <= r.expected_share_48h <= 1.0
+
+
+def test_fast_beats_the_baselines_in_expected_value() -> None:
+    """The fast plan's value beats all three rules of thumb on the same quantities."""
+    p = random_problem(4)
+    q = PlanParams(scenarios=6)
+    fast = solve_plan(p, q).objective
+    for method in ("central", "population", "nearest"):
+        assert fast > solve_plan(p, q.replace(method=method)).objective
+
+
+def test_same_seed_same_plan() -> None:
+    """The fast plan is identical for the same seed."""
+    p = random_problem(6)
+    a = solve_plan(p, PlanParams(scenarios=4), seed=3).plan
+    b = solve_plan(p, PlanParams(scenarios=4), seed=3).plan
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_central_keeps_everything_in_one_warehouse_when_it_fits() -> None:
+    """With room to spare, the central baseline uses a single warehouse."""
+    p = random_problem(2, room=1.0)
+    p = p.replace(storage=np.full(len(p.warehouses), p.demand, dtype=np.int64))
+    r = solve_plan(p, PlanParams(method="central"))
+    assert r.plan["warehouse_id"].nunique() == 1
+
+
+def test_scenarios_are_chunk_independent_and_follow_the_forecast() -> None:
+    """Scenarios are the same whatever the chunking; their median tracks the forecast's q50."""
+    p = random_problem(7)
+    whole = scenarios(p, 0, len(p.skus), 64, 1)
+    mid = len(p.skus) // 2
+    parts = np.vstack([scenarios(p, 0, mid, 64, 1), scenarios(p, mid, len(p.skus), 64, 1)])
+    assert (whole == parts).all() and (whole >= 0).all()
+    med = np.median(whole, axis=1)
+    q50 = p.cell_quant[:, 1]
+    assert np.corrcoef(med, q50)[0, 1] > 0.95
+
+
+def test_beyond_storage_is_refused_then_partially_planned() -> None:
+    """National quantities beyond storage name the overflow and the full warehouses, unless
+    a shortfall is allowed, which places what fits."""
+    p = random_problem(1)
+    p = p.replace(storage=(p.storage * 0.5).astype(np.int64))
+    over = p.demand - int(p.storage.sum())
+    with pytest.raises(InfeasibleError, match=f"{over:,} units") as info:
         solve_plan(p)
-    r = solve_plan(p, PlanParams(allow_shortfall=True))
-    assert (r.units, r.shortfall, r.status) == (50, 50, "shortfall")
+    assert "every warehouse full" in str(info.value) and "w0" in str(info.value)
+    r = solve_plan(p, PlanParams(allow_shortfall=True, scenarios=4))
+    assert r.status == "shortfall" and 0 < r.units <= p.storage.sum()
+    assert r.shortfall == p.demand - r.units
+    wh, national = _frames(p)
+    validate_plan(r.plan, wh, national, allow_shortfall=True)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +134,11 @@ def test_shortfall_is_refused_then_allowed() -> None:
     [
         (pd.DataFrame({"sku_id": ["a"], "warehouse_id": ["w0"], "units": [-1]}), "negative"),
         (pd.DataFrame({"sku_id": ["a"], "warehouse_id": ["w0"], "units": [1.5]}), "whole"),
+        (pd.DataFrame({"sku_id": ["a"], "warehouse_id": ["w0"], "units": [np.nan]}),
+         "not a number"),
         (pd.DataFrame({"sku_id": ["a"], "warehouse_id": ["zz"], "units": [1]}), "unknown"),
+        (pd.DataFrame({"sku_id": ["a", "a"], "warehouse_id": ["w0", "w0"], "units": [1, 1]}),
+         "twice"),
         (pd.DataFrame({"sku_id": ["a", "b"], "warehouse_id": ["w0", "w0"], "units": [6, 5]}),
          "over its storage"),
     ],
@@ -86,23 +151,91 @@ def test_validate_plan_catches(plan: pd.DataFrame, match: str) -> None:
 
 
 def test_validate_plan_checks_national_totals() -> None:
-    """A SKU whose plan total differs from its national quantity is caught."""
+    """A SKU whose plan total differs from its national quantity is caught (short or over)."""
     wh = pd.DataFrame({"warehouse_id": ["w0"], "storage_units": [10]})
     plan = pd.DataFrame({"sku_id": ["a"], "warehouse_id": ["w0"], "units": [4]})
     with pytest.raises(PlanError, match="national quantity"):
         validate_plan(plan, wh, pd.Series({"a": 5}))
+    validate_plan(plan, wh, pd.Series({"a": 5}), allow_shortfall=True)
+    with pytest.raises(PlanError, match="national quantity"):
+        validate_plan(plan, wh, pd.Series({"a": 3}), allow_shortfall=True)
 
 
-def test_notices_add_up_and_leave_in_time(tiny: dict[str, pd.DataFrame]) -> None:
-    """Notices' units add up to the plan; overseas goods ship earlier than domestic ones."""
-    plan = pd.DataFrame({"sku_id": ["S1", "S1", "S3"], "warehouse_id": ["W-SEL", "W-PUS", "W-SEL"],
-                         "units": [10, 5, 7]})
-    notices = make_notices(plan, tiny["skus"], tiny["brands"], tiny["warehouses"],
-                           dt.date(2026, 9, 1))
-    assert notices["units"].sum() == plan["units"].sum()
+def _tiny_forecast(tiny: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A one-day forecast for every SKU and region of the tiny network."""
+    rows = [(s, r, 10.0 + i) for i, (s, r) in enumerate(
+        (s, r) for s in tiny["skus"]["sku_id"] for r in tiny["regions"]["region_id"])]
+    fc = pd.DataFrame(rows, columns=["sku_id", "region_id", "mean"])
+    fc["date"] = pd.Timestamp("2026-09-01")
+    fc["q10"], fc["q50"], fc["q90"] = fc["mean"] * 0.5, fc["mean"], fc["mean"] * 1.6
+    return fc
+
+
+def test_from_tables_builds_national_quantities(tiny: dict[str, pd.DataFrame]) -> None:
+    """National quantities grow with the service level, and a given one is kept."""
+    t = tiny
+    fc = _tiny_forecast(t)
+    args = (fc, t["warehouses"], t["lanes"], t["skus"], t["regions"])
+    mean = PlanProblem.from_tables(*args, "mean", brands=t["brands"])
+    q90 = PlanProblem.from_tables(*args, "q90", brands=t["brands"])
+    assert (mean.national == np.ceil(fc.groupby("sku_id")["mean"].sum().to_numpy())).all()
+    assert (q90.national > mean.national).all()
+    assert (q90.inbound_km > 0).all() and q90.event_start == dt.date(2026, 9, 1)
+    given = PlanProblem.from_tables(*args, national=pd.Series({"S1": 7, "S3": 2}))
+    assert list(given.national) == [7, 0, 2, 0]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "match"),
+    [
+        (lambda t: {**t, "lanes": t["lanes"].iloc[1:]}, "no lane from warehouse W-SEL"),
+        (lambda t: {**t, "skus": t["skus"].iloc[1:]}, "sku_id 'S1'"),
+        (lambda t: {**t, "warehouses": t["warehouses"].assign(storage_units=[-5, 10])},
+         "negative storage_units"),
+    ],
+)
+def test_from_tables_refuses_bad_input(tiny: dict[str, pd.DataFrame], break_it: object,
+                                       match: str) -> None:
+    """Missing lanes, a forecast for unknown SKUs and negative capacities are named."""
+    t = break_it(dict(tiny))  # type: ignore[operator]
+    with pytest.raises(ForestockError, match=match):
+        PlanProblem.from_tables(_tiny_forecast(tiny), t["warehouses"], t["lanes"], t["skus"],
+                                t["regions"])
+
+
+def test_notices_add_up_and_pages_are_written(tiny: dict[str, pd.DataFrame],
+                                              tmp_path: Path) -> None:
+    """Notices' units add up to the plan per SKU and warehouse; overseas goods ship earlier;
+    each manufacturer gets one page, written without leftovers."""
+    t = tiny
+    p = PlanProblem.from_tables(_tiny_forecast(t), t["warehouses"], t["lanes"], t["skus"],
+                                t["regions"], brands=t["brands"])
+    r = solve_plan(p, PlanParams(scenarios=4, allow_shortfall=True))
+    notices = make_notices(r.plan, t["skus"], t["brands"], t["warehouses"], p.event_start)
+    got = notices.groupby(["sku_id", "warehouse_id"])["units"].sum()
+    want = r.plan.set_index(["sku_id", "warehouse_id"])["units"]
+    pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_names=False)
     assert (notices["ship_by"] < notices["arrive_by"]).all()
     assert (notices["arrive_by"] == pd.Timestamp("2026-08-29")).all()
     assert notices["notice_id"].is_unique
-    kr = notices.loc[notices["sku_id"] == "S1", "ship_by"].min()  # Korean brand, by sea
-    cn = notices.loc[notices["sku_id"] == "S3", "ship_by"].min()  # Shanghai brand, by road
+    kr = notices.loc[notices["brand_id"] == "B1", "ship_by"].max()  # Korean brand, by sea
+    cn = notices.loc[notices["brand_id"] == "B2", "ship_by"].max()  # Shanghai brand, by road
     assert kr < cn
+    pages = write_notice_pages(tmp_path / "notices", notices, t["brands"], t["skus"],
+                               t["warehouses"])
+    assert sorted(x.name for x in pages) == ["B1.html", "B2.html"]
+    assert sorted(x.name for x in (tmp_path / "notices").iterdir()) == ["B1.html", "B2.html"]
+    text = pages[0].read_text(encoding="utf-8")
+    total = int(notices.loc[notices["brand_id"] == "B1", "units"].sum())
+    assert "아모레" in text and f"{total:,}" in text
+
+
+def test_params_check_their_ranges(tmp_path: Path) -> None:
+    """Bad parameters raise ValueError naming the field; TOML files load."""
+    with pytest.raises(ValueError, match="method"):
+        PlanParams(method="magic")
+    with pytest.raises(ValueError, match="scenarios"):
+        PlanParams(scenarios=0)
+    path = tmp_path / "plan.toml"
+    path.write_text('[plan]\nmethod = "exact"\ntier_hours = [18.0, 40.0]\n', encoding="utf-8")
+    assert PlanParams.from_file(path) == PlanParams(method="exact", tier_hours=(18.0, 40.0))

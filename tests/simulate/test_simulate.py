@@ -1,9 +1,9 @@
-"""The rehearsal kernel against a per-order oracle, and its invariants."""
+"""The rehearsal engine against the SimPy model, its invariants, workers and determinism."""
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,10 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forestock.simulate import SimulateParams, SimulateProblem, simulate
-from forestock.simulate import _kernels as K
-from forestock.simulate._profile import intraday_cdf
+from forestock.errors import ForestockError
+from forestock.simulate import (
+    OutcomeError,
+    SimulateParams,
+    SimulateProblem,
+    check_outcomes,
+    demand_from_forecast,
+    simulate,
+)
 from forestock.tables import IdIndex
+from tests.simulate.simpy_model import compare, simpy_rehearse
 
 
 def random_problem(seed: int, n_sku: int = 12, n_reg: int = 5, n_wh: int = 3,
@@ -34,7 +41,7 @@ def random_problem(seed: int, n_sku: int = 12, n_reg: int = 5, n_wh: int = 3,
         warehouses=IdIndex([f"w{i}" for i in range(n_wh)]),
         brands=IdIndex(["b0", "b1"]),
         sku_brand=(np.arange(n_sku) % 2).astype(np.int32),
-        price=rng.uniform(5, 500, n_sku),
+        price=np.round(rng.uniform(5, 500, n_sku), 2),
         cell_sku=s.astype(np.int32),
         cell_region=r.astype(np.int32),
         cell_units=units[s, r].astype(np.int64),
@@ -44,103 +51,135 @@ def random_problem(seed: int, n_sku: int = 12, n_reg: int = 5, n_wh: int = 3,
     )
 
 
-def oracle(p: SimulateProblem, params: SimulateParams, seed: int) -> dict[str, np.ndarray]:
-    """The obvious per-order loop: explicit FIFO queues emptied hour by hour."""
-    seed64 = np.uint64(seed)
-    size_cdf = np.cumsum(params.size_probs)
-    size_cdf[-1] = 1.0
-    cdf = intraday_cdf(params.surge, params.surge_seconds)
-    units = p.cell_units.astype(np.int64)
-    n_orders = K.count_orders(units, seed64, size_cdf)
-    total = int(n_orders.sum())
-    cell, k = np.empty(total, np.int64), np.empty(total, np.int64)
-    time, size = np.empty(total), np.empty(total, np.int64)
-    m = K.emit_orders(units, n_orders, np.zeros_like(units), np.zeros(units.size),
-                      units.copy(), seed64, size_cdf, cdf, 86_400.0, cell, k, time, size)
-    assert m == total
-    orders = sorted(range(total), key=lambda i: (time[i], i))
-    n_reg, n_wh = len(p.regions), len(p.warehouses)
-    stock = p.stock.copy()
-    region = np.zeros((n_reg, 8))
-    queues: list[collections.deque[tuple[int, float]]] = [collections.deque()
-                                                          for _ in range(n_wh)]
-    by_hour: dict[int, list[int]] = collections.defaultdict(list)
-    for i in orders:
-        by_hour[int(time[i] // 3600)].append(i)
-
-    def depart(w: int, hour: int) -> None:
-        for _ in range(int(p.capacity[w])):
-            if not queues[w]:
-                break
-            i, _t = queues[w].popleft()
-            c = cell[i]
-            r = p.cell_region[c]
-            noise = (K.uniform(seed64, c, k[i], K.NOISE) * 2 - 1) * params.transit_noise
-            arrive = hour + 1 + p.transit[w, r] * (1 + noise) + params.last_mile_hours
-            elapsed = arrive - time[i] / 3600
-            region[r, 3] += size[i]
-            region[r, 4] += size[i] * (elapsed <= 24)
-            region[r, 5] += size[i] * (elapsed <= 48)
-            region[r, 6] += size[i] * (elapsed > 48)
-
-    hour = 0
-    while hour < 24 or any(queues):
-        for i in by_hour.get(hour, []):
-            c = cell[i]
-            s, r = p.cell_sku[c], p.cell_region[c]
-            region[r, 0] += 1
-            region[r, 1] += size[i]
-            region[r, 2] += size[i] * p.price[s]
-            near = sorted((p.transit[w, r], w) for w in range(n_wh)
-                          if not np.isnan(p.transit[w, r]) and p.capacity[w] > 0)
-            for _h, w in near:
-                if stock[s, w] >= size[i]:
-                    stock[s, w] -= size[i]
-                    queues[w].append((i, time[i]))
-                    break
-            else:
-                region[r, 7] += size[i]
-        for w in range(n_wh):
-            depart(w, hour)
-        hour += 1
-    return {"region": region, "stock": stock}
+def as_tables(p: SimulateProblem) -> dict[str, pd.DataFrame]:
+    """The problem's network, stock and prices back as contract-shaped tables."""
+    w, r = np.nonzero(~np.isnan(p.transit))
+    s, h = np.nonzero(p.stock)
+    return {
+        "warehouses": pd.DataFrame({"warehouse_id": p.warehouses.ids,
+                                    "outbound_per_hour": p.capacity}),
+        "lanes": pd.DataFrame({"warehouse_id": p.warehouses.ids[w], "region_id": p.regions.ids[r],
+                               "transit_hours": p.transit[w, r]}),
+        "plan": pd.DataFrame({"sku_id": p.skus.ids[s], "warehouse_id": p.warehouses.ids[h],
+                              "units": p.stock[s, h]}),
+        "skus": pd.DataFrame({"sku_id": p.skus.ids, "brand_id": p.brands.ids[p.sku_brand],
+                              "price": p.price}),
+        "regions": pd.DataFrame({"region_id": p.regions.ids}),
+    }
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_equals_per_order_oracle(seed: int) -> None:
-    """Kernel tallies equal an explicit per-order FIFO simulation on seeded instances."""
-    p = random_problem(seed)
-    params = SimulateParams(chunk_orders=1_000)
+CASES = {
+    "plain": SimulateParams(),
+    "scaled": SimulateParams(scale=3.5),
+    "factory": SimulateParams(factory_hours=40.0),
+    "nearest_only": SimulateParams(policy="nearest_only", transit_noise=0.0),
+    "busy": SimulateParams(scale=30.0),  # many orders per wave at the hours' edges
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("seed", range(3))
+def test_equals_simpy_model_order_by_order(case: str, seed: int) -> None:
+    """Every order's time, size, warehouse, ship hour and delivery time, and all five tables,
+    equal the SimPy model's on seeded instances (small chunks: many chunk boundaries)."""
+    p = random_problem(seed + 10 * list(CASES).index(case))
+    if case == "busy":
+        p = p.replace(capacity=p.capacity * 10 + 50)  # queues short: waves decide who ships
+    params = CASES[case].replace(chunk_orders=1_000, sample_share=1.0)
     got = simulate(p, params, seed=seed)
-    want = oracle(p, params, seed)
-    reg = got.tables["outcomes_region"].groupby("region_id", sort=False).sum(numeric_only=True)
-    cols = ["orders", "units", "gmv", "shipped", "delivered_24h", "delivered_48h", "late",
-            "unfilled"]
-    np.testing.assert_allclose(reg[cols].to_numpy(), want["region"], rtol=1e-9)
-    np.testing.assert_array_equal(got.stock_left, want["stock"])
+    assert got.sample is not None and len(got.sample) == got.orders
+    assert compare(got, simpy_rehearse(p, params, seed), p) == []
+
+
+def test_given_orders_equal_simpy_model() -> None:
+    """A user's own orders table is rehearsed as given, identically to the SimPy model."""
+    p = random_problem(5)
+    first = simulate(p, SimulateParams(sample_share=1.0), seed=1).sample
+    assert first is not None
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(len(first))],
+        "time": pd.Timestamp(p.day) + pd.to_timedelta(np.floor(first["time"]), unit="s"),
+        "sku_id": first["sku_id"], "region_id": first["region_id"], "units": first["units"],
+    })
+    t = as_tables(p)
+    q = SimulateProblem.from_tables(p.day, orders, t["plan"], t["warehouses"], t["lanes"],
+                                    t["skus"], t["regions"])
+    params = SimulateParams(chunk_orders=1_000, sample_share=1.0)
+    got = simulate(q, params, seed=2)
+    assert got.orders == len(orders)
+    assert compare(got, simpy_rehearse(q, params, 2), q) == []
+
+
+def test_wave_at_the_hours_edge_ships_whole() -> None:
+    """A burst of orders in the last second of an hour ships whole at that hour's end when
+    capacity allows, as in the SimPy model."""
+    p = random_problem(6)
+    t = as_tables(p)
+    stocked = t["plan"].groupby("sku_id")["units"].sum()
+    sku = str(stocked.idxmax())
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(40)],
+        "time": pd.Timestamp(p.day) + pd.to_timedelta([3599.25] * 30 + [7199.5] * 10, unit="s"),
+        "sku_id": sku, "region_id": list(p.regions.ids[:2]) * 20, "units": 1,
+    })
+    t["warehouses"]["outbound_per_hour"] = 500
+    q = SimulateProblem.from_tables(p.day, orders, t["plan"], t["warehouses"], t["lanes"],
+                                    t["skus"], t["regions"])
+    params = SimulateParams(sample_share=1.0)
+    got = simulate(q, params, seed=0)
+    wh = got.tables["outcomes_warehouse"]
+    assert wh.loc[wh["hour"] == 0, "shipped"].sum() == wh.loc[wh["hour"] == 0, "picked"].sum()
+    assert (wh["backlog"] == 0).all()
+    assert compare(got, simpy_rehearse(q, params, 0), q) == []
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), scarce=st.booleans())
-def test_conservation_and_stock(seed: int, scarce: bool) -> None:
-    """Every unit ordered is shipped or unfilled; stock never goes negative; flows add up."""
+@given(seed=st.integers(0, 2**32 - 1), scarce=st.booleans(), factory=st.booleans())
+def test_conservation_and_stock(seed: int, scarce: bool, factory: bool) -> None:
+    """Every unit ordered is delivered (in time or late) or unfilled; stock never goes
+    negative and falls by the units shipped from warehouses; flows add up."""
     p = random_problem(seed % 1000, scarce=scarce)
-    r = simulate(p, seed=seed)
+    r = simulate(p, SimulateParams(factory_hours=30.0 if factory else None), seed=seed)
+    check_outcomes(r, p)
     reg = r.tables["outcomes_region"]
-    assert (reg["units"] == reg["shipped"] + reg["unfilled"]).all()
-    assert (reg["shipped"] == reg["delivered_48h"] + reg["late"]).all()
-    assert (reg["delivered_24h"] <= reg["delivered_48h"]).all()
+    assert (reg["units"] == reg["delivered_48h"] + reg["late"] + reg["unfilled"]).all()
     assert int(reg["units"].sum()) == int(p.cell_units.sum())
     assert (r.stock_left >= 0).all()
-    assert int((p.stock - r.stock_left).sum()) == int(reg["shipped"].sum())
+    from_wh = int(reg["shipped"].sum()) - int(r.figures["factory_units"])
+    assert int((p.stock - r.stock_left).sum()) == from_wh
+    assert factory or r.figures["factory_units"] == 0
     wh = r.tables["outcomes_warehouse"]
-    final = wh.groupby("warehouse_id")["backlog"].last().sum()
-    assert wh["picked"].sum() == wh["shipped"].sum() + final
     assert wh["picked"].sum() == r.tables["outcomes_flow"]["parcels"].sum()
-    cap = pd.Series(p.capacity, index=p.warehouses.ids)
-    assert (wh["shipped"].to_numpy() <= cap[wh["warehouse_id"]].to_numpy()).all()
-    sec = r.tables["outcomes_second"]
-    assert sec["orders"].sum() == reg["orders"].sum()
+
+
+def test_checker_catches_broken_tables() -> None:
+    """check_outcomes raises OutcomeError on a table that loses a unit or over-ships."""
+    p = random_problem(2)
+    r = simulate(p, seed=0)
+    reg = r.tables["outcomes_region"].copy()
+    reg.loc[reg.index[0], "units"] += 1
+    with pytest.raises(OutcomeError, match="shipped \\+ unfilled"):
+        check_outcomes(type(r)(**{**r.__dict__, "tables": {**r.tables,
+                                                             "outcomes_region": reg}}), p)
+    wh = r.tables["outcomes_warehouse"].copy()
+    wh["shipped"] += 10_000
+    with pytest.raises(OutcomeError, match="capacity"):
+        check_outcomes(type(r)(**{**r.__dict__, "tables": {**r.tables,
+                                                             "outcomes_warehouse": wh}}), p)
+
+
+def test_one_and_two_workers_identical() -> None:
+    """Two worker processes give exactly the tables, stock and sample of one."""
+    p = random_problem(3, n_sku=40, n_reg=8)
+    params = SimulateParams(chunk_orders=1_000, sample_share=0.3, scale=2.0)
+    one = simulate(p, params, seed=5)
+    two = simulate(p, params.replace(workers=2), seed=5)
+    assert two.figures["workers"] == 2
+    for name, table in one.tables.items():
+        pd.testing.assert_frame_equal(table, two.tables[name])
+    np.testing.assert_array_equal(one.stock_left, two.stock_left)
+    assert one.sample is not None and two.sample is not None
+    pd.testing.assert_frame_equal(one.sample, two.sample)
 
 
 def test_same_seed_same_tables_any_chunking() -> None:
@@ -154,19 +193,79 @@ def test_same_seed_same_tables_any_chunking() -> None:
     assert not a.tables["outcomes_second"].equals(c.tables["outcomes_second"])
 
 
+def test_scale_multiplies_demand_stock_and_capacity() -> None:
+    """scale=k rehearses about k times the units, from k times the stock."""
+    p = random_problem(4, n_sku=30, n_reg=6)
+    base = simulate(p, seed=0)
+    big = simulate(p, SimulateParams(scale=10.0), seed=0)
+    assert big.units == int((p.cell_units * 10).sum())
+    assert 9 * base.orders < big.orders < 11 * base.orders
+    assert int(big.stock_left.sum()) + int(big.tables["outcomes_region"]["shipped"].sum()) \
+        == int(p.stock.sum() * 10)
+
+
 def test_midnight_surge() -> None:
     """The busiest second falls in the first minutes after midnight."""
     p = random_problem(1, n_sku=60, n_reg=10)
-    p = p.replace(cell_units=p.cell_units * 200)
-    r = simulate(p, seed=0)
+    r = simulate(p, SimulateParams(scale=200.0), seed=0)
     assert r.peak_second < 600
     sec = r.tables["outcomes_second"]["orders"].to_numpy()
     assert sec[:3600].sum() > 2.5 * sec[3 * 3600:4 * 3600].sum()
 
 
-def test_params_reject_bad_values() -> None:
-    """SimulateParams refuses probabilities that do not add up, and negative times."""
-    with pytest.raises(ValueError, match="size_probs"):
-        SimulateParams(size_probs=(0.5, 0.2))
-    with pytest.raises(ValueError, match="last_mile"):
-        SimulateParams(last_mile_hours=-1)
+def test_forecast_scenarios() -> None:
+    """Scenarios follow the forecast's quantiles: same seed same draw, and the spread of
+    many draws matches q10..q90."""
+    day = dt.date(2027, 11, 11)
+    n = 4_000
+    fc = pd.DataFrame({"sku_id": [f"s{i}" for i in range(n)], "region_id": "r0",
+                       "date": pd.Timestamp(day), "mean": 100.0, "q10": 60.0, "q50": 100.0,
+                       "q90": 140.0})
+    a = demand_from_forecast(fc, day, seed=1)
+    pd.testing.assert_frame_equal(a, demand_from_forecast(fc, day, seed=1))
+    assert not a.equals(demand_from_forecast(fc, day, seed=2))
+    assert 0.07 < (a["units"] < 60).mean() < 0.13
+    assert 0.45 < (a["units"] < 100).mean() < 0.55
+    with pytest.raises(ForestockError, match="no rows"):
+        demand_from_forecast(fc, dt.date(2027, 11, 12))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"size_probs": (0.5, 0.2)}, "size_probs"),
+        ({"last_mile_hours": -1}, "last_mile"),
+        ({"scale": 0.0}, "scale"),
+        ({"scale": float("nan")}, "scale"),
+        ({"scale": -3}, "scale"),
+        ({"workers": 0}, "workers"),
+        ({"policy": "cheapest"}, "policy"),
+        ({"factory_hours": 0.0}, "factory_hours"),
+        ({"sample_share": 1.5}, "sample_share"),
+    ],
+)
+def test_params_reject_bad_values(change: dict[str, object], match: str) -> None:
+    """SimulateParams refuses each out-of-range value with a message naming it."""
+    with pytest.raises(ValueError, match=match):
+        SimulateParams(**change)  # type: ignore[arg-type]
+
+
+def test_scaled_orders_table_refused() -> None:
+    """A table of orders is rehearsed as given: scaling it is a clear error."""
+    p = random_problem(0)
+    q = p.replace(orders_cell=np.zeros(1, np.int64), orders_time=np.zeros(1),
+                  orders_units=np.ones(1, np.int64))
+    with pytest.raises(ForestockError, match="as given"):
+        simulate(q, SimulateParams(scale=2.0))
+
+
+def test_params_from_toml(tmp_path: Path) -> None:
+    """SimulateParams load from a [simulate] TOML table; unknown keys are named."""
+    path = tmp_path / "sim.toml"
+    path.write_text("[simulate]\nscale = 40.0\nworkers = 2\nsize_probs = [0.5, 0.5]\n",
+                    encoding="utf-8")
+    params = SimulateParams.from_file(path)
+    assert (params.scale, params.workers, params.size_probs) == (40.0, 2, (0.5, 0.5))
+    path.write_text("[simulate]\nscael = 40.0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="scael"):
+        SimulateParams.from_file(path)

@@ -14,12 +14,13 @@ from forestock.cli._common import app
 
 # the verbs register, and --help lists them, in import order: the flow's order
 # isort: off
-from forestock.cli import world, load, forecast, plan, simulate, report, demo
+from forestock.cli import world, load, forecast, plan, simulate, report, demo, sortation
 # isort: on
 
 __all__ = ["app", "main", "run"]
 
-_VERBS = (world, load, forecast, plan, simulate, report, demo)  # registered in this order
+_VERBS = (world, load, forecast, plan, simulate, report, demo,
+          sortation)  # registered in this order
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,17 @@
-"""``forestock forecast``: units per SKU, region and date of an event window."""
+"""``forestock forecast`` and ``forestock backtest``: forecast an event window, or score one."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import time
+from typing import Annotated, Any
 
+import pandas as pd
 import typer
 
 from forestock.cli._common import (
     JsonOpt,
+    SeedOpt,
     WorkspaceOpt,
     app,
     emit_json,
@@ -17,49 +21,143 @@ from forestock.cli._common import (
     rich_table,
     user_errors,
 )
+from forestock.errors import ForestockError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+EventOpt = Annotated[str | None, typer.Option(help="Calendar event to forecast (its next "
+                                                   "occurrence after the history).")]
+StartOpt = Annotated[str | None, typer.Option(help="First date of a window (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last date of a window (YYYY-MM-DD).")]
+MethodOpt = Annotated[str, typer.Option(help="forestock (global LightGBM, default), "
+                                             "seasonal_naive, auto_ets or tsb.")]
+
+
+def _inputs(ws: Workspace) -> dict[str, Any]:
+    ws.require(["history", "calendar"], "forecast")
+    with err.status("reading history"):
+        return {
+            "history": ws.read("history", categorical=True),
+            "calendar": ws.read("calendar"),
+            "skus": ws.read("skus") if ws.has("skus") else None,
+            "regions": ws.read("regions") if ws.has("regions") else None,
+            "prices": ws.read("prices") if ws.has("prices") else None,
+        }
 
 
 @app.command()
 def forecast(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    event: Annotated[str | None, typer.Option(help="Forecast the next occurrence of this "
-                                                    "calendar event after the history.")] = None,
-    start: Annotated[str | None, typer.Option(help="First date of a window (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date of a window (YYYY-MM-DD).")] = None,
+    event: EventOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    method: MethodOpt = "forestock",
+    seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast units per SKU, region and date of an event window, with quantiles.
 
-    Writes the forecast table (mean, q10, q50, q90). Without --event or --start/--end,
-    forecasts the next 11.11 after the history ends.
+    Writes the forecast table (mean, q10, q50, q90) for every SKU and region. Without
+    --event or --start/--end, forecasts the next 11.11 after the history ends.
     """
     from forestock.forecast import forecast as run_forecast
     from forestock.forecast import target_window
 
     with user_errors():
         ws = Workspace(workspace)
-        ws.require(["history", "calendar"], "forecast")
-        with err.status("reading history"):
-            history = ws.read("history", categorical=True)
-            calendar = ws.read("calendar")
-            skus = ws.read("skus") if ws.has("skus") else None
-            regions = ws.read("regions") if ws.has("regions") else None
+        data = _inputs(ws)
         if event is None and start is None and end is None:
             event = "11.11"
-        window = target_window(calendar, history["date"].max().date(), event,
+        window = target_window(data["calendar"], data["history"]["date"].max().date(), event,
                                parse_date(start, "--start"), parse_date(end, "--end"))
-        with err.status(f"forecasting {window.start}..{window.end}"):
-            table = run_forecast(history, calendar, window, skus, regions)
+        t0 = time.perf_counter()
+        with err.status(f"forecasting {window.start}..{window.end} ({method})"):
+            table = run_forecast(data["history"], data["calendar"], window, data["skus"],
+                                 data["regions"], prices=data["prices"], method=method,
+                                 seed=seed)
             ws.write("forecast", table)
-    facts = {"event": window.event, "start": window.start, "end": window.end,
-             "rows": len(table), "units_mean": float(table["mean"].sum()),
-             "units_q10": float(table["q10"].sum()), "units_q90": float(table["q90"].sum())}
+    facts = {"event": window.event, "start": window.start, "end": window.end, "method": method,
+             "seed": seed, "rows": len(table), "units_mean": float(table["mean"].sum()),
+             "units_q10": float(table["q10"].sum()), "units_q90": float(table["q90"].sum()),
+             "seconds": round(time.perf_counter() - t0, 2)}
     ws.note("forecast", facts)
     if as_json:
         emit_json(facts)
         return
     daily = table.groupby("date")[["mean", "q10", "q50", "q90"]].sum().reset_index()
     daily["date"] = daily["date"].dt.date.astype(str)
-    out.print(rich_table(f"National forecast, {window.event} {window.start}..{window.end}", daily,
-                     dict.fromkeys(("mean", "q10", "q50", "q90"), ",.0f")))
+    out.print(rich_table(f"National forecast, {window.event} {window.start}..{window.end}",
+                         daily, dict.fromkeys(("mean", "q10", "q50", "q90"), ",.0f")))
+    out.print("q10/q90 here are sums of the cells' quantiles (wider than the national ones).")
+
+
+@app.command()
+def backtest(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    event: EventOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    lead: Annotated[int | None, typer.Option(help="Days between the end of the history used "
+                                                  "and the window (default: as for the next "
+                                                  "occurrence).")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods to score.")] = (
+        "forestock,seasonal_naive,auto_ets,tsb"),
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score forecasts on an earlier occurrence of the event, held out.
+
+    Forecasts the held-out window from the history before it and reports WRMSSE (M5),
+    MASE and WAPE per level (market, region, SKU, SKU x region), bias, pinball loss and the
+    coverage of q10..q90. Without --event or --start/--end, uses the last 11.11 in the history.
+    """
+    from forestock.forecast import METHODS, Window, holdout_window
+    from forestock.forecast import backtest as run_backtest
+
+    with user_errors():
+        names = [m.strip() for m in methods.split(",") if m.strip()]
+        unknown = [m for m in names if m not in METHODS]
+        if unknown or not names:
+            raise ForestockError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        ws = Workspace(workspace)
+        data = _inputs(ws)
+        h_dates = data["history"]["date"]
+        h_start, h_end = h_dates.min().date(), h_dates.max().date()
+        lead_days = lead if lead is not None else _default_lead(data["calendar"], event, h_end)
+        if start or end:
+            s, e = parse_date(start, "--start"), parse_date(end, "--end")
+            if s is None or e is None:
+                raise ForestockError("give both --start and --end")
+            window = Window("custom", s, e)
+        else:
+            window = holdout_window(data["calendar"], event or "11.11", h_end, h_start, lead_days)
+        with err.status(f"backtesting {window.start}..{window.end}"):
+            result = run_backtest(data["history"], data["calendar"], window, lead_days,
+                                  data["skus"], data["regions"], data["prices"], names,
+                                  seed=seed)
+    table = result.table()
+    facts = {"window": [window.start, window.end], "history_end": result.history_end,
+             "actual_units": result.actual_units, "methods": table.to_dict(orient="records")}
+    ws.note("backtest", facts)
+    if as_json:
+        emit_json(facts)
+        return
+    labels = {"method": "method", "wrmsse": "WRMSSE", "wape_total": "WAPE all",
+             "wape_sku_region": "WAPE cell", "bias": "bias", "coverage": "q10-q90",
+             "seconds": "s"}
+    shown = table[[c for c in labels if c in table.columns]].rename(columns=labels)
+    out.print(rich_table(f"Backtest of {window.start}..{window.end} from history to "
+                         f"{result.history_end} ({result.actual_units:,.0f} units)", shown,
+                         dict.fromkeys(list(labels.values())[1:], ".3f")))
+    out.print("WAPE cell: per SKU x region; q10-q90: share of cells inside; --json for all "
+              "scores (MASE, pinball, every level)")
+
+
+def _default_lead(calendar: pd.DataFrame, event: str | None, history_end: dt.date) -> int:
+    """Days from the history's end to the next occurrence: the lead a forecast has live."""
+    from forestock.forecast import next_window
+
+    try:
+        nxt = next_window(calendar, event or "11.11", history_end)
+    except ForestockError:
+        return 1
+    return max((nxt.start - history_end).days, 1)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from forestock.cli._common import (
     JsonOpt,
+    RichCallbacks,
+    SeedOpt,
     WorkspaceOpt,
     app,
     emit_json,
     err,
     out,
+    progress_bar,
     rich_table,
     user_errors,
 )
@@ -22,46 +26,84 @@ from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 @app.command()
 def plan(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    quantile: Annotated[str, typer.Option(help="Forecast column each region's stock covers "
-                                               "(mean, q50, q90...).")] = "q90",
-    allow_shortfall: Annotated[bool, typer.Option(help="Plan what fits when demand exceeds "
-                                                       "storage, instead of stopping.")] = False,
+    quantile: Annotated[str, typer.Option(help="Service level of each SKU's national quantity: "
+                                               "mean, or qNN for the NN% quantile of national "
+                                               "demand.")] = "q80",
+    allow_shortfall: Annotated[bool, typer.Option(help="Plan the best partial plan when the "
+                                                       "national quantities exceed storage, "
+                                                       "instead of stopping.")] = False,
     as_json: JsonOpt = False,
+    method: Annotated[str, typer.Option(help="fast (SKU decomposition with warehouse prices), "
+                                             "exact (HiGHS LP, small instances), or a "
+                                             "baseline: central, population, nearest.")] = "fast",
+    scenarios: Annotated[int, typer.Option(help="Demand scenarios drawn from the forecast's "
+                                                "quantiles.")] = 8,
+    check_gap: Annotated[bool, typer.Option(help="Also solve the exact LP to report the gap "
+                                                 "(small instances only).")] = False,
+    seed: SeedOpt = 0,
 ) -> None:
-    """Stock each SKU in the warehouses nearest its buyers, and write shipping notices.
+    """Stock each SKU near its buyers within capacities, and write shipping notices.
 
-    Each region's demand (at the --quantile service level) goes to its nearest warehouse
-    with room, largest flows first. Writes the plan and, for every manufacturer, the
-    advance shipping notices (SKU, warehouse, units, ship-by and arrive-by dates).
+    Each SKU's national quantity (the --quantile service level of national demand) is split
+    over the warehouses to maximise the margin of deliveries within 24 h (then 48 h) minus
+    inbound, holding and outbound costs. Writes the plan, the advance shipping notices and
+    one printable page per manufacturer in notices/<brand_id>.html.
     """
-    from forestock.plan import PlanParams, PlanProblem, make_notices, solve_plan, validate_plan
+    from forestock.plan import (
+        PlanParams,
+        PlanProblem,
+        make_notices,
+        solve_plan,
+        validate_plan,
+        write_notice_pages,
+    )
 
     with user_errors():
         ws = Workspace(workspace)
         ws.require(["forecast", "warehouses", "lanes", "skus", "regions", "brands"], "plan")
-        params = PlanParams(quantile=quantile, allow_shortfall=allow_shortfall)
+        params = PlanParams(method=method, scenarios=scenarios, allow_shortfall=allow_shortfall,
+                            check_gap=check_gap)
         warehouses = ws.read("warehouses")
         skus = ws.read("skus")
-        fc = ws.read("forecast")
-        problem = PlanProblem.from_tables(fc, warehouses, ws.read("lanes"), skus,
-                                          ws.read("regions"), quantile)
-        with err.status("planning"):
-            result = solve_plan(problem, params)
-        validate_plan(result.plan, warehouses)
-        notices = make_notices(result.plan, skus, ws.read("brands"), warehouses,
-                               problem.event_start, params)
+        brands = ws.read("brands")
+        problem = PlanProblem.from_tables(ws.read("forecast"), warehouses, ws.read("lanes"), skus,
+                                          ws.read("regions"), quantile, brands=brands)
+        with progress_bar(as_json or method != "fast") as progress:
+            if method == "fast":
+                result = solve_plan(problem, params, seed, RichCallbacks(progress))
+            else:
+                with err.status(f"planning ({method})"):
+                    result = solve_plan(problem, params, seed)
+        national = pd.Series(problem.national, index=problem.skus.ids)
+        validate_plan(result.plan, warehouses, national[national > 0],
+                      allow_shortfall=allow_shortfall)
+        notices = make_notices(result.plan, skus, brands, warehouses, problem.event_start,
+                               params)
         ws.write_many({"plan": result.plan, "notices": notices})
-    facts = {"status": result.status, "units": result.units, "demand": result.demand,
-             "shortfall": result.shortfall, "expected_share_24h": result.expected_share_24h,
+        pages = write_notice_pages(ws.root / "notices", notices, brands, skus, warehouses)
+    facts = {"status": result.status, "method": method, "units": result.units,
+             "demand": result.demand, "shortfall": result.shortfall,
+             "expected_share_24h": result.expected_share_24h,
              "expected_share_48h": result.expected_share_48h, "quantile": quantile,
-             "notices": len(notices), "event_start": problem.event_start}
+             "objective": result.objective, "gap": result.gap, "costs": result.costs,
+             "seconds": round(result.seconds, 2), "notices": len(notices),
+             "notice_pages": str(ws.root / "notices"), "event_start": problem.event_start,
+             "seed": seed}
     ws.note("plan", facts)
     if as_json:
         emit_json({**facts, "warehouses": result.warehouses.to_dict(orient="records")})
         return
     wh = result.warehouses.merge(warehouses[["warehouse_id", "name", "tier"]], on="warehouse_id")
-    wh = wh[["warehouse_id", "name", "tier", "units", "storage_units", "utilisation"]]
-    out.print(rich_table("Stock per warehouse", wh, {"utilisation": ".0%"}))
-    out.print(f"placed {result.units:,} of {result.demand:,} units ({quantile}); expected within "
-              f"24 h {result.expected_share_24h:.1%}, within 48 h {result.expected_share_48h:.1%}; "
-              f"{len(notices):,} shipping notices")
+    wh = wh[["warehouse_id", "name", "tier", "units", "storage_units", "utilisation",
+             "expected_outbound"]]
+    out.print(rich_table("Stock per warehouse", wh, {"utilisation": ".0%",
+                                                     "expected_outbound": ",.0f"}))
+    c = result.costs
+    gap = "" if result.gap != result.gap else f"; gap to the LP optimum {result.gap:.2%}"
+    out.print(f"{method}: placed {result.units:,} of {result.demand:,} units ({quantile}); "
+              f"expected within 24 h {result.expected_share_24h:.1%}, within 48 h "
+              f"{result.expected_share_48h:.1%}{gap}")
+    out.print(f"cost: inbound {c['inbound']:,.0f} + holding {c['holding']:,.0f} + outbound "
+              f"{c['outbound']:,.0f} = {c['total']:,.0f} CNY; value {result.objective:,.0f} CNY")
+    out.print(f"{len(notices):,} shipping notices; one page per manufacturer ({len(pages)}) in "
+              f"{ws.root / 'notices'}")

@@ -1,60 +1,87 @@
-"""Forecast units per SKU, region and date for an event window, with quantiles.
+"""Forecast units per SKU, region and date for an event window, with calibrated quantiles.
 
-This first engine is the planner's classic: last year's occurrence of the
-event, aligned day by day, scaled by each SKU's recent growth (shrunk toward
-the national growth). SKUs too new to have sold in last year's event take
-their recent regional rate times the event's national lift.
+forestock's engine (:class:`GlobalModel`) is one LightGBM model over every
+SKU x region series, learning from the history at the window's horizons:
+levels and trends, last season, the previous occurrences of the target's
+event at the series, SKU and market levels, the calendar, static attributes
+and planned prices. Its quantiles are negative binomial around the mean,
+with dispersions calibrated on out-of-fold predictions. Forecasts are made
+at the bottom (SKU x region) and summed upward, so every level is coherent.
+
+Baselines in the same interface: :class:`SeasonalNaive` (last year's event
+aligned by event day, scaled by growth) and :class:`StatsBaseline`
+(statsforecast AutoETS or TSB per series, bottom-up). :func:`backtest`
+scores any of them on a held-out earlier occurrence of the event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
-from statistics import NormalDist
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
 from forestock.events import Window, next_window, occurrences
+from forestock.forecast._baselines import StatsBaseline
+from forestock.forecast._metrics import score
+from forestock.forecast._model import GlobalModel, nb_quantiles
+from forestock.forecast._naive import SeasonalNaive
+from forestock.forecast._panel import build_panel, infer_freq, period_index, window_periods
+from forestock.forecast._problem import ForecastParams, ForecastProblem
 
-__all__ = ["ForecastParams", "SeasonalNaive", "forecast", "target_window"]
+__all__ = [
+    "METHODS",
+    "BacktestResult",
+    "ForecastParams",
+    "ForecastProblem",
+    "Forecaster",
+    "GlobalModel",
+    "SeasonalNaive",
+    "StatsBaseline",
+    "Window",
+    "aggregate",
+    "backtest",
+    "forecast",
+    "holdout_window",
+    "infer_freq",
+    "make_method",
+    "nb_quantiles",
+    "next_window",
+    "target_window",
+]
 
 log = logging.getLogger("forestock.forecast")
 
-_YEAR = pd.Timedelta(days=364)  # 52 weeks: the same weekday a year earlier
+METHODS = ("forestock", "seasonal_naive", "auto_ets", "tsb")
 
 
-@dataclass(frozen=True)
-class ForecastParams:
-    """Settings of the seasonal-naive engine.
+class Forecaster(Protocol):
+    """What every method offers: ``fit(problem)`` returning itself, ``predict()`` a table."""
 
-    Parameters
-    ----------
-    quantiles
-        Quantile levels to output besides the mean, each in (0, 1).
-    growth_days
-        Days at the end of the history compared with the same days a year
-        earlier to measure growth.
-    shrink
-        Units of evidence a SKU needs before its own growth outweighs the
-        national growth.
-    """
+    name: str
 
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    growth_days: int = 56
-    shrink: float = 50.0
+    def fit(self, problem: ForecastProblem) -> Forecaster: ...
 
-    def __post_init__(self) -> None:
-        if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
-            raise ValueError(f"quantiles must lie in (0, 1), got {self.quantiles}")
-        if len({round(q * 100) for q in self.quantiles}) != len(self.quantiles):
-            raise ValueError(f"quantiles must differ in whole percents, got {self.quantiles}")
-        if self.growth_days < 7:
-            raise ValueError(f"growth_days must be >= 7, got {self.growth_days}")
-        if self.shrink < 0:
-            raise ValueError(f"shrink must be >= 0, got {self.shrink}")
+    def predict(self) -> pd.DataFrame: ...
+
+
+def make_method(name: str, params: ForecastParams | None = None, seed: int = 0) -> Forecaster:
+    """The forecaster called ``name`` (one of :data:`METHODS`)."""
+    if name == "forestock":
+        return GlobalModel(params, seed)
+    if name == "seasonal_naive":
+        return SeasonalNaive(params, seed)
+    if name == "auto_ets":
+        return StatsBaseline("ets", params, seed)
+    if name == "tsb":
+        return StatsBaseline("tsb", params, seed)
+    raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
 
 
 def target_window(
@@ -76,121 +103,12 @@ def target_window(
     return Window("custom", start, end)
 
 
-class SeasonalNaive:
-    """Last year's event, aligned by event day, scaled by growth.
-
-    ``fit`` learns levels from the history; ``predict`` returns the long
-    forecast table for a window.
-    """
-
-    def __init__(self, params: ForecastParams | None = None) -> None:
-        self.params = params or ForecastParams()
-
-    def fit(
-        self,
-        history: pd.DataFrame,
-        calendar: pd.DataFrame,
-        skus: pd.DataFrame | None = None,
-        regions: pd.DataFrame | None = None,
-    ) -> SeasonalNaive:
-        """Remember the history, its ids and its last date."""
-        if history.empty:
-            raise ForestockError("history is empty: nothing to forecast from")
-        self.history_ = history[["date", "sku_id", "region_id", "units"]].copy()
-        self.history_["date"] = pd.to_datetime(self.history_["date"])
-        self.calendar_ = calendar
-        self.end_ = self.history_["date"].max().date()
-        self.start_ = self.history_["date"].min().date()
-        self.skus_ = (pd.Index(skus["sku_id"]) if skus is not None
-                      else pd.Index(pd.unique(self.history_["sku_id"])))
-        self.regions_ = (pd.Index(regions["region_id"]) if regions is not None
-                         else pd.Index(pd.unique(self.history_["region_id"])))
-        return self
-
-    def _reference(self, window: Window) -> pd.DatetimeIndex:
-        """The dates a year or an occurrence earlier that each window date is aligned with."""
-        if window.event != "custom":
-            earlier = [w for w in occurrences(self.calendar_, window.event)
-                       if w.end <= self.end_ and w.start >= self.start_]
-            if not earlier:
-                raise ForestockError(
-                    f"the history ({self.start_} to {self.end_}) holds no earlier occurrence "
-                    f"of {window.event!r} to align with"
-                )
-            prev = earlier[-1]
-            offsets = np.minimum(np.arange(window.days), prev.days - 1)
-            return pd.DatetimeIndex(pd.Timestamp(prev.start) + pd.to_timedelta(offsets, "D"))
-        ref = window.dates() - _YEAR
-        if ref[0].date() < self.start_:
-            raise ForestockError(
-                f"the window {window.start}..{window.end} needs history a year earlier "
-                f"(from {ref[0].date()}); the history starts {self.start_}"
-            )
-        return ref
-
-    def predict(self, window: Window) -> pd.DataFrame:
-        """Forecast every SKU and region on every date of ``window`` (long table)."""
-        p = self.params
-        h = self.history_
-        ref = self._reference(window)
-        end = pd.Timestamp(self.end_)
-        recent_from = end - pd.Timedelta(days=p.growth_days - 1)
-        # growth compares ordinary days only: event days a year apart rarely line up
-        event_days = pd.DatetimeIndex(pd.to_datetime(self.calendar_["date"]))
-        ordinary = ~h["date"].isin(event_days)
-        recent = h[(h["date"] >= recent_from) & ordinary]
-        base = h[(h["date"] >= recent_from - _YEAR) & (h["date"] <= end - _YEAR) & ordinary]
-        n_recent = max(int((~pd.date_range(recent_from, end).isin(event_days)).sum()), 1)
-        n_base = max(int((~pd.date_range(recent_from - _YEAR, end - _YEAR)
-                          .isin(event_days)).sum()), 1)
-        # recent units rescaled to the base window's number of ordinary days
-        rec_sku = recent.groupby("sku_id", observed=True)["units"].sum() * (n_base / n_recent)
-        base_sku = base.groupby("sku_id", observed=True)["units"].sum()
-        national = float(rec_sku.sum()) / max(float(base_sku.sum()), 1.0)
-        rec_sku = rec_sku.reindex(self.skus_, fill_value=0).astype(float)
-        base_sku = base_sku.reindex(self.skus_, fill_value=0).astype(float)
-        growth = ((rec_sku + p.shrink * national) / (base_sku + p.shrink)).clip(0.2, 5.0)
-        logs = np.log((rec_sku + 1) / (base_sku + 1))
-        spread = float(np.clip(1.4826 * np.median(np.abs(logs - np.median(logs))), 0.1, 1.0))
-
-        n_s, n_r, n_d = len(self.skus_), len(self.regions_), window.days
-        ref_units = h[h["date"].isin(ref)]
-        # last year's units aligned: [sku, region, day]
-        cube = np.zeros((n_s, n_r, n_d))
-        s_i = self.skus_.get_indexer(ref_units["sku_id"])
-        r_i = self.regions_.get_indexer(ref_units["region_id"])
-        ok = (s_i >= 0) & (r_i >= 0)
-        for d, day in enumerate(ref):
-            on = ok & (ref_units["date"] == day).to_numpy()
-            np.add.at(cube[:, :, d], (s_i[on], r_i[on]), ref_units["units"].to_numpy()[on])
-        mean = cube * growth.to_numpy()[:, None, None]
-
-        # SKUs that did not sell in last year's event: recent regional rate x the event's lift
-        before = h[(h["date"] < ref[0]) & (h["date"] >= ref[0] - pd.Timedelta(days=p.growth_days))]
-        daily_before = float(before["units"].sum()) / p.growth_days
-        lift = cube.sum(axis=(0, 1)) / max(daily_before, 1e-9)
-        rate = np.zeros((n_s, n_r))
-        rs = self.skus_.get_indexer(recent["sku_id"])
-        rr = self.regions_.get_indexer(recent["region_id"])
-        keep = (rs >= 0) & (rr >= 0)
-        np.add.at(rate, (rs[keep], rr[keep]), recent["units"].to_numpy()[keep] / n_recent)
-        new = cube.sum(axis=(1, 2)) == 0
-        mean[new] = rate[new][:, :, None] * lift[None, None, :]
-
-        out = pd.DataFrame({
-            "sku_id": np.repeat(self.skus_.to_numpy(dtype=object), n_r * n_d),
-            "region_id": np.tile(np.repeat(self.regions_.to_numpy(dtype=object), n_d), n_s),
-            "date": np.tile(window.dates().to_numpy(), n_s * n_r),
-            "mean": mean.ravel(),
-        })
-        m = out["mean"].to_numpy()
-        sd = np.sqrt(m + (spread * m) ** 2)
-        for q in sorted({*p.quantiles, 0.1, 0.5, 0.9}):
-            z = NormalDist().inv_cdf(q)
-            out[f"q{round(q * 100):02d}"] = np.maximum(m + z * sd, 0.0)
-        log.info("forecast %s..%s: growth %.3f, spread %.3f", window.start, window.end,
-                 national, spread)
-        return out
+def _check_history(history: pd.DataFrame) -> None:
+    if history.empty:
+        raise ForestockError("history is empty: nothing to forecast from")
+    if (history["units"] < 0).any():
+        row = int(np.flatnonzero((history["units"] < 0).to_numpy())[0])
+        raise ForestockError(f"history, row {row + 1}, column 'units': negative units")
 
 
 def forecast(
@@ -200,6 +118,105 @@ def forecast(
     skus: pd.DataFrame | None = None,
     regions: pd.DataFrame | None = None,
     params: ForecastParams | None = None,
+    *,
+    prices: pd.DataFrame | None = None,
+    method: str = "forestock",
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Fit the engine on ``history`` and forecast ``window`` (the ``forecast`` table)."""
-    return SeasonalNaive(params).fit(history, calendar, skus, regions).predict(window)
+    """Forecast every SKU x region on every date of ``window`` (the ``forecast`` table).
+
+    ``method`` picks forestock's engine (default) or a baseline.
+    """
+    _check_history(history)
+    problem = ForecastProblem(history, calendar, window, skus, regions, prices)
+    return make_method(method, params, seed).fit(problem).predict()
+
+
+def aggregate(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Sum the forecast's means over the columns not in ``by`` (national: ``["sku_id",
+    "date"]``; regional totals: ``["region_id", "date"]``)."""
+    return table.groupby(list(by), as_index=False, observed=True)["mean"].sum()
+
+
+def holdout_window(calendar: pd.DataFrame, event: str, history_end: dt.date,
+                   history_start: dt.date, lead_days: int) -> Window:
+    """The latest occurrence of ``event`` inside the history with history before it."""
+    inside = [w for w in occurrences(calendar, event)
+              if w.end <= history_end and w.start - dt.timedelta(days=lead_days) > history_start]
+    if not inside:
+        raise ForestockError(
+            f"no occurrence of {event!r} lies inside the history ({history_start} to "
+            f"{history_end}) with history before it to learn from"
+        )
+    return inside[-1]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Scores of each method on a held-out window."""
+
+    window: Window
+    history_end: dt.date
+    scores: dict[str, dict[str, object]]
+    seconds: dict[str, float]
+    actual_units: float
+    forecasts: dict[str, pd.DataFrame] = field(repr=False, default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per method: the headline scores and seconds."""
+        rows = []
+        for name, s in self.scores.items():
+            rows.append({"method": name, **{k: v for k, v in s.items() if k != "cells"},
+                         "seconds": self.seconds[name]})
+        return pd.DataFrame(rows)
+
+
+def backtest(
+    history: pd.DataFrame,
+    calendar: pd.DataFrame,
+    window: Window,
+    lead_days: int = 1,
+    skus: pd.DataFrame | None = None,
+    regions: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
+    methods: Sequence[str] = METHODS,
+    params: ForecastParams | None = None,
+    seed: int = 0,
+) -> BacktestResult:
+    """Hold out ``window``, forecast it from the history up to ``lead_days`` before it,
+    and score every method on the same cells.
+    """
+    _check_history(history)
+    dates = pd.to_datetime(history["date"])
+    cut = pd.Timestamp(window.start) - pd.Timedelta(days=max(lead_days, 1))
+    train = history[dates <= cut]
+    if train.empty or dates.min() >= cut:
+        raise ForestockError(f"no history before {cut.date()} to forecast {window.start} from")
+    problem = ForecastProblem(train, calendar, window, skus, regions, prices)
+    panel = build_panel(train, calendar, window,
+                        None if skus is None else skus["sku_id"].to_numpy(dtype=object),
+                        None if regions is None else regions["region_id"].to_numpy(dtype=object))
+    periods = window_periods(panel, window)
+    held = history[(dates >= pd.Timestamp(window.start)) & (dates <= pd.Timestamp(window.end))]
+    actual = np.zeros((panel.n_series, periods.size))
+    key = pd.Index(panel.sku_ids).get_indexer(held["sku_id"].astype(object)) * len(
+        panel.region_ids) + pd.Index(panel.region_ids).get_indexer(held["region_id"].astype(object))
+    lookup = pd.Series(np.arange(panel.n_series),
+                       index=panel.series_sku.astype(np.int64) * len(panel.region_ids)
+                       + panel.series_region)
+    row = lookup.reindex(key).to_numpy()
+    col = pd.Index(periods).get_indexer(period_index(held["date"], panel.start, panel.freq))
+    ok = ~np.isnan(row) & (col >= 0)
+    np.add.at(actual, (row[ok].astype(np.int64), col[ok]), held["units"].to_numpy(float)[ok])
+    scores: dict[str, dict[str, object]] = {}
+    seconds: dict[str, float] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    for name in methods:
+        t0 = time.perf_counter()
+        table = make_method(name, params, seed).fit(problem).predict()
+        seconds[name] = time.perf_counter() - t0
+        scores[name] = score(panel, periods, table, actual, skus)
+        tables[name] = table
+        log.info("backtest %s: WRMSSE %.3f in %.1f s", name, scores[name]["wrmsse"],
+                 seconds[name])
+    return BacktestResult(window, cut.date(), scores, seconds, float(actual.sum()), tables)

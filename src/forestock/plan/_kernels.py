@@ -1,9 +1,352 @@
-"""numba kernel of the nearest-with-room allocation."""
+"""numba kernels of the planner: counter-based draws, per-SKU greedy, plan evaluation.
+
+Every kernel here has a slow oracle in ``tests/plan/test_kernels.py``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def uniforms(seed: np.uint64, keys: np.ndarray, k: int, stream: int) -> np.ndarray:
+    """Uniform draws in (0, 1), shape ``(keys.size, k)``, keyed by (seed, key, column, stream).
+
+    A draw depends only on its own key, so any chunking of the keys gives the same numbers.
+    """
+    out = np.empty((keys.size, k))
+    for i in range(keys.size):
+        base = _mix(seed + _GOLDEN * np.uint64(keys[i] + 1))
+        base = _mix(base + _GOLDEN * np.uint64(stream))
+        for j in range(k):
+            z = _mix(base + _GOLDEN * np.uint64(j + 1))
+            out[i, j] = (float(z >> np.uint64(11)) + 0.5) * _TO_UNIT
+    return out
+
+
+@njit(cache=True, inline="always")
+def _recourse(x: np.ndarray, D: np.ndarray, c0: int, k: int, lane_c: np.ndarray,
+              lane_w: np.ndarray, lane_v: np.ndarray, nl: int, fb_order: np.ndarray,
+              fbv: np.ndarray, st: np.ndarray, rem: np.ndarray, ship: np.ndarray,
+              track: bool, wt: float) -> float:
+    """Value of serving scenario ``k`` from stock ``x``: best lanes first, then the fallback."""
+    for w in range(x.size):
+        st[w] = x[w]
+    n_c = rem.size
+    unmet = 0.0
+    for i in range(n_c):
+        rem[i] = D[c0 + i, k]
+        unmet += rem[i]
+    value = 0.0
+    for i in range(nl):
+        if unmet <= 0.0:
+            break
+        c = lane_c[i]
+        w = lane_w[i]
+        q = min(rem[c], st[w])
+        if q > 0.0:
+            value += q * lane_v[i]
+            rem[c] -= q
+            st[w] -= q
+            unmet -= q
+            if track:
+                ship[w] += q * wt
+    for j in range(fb_order.size):
+        if unmet <= 0.0:
+            break
+        w = fb_order[j]
+        if fbv[w] <= 0.0:
+            break
+        q = min(unmet, st[w])
+        if q > 0.0:
+            value += q * fbv[w]
+            unmet -= q
+            if track:
+                ship[w] += q * wt
+    return value
+
+
+@njit(cache=True, inline="always")
+def _expected(x: np.ndarray, D: np.ndarray, c0: int, lane_c: np.ndarray, lane_w: np.ndarray,
+              lane_v: np.ndarray, nl: int, fb_order: np.ndarray, fbv: np.ndarray,
+              st: np.ndarray, rem: np.ndarray, ship: np.ndarray, track: bool) -> float:
+    K = D.shape[1]
+    total = 0.0
+    for k in range(K):
+        total += _recourse(x, D, c0, k, lane_c, lane_w, lane_v, nl, fb_order, fbv, st, rem,
+                           ship, track, 1.0 / K)
+    return total / K
+
+
+@njit(cache=True, inline="always")
+def _lanes(c0: int, n_c: int, m: float, cell_region: np.ndarray, reg_w: np.ndarray,
+           reg_tier: np.ndarray, reg_cost: np.ndarray,
+           mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lanes (cell, warehouse, value) of one SKU with a positive value, best first."""
+    L = reg_w.shape[1]
+    lc = np.empty(n_c * L, dtype=np.int64)
+    lw = np.empty(n_c * L, dtype=np.int64)
+    lv = np.empty(n_c * L)
+    nl = 0
+    for i in range(n_c):
+        r = cell_region[c0 + i]
+        for j in range(L):
+            w = reg_w[r, j]
+            if w < 0:
+                break
+            v = m * reg_tier[r, j] - reg_cost[r, j] - mu[w]
+            if v > 0.0:
+                lc[nl] = i
+                lw[nl] = w
+                lv[nl] = v
+                nl += 1
+    order = np.argsort(-lv[:nl], kind="mergesort")
+    return lc[:nl][order], lw[:nl][order], lv[:nl][order]
+
+
+@njit(cache=True, nogil=True)
+def greedy_skus(
+    indptr: np.ndarray,
+    cell_region: np.ndarray,
+    D: np.ndarray,
+    margin: np.ndarray,
+    national: np.ndarray,
+    unit_cost: np.ndarray,
+    reg_w: np.ndarray,
+    reg_tier: np.ndarray,
+    reg_cost: np.ndarray,
+    fb_tier: float,
+    fb_cost: np.ndarray,
+    mu: np.ndarray,
+    steps: int,
+    step_cap: np.ndarray,
+    room: np.ndarray,
+    use_room: bool,
+    allow_short: bool,
+    x_out: np.ndarray,
+    ship_out: np.ndarray,
+    value_out: np.ndarray,
+) -> None:
+    """Place each SKU's national units, chunk by chunk, where the next chunk adds most value.
+
+    SKU ``s`` owns the scenario rows ``indptr[s]:indptr[s+1]`` of ``D`` (cells x
+    scenarios) and their regions. Its value of stock ``x`` is the mean over
+    scenarios of the units served, each valued at its lane (``margin * reg_tier
+    - reg_cost - mu[w]``, region ``r``'s lanes in ``reg_w[r]``, best lanes
+    served first) plus a fallback pool at ``margin * fb_tier - fb_cost[w] -
+    mu[w]`` for demand no lane could serve; each unit placed in ``w`` costs
+    ``unit_cost[s, w]`` (inbound, holding and the storage price). Gains are
+    evaluated lazily (an old gain bounds a new one); a chunk placed in ``w`` is at
+    most ``step_cap[w]`` units. With ``use_room`` a
+    warehouse takes at most ``room[w]`` units, decreased in place; with
+    ``allow_short`` a SKU stops when the best gain is negative or no room is
+    left. Writes ``x_out[s]``, adds expected shipments to ``ship_out[w]`` and the
+    value (net of unit costs) to ``value_out[s]``.
+    """
+    n_s = indptr.size - 1
+    W = mu.size
+    st = np.empty(W)
+    fbv = np.empty(W)
+    ub = np.empty(W)
+    cand_x = np.empty(W, dtype=np.int64)
+    x = np.empty(W, dtype=np.int64)
+    for s in range(n_s):
+        c0 = indptr[s]
+        n_c = indptr[s + 1] - c0
+        N = national[s]
+        for w in range(W):
+            x[w] = 0
+        m = margin[s]
+        lane_c, lane_w, lane_v = _lanes(c0, n_c, m, cell_region, reg_w, reg_tier, reg_cost,
+                                        mu)
+        nl = lane_c.size
+        for w in range(W):
+            fbv[w] = m * fb_tier - fb_cost[w] - mu[w]
+            ub[w] = max(fbv[w], 0.0)
+        for i in range(nl - 1, -1, -1):
+            ub[lane_w[i]] = max(ub[lane_w[i]], lane_v[i])
+        for w in range(W):
+            ub[w] -= unit_cost[s, w]
+        fb_order = np.argsort(-fbv, kind="mergesort")
+        rem = np.empty(n_c)
+        value = 0.0
+        total = 0
+        chunk = max(1, (N + steps - 1) // steps)
+        while total < N:
+            d = min(chunk, N - total)
+            best_w = -1
+            best_g = 0.0
+            best_dd = 0
+            while True:
+                w_top = -1
+                for w in range(W):
+                    if use_room and room[w] <= 0:
+                        continue
+                    if w_top < 0 or ub[w] > ub[w_top]:
+                        w_top = w
+                if w_top < 0:
+                    break
+                dd = min(d, step_cap[w_top])
+                if use_room and room[w_top] < dd:
+                    dd = room[w_top]
+                for w in range(W):
+                    cand_x[w] = x[w]
+                cand_x[w_top] += dd
+                v_new = _expected(cand_x, D, c0, lane_c, lane_w, lane_v, nl, fb_order, fbv,
+                                  st, rem, ship_out, False)
+                g = (v_new - value) / dd - unit_cost[s, w_top]
+                ub[w_top] = g
+                second = -np.inf
+                for w in range(W):
+                    if w == w_top or (use_room and room[w] <= 0):
+                        continue
+                    second = max(second, ub[w])
+                if g >= second - 1e-12:
+                    best_w = w_top
+                    best_g = g
+                    best_dd = dd
+                    break
+            if best_w < 0:
+                break
+            if allow_short and best_g < 0.0:
+                break
+            x[best_w] += best_dd
+            total += best_dd
+            value += (best_g + unit_cost[s, best_w]) * best_dd
+            if use_room:
+                room[best_w] -= best_dd
+        net = _expected(x, D, c0, lane_c, lane_w, lane_v, nl, fb_order, fbv, st, rem,
+                        ship_out, True)
+        for w in range(W):
+            x_out[s, w] = x[w]
+            net -= x[w] * unit_cost[s, w]
+        value_out[s] = net
+
+
+@njit(cache=True, nogil=True)
+def plan_value(
+    indptr: np.ndarray,
+    cell_region: np.ndarray,
+    D: np.ndarray,
+    margin: np.ndarray,
+    x: np.ndarray,
+    unit_cost: np.ndarray,
+    reg_w: np.ndarray,
+    reg_tier: np.ndarray,
+    reg_cost: np.ndarray,
+    fb_tier: float,
+    fb_cost: np.ndarray,
+    mu: np.ndarray,
+    ship_out: np.ndarray,
+    value_out: np.ndarray,
+) -> None:
+    """The value of stock ``x[s, w]`` as :func:`greedy_skus` counts it (same arguments)."""
+    n_s = indptr.size - 1
+    W = mu.size
+    st = np.empty(W)
+    fbv = np.empty(W)
+    for s in range(n_s):
+        c0 = indptr[s]
+        n_c = indptr[s + 1] - c0
+        m = margin[s]
+        lane_c, lane_w, lane_v = _lanes(c0, n_c, m, cell_region, reg_w, reg_tier, reg_cost,
+                                        mu)
+        for w in range(W):
+            fbv[w] = m * fb_tier - fb_cost[w] - mu[w]
+        fb_order = np.argsort(-fbv, kind="mergesort")
+        rem = np.empty(n_c)
+        xs = x[s].astype(np.int64)
+        net = _expected(xs, D, c0, lane_c, lane_w, lane_v, lane_c.size, fb_order, fbv, st, rem,
+                        ship_out, True)
+        for w in range(W):
+            net -= xs[w] * unit_cost[s, w]
+        value_out[s] = net
+
+
+@njit(cache=True, nogil=True)
+def route_share(
+    indptr: np.ndarray,
+    cell_region: np.ndarray,
+    D: np.ndarray,
+    x: np.ndarray,
+    route: np.ndarray,
+    route_hours: np.ndarray,
+    route_cost: np.ndarray,
+    h24: float,
+    h48: float,
+    out: np.ndarray,
+) -> None:
+    """Serve each scenario's demand nearest-first (shortest lanes of all the SKU's regions
+    first) from stock ``x[s, w]``, as the rehearsal routes orders.
+
+    ``route[r, j]`` is region ``r``'s ``j``-th nearest warehouse (-1 past the
+    last), ``route_hours``/``route_cost`` its lane. Adds, averaged over
+    scenarios, to ``out``: [0] demand, [1] units served, [2] within ``h24``
+    lane hours, [3] within ``h48``, [4] lane cost of the units served.
+    """
+    n_s = indptr.size - 1
+    W = x.shape[1]
+    L = route.shape[1]
+    K = D.shape[1]
+    st = np.empty(W)
+    for s in range(n_s):
+        c0 = indptr[s]
+        n_c = indptr[s + 1] - c0
+        if n_c == 0:
+            continue
+        lc = np.empty(n_c * L, dtype=np.int64)
+        lw = np.empty(n_c * L, dtype=np.int64)
+        lh = np.empty(n_c * L)
+        lk = np.empty(n_c * L)
+        nl = 0
+        for i in range(n_c):
+            r = cell_region[c0 + i]
+            for j in range(L):
+                w = route[r, j]
+                if w < 0:
+                    break
+                if x[s, w] <= 0:
+                    continue
+                lc[nl] = i
+                lw[nl] = w
+                lh[nl] = route_hours[r, j]
+                lk[nl] = route_cost[r, j]
+                nl += 1
+        order = np.argsort(lh[:nl], kind="mergesort")
+        rem = np.empty(n_c)
+        for k in range(K):
+            for w in range(W):
+                st[w] = x[s, w]
+            for i in range(n_c):
+                rem[i] = D[c0 + i, k]
+                out[0] += rem[i] / K
+            for t in range(nl):
+                i = order[t]
+                c = lc[i]
+                w = lw[i]
+                q = min(rem[c], st[w])
+                if q > 0.0:
+                    rem[c] -= q
+                    st[w] -= q
+                    out[1] += q / K
+                    if lh[i] <= h24:
+                        out[2] += q / K
+                    if lh[i] <= h48:
+                        out[3] += q / K
+                    out[4] += q * lk[i] / K
 
 
 @njit(cache=True, nogil=True)
@@ -14,15 +357,12 @@ def nearest_with_room(
     route: np.ndarray,
     room: np.ndarray,
     alloc: np.ndarray,
-    route_hours: np.ndarray,
-    tally: np.ndarray,
 ) -> np.ndarray:
     """Place each cell's units, in the order given, in the nearest warehouses with room.
 
-    ``room`` is decreased and ``alloc[sku, warehouse]`` increased in place.
-    ``tally[0]``/``tally[1]`` add up the units placed within 24 h/48 h of
-    their region (``route_hours[r, j]``: hours to the j-th nearest). Returns
-    the units of each cell that found no room.
+    ``room`` is decreased and ``alloc[sku, warehouse]`` increased in place;
+    ``route[r, j]`` is region ``r``'s ``j``-th nearest warehouse (-1 past the
+    last). Returns the units of each cell that found no room.
     """
     short = np.zeros(cell_units.size, dtype=np.int64)
     for c in range(cell_units.size):
@@ -39,10 +379,6 @@ def nearest_with_room(
             if take > 0:
                 room[w] -= take
                 alloc[s, w] += take
-                if route_hours[r, j] <= 24.0:
-                    tally[0] += take
-                if route_hours[r, j] <= 48.0:
-                    tally[1] += take
                 left -= take
         short[c] = left
     return short

@@ -1,35 +1,69 @@
 """Rehearse the event day order by order: route, queue, carry, and measure the promise.
 
-The day's demand (units per SKU and region) is split into orders of one or
-more units, each placed at a time drawn from the intraday profile (the
-midnight surge, the night lull, the evening peak). Orders are generated and
-consumed in time chunks, so memory stays bounded whatever their number. Each
-order goes to the nearest warehouse (by lane hours) holding its units, waits
-behind the warehouse's hourly outbound capacity (first in, first out), and
-travels the lane; it counts as delivered within 24 h, within 48 h, or late.
+The day's demand (units per SKU and region, from the truth or a forecast
+scenario, or a table of orders) is split into orders of one or more units,
+each placed at a time drawn from the intraday profile (the midnight surge,
+the night lull, the evening peak). ``scale`` multiplies demand, stock and
+warehouse capacity alike, up to a Singles' Day of 1.3 billion orders.
+
+The rules, which the SimPy model in the tests implements independently:
+
+* An order goes to the first warehouse on its region's routing list (by
+  default every warehouse with a lane, nearest by lane hours first) holding
+  all its units; else it ships from the factory (if ``factory_hours`` is
+  set) or is unfilled. A SKU's stock depletes in order of order time (ties:
+  cell, then order index).
+* Orders reach a warehouse floor in one-second waves; within a wave they
+  queue in order of SKU code, region code, then order index (time order
+  within a SKU and region). Each warehouse ships at most its
+  hourly outbound capacity at the end of each hour, first in first out; the
+  backlog carries over.
+* A parcel shipped at the end of hour ``h`` reaches the buyer after the
+  lane's hours (with seeded noise) plus the last mile; its units count as
+  delivered within 24 h, 48 h, 72 h of the order, or later.
+
+Orders are generated and consumed in time chunks, so memory stays flat
+whatever their number; the work is split by SKU shard over ``workers``
+processes and reduced per warehouse and second, with identical results for
+any number of workers. Long runs write checkpoints and resume after a crash.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import logging
+import math
+import time
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
+from forestock.simulate import _checkpoint
+from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
+from forestock.simulate._check import OutcomeError, check_outcomes, scaled
+from forestock.simulate._demand import demand_from_forecast, orders_in_day
 from forestock.simulate._profile import SECONDS, intraday_cdf
+from forestock.simulate._routing import ROUTING_POLICIES, RoutingPolicy
 from forestock.tables import IdIndex, lane_hours
 
 __all__ = [
     "OUTCOME_TABLES",
+    "ROUTING_POLICIES",
+    "OutcomeError",
+    "RoutingPolicy",
     "SimulateParams",
     "SimulateProblem",
     "SimulateResult",
+    "check_outcomes",
+    "demand_from_forecast",
     "simulate",
 ]
 
@@ -44,11 +78,12 @@ OUTCOME_TABLES = (
 )
 _REGION_COLS = ("orders", "units", "gmv", "shipped", "delivered_24h", "delivered_48h", "late",
                 "unfilled")
+_BRAND_COLS = ("orders", "units", "gmv", "shipped", "delivered_24h", "delivered_48h", "unfilled")
 
 
 @dataclass(frozen=True)
 class SimulateParams:
-    """How orders are made and carried.
+    """How orders are made, routed and carried, and how the work is run.
 
     Parameters
     ----------
@@ -64,9 +99,24 @@ class SimulateParams:
     last_mile_hours
         Hours from the destination's depot to the buyer's door.
     chunk_orders
-        Orders held in memory at once.
+        Orders held in memory at once (all workers together).
     horizon_hours
         Hours after midnight followed while backlogs drain.
+    scale
+        Multiplies the day's demand, the stock and the warehouses' hourly
+        capacity alike (demand from a table of orders is taken as given).
+    workers
+        Processes the SKU shards run in; results do not depend on it.
+    policy
+        Routing policy, a key of :data:`ROUTING_POLICIES`.
+    factory_hours
+        If set, an order no warehouse can fill ships from the factory and
+        reaches the buyer this many hours (with noise) after it was placed;
+        if ``None`` it is unfilled.
+    sample_share
+        Share of orders kept, one row each, in ``SimulateResult.sample``.
+    checkpoint_seconds
+        Wall-clock seconds between checkpoints (when a checkpoint file is given).
     """
 
     size_probs: tuple[float, ...] = (0.72, 0.18, 0.07, 0.03)
@@ -74,8 +124,14 @@ class SimulateParams:
     surge_seconds: float = 420.0
     transit_noise: float = 0.15
     last_mile_hours: float = 2.0
-    chunk_orders: int = 2_000_000
+    chunk_orders: int = 1_000_000
     horizon_hours: int = 24 * 7
+    scale: float = 1.0
+    workers: int = 1
+    policy: str = "nearest"
+    factory_hours: float | None = None
+    sample_share: float = 0.0
+    checkpoint_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         p = np.asarray(self.size_probs, dtype=float)
@@ -92,6 +148,41 @@ class SimulateParams:
             raise ValueError(f"chunk_orders must be >= 1000, got {self.chunk_orders}")
         if self.horizon_hours < 48:
             raise ValueError(f"horizon_hours must be >= 48, got {self.horizon_hours}")
+        if not (isinstance(self.scale, int | float) and math.isfinite(self.scale)
+                and self.scale > 0):
+            raise ValueError(f"scale must be a positive number, got {self.scale!r}")
+        if not 1 <= self.workers <= 256:
+            raise ValueError(f"workers must be from 1 to 256, got {self.workers}")
+        if self.policy not in ROUTING_POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(ROUTING_POLICIES)}, got "
+                             f"{self.policy!r}")
+        if self.factory_hours is not None and not self.factory_hours > 0:
+            raise ValueError(f"factory_hours must be > 0 or None, got {self.factory_hours}")
+        if not 0 <= self.sample_share <= 1:
+            raise ValueError(f"sample_share must be in [0, 1], got {self.sample_share}")
+        if self.checkpoint_seconds < 0:
+            raise ValueError(f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}")
+
+    def replace(self, **changes: object) -> SimulateParams:
+        """A copy with some fields changed (and checked)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SimulateParams:
+        """Load parameters from a TOML file (a ``[simulate]`` table, or top-level keys).
+
+        Unknown keys raise ``ValueError`` naming them.
+        """
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        data = data.get("simulate", data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{path}: unknown simulate parameter(s) {', '.join(unknown)}")
+        if "size_probs" in data:
+            data["size_probs"] = tuple(data["size_probs"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -99,6 +190,9 @@ class SimulateProblem:
     """One event day to rehearse, as flat arrays over dense codes.
 
     Build it with :meth:`from_tables`; ``replace`` makes what-if variants.
+    With ``orders_cell`` set, demand is the given orders (cell, time in
+    seconds after midnight, units) instead of orders generated from
+    ``cell_units``.
     """
 
     day: dt.date
@@ -114,6 +208,9 @@ class SimulateProblem:
     stock: np.ndarray  # int64 [sku, warehouse]
     transit: np.ndarray  # float64 [warehouse, region], NaN where no lane
     capacity: np.ndarray  # int64 [warehouse], parcels per hour
+    orders_cell: np.ndarray | None = None  # int64 [order]
+    orders_time: np.ndarray | None = None  # float64 [order], seconds after midnight
+    orders_units: np.ndarray | None = None  # int64 [order]
 
     def replace(self, **changes: object) -> SimulateProblem:
         """A copy with some fields changed."""
@@ -132,14 +229,21 @@ class SimulateProblem:
     ) -> SimulateProblem:
         """Build the problem from contract tables.
 
-        ``demand`` has sku_id, region_id, units for the day (``truth`` rows of
-        that date, say); ``plan`` the units of each SKU per warehouse.
+        ``demand`` is either sales-shaped (sku_id, region_id, units for the
+        day: ``truth`` rows of that date, or :func:`demand_from_forecast`) or
+        an ``orders`` table (order_id, time, sku_id, region_id, units), whose
+        times must fall within ``day``; ``plan`` gives the units of each SKU
+        per warehouse.
         """
         sku_ix = IdIndex(skus["sku_id"])
         reg_ix = IdIndex(regions["region_id"])
         wh_ix = IdIndex(warehouses["warehouse_id"])
         brand_ix = IdIndex(pd.unique(skus["brand_id"]))
-        demand = demand[demand["units"] > 0]
+        given = "time" in demand.columns
+        if given:
+            secs = orders_in_day(demand, day)
+        else:
+            demand = demand[demand["units"] > 0]
         stock = np.zeros((len(sku_ix), len(wh_ix)), dtype=np.int64)
         try:
             ps = sku_ix.codes(plan["sku_id"], what="sku_id in plan")
@@ -150,6 +254,19 @@ class SimulateProblem:
         except ValueError as err:
             raise ForestockError(str(err)) from None
         np.add.at(stock, (ps, pw), plan["units"].to_numpy(dtype=np.int64))
+        units = demand["units"].to_numpy(dtype=np.int64)
+        orders: dict[str, np.ndarray | None] = {}
+        if given:
+            if (units < 1).any():
+                row = int(np.flatnonzero(units < 1)[0])
+                raise ForestockError(f"orders, row {row + 1}, column 'units': an order needs "
+                                     "at least one unit")
+            key = cs.astype(np.int64) * len(reg_ix) + cr
+            uniq, inverse = np.unique(key, return_inverse=True)
+            cs, cr = (uniq // len(reg_ix)).astype(np.int32), (uniq % len(reg_ix)).astype(np.int32)
+            orders = {"orders_cell": inverse.astype(np.int64), "orders_time": secs,
+                      "orders_units": units}
+            units = np.bincount(inverse, weights=units, minlength=uniq.size).astype(np.int64)
         return cls(
             day=day,
             skus=sku_ix,
@@ -160,24 +277,30 @@ class SimulateProblem:
             price=skus["price"].to_numpy(dtype=np.float64),
             cell_sku=cs,
             cell_region=cr,
-            cell_units=demand["units"].to_numpy(dtype=np.int64),
+            cell_units=units,
             stock=stock,
             transit=transit,
             capacity=warehouses["outbound_per_hour"].to_numpy(dtype=np.int64),
+            **orders,
         )
 
-    def routes(self) -> np.ndarray:
-        """Per region, warehouses by lane hours (ties by code), -1 past the last usable one."""
-        usable = ~np.isnan(self.transit) & (self.capacity[:, None] > 0)
-        hours = np.where(usable, self.transit, np.inf).T  # [region, warehouse]
-        order = np.argsort(hours, axis=1, kind="stable").astype(np.int32)
-        ranked_usable = np.take_along_axis(usable.T, order, axis=1)
-        return np.where(ranked_usable, order, -1).astype(np.int32)
+    def routes(self, policy: str = "nearest") -> np.ndarray:
+        """Per region, the warehouses an order tries in turn, -1 past the last one."""
+        return ROUTING_POLICIES[policy](self.transit, self.capacity)
 
 
 @dataclass(frozen=True)
 class SimulateResult:
-    """The rehearsed day: outcome tables, headline figures, stock left, seed."""
+    """The rehearsed day: outcome tables, headline figures, stock left, seed.
+
+    ``figures`` adds ``share_72h``, ``factory_units``, ``backlog_hours``,
+    ``scale``, ``workers``, ``seconds`` (wall time) and ``orders_per_second``
+    (simulated per wall-clock second). ``sample`` holds one row per sampled
+    order (``sample_share``): sku_id, region_id, order (index within its SKU
+    and region), time (seconds after midnight), units, warehouse_id (None:
+    unfilled, ``"factory"``), ship_hour (-1: none), hours_to_door (NaN:
+    unfilled).
+    """
 
     day: dt.date
     seed: int
@@ -192,16 +315,44 @@ class SimulateResult:
     share_48h: float
     unfilled_share: float
     figures: dict[str, float] = field(default_factory=dict)
+    sample: pd.DataFrame | None = None
 
 
-def _expected_cut(cdf: np.ndarray, t0: float, budget_share: float, t_max: float) -> float:
-    """The time after ``t0`` by which about ``budget_share`` of the day's orders are placed."""
-    grid = np.arange(1, SECONDS + 1, dtype=np.float64)
-    target = np.interp(t0, grid, cdf, left=cdf[0] * t0) + budget_share
-    if target >= cdf[-1]:
-        return t_max
-    t1 = float(np.interp(target, cdf, grid))
-    return min(max(t1, t0 + 1.0), t_max)
+def _cells(p: SimulateProblem, scale: float) -> dict[str, np.ndarray]:
+    """Demand cells keyed ``sku * n_regions + region``, merged and sorted by key."""
+    n_reg = len(p.regions)
+    key = p.cell_sku.astype(np.int64) * n_reg + p.cell_region.astype(np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    out: dict[str, np.ndarray] = {"keys": uniq, "sku": (uniq // n_reg).astype(np.int32),
+                                  "region": (uniq % n_reg).astype(np.int32)}
+    if p.orders_cell is None:
+        units = np.bincount(inverse, weights=p.cell_units, minlength=uniq.size)
+        out["units"] = scaled(units, scale)
+        return out
+    if p.orders_time is None or p.orders_units is None:
+        raise ValueError("orders_cell, orders_time and orders_units go together")
+    cell = inverse[p.orders_cell]
+    order = np.lexsort((np.arange(cell.size), p.orders_time, cell))
+    out["o_time"] = p.orders_time[order].astype(np.float64)
+    out["o_size"] = p.orders_units[order].astype(np.int64)
+    out["indptr"] = np.r_[0, np.cumsum(np.bincount(cell, minlength=uniq.size))].astype(np.int64)
+    out["units"] = np.add.reduceat(out["o_size"], out["indptr"][:-1]) if cell.size else \
+        np.zeros(uniq.size, dtype=np.int64)
+    return out
+
+
+def _shard_bounds(cell_sku: np.ndarray, units: np.ndarray, n_sku: int,
+                  workers: int) -> list[tuple[int, int]]:
+    """SKU ranges of about equal units, one per worker (fewer if SKUs run out)."""
+    cum = np.cumsum(units, dtype=np.float64)
+    bounds = [0]
+    for j in range(1, workers):
+        c = int(np.searchsorted(cum, cum[-1] * j / workers)) if cum.size else 0
+        b = int(cell_sku[c]) if c < cell_sku.size else n_sku
+        if bounds[-1] < b < n_sku:
+            bounds.append(b)
+    bounds.append(n_sku)
+    return list(itertools.pairwise(bounds))
 
 
 def simulate(
@@ -209,115 +360,144 @@ def simulate(
     params: SimulateParams | None = None,
     seed: int = 0,
     callbacks: Callbacks | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
 ) -> SimulateResult:
-    """Rehearse the day of ``problem``; same seed, same tables, bit for bit."""
+    """Rehearse the day of ``problem``; same seed, same tables, bit for bit.
+
+    Parameters
+    ----------
+    problem
+        The day, its demand, stock and network.
+    params
+        Rules and run options; default :class:`SimulateParams`.
+    seed
+        Seed of every random draw (order sizes and times, transit noise).
+    callbacks
+        Progress listener: one task ``"simulate"`` counted in orders.
+    checkpoint
+        File to write checkpoints to while running (removed at the end).
+    resume
+        Continue from ``checkpoint`` if it exists (same problem, rules, seed).
+
+    Raises
+    ------
+    ForestockError
+        On bad input (a negative capacity, a scaled table of orders, a
+        checkpoint of another run).
+    """
     params = params or SimulateParams()
     cb = callbacks or NO_CALLBACKS
     p = problem
     if (p.capacity < 0).any():
         raise ForestockError("outbound_per_hour must not be negative")
-    n_sku, n_wh, n_reg = len(p.skus), len(p.warehouses), len(p.regions)
-    horizon = params.horizon_hours
-    seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+    if p.orders_cell is not None and params.scale != 1.0:
+        raise ForestockError("scale multiplies generated demand; a table of orders is "
+                             "rehearsed as given (use scale 1)")
+    t_start = time.perf_counter()
+    n_sku, n_reg = len(p.skus), len(p.regions)
+    cells = _cells(p, params.scale)
+    stock = scaled(p.stock, params.scale)
+    capacity = scaled(p.capacity, params.scale)
+    route = ROUTING_POLICIES[params.policy](p.transit, capacity)
+    if route.ndim != 2 or route.shape[0] != n_reg:
+        raise ValueError(f"routing policy {params.policy!r} returned shape {route.shape}, "
+                         f"expected ({n_reg}, ...)")
+    route = np.ascontiguousarray(route, dtype=np.int32)
+    transit = np.nan_to_num(p.transit, nan=0.0)
+    price_cents = np.rint(p.price * 100).astype(np.int64)
+    cdf = intraday_cdf(params.surge, params.surge_seconds)
     size_cdf = np.cumsum(np.asarray(params.size_probs, dtype=np.float64))
     size_cdf[-1] = 1.0
-    cdf = intraday_cdf(params.surge, params.surge_seconds)
-    units = p.cell_units.astype(np.int64)
-    n_orders = K.count_orders(units, seed64, size_cdf)
-    total_orders = int(n_orders.sum())
-    # per-cell state of the order generator
-    next_k = np.zeros(units.size, dtype=np.int64)
-    last_u = np.zeros(units.size, dtype=np.float64)
-    left = units.copy()
-    stock = p.stock.copy()
-    route = p.routes()
-    transit = np.nan_to_num(p.transit, nan=0.0)
-    capacity = np.maximum(p.capacity, 1)  # routes() skips warehouses without capacity
-    arrived = np.zeros(n_wh, dtype=np.int64)
-    shipped_cum = np.zeros(n_wh, dtype=np.int64)
-    region_hour = np.zeros((n_reg, 24, len(_REGION_COLS)), dtype=np.float64)
-    per_second = np.zeros((SECONDS, 3), dtype=np.float64)
-    per_sku = np.zeros((n_sku, 7), dtype=np.float64)
-    picked = np.zeros((n_wh, horizon), dtype=np.int64)
-    flow = np.zeros((n_wh, horizon, n_reg), dtype=np.int64)
-    shipped_h = np.zeros((n_wh, horizon), dtype=np.int64)
-    backlog_h = np.zeros((n_wh, horizon), dtype=np.int64)
-    buf = int(params.chunk_orders * 1.25) + 1_000
-    out_cell = np.empty(buf, dtype=np.int64)
-    out_k = np.empty(buf, dtype=np.int64)
-    out_time = np.empty(buf, dtype=np.float64)
-    out_size = np.empty(buf, dtype=np.int64)
-    budget = params.chunk_orders / max(total_orders, 1)
-    cb.on_start("simulate", total_orders)
-    for hour in range(24):
-        t0, t_hour_end = hour * 3600.0, (hour + 1) * 3600.0
-        while t0 < t_hour_end:
-            t1 = _expected_cut(cdf, t0, budget, t_hour_end)
-            while True:
-                saved = (next_k.copy(), last_u.copy(), left.copy())
-                m = K.emit_orders(units, n_orders, next_k, last_u, left, seed64, size_cdf, cdf,
-                                  t1, out_cell, out_k, out_time, out_size)
-                if m >= 0:
-                    break
-                next_k, last_u, left = saved
-                t1 = t0 + (t1 - t0) / 2.0
-            order = np.argsort(out_time[:m], kind="stable")
-            K.route_orders(out_cell[:m][order], out_k[:m][order], out_time[:m][order],
-                           out_size[:m][order], p.cell_sku, p.cell_region, p.price, stock,
-                           route, transit, capacity, arrived, shipped_cum, hour, seed64,
-                           params.transit_noise, params.last_mile_hours, horizon,
-                           region_hour, per_second, per_sku, picked, flow)
-            cb.on_step("simulate", m)
-            t0 = t1
-        _close_hour(hour, arrived, shipped_cum, capacity, shipped_h, backlog_h)
-    for hour in range(24, horizon):
-        if (arrived == shipped_cum).all():
-            break
-        _close_hour(hour, arrived, shipped_cum, capacity, shipped_h, backlog_h)
-    cb.on_end("simulate")
-    if (left != 0).any() or (next_k != n_orders).any():
-        raise RuntimeError("order generator did not place every unit of the day")
-    return _result(p, seed, stock, region_hour, per_second, per_sku, picked, shipped_h,
-                   backlog_h, flow)
+    given = "indptr" in cells
+    if given:
+        expected = np.cumsum(np.bincount(cells["o_time"].astype(np.int64), minlength=SECONDS)
+                             .astype(np.float64))
+        expected /= max(expected[-1], 1.0)
+    else:
+        expected = cdf
+    shards = _shard_bounds(cells["sku"], cells["units"], n_sku, params.workers)
+    cell_ranges = [(int(np.searchsorted(cells["sku"], a)), int(np.searchsorted(cells["sku"], b)))
+                   for a, b in shards]
+    total_units = max(float(cells["units"].sum()), 1.0)
+    datas = []
+    for (k0, k1), (c0, c1) in zip(shards, cell_ranges, strict=True):
+        share = float(cells["units"][c0:c1].sum()) / total_units
+        indptr: np.ndarray | None = None
+        o_time: np.ndarray | None = None
+        o_size: np.ndarray | None = None
+        if given:
+            i0, i1 = cells["indptr"][c0], cells["indptr"][c1]
+            indptr, o_time, o_size = (cells["indptr"][c0:c1 + 1] - i0, cells["o_time"][i0:i1],
+                                      cells["o_size"][i0:i1])
+        datas.append(E.ShardData(
+            keys=cells["keys"][c0:c1], cell_sku=(cells["sku"][c0:c1] - k0).astype(np.int32),
+            cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
+            indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
+            price_cents=price_cents[k0:k1], route=route, transit=transit,
+            capacity=np.maximum(capacity, 1), cdf=cdf, lut=K.cdf_lut(cdf), size_cdf=size_cdf,
+            seed=seed, noise=params.transit_noise, last_mile=params.last_mile_hours,
+            factory_hours=params.factory_hours, n_regions=n_reg, horizon=params.horizon_hours,
+            buffer=int(params.chunk_orders * share * 1.25) + 1_000,
+            sample_share=params.sample_share,
+        ))
+    rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0)
+    stamp = _checkpoint.fingerprint(
+        p.day, seed, repr(rules), cells["keys"], cells["units"], stock, capacity, transit,
+        price_cents, route, *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume and (ckpt is None or not ckpt.exists()):
+        raise ForestockError(f"no checkpoint to resume from at {ckpt}")
+    if ckpt is not None and not resume:
+        ckpt.unlink(missing_ok=True)  # a stale checkpoint of an earlier run
+    run = E.Run(capacity=np.maximum(capacity, 1), horizon=params.horizon_hours,
+                chunk_orders=params.chunk_orders, expected_cdf=expected,
+                cells=tuple(cell_ranges), skus=tuple(shards), stamp=stamp, checkpoint=ckpt,
+                checkpoint_seconds=params.checkpoint_seconds, resume=resume)
+
+    def make_pool() -> E.LocalPool | E.ProcessPool:
+        return E.LocalPool(datas) if len(datas) == 1 else E.ProcessPool(datas)
+
+    log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
+             len(datas), params.scale)
+    outcome = E.run_day(make_pool, run, cb)
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - t_start
+    return _result(p, params, seed, outcome, elapsed, len(datas))
 
 
-def _close_hour(hour: int, arrived: np.ndarray, shipped_cum: np.ndarray, capacity: np.ndarray,
-                shipped_h: np.ndarray, backlog_h: np.ndarray) -> None:
-    before = shipped_cum.copy()
-    np.minimum(arrived, shipped_cum + capacity, out=shipped_cum)
-    shipped_h[:, hour] = shipped_cum - before
-    backlog_h[:, hour] = arrived - shipped_cum
-
-
-def _result(p: SimulateProblem, seed: int, stock: np.ndarray, region_hour: np.ndarray,
-            per_second: np.ndarray, per_sku: np.ndarray, picked: np.ndarray,
-            shipped_h: np.ndarray, backlog_h: np.ndarray, flow: np.ndarray) -> SimulateResult:
+def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
+            elapsed: float, n_shards: int) -> SimulateResult:
+    st = o.state
     n_reg = len(p.regions)
+    region_hour, per_second, per_sku = st["region_hour"], st["per_second"], st["per_sku"]
     reg = pd.DataFrame({
         "region_id": np.repeat(p.regions.ids, 24),
-        "hour": np.tile(np.arange(24), n_reg),
+        "hour": np.tile(np.arange(24, dtype=np.int64), n_reg),
     })
     for j, col in enumerate(_REGION_COLS):
         vals = region_hour[:, :, j].ravel()
-        reg[col] = vals if col == "gmv" else np.rint(vals).astype(np.int64)
+        reg[col] = vals / 100.0 if col == "gmv" else vals
     sec = pd.DataFrame({
-        "second": np.arange(SECONDS),
-        "orders": per_second[:, 0].astype(np.int64),
-        "units": per_second[:, 1].astype(np.int64),
-        "gmv": per_second[:, 2],
+        "second": np.arange(SECONDS, dtype=np.int64),
+        "orders": per_second[:, 0],
+        "units": per_second[:, 1],
+        "gmv": per_second[:, 2] / 100.0,
     })
-    brand = np.zeros((len(p.brands), per_sku.shape[1]))
+    brand = np.zeros((len(p.brands), K.N_SKU_COLS), dtype=np.int64)
     np.add.at(brand, p.sku_brand, per_sku)
     brands = pd.DataFrame({"brand_id": p.brands.ids})
-    for j, col in enumerate(("orders", "units", "gmv", "shipped", "delivered_24h",
-                             "delivered_48h", "unfilled")):
-        brands[col] = brand[:, j] if col == "gmv" else np.rint(brand[:, j]).astype(np.int64)
+    for j, col in enumerate(_BRAND_COLS):
+        brands[col] = brand[:, j] / 100.0 if col == "gmv" else brand[:, j]
     brands = brands.sort_values(["gmv", "brand_id"], ascending=[False, True], ignore_index=True)
+    picked, shipped_h, backlog_h, flow = st["picked"], o.shipped_h, o.backlog_h, st["flow"]
     last = int(np.flatnonzero((picked + shipped_h + backlog_h).any(axis=0)).max(initial=23)) + 1
     n_hours = max(last, 24)
     wh = pd.DataFrame({
         "warehouse_id": np.repeat(p.warehouses.ids, n_hours),
-        "hour": np.tile(np.arange(n_hours), len(p.warehouses)),
+        "hour": np.tile(np.arange(n_hours, dtype=np.int64), len(p.warehouses)),
         "picked": picked[:, :n_hours].ravel(),
         "shipped": shipped_h[:, :n_hours].ravel(),
         "backlog": backlog_h[:, :n_hours].ravel(),
@@ -330,8 +510,14 @@ def _result(p: SimulateProblem, seed: int, stock: np.ndarray, region_hour: np.nd
         "parcels": flow[w_i, h_i, r_i],
     })
     totals = region_hour.sum(axis=(0, 1))
-    units = float(totals[1])
+    units = int(totals[K.R_UNITS])
     peak = int(np.argmax(per_second[:, 0]))
+    factory_units = int(totals[K.R_SHIPPED]) - int((scaled(p.stock, params.scale)
+                                                    - st["stock"]).sum())
+
+    def share(x: int) -> float:
+        return float(x / units) if units else 0.0
+
     return SimulateResult(
         day=p.day,
         seed=seed,
@@ -342,14 +528,41 @@ def _result(p: SimulateProblem, seed: int, stock: np.ndarray, region_hour: np.nd
             "outcomes_brand": brands,
             "outcomes_flow": flows,
         },
-        stock_left=stock,
-        orders=int(totals[0]),
-        units=int(units),
-        gmv=float(totals[2]),
+        stock_left=st["stock"],
+        orders=int(totals[K.R_ORDERS]),
+        units=units,
+        gmv=int(totals[K.R_GMV]) / 100.0,
         peak_orders_per_second=int(per_second[peak, 0]),
         peak_second=peak,
-        share_24h=float(totals[4] / units) if units else 0.0,
-        share_48h=float(totals[5] / units) if units else 0.0,
-        unfilled_share=float(totals[7] / units) if units else 0.0,
-        figures={"backlog_hours": float(n_hours)},
+        share_24h=share(int(totals[K.R_D24])),
+        share_48h=share(int(totals[K.R_D48])),
+        unfilled_share=share(int(totals[K.R_UNFILLED])),
+        figures={
+            "share_72h": share(int(totals[K.R_D72])),
+            "factory_units": float(factory_units),
+            "backlog_hours": float(n_hours),
+            "scale": float(params.scale),
+            "workers": float(n_shards),
+            "seconds": elapsed,
+            "orders_per_second": o.orders / max(elapsed, 1e-9),
+            "resumed_at_second": float(o.resumed_at),
+        },
+        sample=_sample(p, st) if params.sample_share > 0 else None,
     )
+
+
+def _sample(p: SimulateProblem, st: dict[str, np.ndarray]) -> pd.DataFrame:
+    n_reg = len(p.regions)
+    order = np.lexsort((st["sample_k"], st["sample_key"]))
+    key, w = st["sample_key"][order], st["sample_w"][order]
+    wh_ids = np.r_[p.warehouses.ids, np.array(["factory", None], dtype=object)]
+    return pd.DataFrame({
+        "sku_id": p.skus.ids[key // n_reg],
+        "region_id": p.regions.ids[key % n_reg],
+        "order": st["sample_k"][order],
+        "time": st["sample_time"][order],
+        "units": st["sample_size"][order],
+        "warehouse_id": wh_ids[w],  # -2: factory, -1: unfilled (None)
+        "ship_hour": st["sample_ship"][order],
+        "hours_to_door": st["sample_elapsed"][order],
+    })

@@ -1,0 +1,217 @@
+"""Benchmark: the rehearsal engine against a SimPy model of the same rules, and a Singles' Day.
+
+    python benchmarks/simulate.py [--quick] [--workers N]
+
+On the embedded China world (11.11 truth, a plan stocking each region's
+demand, +-30 %, at its nearest warehouse):
+
+1. the same instance rehearsed by forestock and by the SimPy model
+   (``tests/simulate/simpy_model.py``); outcomes compared order by order and
+   table by table; orders per second of each and their ratio;
+2. a large day with 1 and with N workers: orders per second, and whether
+   the tables are identical;
+3. (without ``--quick``) the day scaled to 1.3 billion orders, end to end
+   (problem, rehearsal, outcome tables written to a workspace), with the
+   peak memory of the process and its workers.
+
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# the SimPy model lives with the tests; the repository root makes it importable
+from tests.simulate.simpy_model import compare, simpy_rehearse  # noqa: E402
+
+from forestock.simulate import (  # noqa: E402
+    SimulateParams,
+    SimulateProblem,
+    check_outcomes,
+    simulate,
+)
+from forestock.workspace import Workspace  # noqa: E402
+from forestock.world import WorldParams, build_world  # noqa: E402
+
+DAY = dt.date(2027, 11, 11)
+SINGLES_DAY_ORDERS = 1_300_000_000
+
+
+class PeakMemory:
+    """Polls the resident memory of this process plus its live worker processes."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss(pid: int | str) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = self._rss("self") + sum(self._rss(p.pid) for p in mp.active_children()
+                                            if p.pid is not None)
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def world_problem(folder: Path, skus: int) -> tuple[Workspace, SimulateProblem]:
+    """The embedded world's 11.11 with a plan holding each region's demand (+-30 %) at its
+    nearest warehouse."""
+    ws = Workspace(folder)
+    build_world(ws, WorldParams(seed=0, skus=skus, regions=80, history_days=60))
+    truth = ws.read("truth")
+    demand = truth[truth["date"].dt.date == DAY]
+    lanes = ws.read("lanes")
+    nearest = (lanes.sort_values(["region_id", "transit_hours", "warehouse_id"])
+               .groupby("region_id").head(1)[["region_id", "warehouse_id"]])
+    cells = demand.merge(nearest, on="region_id")
+    rng = np.random.default_rng(0)
+    cells["units"] = np.floor(cells["units"] * rng.uniform(0.7, 1.3, len(cells))).astype(int)
+    plan = cells.groupby(["sku_id", "warehouse_id"], as_index=False)["units"].sum()
+    ws.write("plan", plan)
+    problem = SimulateProblem.from_tables(DAY, demand, plan, ws.read("warehouses"), lanes,
+                                          ws.read("skus"), ws.read("regions"))
+    return ws, problem
+
+
+def timed(problem: SimulateProblem, params: SimulateParams) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    result = simulate(problem, params, seed=0)
+    return result, time.perf_counter() - t0
+
+
+def same_tables(a: object, b: object) -> bool:
+    for name, table in a.tables.items():  # type: ignore[attr-defined]
+        try:
+            pd.testing.assert_frame_equal(table, b.tables[name])  # type: ignore[attr-defined]
+        except AssertionError:
+            return False
+    return bool(np.array_equal(a.stock_left, b.stock_left))  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, no 1.3-billion run")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    quick = args.quick
+    simpy_orders = 30_000 if quick else 300_000
+    big_orders = 10_000_000 if quick else 50_000_000
+    out: dict[str, object] = {"quick": quick, "workers": args.workers}
+    with tempfile.TemporaryDirectory(prefix="forestock-bench-sim-") as tmp:
+        ws, problem = world_problem(Path(tmp) / "ws", skus=200 if quick else 500)
+        base, _ = timed(problem, SimulateParams())
+        per_scale = base.orders  # type: ignore[attr-defined]
+        print(f"world: {len(problem.cell_units):,} cells; 11.11 at scale 1: {per_scale:,} "
+              "orders", flush=True)
+
+        # 1. forestock and the SimPy model on the same instance
+        params = SimulateParams(scale=simpy_orders / per_scale)
+        traced, _ = timed(problem, params.replace(sample_share=1.0))
+        t0 = time.perf_counter()
+        model = simpy_rehearse(problem, params, seed=0)
+        t_simpy = time.perf_counter() - t0
+        diffs = compare(traced, model, problem)  # type: ignore[arg-type]
+        same, t_ours = timed(problem, params)
+        n_small = same.orders  # type: ignore[attr-defined]
+        simpy_rate, ours_small = model.orders / t_simpy, n_small / t_ours
+        print(f"same instance, {n_small:,} orders: SimPy {simpy_rate:,.0f}/s, forestock "
+              f"{ours_small:,.0f}/s; identical: {not diffs} {diffs[:2]}", flush=True)
+        out.update({
+            "simpy_instance_orders": n_small, "simpy_orders_per_second": round(simpy_rate),
+            "forestock_same_instance_orders_per_second": round(ours_small),
+            "ratio_same_instance": round(ours_small / simpy_rate, 1),
+            "identical_to_simpy": not diffs, "simpy_differences": diffs[:3],
+        })
+
+        # 2. a large day with 1 and N workers
+        big = SimulateParams(scale=big_orders / per_scale)
+        one, t_one = timed(problem, big)
+        many, t_many = timed(problem, big.replace(workers=args.workers))
+        check_outcomes(many, problem)  # type: ignore[arg-type]
+        n_big = one.orders  # type: ignore[attr-defined]
+        print(f"{n_big:,} orders: 1 worker {n_big / t_one:,.0f}/s, {args.workers} workers "
+              f"{n_big / t_many:,.0f}/s; identical: {same_tables(one, many)}", flush=True)
+        out.update({
+            "large_orders": n_big,
+            "orders_per_second_1_worker": round(n_big / t_one),
+            "orders_per_second_n_workers": round(n_big / t_many),
+            "identical_1_and_n_workers": same_tables(one, many),
+            "ratio_at_scale": round(max(n_big / t_one, n_big / t_many) / simpy_rate, 1),
+        })
+        del one, many
+
+        # 3. Singles' Day: 1.3 billion orders end to end
+        if not quick:
+            t0 = time.perf_counter()
+            with PeakMemory() as mem:
+                truth = ws.read("truth", categorical=True)
+                problem_again = SimulateProblem.from_tables(
+                    DAY, truth[truth["date"].dt.date == DAY], ws.read("plan"),
+                    ws.read("warehouses"), ws.read("lanes"), ws.read("skus"), ws.read("regions"))
+                # orders per unit of scale, measured on the large day (small cells round)
+                scale = SINGLES_DAY_ORDERS / (n_big / big.scale) * 1.001
+                full = simulate(problem_again, SimulateParams(scale=scale,
+                                                              workers=args.workers), seed=0)
+                check_outcomes(full, problem_again)
+                ws.write_many(full.tables)
+            wall = time.perf_counter() - t0
+            rate = full.orders / wall
+            print(f"Singles' Day: {full.orders:,} orders in {wall:,.0f} s ({rate:,.0f}/s), "
+                  f"peak {mem.peak / 2**30:.2f} GB; peak {full.peak_orders_per_second:,} "
+                  f"orders/s; within 48 h {full.share_48h:.1%}", flush=True)
+            out.update({
+                "singles_day_orders": full.orders, "singles_day_scale": round(scale, 2),
+                "singles_day_wall_seconds": round(wall, 1),
+                "singles_day_orders_per_second": round(rate),
+                "singles_day_peak_orders_per_second": full.peak_orders_per_second,
+                "singles_day_share_48h": round(full.share_48h, 4),
+                "peak_memory_gb": round(mem.peak / 2**30, 2),
+                "ratio_at_singles_day_scale": round(rate / simpy_rate, 1),
+                "target_15_min_met": wall <= 900, "target_4_gb_met": mem.peak <= 4 * 2**30,
+            })
+    self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    out["max_rss_gb_coordinator"] = round(self_peak / 2**30, 2)
+    out["max_rss_gb_one_worker"] = round(child_peak / 2**30, 2)
+    out["target_1000x_simpy_met"] = bool(max(float(out["ratio_at_scale"]),  # type: ignore[arg-type]
+                                             float(out.get("ratio_at_singles_day_scale", 0)))
+                                         >= 1000)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

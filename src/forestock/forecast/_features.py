@@ -1,0 +1,178 @@
+"""Features of (series, origin, target period) rows, vectorised over prefix sums.
+
+Everything a row sees comes from periods up to its origin: levels and
+trends, last season, the previous occurrence of the target's event (at the
+series, the SKU's national and the whole market's level), the calendar of
+the target, static attributes and planned prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forestock.forecast._panel import LEVELS, Panel
+
+_EPS = 1e-3
+
+
+@dataclass
+class Aggregates:
+    """Prefix sums of the panel and of its national and regional aggregates."""
+
+    C: np.ndarray  # float64 [series, periods + 1]
+    C_ord: np.ndarray  # ordinary periods only
+    C_nz: np.ndarray  # int32, periods with sales
+    n_ord: np.ndarray  # int64 [periods + 1]: ordinary periods before t
+    N: np.ndarray  # float64 [sku, periods]: national units per SKU
+    CN: np.ndarray  # [sku, periods + 1]
+    CN_ord: np.ndarray
+    CR: np.ndarray  # [region, periods + 1]
+    tot: np.ndarray  # [periods]
+    Ctot_ord: np.ndarray  # [periods + 1]
+    first_sale: np.ndarray  # [series], -1 never
+
+
+def aggregates(p: Panel) -> Aggregates:
+    """Prefix sums over the history (future periods count as zero)."""
+    Y = np.nan_to_num(p.Y, nan=0.0).astype(np.float64)
+    ordm = p.ordinary.astype(np.float64)
+
+    def prefix(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((a.shape[0], 1), dtype=a.dtype), np.cumsum(a, axis=1)],
+                              axis=1)
+
+    n_sku, n_reg = len(p.sku_ids), len(p.region_ids)
+    N = np.zeros((n_sku, Y.shape[1]))
+    np.add.at(N, p.series_sku, Y)
+    R = np.zeros((n_reg, Y.shape[1]))
+    np.add.at(R, p.series_region, Y)
+    tot = Y.sum(axis=0)
+    sold = Y > 0
+    first = np.where(sold.any(axis=1), np.argmax(sold, axis=1), -1)
+    return Aggregates(
+        C=prefix(Y), C_ord=prefix(Y * ordm), C_nz=prefix(sold.astype(np.int32)),
+        n_ord=np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))]),
+        N=N, CN=prefix(N), CN_ord=prefix(N * ordm), CR=prefix(R), tot=tot,
+        Ctot_ord=np.concatenate([[0.0], np.cumsum(tot * ordm)]), first_sale=first,
+    )
+
+
+def _window(C: np.ndarray, rows: np.ndarray, end: np.ndarray, w: int) -> np.ndarray:
+    """Mean over the ``w`` periods ending at ``end`` (inclusive), clipped at the start."""
+    a = np.maximum(end + 1 - w, 0)
+    n = np.maximum(end + 1 - a, 1)
+    return (C[rows, end + 1] - C[rows, a]) / n
+
+
+def _ordinary_level(C_ord: np.ndarray, n_ord: np.ndarray, rows: np.ndarray, end: np.ndarray,
+                    w: int) -> np.ndarray:
+    """Mean over the ordinary periods among the ``w`` ending at ``end``; NaN if none."""
+    a = np.maximum(end + 1 - w, 0)
+    n = n_ord[end + 1] - n_ord[a]
+    s = C_ord[rows, end + 1] - C_ord[rows, a]
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def row_features(
+    p: Panel,
+    agg: Aggregates,
+    series: np.ndarray,
+    origin: np.ndarray,
+    target: np.ndarray,
+    sku_static: pd.DataFrame,
+    region_static: pd.DataFrame,
+    price_ratio: np.ndarray | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features of each (series, origin, target) row and its baseline level.
+
+    Returns the feature frame and ``base``: the expected units of the row
+    were it an ordinary period (the model learns a multiplier on it).
+    """
+    short, mid, long_ = LEVELS[p.freq]
+    sku = p.series_sku[series]
+    reg = p.series_region[series]
+    ones = np.zeros(len(series), dtype=np.int64)
+    # no horizon feature: event targets early in the history come from shorter horizons,
+    # and a horizon feature would mistake that for an effect of the horizon
+    f: dict[str, np.ndarray] = {}
+    for w in (short, mid, long_):
+        f[f"level_{w}"] = _window(agg.C, series, origin, w)
+    f["level_ord"] = _ordinary_level(agg.C_ord, agg.n_ord, series, origin, mid)
+    f["trend"] = (f[f"level_{short}"] + _EPS) / (f[f"level_{long_}"] + _EPS)
+    a = np.maximum(origin + 1 - long_, 0)
+    f["sold_share"] = (agg.C_nz[series, origin + 1] - agg.C_nz[series, a]) / np.maximum(
+        origin + 1 - a, 1)
+    first = agg.first_sale[series]
+    # periods since the first sale; unknown (NaN) when that was at the history's start,
+    # since the series may be older: a censored age would teach the model a false launch
+    known = (first >= short) & (first <= origin)
+    f["age"] = np.where(known, origin - first, np.where(first < 0, -1, np.nan)).astype(
+        np.float32)
+    nat_ord = _ordinary_level(agg.CN_ord, agg.n_ord, sku, origin, mid)
+    f["sku_level_ord"] = nat_ord
+    f["sku_level_short"] = _window(agg.CN, sku, origin, short)
+    f["region_level"] = _window(agg.CR, reg, origin, mid)
+    hist_share = (agg.C[series, origin + 1] + _EPS) / (agg.CN[sku, origin + 1]
+                                                       + _EPS * len(p.region_ids))
+    f["region_share"] = hist_share
+    tot_ord = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, origin, mid)
+    # last season: the same period a year earlier, and the market's lift there
+    s = target - p.season
+    ok = (s >= 0) & (s <= origin)
+    sc = np.where(ok, s, 0)
+    Yh = np.nan_to_num(p.Y, nan=0.0)
+    f["last_season"] = np.where(ok, Yh[series, sc], np.nan)
+    lo, hi = np.maximum(sc - 1, 0), np.minimum(sc + 1, origin)
+    around = (agg.C[series, hi + 1] - agg.C[series, lo]) / np.maximum(hi + 1 - lo, 1)
+    f["last_season_around"] = np.where(ok, around, np.nan)
+    base_then = _ordinary_level(agg.C_ord, agg.n_ord, series, np.maximum(sc - 1, 0), mid)
+    f["last_season_lift"] = np.where(ok, (f["last_season"] + _EPS) / (base_then + _EPS), np.nan)
+    # the previous occurrence of the target's event, aligned by its offset
+    prev = p.prev_start[target].astype(np.int64)
+    aligned = prev + p.event_offset[target]
+    okp = (prev >= 0) & (aligned <= origin)
+    ac = np.where(okp, aligned, 0)
+    pb = np.maximum(np.where(okp, prev, 0) - 1, 0)
+    ser_prev = Yh[series, ac]
+    ser_base = _ordinary_level(agg.C_ord, agg.n_ord, series, pb, mid)
+    nat_prev = agg.N[sku, ac]
+    nat_base = _ordinary_level(agg.CN_ord, agg.n_ord, sku, pb, mid)
+    tot_prev = agg.tot[ac]
+    tot_base = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, pb, mid)
+    f["event_prev"] = np.where(okp, ser_prev, np.nan)
+    f["event_prev_lift"] = np.where(okp, (ser_prev + _EPS) / (ser_base + _EPS), np.nan)
+    f["event_prev_sku_lift"] = np.where(okp, (nat_prev + _EPS) / (nat_base + _EPS), np.nan)
+    f["event_prev_market_lift"] = np.where(okp, (tot_prev + _EPS) / (tot_base + _EPS), np.nan)
+    f["event_prev_sku_share"] = np.where(okp, (nat_prev + _EPS) / (tot_prev + _EPS), np.nan)
+    year_ago = origin - p.season
+    f["market_growth"] = np.where(
+        year_ago >= mid,
+        (tot_ord + _EPS) / (_ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones,
+                                            np.maximum(year_ago, 0), mid) + _EPS),
+        np.nan)
+    # the target's calendar
+    f["event"] = (p.event_code[target] + 1).astype(np.float32)  # 0: no event
+    f["event_count"] = p.event_count[target].astype(np.float32)
+    f["event_offset"] = np.where(p.event_code[target] >= 0, p.event_offset[target], -1)
+    f["event_length"] = p.event_length[target].astype(np.float32)
+    f["to_next_event"] = p.to_next[target].astype(np.float32)
+    f["since_last_event"] = p.since_last[target].astype(np.float32)
+    dates = p.dates[target]
+    f["month"] = dates.month.to_numpy(dtype=np.float32)
+    if p.freq == "D":  # on event days the event, not the weekday, drives sales
+        f["weekday"] = np.where(p.event_code[target] >= 0, np.nan,
+                                dates.dayofweek.to_numpy(dtype=np.float32))
+    for col in sku_static.columns:
+        f[col] = sku_static[col].to_numpy()[sku]
+    for col in region_static.columns:
+        f[col] = region_static[col].to_numpy()[reg]
+    if price_ratio is not None:
+        f["price_ratio"] = price_ratio
+    frame = pd.DataFrame(f)
+    level = np.nan_to_num(f["level_ord"], nan=0.0)
+    prior = np.nan_to_num(nat_ord, nan=0.0) * hist_share
+    base = 0.8 * level + 0.2 * prior + _EPS
+    return frame, base.astype(np.float64)

@@ -1,0 +1,96 @@
+"""The forecasting problem and its parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pandas as pd
+
+from forestock.events import Window
+
+
+def quantile_columns(levels: tuple[float, ...]) -> list[str]:
+    """Column names of quantile levels: 0.1 -> ``q10``."""
+    return [f"q{round(q * 100):02d}" for q in levels]
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Settings of the forecast engines.
+
+    Parameters
+    ----------
+    quantiles
+        Quantile levels to output besides q10, q50 and q90, each in (0, 1).
+    coverage
+        Share of outcomes the central interval of the calibrated quantiles
+        aims to cover (q10..q90: 0.8).
+    max_train_rows
+        Rows the global model learns from at most (sampled by series).
+    rounds, learning_rate, num_leaves, min_data_in_leaf, tweedie_power
+        LightGBM settings.
+    threads
+        Threads LightGBM may use.
+    growth_days, shrink
+        Seasonal naive: days of recent history measuring growth, and units
+        of evidence before a SKU's own growth outweighs the national one.
+    """
+
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    coverage: float = 0.8
+    max_train_rows: int = 600_000
+    rounds: int = 200
+    learning_rate: float = 0.08
+    num_leaves: int = 63
+    min_data_in_leaf: int = 50
+    tweedie_power: float = 1.3
+    threads: int = 2
+    growth_days: int = 56
+    shrink: float = 50.0
+
+    def __post_init__(self) -> None:
+        if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
+            raise ValueError(f"quantiles must lie in (0, 1), got {self.quantiles}")
+        if len({round(q * 100) for q in self.quantiles}) != len(self.quantiles):
+            raise ValueError(f"quantiles must differ in whole percents, got {self.quantiles}")
+        if not 0 < self.coverage < 1:
+            raise ValueError(f"coverage must lie in (0, 1), got {self.coverage}")
+        if self.max_train_rows < 1_000:
+            raise ValueError(f"max_train_rows must be >= 1000, got {self.max_train_rows}")
+        if self.rounds < 1 or self.num_leaves < 2 or self.min_data_in_leaf < 1:
+            raise ValueError("rounds, num_leaves and min_data_in_leaf must be positive")
+        if not 0 < self.learning_rate <= 1:
+            raise ValueError(f"learning_rate must lie in (0, 1], got {self.learning_rate}")
+        if not 1 < self.tweedie_power < 2:
+            raise ValueError(f"tweedie_power must lie in (1, 2), got {self.tweedie_power}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.growth_days < 7:
+            raise ValueError(f"growth_days must be >= 7, got {self.growth_days}")
+        if self.shrink < 0:
+            raise ValueError(f"shrink must be >= 0, got {self.shrink}")
+
+    def replace(self, **changes: object) -> ForecastParams:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ForecastProblem:
+    """What to forecast from: the history, the calendar, the window, and what else is known.
+
+    ``skus``, ``regions`` and ``prices`` are optional: with ``skus`` and
+    ``regions`` every SKU x region pair is forecast (not only the pairs seen
+    in the history) and their attributes become features; ``prices`` gives
+    planned prices.
+    """
+
+    history: pd.DataFrame
+    calendar: pd.DataFrame
+    window: Window
+    skus: pd.DataFrame | None = None
+    regions: pd.DataFrame | None = None
+    prices: pd.DataFrame | None = None
+
+    def replace(self, **changes: object) -> ForecastProblem:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

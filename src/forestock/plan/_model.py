@@ -1,0 +1,141 @@
+"""What every method shares: demand scenarios, lanes and their values, unit costs, evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from forestock.plan import _kernels as K
+from forestock.plan._problem import PlanParams, PlanProblem
+
+__all__ = ["Model", "chunks", "evaluate", "scenarios"]
+
+
+def chunks(n_skus: int, size: int) -> Iterator[tuple[int, int]]:
+    """SKU ranges ``[lo, hi)`` of at most ``size`` SKUs."""
+    for lo in range(0, n_skus, size):
+        yield lo, min(lo + size, n_skus)
+
+
+def scenarios(problem: PlanProblem, lo: int, hi: int, n: int, seed: int) -> np.ndarray:
+    """Demand scenarios ``[cell, scenario]`` of SKUs ``lo..hi``.
+
+    Each cell's normal score is ``sqrt(rho) * Z_s + sqrt(1 - rho) * e_c``: a
+    national factor per SKU (stratified over the scenarios, so that each SKU's
+    national demand spans its distribution) plus a regional one; the score is
+    mapped through the cell's forecast quantiles (piecewise linear in the normal
+    score, extended linearly beyond the outer quantiles, clipped at 0). Draws
+    are keyed by SKU and cell codes: any chunking gives the same scenarios.
+    """
+    p = problem
+    c_lo, c_hi = int(p.indptr[lo]), int(p.indptr[hi])
+    seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+    skus = np.arange(lo, hi, dtype=np.int64)
+    u = K.uniforms(seed64, skus, n, 1)
+    perm = np.argsort(K.uniforms(seed64, skus, n, 3), axis=1)
+    national = ndtri((perm + u) / n)
+    e = ndtri(K.uniforms(seed64, np.arange(c_lo, c_hi, dtype=np.int64), n, 2))
+    sku_of = np.repeat(np.arange(hi - lo), np.diff(p.indptr[lo:hi + 1]))
+    rho = p.correlation
+    z = np.sqrt(rho) * national[sku_of] + np.sqrt(1.0 - rho) * e
+    zk = ndtri(p.levels)
+    q = p.cell_quant[c_lo:c_hi]
+    seg = np.clip(np.searchsorted(zk, z) - 1, 0, zk.size - 2)
+    v0 = np.take_along_axis(q, seg, axis=1)
+    v1 = np.take_along_axis(q, seg + 1, axis=1)
+    slope = (v1 - v0) / (zk[seg + 1] - zk[seg])
+    return np.asarray(np.maximum(v0 + (z - zk[seg]) * slope, 0.0))
+
+
+@dataclass(frozen=True)
+class Model:
+    """The problem's arrays as the solvers use them."""
+
+    reg_w: np.ndarray  # int32 [region, lane]: nearest warehouses, -1 past the last
+    reg_tier: np.ndarray  # float64 [region, lane]: share of margin by delivery tier
+    reg_cost: np.ndarray  # float64 [region, lane]
+    reg_hours: np.ndarray  # float64 [region, lane]
+    fb_tier: float
+    fb_cost: np.ndarray  # float64 [warehouse]
+    margin: np.ndarray  # float64 [sku]
+    base_cost: np.ndarray  # float64 [sku, warehouse]: inbound + holding per unit
+    ship_cap: np.ndarray  # float64 [warehouse]: units it may ship (inf: no limit)
+    route: np.ndarray  # int32 [region, warehouse]: all warehouses by lane hours
+    route_hours: np.ndarray
+    route_cost: np.ndarray
+
+    @classmethod
+    def build(cls, problem: PlanProblem, params: PlanParams) -> Model:
+        p, q = problem, params
+        usable = ~np.isnan(p.transit)
+        hours = np.where(usable, p.transit, np.inf).T  # [region, warehouse]
+        order = np.argsort(hours, axis=1, kind="stable").astype(np.int32)
+        r_hours = np.take_along_axis(hours, order, axis=1)
+        r_cost = np.take_along_axis(np.nan_to_num(p.lane_cost.T, nan=0.0), order, axis=1)
+        route = np.where(np.isfinite(r_hours), order, -1).astype(np.int32)
+        L = min(q.lanes_per_region, route.shape[1])
+        h24, h48 = q.tier_hours
+        v24, v48, vlate = q.tier_values
+        tier = np.where(r_hours <= h24, v24, np.where(r_hours <= h48, v48, vlate))
+        fb_cost = np.nanmean(np.where(usable, p.lane_cost, np.nan), axis=1)
+        ship_cap = (p.outbound * q.outbound_hours * q.units_per_parcel if q.outbound_hours > 0
+                    else np.full(len(p.warehouses), np.inf))
+        return cls(
+            reg_w=np.ascontiguousarray(route[:, :L]),
+            reg_tier=np.ascontiguousarray(tier[:, :L]),
+            reg_cost=np.ascontiguousarray(r_cost[:, :L]),
+            reg_hours=np.ascontiguousarray(r_hours[:, :L]),
+            fb_tier=float(vlate),
+            fb_cost=np.nan_to_num(fb_cost, nan=0.0),
+            margin=p.price * q.margin_rate,
+            base_cost=(p.inbound_km * q.inbound_cny_per_km
+                       + (p.price * q.holding_rate)[:, None]),
+            ship_cap=ship_cap.astype(float),
+            route=route,
+            route_hours=np.where(np.isfinite(r_hours), r_hours, 0.0),
+            route_cost=r_cost,
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a plan is expected to deliver over the scenarios."""
+
+    demand: float
+    served: float
+    within_24h: float
+    within_48h: float
+    lane_cost: float
+    value: float
+    shipments: np.ndarray  # float64 [warehouse]: expected units shipped (model routing)
+
+
+def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.ndarray,
+             seed: int, mu: np.ndarray | None = None) -> Evaluation:
+    """Expected delivery of ``stock [sku, warehouse]``: shares by nearest-first routing,
+    and the model's value (lanes by value, then the fallback pool)."""
+    p = problem
+    n_w = len(p.warehouses)
+    out = np.zeros(5)
+    ship = np.zeros(n_w)
+    value = 0.0
+    mu = np.zeros(n_w) if mu is None else mu
+    h24, h48 = params.tier_hours
+    for lo, hi in chunks(len(p.skus), params.chunk_skus):
+        D = scenarios(p, lo, hi, params.scenarios, seed)
+        ip = p.indptr[lo:hi + 1] - p.indptr[lo]
+        regions = p.cell_region[p.indptr[lo]:p.indptr[hi]]
+        x = np.ascontiguousarray(stock[lo:hi])
+        K.route_share(ip, regions, D, x, model.route, model.route_hours, model.route_cost,
+                      h24, h48, out)
+        vals = np.zeros(hi - lo)
+        K.plan_value(ip, regions, D, model.margin[lo:hi], x, model.base_cost[lo:hi],
+                     model.reg_w, model.reg_tier, model.reg_cost, model.fb_tier, model.fb_cost,
+                     mu, ship, vals)
+        value += float(vals.sum())
+    return Evaluation(demand=float(out[0]), served=float(out[1]), within_24h=float(out[2]),
+                      within_48h=float(out[3]), lane_cost=float(out[4]), value=value,
+                      shipments=ship)

@@ -1,0 +1,153 @@
+"""Advance shipping notices: what each manufacturer ships where, by when; one page each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forestock.errors import ForestockError
+from forestock.geo import haversine_km
+from forestock.plan._problem import BONDED_PORTS, PlanParams
+
+__all__ = ["lead_days", "make_notices", "write_notice_pages"]
+
+
+def lead_days(
+    factory_lat: np.ndarray, factory_lon: np.ndarray, overseas: np.ndarray,
+    wh_lat: np.ndarray, wh_lon: np.ndarray, params: PlanParams,
+) -> np.ndarray:
+    """Days from a factory to a warehouse: by road, or by sea through the nearest bonded port."""
+    road = haversine_km(factory_lat, factory_lon, wh_lat, wh_lon) * 1.3
+    days = 1 + np.ceil(road / params.road_km_per_day)
+    if overseas.any():
+        ports = np.array([(lat, lon) for _, lat, lon in BONDED_PORTS])
+        to_port = haversine_km(factory_lat[:, None], factory_lon[:, None],
+                               ports[None, :, 0], ports[None, :, 1])
+        nearest = np.argmin(to_port, axis=1)
+        sea = np.take_along_axis(to_port, nearest[:, None], axis=1)[:, 0]
+        inland = haversine_km(ports[nearest, 0], ports[nearest, 1], wh_lat, wh_lon) * 1.3
+        sea_days = (2 + np.ceil(sea * 1.2 / params.sea_km_per_day) + params.customs_days
+                    + 1 + np.ceil(inland / params.road_km_per_day))
+        days = np.where(overseas, sea_days, days)
+    return np.asarray(days).astype(np.int64)
+
+
+def make_notices(
+    plan: pd.DataFrame,
+    skus: pd.DataFrame,
+    brands: pd.DataFrame,
+    warehouses: pd.DataFrame,
+    event_start: dt.date,
+    params: PlanParams | None = None,
+) -> pd.DataFrame:
+    """Advance shipping notices: one per SKU and warehouse of the plan.
+
+    ``arrive_by`` is ``cutoff_days`` before the event (the pre-stock cut-off);
+    ``ship_by`` is the lead time plus ``safety_days`` before that. Notices are
+    sorted by brand, ship-by date, SKU and warehouse; their units add up to
+    the plan's.
+
+    Raises
+    ------
+    ForestockError
+        A SKU of the plan without a brand, or a brand without a factory.
+    """
+    params = params or PlanParams()
+    rows = plan[plan["units"] > 0].merge(skus[["sku_id", "brand_id"]], on="sku_id", how="left")
+    if rows["brand_id"].isna().any():
+        bad = rows.loc[rows["brand_id"].isna(), "sku_id"].iloc[0]
+        raise ForestockError(f"plan SKU {bad} is not in the skus table")
+    rows = rows.merge(brands[["brand_id", "country", "factory_lat", "factory_lon"]],
+                      on="brand_id", how="left")
+    if rows["country"].isna().any():
+        bad = rows.loc[rows["country"].isna(), "brand_id"].iloc[0]
+        raise ForestockError(f"brand {bad} of the plan's SKUs is not in the brands table")
+    rows = rows.merge(warehouses[["warehouse_id", "lat", "lon"]], on="warehouse_id", how="left")
+    days = lead_days(rows["factory_lat"].to_numpy(float), rows["factory_lon"].to_numpy(float),
+                     (rows["country"] != "CN").to_numpy(), rows["lat"].to_numpy(float),
+                     rows["lon"].to_numpy(float), params)
+    arrive = pd.Timestamp(event_start) - pd.Timedelta(days=params.cutoff_days)
+    rows["arrive_by"] = arrive
+    rows["ship_by"] = arrive - pd.to_timedelta(days + params.safety_days, unit="D")
+    rows = rows.sort_values(["brand_id", "ship_by", "sku_id", "warehouse_id"], ignore_index=True)
+    width = max(6, math.ceil(math.log10(len(rows) + 1)))
+    rows["notice_id"] = [f"N{i:0{width}d}" for i in range(1, len(rows) + 1)]
+    rows["units"] = rows["units"].astype(np.int64)
+    return rows[["notice_id", "brand_id", "sku_id", "warehouse_id", "units", "ship_by",
+                 "arrive_by"]]
+
+
+_CSS = """
+body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em;margin-bottom:.2em} .sub{color:#555;margin-bottom:1.2em}
+table{border-collapse:collapse;width:100%;font-size:.9em}
+th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left}
+td.n{text-align:right} tr.total td{font-weight:bold;border-top:2px solid #333}
+@media print{body{margin:1cm} tr{page-break-inside:avoid}}
+"""
+
+
+def _page(brand_id: str, name: str, country: str, rows: pd.DataFrame) -> str:
+    e = html.escape
+    body = []
+    for r in rows.itertuples(index=False):
+        body.append(
+            f"<tr><td>{e(str(r.notice_id))}</td><td>{e(str(r.sku_id))}</td>"
+            f"<td>{e(str(r.category))}</td><td>{e(str(r.warehouse_id))}</td>"
+            f"<td>{e(str(r.wh_name))}</td><td class=n>{int(r.units):,}</td>"
+            f"<td>{pd.Timestamp(r.ship_by).date()}</td>"
+            f"<td>{pd.Timestamp(r.arrive_by).date()}</td></tr>"
+        )
+    total = int(rows["units"].sum())
+    first = pd.Timestamp(rows["ship_by"].min()).date()
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>Shipping notices: {e(name)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Advance shipping notices — {e(name)} ({e(brand_id)}, {e(country)})</h1>"
+        f"<div class=sub>{len(rows):,} notices, {total:,} units; first shipment by "
+        f"{first}. Ship each line by its ship-by date so that it arrives by its "
+        "arrive-by date, before the pre-stock cut-off.</div>"
+        "<table><thead><tr><th>notice</th><th>SKU</th><th>category</th><th>warehouse</th>"
+        "<th>name</th><th>units</th><th>ship by</th><th>arrive by</th></tr></thead><tbody>"
+        + "".join(body)
+        + f"<tr class=total><td colspan=5>total</td><td class=n>{total:,}</td>"
+        "<td></td><td></td></tr></tbody></table></body></html>\n"
+    )
+
+
+def _safe(brand_id: str) -> str:
+    name = re.sub(r"[^\w.-]", "_", brand_id, flags=re.UNICODE).strip("._")
+    return name or "brand"
+
+
+def write_notice_pages(folder: str | Path, notices: pd.DataFrame, brands: pd.DataFrame,
+                       skus: pd.DataFrame, warehouses: pd.DataFrame) -> list[Path]:
+    """Write one printable HTML page per manufacturer, ``<folder>/<brand_id>.html``.
+
+    Each page is written to a temporary file and renamed, so a crash leaves
+    the old page or the new one. Returns the paths written, by brand.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = notices.merge(skus[["sku_id", "category"]], on="sku_id", how="left")
+    rows = rows.merge(warehouses[["warehouse_id", "name"]].rename(columns={"name": "wh_name"}),
+                      on="warehouse_id", how="left")
+    info = brands.set_index("brand_id")
+    paths = []
+    for brand_id, part in rows.groupby("brand_id", sort=True):
+        bid = str(brand_id)
+        name = str(info.at[bid, "name"]) if bid in info.index else bid
+        country = str(info.at[bid, "country"]) if bid in info.index else ""
+        final = folder / f"{_safe(bid)}.html"
+        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        tmp.write_text(_page(bid, name, country, part), encoding="utf-8")
+        tmp.replace(final)
+        paths.append(final)
+    return paths

@@ -1,0 +1,527 @@
+"""The planning problem, its parameters and its result."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forestock.errors import ForestockError
+from forestock.geo import haversine_km
+from forestock.tables import IdIndex, lane_hours
+
+__all__ = ["BONDED_PORTS", "METHODS", "PlanError", "PlanParams", "PlanProblem", "PlanResult"]
+
+#: Bonded ports through which overseas brands' goods enter (name, lat, lon).
+BONDED_PORTS = (
+    ("Shanghai", 31.23, 121.47),
+    ("Ningbo", 29.87, 121.55),
+    ("Shenzhen", 22.54, 114.06),
+    ("Tianjin", 39.08, 117.20),
+    ("Qingdao", 36.07, 120.38),
+    ("Xiamen", 24.48, 118.09),
+)
+
+#: Planning methods: the two solvers, then the three baselines.
+METHODS = ("fast", "exact", "central", "population", "nearest")
+
+_ROAD = 1.3  # road km per great-circle km
+
+
+class PlanError(ForestockError):
+    """A plan breaks a rule (capacity, integrality, national totals)."""
+
+
+def _check(ok: bool, name: str, value: object, need: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}={value!r} is invalid: {need}")
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Settings of the planner.
+
+    Parameters
+    ----------
+    method
+        ``fast`` (SKU decomposition with warehouse prices), ``exact`` (the
+        two-stage stochastic LP by HiGHS), or a baseline: ``central`` (all
+        stock in the most central warehouse), ``population`` (stock
+        proportional to regional population) or ``nearest`` (forecast-
+        proportional stock in each region's nearest warehouse).
+    scenarios
+        Demand scenarios drawn from the forecast's quantiles.
+    lanes_per_region
+        Warehouses (nearest by lane hours) that may serve a region directly;
+        demand they cannot serve falls back to any warehouse with stock left.
+    margin_rate
+        Margin per unit as a share of its price.
+    tier_hours
+        Lane hours that still deliver within 24 h and within 48 h (the
+        rehearsal adds the last mile and the outbound queue).
+    tier_values
+        Share of the margin a unit earns when delivered within 24 h, within
+        48 h, and later.
+    holding_rate
+        Holding cost of a unit over the event, as a share of its price.
+    inbound_cny_per_km
+        Inbound cost per unit and road km from the factory (or bonded port).
+    outbound_hours, units_per_parcel
+        A warehouse may ship (in expectation) at most ``outbound_per_hour *
+        outbound_hours * units_per_parcel`` units for the event; 0 hours: no
+        limit.
+    iterations
+        Price updates of the fast method.
+    steps
+        Chunks in which the fast method places each SKU's units.
+    chunk_skus
+        SKUs whose scenarios are held in memory at once.
+    time_limit
+        Seconds HiGHS may take (exact method).
+    cutoff_days
+        Stock must be in its warehouse this many days before the event.
+    safety_days
+        Buffer added to every lead time on the notices.
+    road_km_per_day, sea_km_per_day, customs_days
+        Lead-time model: trucks, ships, and bonded-port clearance.
+    allow_shortfall
+        Plan the best partial plan when the national quantities exceed storage.
+    check_gap
+        Also solve the exact LP and value the plan with the LP's best
+        recourse, giving the bound and the gap (small instances only).
+    """
+
+    method: str = "fast"
+    scenarios: int = 8
+    lanes_per_region: int = 6
+    margin_rate: float = 0.25
+    tier_hours: tuple[float, float] = (20.0, 44.0)
+    tier_values: tuple[float, float, float] = (1.0, 0.6, 0.3)
+    holding_rate: float = 0.02
+    inbound_cny_per_km: float = 0.002
+    outbound_hours: float = 30.0
+    units_per_parcel: float = 1.4
+    iterations: int = 25
+    steps: int = 48
+    chunk_skus: int = 4096
+    time_limit: float = 900.0
+    cutoff_days: int = 3
+    safety_days: int = 2
+    road_km_per_day: float = 600.0
+    sea_km_per_day: float = 650.0
+    customs_days: int = 3
+    allow_shortfall: bool = False
+    check_gap: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
+        for name in ("scenarios", "lanes_per_region", "iterations", "steps", "chunk_skus"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and v >= 1, name, v, "must be an integer >= 1")
+        _check(0.0 < self.margin_rate <= 1.0, "margin_rate", self.margin_rate,
+               "must be in (0, 1]")
+        h = self.tier_hours
+        _check(len(h) == 2 and 0.0 < h[0] <= h[1], "tier_hours", h,
+               "must be two increasing positive hours")
+        v3 = self.tier_values
+        _check(len(v3) == 3 and v3[0] >= v3[1] >= v3[2] >= 0.0 and v3[0] > 0.0, "tier_values",
+               v3, "must be three non-increasing non-negative shares, the first positive")
+        for name in ("holding_rate", "inbound_cny_per_km", "outbound_hours"):
+            v = getattr(self, name)
+            _check(math.isfinite(v) and v >= 0.0, name, v, "must be >= 0")
+        _check(self.units_per_parcel >= 1.0, "units_per_parcel", self.units_per_parcel,
+               "must be >= 1")
+        _check(self.time_limit > 0, "time_limit", self.time_limit, "must be > 0")
+        for name in ("cutoff_days", "safety_days", "customs_days"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and v >= 0, name, v, "must be an integer >= 0")
+        _check(self.road_km_per_day > 0 and self.sea_km_per_day > 0, "road_km_per_day",
+               (self.road_km_per_day, self.sea_km_per_day), "speeds must be positive")
+
+    def replace(self, **changes: Any) -> PlanParams:
+        """A copy with ``changes`` applied (and checked)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PlanParams:
+        """Load parameters from a TOML file (a ``[plan]`` table, or top-level keys)."""
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        data = data.get("plan", data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{path}: unknown plan parameter(s) {', '.join(unknown)}")
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**data)
+
+
+def _level(quantile: str) -> float | None:
+    """Service level of ``quantile`` (``q90`` -> 0.9); None for ``mean``."""
+    if quantile == "mean":
+        return None
+    if len(quantile) == 3 and quantile[0] == "q" and quantile[1:].isdigit() and quantile != "q00":
+        return int(quantile[1:]) / 100
+    raise ValueError(f"quantile must be 'mean' or like 'q90', got {quantile!r}")
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """Demand to cover and the network to hold it, over dense codes.
+
+    Demand is sparse: one cell per SKU and region with forecast demand,
+    sorted by SKU (``indptr[s]:indptr[s+1]`` are SKU ``s``'s cells), each with
+    its forecast mean and quantiles (``levels``). ``national`` is the units
+    of each SKU to place. Build it with :meth:`from_tables` or
+    :meth:`from_arrays`; ``replace`` makes what-if variants.
+    """
+
+    event_start: dt.date
+    skus: IdIndex
+    regions: IdIndex
+    warehouses: IdIndex
+    indptr: np.ndarray  # int64 [sku + 1]
+    cell_region: np.ndarray  # int32 [cell]
+    cell_mean: np.ndarray  # float64 [cell]
+    cell_quant: np.ndarray  # float64 [cell, level]
+    levels: np.ndarray  # float64 [level], increasing in (0, 1)
+    national: np.ndarray  # int64 [sku]
+    storage: np.ndarray  # int64 [warehouse]
+    outbound: np.ndarray  # float64 [warehouse], parcels per hour
+    transit: np.ndarray  # float64 [warehouse, region]
+    lane_cost: np.ndarray  # float64 [warehouse, region]
+    price: np.ndarray  # float64 [sku]
+    population: np.ndarray  # float64 [region]
+    inbound_km: np.ndarray  # float64 [sku, warehouse]: road km from factory or port
+    correlation: float = 0.5
+
+    def replace(self, **changes: object) -> PlanProblem:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def cell_sku(self) -> np.ndarray:
+        """SKU code of every cell."""
+        return np.repeat(np.arange(len(self.skus), dtype=np.int32), np.diff(self.indptr))
+
+    @property
+    def demand(self) -> int:
+        """Units to place: the national quantities added up."""
+        return int(self.national.sum())
+
+    @classmethod
+    def from_arrays(
+        cls,
+        mean: np.ndarray,
+        storage: np.ndarray,
+        transit: np.ndarray,
+        *,
+        spread: float = 0.4,
+        quantile: str = "q90",
+        correlation: float = 0.5,
+        lane_cost: np.ndarray | None = None,
+        price: np.ndarray | None = None,
+        outbound: np.ndarray | None = None,
+        population: np.ndarray | None = None,
+        inbound_km: np.ndarray | None = None,
+        national: np.ndarray | None = None,
+        event_start: dt.date = dt.date(2027, 11, 11),
+    ) -> PlanProblem:
+        """A problem over plain arrays: mean demand ``[sku, region]`` (dense or
+        ``scipy.sparse``), storage ``[warehouse]`` and lane hours ``[warehouse,
+        region]``; quantiles q10/q50/q90 from a normal with standard deviation
+        ``sqrt(mean + (spread * mean)**2)``. Ids are ``s0``, ``r0``, ``w0``...
+        """
+        import scipy.sparse as sp
+
+        m = sp.csr_matrix(mean, dtype=float)
+        m.eliminate_zeros()
+        m.sort_indices()
+        n_s, n_r = m.shape
+        n_w = len(storage)
+        mu = m.data
+        sd = np.sqrt(mu + (spread * mu) ** 2)
+        levels = np.array([0.1, 0.5, 0.9])
+        z = np.array([NormalDist().inv_cdf(q) for q in levels])
+        quant = np.maximum(mu[:, None] + z[None, :] * sd[:, None], 0.0)
+        indptr = m.indptr.astype(np.int64)
+        region = m.indices.astype(np.int32)
+        if national is None:
+            national = _national(indptr, mu, quant, levels, _level(quantile), correlation)
+        return cls(
+            event_start=event_start,
+            skus=IdIndex([f"s{i}" for i in range(n_s)]),
+            regions=IdIndex([f"r{i}" for i in range(n_r)]),
+            warehouses=IdIndex([f"w{i}" for i in range(n_w)]),
+            indptr=indptr,
+            cell_region=region,
+            cell_mean=mu.astype(float),
+            cell_quant=quant,
+            levels=levels,
+            national=np.asarray(national, dtype=np.int64),
+            storage=np.asarray(storage, dtype=np.int64),
+            outbound=(np.full(n_w, 1e12) if outbound is None
+                      else np.asarray(outbound, dtype=float)),
+            transit=np.asarray(transit, dtype=float),
+            lane_cost=(np.zeros((n_w, n_r)) if lane_cost is None
+                       else np.asarray(lane_cost, dtype=float)),
+            price=np.ones(n_s) * 100.0 if price is None else np.asarray(price, dtype=float),
+            population=(np.ones(n_r) if population is None
+                        else np.asarray(population, dtype=float)),
+            inbound_km=(np.zeros((n_s, n_w)) if inbound_km is None
+                        else np.asarray(inbound_km, dtype=float)),
+            correlation=correlation,
+        )
+
+    @classmethod
+    def from_tables(
+        cls,
+        forecast: pd.DataFrame,
+        warehouses: pd.DataFrame,
+        lanes: pd.DataFrame,
+        skus: pd.DataFrame,
+        regions: pd.DataFrame,
+        quantile: str = "q90",
+        *,
+        brands: pd.DataFrame | None = None,
+        national: pd.Series | pd.DataFrame | None = None,
+        correlation: float = 0.5,
+    ) -> PlanProblem:
+        """Build the problem from the forecast and the network tables.
+
+        Parameters
+        ----------
+        forecast
+            The forecast table; a window of several dates is added up.
+        warehouses, lanes, skus, regions
+            The network; every warehouse needs a lane to every region.
+        quantile
+            Service level of each SKU's national quantity: ``mean``, or ``qNN``
+            for the NN% quantile of national demand (regions correlated through
+            a national factor).
+        brands
+            Factory locations and countries, for inbound costs; none: no inbound cost.
+        national
+            Units per SKU to place (``sku_id`` -> units, or a frame with sku_id
+            and units), instead of the service level.
+        correlation
+            Share of each region's demand variance that is national (common to
+            all regions of a SKU).
+
+        Raises
+        ------
+        ForestockError
+            Unknown SKUs or regions in the forecast, negative storage, missing
+            lanes, a forecast without quantile columns.
+        """
+        level = _level(quantile)
+        if not 0.0 <= correlation < 1.0:
+            raise ValueError(f"correlation must be in [0, 1), got {correlation}")
+        sku_ix = IdIndex(skus["sku_id"])
+        reg_ix = IdIndex(regions["region_id"])
+        wh_ix = IdIndex(warehouses["warehouse_id"])
+        for col in ("storage_units", "outbound_per_hour"):
+            neg = warehouses[col].to_numpy() < 0
+            if neg.any():
+                i = int(np.flatnonzero(neg)[0])
+                raise ForestockError(
+                    f"warehouses, row {i + 1}, column {col!r}: warehouse "
+                    f"{warehouses['warehouse_id'].iloc[i]} has a negative {col} "
+                    f"({warehouses[col].iloc[i]})"
+                )
+        qcols = sorted(c for c in forecast.columns
+                       if len(c) == 3 and c[0] == "q" and c[1:].isdigit())
+        if len(qcols) < 2 or "mean" not in forecast.columns:
+            raise ForestockError(
+                f"the forecast needs a mean and at least two quantile columns (has "
+                f"{list(forecast.columns)})"
+            )
+        try:
+            fs = sku_ix.codes(forecast["sku_id"], what="sku_id")
+            fr = reg_ix.codes(forecast["region_id"], what="region_id")
+        except ValueError as err:
+            raise ForestockError(
+                f"the forecast names an {str(err).removeprefix('unknown ')}, which is not in "
+                "the skus or regions table; forecast again or load the missing rows"
+            ) from None
+        try:
+            transit = lane_hours(lanes, wh_ix, reg_ix)
+        except ValueError as err:
+            raise ForestockError(f"lanes: {err} (not in the warehouses/regions tables)") from None
+        cost = np.full(transit.shape, np.nan)
+        cost[wh_ix.codes(lanes["warehouse_id"]), reg_ix.codes(lanes["region_id"])] = (
+            lanes["cost_per_unit"].to_numpy(dtype=float))
+        missing = np.isnan(transit)
+        if missing.any():
+            w, r = np.argwhere(missing)[0]
+            raise ForestockError(
+                f"lanes: no lane from warehouse {wh_ix.ids[w]} to region {reg_ix.ids[r]} "
+                f"({int(missing.sum()):,} warehouse and region pairs lack a lane); the planner "
+                "needs transit_hours and cost_per_unit for every pair"
+            )
+        cells = pd.DataFrame({"s": fs, "r": fr})
+        cells["mean"] = forecast["mean"].to_numpy(dtype=float)
+        for c in qcols:
+            cells[c] = forecast[c].to_numpy(dtype=float)
+        cells = cells.groupby(["s", "r"], sort=True).sum()
+        vals = cells[["mean", *qcols]].to_numpy()
+        keep = vals.max(axis=1) > 0
+        cells = cells[keep]
+        s_code = cells.index.get_level_values("s").to_numpy()
+        r_code = cells.index.get_level_values("r").to_numpy().astype(np.int32)
+        mean = cells["mean"].to_numpy(dtype=float)
+        quant = np.maximum.accumulate(cells[qcols].to_numpy(dtype=float), axis=1)
+        levels = np.array([int(c[1:]) / 100 for c in qcols])
+        indptr = np.zeros(len(sku_ix) + 1, dtype=np.int64)
+        np.add.at(indptr, s_code + 1, 1)
+        indptr = np.cumsum(indptr)
+        if national is None:
+            nat = _national(indptr, mean, quant, levels, level, correlation)
+        else:
+            nat = _given_national(national, sku_ix)
+        event_start = pd.Timestamp(forecast["date"].min()).date()
+        inbound = np.zeros((len(sku_ix), len(wh_ix)))
+        if brands is not None:
+            b_ix = IdIndex(brands["brand_id"])
+            try:
+                sb = b_ix.codes(skus["brand_id"], what="brand_id in skus")
+            except ValueError as err:
+                raise ForestockError(str(err)) from None
+            per_brand = inbound_km(
+                brands["factory_lat"].to_numpy(float), brands["factory_lon"].to_numpy(float),
+                (brands["country"] != "CN").to_numpy(), warehouses["lat"].to_numpy(float),
+                warehouses["lon"].to_numpy(float))
+            inbound = per_brand[sb]
+        return cls(
+            event_start=event_start,
+            skus=sku_ix,
+            regions=reg_ix,
+            warehouses=wh_ix,
+            indptr=indptr,
+            cell_region=r_code,
+            cell_mean=mean,
+            cell_quant=quant,
+            levels=levels,
+            national=nat,
+            storage=warehouses["storage_units"].to_numpy(dtype=np.int64),
+            outbound=warehouses["outbound_per_hour"].to_numpy(dtype=float),
+            transit=transit,
+            lane_cost=cost,
+            price=skus["price"].to_numpy(dtype=float),
+            population=regions["population"].to_numpy(dtype=float),
+            inbound_km=inbound,
+            correlation=correlation,
+        )
+
+
+def _cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Standard deviation implied by the outermost quantiles (a normal's spread)."""
+    z = np.array([NormalDist().inv_cdf(q) for q in (levels[0], levels[-1])])
+    return np.maximum(quant[:, -1] - quant[:, 0], 0.0) / (z[1] - z[0])
+
+
+def _national(indptr: np.ndarray, mean: np.ndarray, quant: np.ndarray, levels: np.ndarray,
+              level: float | None, correlation: float) -> np.ndarray:
+    """Each SKU's national quantity: the mean, or the ``level`` quantile of a normal whose
+    variance is ``rho * (sum sd)**2 + (1 - rho) * sum sd**2`` over the SKU's regions."""
+    n_s = indptr.size - 1
+    sku = np.repeat(np.arange(n_s), np.diff(indptr))
+    mu = np.bincount(sku, weights=mean, minlength=n_s)
+    if level is None:
+        return np.ceil(mu - 1e-9).astype(np.int64)
+    sd = _cell_sd(quant, levels)
+    s1 = np.bincount(sku, weights=sd, minlength=n_s)
+    s2 = np.bincount(sku, weights=sd * sd, minlength=n_s)
+    nat_sd = np.sqrt(correlation * s1 * s1 + (1.0 - correlation) * s2)
+    z = NormalDist().inv_cdf(level)
+    return np.ceil(np.maximum(mu + z * nat_sd, 0.0) - 1e-9).astype(np.int64)
+
+
+def _given_national(national: pd.Series | pd.DataFrame, sku_ix: IdIndex) -> np.ndarray:
+    if isinstance(national, pd.DataFrame):
+        if not {"sku_id", "units"} <= set(national.columns):
+            raise ForestockError("the national quantities need columns sku_id and units")
+        national = national.set_index("sku_id")["units"]
+    try:
+        codes = sku_ix.codes(pd.Series(national.index, dtype=object), what="sku_id")
+    except ValueError as err:
+        raise ForestockError(f"national quantities: {err}, not in the skus table") from None
+    units = national.to_numpy(dtype=float)
+    bad = ~np.isfinite(units) | (units < 0) | (units != np.round(units))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ForestockError(f"national quantity of SKU {national.index[i]} is "
+                             f"{units[i]}, not a whole number >= 0")
+    out = np.zeros(len(sku_ix), dtype=np.int64)
+    out[codes] = units.astype(np.int64)
+    return out
+
+
+def inbound_km(factory_lat: np.ndarray, factory_lon: np.ndarray, overseas: np.ndarray,
+               wh_lat: np.ndarray, wh_lon: np.ndarray) -> np.ndarray:
+    """Road km ``[factory, warehouse]`` from a domestic factory, or from the overseas
+    factory's nearest bonded port."""
+    ports = np.array([(lat, lon) for _, lat, lon in BONDED_PORTS])
+    to_port = haversine_km(factory_lat[:, None], factory_lon[:, None], ports[None, :, 0],
+                           ports[None, :, 1])
+    port = np.argmin(to_port, axis=1)
+    lat = np.where(overseas, ports[port, 0], factory_lat)
+    lon = np.where(overseas, ports[port, 1], factory_lon)
+    return np.asarray(haversine_km(lat[:, None], lon[:, None], wh_lat[None, :],
+                                   wh_lon[None, :]) * _ROAD)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The plan: units per SKU and warehouse, and what it promises.
+
+    Attributes
+    ----------
+    plan
+        The ``plan`` table (sku_id, warehouse_id, units), units > 0 only.
+    status
+        ``optimal`` (exact), ``ok`` (fast or a baseline), ``shortfall`` (the
+        national quantities did not all fit), ``time_limit``.
+    units, demand, shortfall
+        Units placed, units asked for (national quantities), and the difference.
+    expected_share_24h, expected_share_48h
+        Expected share of the demand delivered within 24 h / 48 h over the
+        scenarios, routing nearest-first as the rehearsal does.
+    warehouses
+        Per warehouse: units, storage_units, utilisation, expected_outbound.
+    objective
+        The plan's value (CNY) over the scenarios: margin earned by delivery
+        tier minus inbound, holding and outbound costs.
+    bound, gap
+        An upper bound on the objective (the LP optimum, for the exact
+        method) and the relative gap to it; NaN when not known.
+    costs
+        inbound, holding, outbound (expected) and total, CNY.
+    """
+
+    plan: pd.DataFrame
+    status: str
+    units: int
+    demand: int
+    shortfall: int
+    expected_share_24h: float
+    expected_share_48h: float
+    warehouses: pd.DataFrame
+    method: str = "fast"
+    objective: float = float("nan")
+    bound: float = float("nan")
+    gap: float = float("nan")
+    seconds: float = 0.0
+    costs: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    figures: dict[str, float] = field(default_factory=dict)
+    stock: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64),
+                              repr=False)

@@ -1,0 +1,41 @@
+"""Robot sortation: lifelong multi-agent path finding on grid maps.
+
+Maps in the MovingAI / League of Robot Runners format, generated sortation
+centres, a PIBT planner with a numba kernel, an independent path checker,
+replay of published competition solutions, and fleet sizing for a
+warehouse's peak hour.
+"""
+
+from __future__ import annotations
+
+from forestock.sortation._errors import InstanceError, MapError, PathError, SolutionError
+from forestock.sortation._instance import (
+    Model,
+    ParcelFlow,
+    SortationProblem,
+    TaskList,
+    read_instance,
+)
+from forestock.sortation._maps import GridMap, parse_map, read_map
+from forestock.sortation._pibt import PlannerParams, SortationResult, solve
+from forestock.sortation._validate import find_conflicts, validate_paths
+
+__all__ = [
+    "GridMap",
+    "InstanceError",
+    "MapError",
+    "Model",
+    "ParcelFlow",
+    "PathError",
+    "PlannerParams",
+    "SolutionError",
+    "SortationProblem",
+    "SortationResult",
+    "TaskList",
+    "find_conflicts",
+    "parse_map",
+    "read_instance",
+    "read_map",
+    "solve",
+    "validate_paths",
+]

@@ -1,0 +1,326 @@
+"""Problems for the planner: a map, robots, and where their tasks come from.
+
+Two sources of tasks:
+
+- :class:`TaskList`: a competition task file; robot ``i``'s tasks are
+  entries ``i, i + n, i + 2n, ...`` (``roundrobin``, the 2023 rule) or the
+  next unassigned entry when it becomes free (``greedy``). A task is a
+  sequence of errand cells (one in 2023).
+- :class:`ParcelFlow`: a sortation centre; a robot fetches a parcel at an
+  induction station, carries it to a drop cell of its destination's chute,
+  and goes back for the next. Destinations are drawn from a mix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from forestock.sortation._errors import InstanceError
+from forestock.sortation._maps import DIRECTIONS, GridMap, read_map
+
+__all__ = ["Model", "ParcelFlow", "SortationProblem", "TaskList", "read_instance"]
+
+log = logging.getLogger("forestock.sortation")
+
+Model = Literal["rotation", "four"]
+"""``"rotation"``: forward, turn clockwise, turn counter-clockwise, wait (the
+competition's MAPF_T). ``"four"``: move to any of the 4 neighbours, or wait."""
+
+DEFAULT_STEPS = 5000
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """Tasks from a file: task ``k``'s errands are ``errands[ptr[k]:ptr[k + 1]]``.
+
+    Parameters
+    ----------
+    errands
+        ``int32`` cells, the errands of all tasks in order.
+    ptr
+        ``int64`` [tasks + 1] offsets into ``errands``.
+    assignment
+        ``"roundrobin"`` (robot i takes tasks i, i + n, ...) or ``"greedy"``
+        (a free robot takes the next unassigned task).
+    """
+
+    errands: np.ndarray = field(repr=False)
+    ptr: np.ndarray = field(repr=False)
+    assignment: Literal["roundrobin", "greedy"] = "roundrobin"
+
+    def __post_init__(self) -> None:
+        if self.assignment not in ("roundrobin", "greedy"):
+            raise ValueError(f"assignment must be 'roundrobin' or 'greedy', got "
+                             f"{self.assignment!r}")
+        if self.ptr.size < 2 or (np.diff(self.ptr) < 1).any():
+            raise ValueError("a task list needs at least one task, each of >= 1 errand")
+
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks."""
+        return int(self.ptr.size - 1)
+
+
+@dataclass(frozen=True)
+class ParcelFlow:
+    """Parcels of a sortation centre.
+
+    Parameters
+    ----------
+    induction
+        ``int32`` cells where robots are loaded.
+    drops
+        ``int32`` drop cells of all chutes; chute ``k``'s are
+        ``drops[drop_ptr[k]:drop_ptr[k + 1]]``.
+    drop_ptr
+        ``int64`` [chutes + 1].
+    chute_share
+        ``float64`` [chutes]: share of parcels bound for each chute (adds up to 1).
+    step_seconds
+        Seconds of one step (one cell of travel, or one quarter turn).
+    """
+
+    induction: np.ndarray = field(repr=False)
+    drops: np.ndarray = field(repr=False)
+    drop_ptr: np.ndarray = field(repr=False)
+    chute_share: np.ndarray = field(repr=False)
+    step_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.induction.size == 0:
+            raise ValueError("a parcel flow needs at least one induction cell")
+        if self.drop_ptr.size != self.chute_share.size + 1 or (np.diff(self.drop_ptr) < 1).any():
+            raise ValueError("every chute needs at least one drop cell and a share")
+        s = self.chute_share
+        if (s < 0).any() or not np.isclose(s.sum(), 1.0):
+            raise ValueError(f"chute_share must be >= 0 and add up to 1, got sum {s.sum()}")
+        if not self.step_seconds > 0:
+            raise ValueError(f"step_seconds must be > 0, got {self.step_seconds}")
+
+
+@dataclass(frozen=True)
+class SortationProblem:
+    """A map, a fleet and its tasks, for a number of steps.
+
+    Parameters
+    ----------
+    name
+        A label (the instance file's stem).
+    grid
+        The map.
+    starts
+        ``int32`` [robots]: start cells.
+    headings
+        ``int8`` [robots]: start headings, 0 = east, 1 = south, 2 = west, 3 = north.
+    tasks
+        Where tasks come from.
+    steps
+        Number of steps to run.
+    model
+        ``"rotation"`` or ``"four"`` (see :data:`Model`).
+    """
+
+    name: str
+    grid: GridMap
+    starts: np.ndarray = field(repr=False)
+    headings: np.ndarray = field(repr=False)
+    tasks: TaskList | ParcelFlow
+    steps: int = DEFAULT_STEPS
+    model: Model = "rotation"
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.model not in ("rotation", "four"):
+            raise ValueError(f"model must be 'rotation' or 'four', got {self.model!r}")
+        if self.starts.shape != self.headings.shape or self.starts.ndim != 1:
+            raise ValueError("starts and headings must be 1-d arrays of one length")
+        if self.starts.size == 0:
+            raise ValueError("a problem needs at least one robot")
+        free = self.grid.free
+        _check_cells(self.starts, free, self.grid, "start of robot")
+        if np.unique(self.starts).size != self.starts.size:
+            _, first = np.unique(self.starts, return_index=True)
+            dup = np.setdiff1d(np.arange(self.starts.size), first)[0]
+            raise InstanceError(f"robot {dup} starts in cell {self.starts[dup]}, where another "
+                                f"robot starts")
+        if ((self.headings < 0) | (self.headings > 3)).any():
+            raise InstanceError("headings must be 0..3 (east, south, west, north)")
+        t = self.tasks
+        if isinstance(t, TaskList):
+            _check_cells(t.errands, free, self.grid, "errand")
+        else:
+            _check_cells(t.induction, free, self.grid, "induction cell")
+            _check_cells(t.drops, free, self.grid, "drop cell")
+
+    @property
+    def n_agents(self) -> int:
+        """Number of robots."""
+        return int(self.starts.size)
+
+    def replace(self, **changes: object) -> SortationProblem:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _check_cells(cells: np.ndarray, free: np.ndarray, grid: GridMap, what: str) -> None:
+    off = (cells < 0) | (cells >= grid.size)
+    if off.any():
+        k = int(np.flatnonzero(off)[0])
+        raise InstanceError(f"{what} {k}: cell {cells[k]} is off the {grid.height}x{grid.width} "
+                            f"map {grid.name}")
+    blocked = ~free[cells]
+    if blocked.any():
+        k = int(np.flatnonzero(blocked)[0])
+        r, c = divmod(int(cells[k]), grid.width)
+        raise InstanceError(f"{what} {k}: cell {cells[k]} (row {r}, column {c}) is an obstacle "
+                            f"of map {grid.name}")
+
+
+def _read_numbers(path: Path, what: str) -> tuple[list[str], list[str]]:
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except FileNotFoundError:
+        raise InstanceError(f"{what} file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InstanceError(f"{what} file {path} is not ASCII text") from None
+    comments = [ln for ln in lines if ln.startswith("#")]
+    body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    return comments, body
+
+
+def _read_agents(path: Path) -> np.ndarray:
+    _, body = _read_numbers(path, "agents")
+    try:
+        n = int(body[0])
+        starts = np.array([int(x) for x in body[1:]], dtype=np.int64)
+    except (ValueError, IndexError):
+        raise InstanceError(f"{path.name}: expected a count then one cell index a line") from None
+    if starts.size != n:
+        raise InstanceError(f"{path.name}: the first line says {n} agents, the file lists "
+                            f"{starts.size}")
+    return starts
+
+
+def _read_tasks(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    _, body = _read_numbers(path, "tasks")
+    try:
+        m = int(body[0])
+    except (ValueError, IndexError):
+        raise InstanceError(f"{path.name}: the first line must be the number of tasks") from None
+    rows = body[1:]
+    if len(rows) != m:
+        raise InstanceError(f"{path.name}: the first line says {m} tasks, the file lists "
+                            f"{len(rows)}")
+    if all("," not in r for r in rows):
+        try:
+            errands = np.array(rows, dtype=np.int64)
+        except ValueError:
+            bad = next(i for i, r in enumerate(rows) if not re.fullmatch(r"-?\d+", r))
+            raise InstanceError(f"{path.name}, task {bad}: {rows[bad]!r} is not a cell index"
+                                ) from None
+        return errands, np.arange(m + 1, dtype=np.int64)
+    parts: list[int] = []
+    ptr = [0]
+    for i, r in enumerate(rows):
+        try:
+            cells = [int(x) for x in r.split(",") if x.strip()]
+        except ValueError:
+            raise InstanceError(f"{path.name}, task {i}: {r!r} is not a list of cell indices"
+                                ) from None
+        if not cells:
+            raise InstanceError(f"{path.name}, task {i}: no errand")
+        parts.extend(cells)
+        ptr.append(len(parts))
+    return np.array(parts, dtype=np.int64), np.array(ptr, dtype=np.int64)
+
+
+def _steps_for(path: Path) -> int | None:
+    st = path.parent.parent / "simulation_time.json"
+    if not st.exists():
+        return None
+    try:
+        table = json.loads(st.read_text())
+    except json.JSONDecodeError:
+        return None
+    for key, val in table.items():
+        if path.stem == key or path.stem.endswith("-" + key) or path.stem.endswith(key):
+            return int(val)
+    return None
+
+
+def read_instance(path: str | Path, steps: int | None = None, model: Model = "rotation"
+                  ) -> SortationProblem:
+    """Read a League of Robot Runners instance JSON and the files it names.
+
+    Parameters
+    ----------
+    path
+        The instance JSON (``mapFile``, ``agentFile``, ``teamSize``,
+        ``taskFile``, ``numTasksReveal``, ``taskAssignmentStrategy``).
+    steps
+        Steps to run; default: the instance's entry in
+        ``../simulation_time.json`` where there is one, else 5,000.
+    model
+        The action model; the competitions use ``"rotation"``.
+
+    Raises
+    ------
+    InstanceError, MapError
+        A file is missing or malformed, an agent stands on an obstacle, a
+        task lies off the map.
+    """
+    p = Path(path)
+    try:
+        spec = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InstanceError(f"instance file {p} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InstanceError(f"{p.name} is not JSON: {err}") from None
+    if not isinstance(spec, dict):
+        raise InstanceError(f"{p.name}: expected a JSON object")
+    for key in ("mapFile", "agentFile", "taskFile", "teamSize"):
+        if key not in spec:
+            raise InstanceError(f"{p.name}: no {key!r} entry")
+    grid = read_map(p.parent / spec["mapFile"])
+    starts = _read_agents(p.parent / spec["agentFile"])
+    team = int(spec["teamSize"])
+    if not 1 <= team <= starts.size:
+        raise InstanceError(f"{p.name}: teamSize {team} but the agent file lists {starts.size}")
+    starts = starts[:team]
+    errands, ptr = _read_tasks(p.parent / spec["taskFile"])
+    strategy = spec.get("taskAssignmentStrategy", "greedy")
+    if strategy not in ("roundrobin", "greedy"):
+        raise InstanceError(f"{p.name}: unknown taskAssignmentStrategy {strategy!r} "
+                            f"(known: 'roundrobin', 'greedy')")
+    n_steps = steps if steps is not None else (_steps_for(p) or DEFAULT_STEPS)
+    off = (errands < 0) | (errands >= grid.size)
+    if off.any():
+        k = int(np.searchsorted(ptr, np.flatnonzero(off)[0], side="right") - 1)
+        raise InstanceError(f"{spec['taskFile']}, task {k}: cell {errands[np.flatnonzero(off)[0]]}"
+                            f" is off the {grid.height}x{grid.width} map")
+    return SortationProblem(
+        name=p.stem,
+        grid=grid,
+        starts=starts.astype(np.int32),
+        headings=np.zeros(team, dtype=np.int8),
+        tasks=TaskList(errands.astype(np.int32), ptr, strategy),
+        steps=n_steps,
+        model=model,
+    )
+
+
+def heading_code(ch: str) -> int:
+    """0..3 for ``E``, ``S``, ``W``, ``N``."""
+    i = DIRECTIONS.find(ch)
+    if i < 0 or len(ch) != 1:
+        raise ValueError(f"unknown heading {ch!r} (known: E, S, W, N)")
+    return i

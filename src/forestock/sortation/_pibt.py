@@ -1,0 +1,448 @@
+"""Lifelong multi-agent path finding with PIBT: the planner and its run loop.
+
+Each step, every robot picks its next cell by priority inheritance with
+backtracking (PIBT, Okumura et al. 2022) over distance tables to its goal
+(one breadth-first table per goal, kept in a bounded cache), with two
+guides: congestion (a move against the recent flow through a cell costs
+more) and, under the rotation model, the turns a move needs. A robot that
+waits too long in front of a blocked cell is nudged to go round it. Python
+runs the loop, hands out tasks and times each step; numba computes the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forestock.callbacks import NO_CALLBACKS, Callbacks
+from forestock.errors import InfeasibleError
+from forestock.sortation import _kernels as K
+from forestock.sortation._instance import ParcelFlow, SortationProblem, TaskList
+from forestock.sortation._maps import GridMap
+
+__all__ = ["PlannerParams", "SortationResult", "solve"]
+
+log = logging.getLogger("forestock.sortation")
+
+
+@dataclass(frozen=True)
+class PlannerParams:
+    """Settings of the PIBT planner.
+
+    Parameters
+    ----------
+    congestion_weight
+        Cost, in cells, of each recent robot that crossed the target cell in
+        the opposite direction.
+    flow_decay
+        Per-step decay of the remembered flow (0 forgets at once).
+    stuck_after
+        Steps a robot may wait before its blocked forward move costs more.
+    stuck_weight
+        Extra cost per step waited beyond ``stuck_after``.
+    commit_weight
+        Rotation model: bonus, in cells, of the neighbour a robot turned
+        towards, so that turns are not undone the next step.
+    highway
+        Extra cost, in half steps, of a move against its lane (even rows run
+        east, odd rows west, even columns south, odd columns north); 0 for
+        none.
+    turning
+        Rotation model: ``"state"`` plans over cells and headings (a robot
+        moves forward or stays and turns; a pushed robot can only move
+        forward); ``"convert"`` plans over cells, then a robot not facing its
+        next cell turns towards it and stays.
+    induction_balance
+        Parcel flows: cost, in cells, of each robot already bound for an
+        induction station when a robot picks one.
+    table_mb
+        Memory for the distance tables; a problem that needs more is refused.
+    record_paths
+        Keep every robot's cell and heading at every step (for
+        :func:`validate_paths` and figures).
+    validate
+        Check the recorded paths with :func:`validate_paths` before returning.
+    """
+
+    congestion_weight: float = 0.05
+    flow_decay: float = 0.98
+    stuck_after: int = 3
+    stuck_weight: float = 0.0
+    commit_weight: float = 1.5
+    highway: int = 2
+    turning: str = "convert"
+    induction_balance: float = 2.0
+    table_mb: int = 1024
+    record_paths: bool = True
+    validate: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.congestion_weight <= 10:
+            raise ValueError(f"congestion_weight must be in [0, 10], got "
+                             f"{self.congestion_weight}")
+        if not 0 <= self.flow_decay < 1:
+            raise ValueError(f"flow_decay must be in [0, 1), got {self.flow_decay}")
+        if not 0 <= self.highway <= 20:
+            raise ValueError(f"highway must be in 0..20, got {self.highway}")
+        if self.turning not in ("state", "convert"):
+            raise ValueError(f"turning must be 'state' or 'convert', got {self.turning!r}")
+        if self.commit_weight < 0:
+            raise ValueError(f"commit_weight must be >= 0, got {self.commit_weight}")
+        if self.stuck_after < 0 or self.stuck_weight < 0:
+            raise ValueError(f"stuck_after and stuck_weight must be >= 0, got "
+                             f"{self.stuck_after}, {self.stuck_weight}")
+        if self.induction_balance < 0:
+            raise ValueError(f"induction_balance must be >= 0, got {self.induction_balance}")
+        if self.table_mb < 1:
+            raise ValueError(f"table_mb must be >= 1, got {self.table_mb}")
+        if self.validate and not self.record_paths:
+            raise ValueError("validate needs record_paths")
+
+
+@dataclass(frozen=True)
+class SortationResult:
+    """What a run did.
+
+    Attributes
+    ----------
+    tasks_finished
+        Tasks finished (a task list) or parcels dropped in their chute (a
+        parcel flow).
+    finished_per_step
+        ``int32`` [steps]: tasks finished at each step.
+    plan_seconds
+        ``float64`` [steps]: planning time of each step (PIBT plus the
+        distance tables of new goals).
+    waits
+        ``int32`` [cells]: robot-steps spent waiting in each cell (the
+        congestion heat map).
+    moving_share
+        Share of robot-steps spent moving or turning (utilisation).
+    loaded_share
+        Parcel flows: share of robot-steps spent carrying a parcel; NaN for
+        task lists.
+    positions, headings
+        [steps + 1, robots] cells and headings, when recorded.
+    """
+
+    name: str
+    seed: int
+    model: str
+    steps: int
+    n_agents: int
+    tasks_finished: int
+    finished_per_step: np.ndarray = field(repr=False)
+    plan_seconds: np.ndarray = field(repr=False)
+    waits: np.ndarray = field(repr=False)
+    moving_share: float
+    loaded_share: float
+    step_seconds: float
+    positions: np.ndarray | None = field(default=None, repr=False)
+    headings: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mean_plan_ms(self) -> float:
+        """Mean planning time per step, in milliseconds."""
+        return float(self.plan_seconds.mean() * 1e3)
+
+    @property
+    def max_plan_ms(self) -> float:
+        """Longest planning time of a step, in milliseconds."""
+        return float(self.plan_seconds.max() * 1e3)
+
+    @property
+    def hours(self) -> float:
+        """Length of the run in hours of the modelled centre."""
+        return self.steps * self.step_seconds / 3600
+
+    @property
+    def per_robot_hour(self) -> float:
+        """Tasks (parcels) per robot and hour."""
+        return self.tasks_finished / (self.n_agents * self.hours)
+
+    def throughput_per_hour(self) -> np.ndarray:
+        """Tasks finished in each (started) hour of the run."""
+        per_hour = max(1, round(3600 / self.step_seconds))
+        n = -(-self.steps // per_hour)
+        out = np.zeros(n, dtype=np.int64)
+        np.add.at(out, np.arange(self.steps) // per_hour, self.finished_per_step)
+        return out
+
+
+class _Tables:
+    """Distance tables per goal in a bounded cache; tables of goals in use stay."""
+
+    def __init__(self, nbr: np.ndarray, cost: np.ndarray, need: int, table_mb: int) -> None:
+        n_free = nbr.shape[0]
+        fit = table_mb * 2**20 // (2 * n_free)
+        if fit < need:
+            raise InfeasibleError(
+                f"the planner needs distance tables for {need} goals at once on {n_free} free "
+                f"cells ({need * n_free * 2 / 2**20:,.0f} MB), more than table_mb={table_mb}")
+        cap = int(min(n_free, max(need, min(fit, 2 * need))))
+        self.nbr = nbr
+        self.cost = cost
+        nb = int(cost.max()) + 1
+        self.buckets = np.empty((nb, 4 * n_free), dtype=np.int32)
+        self.counts = np.zeros(nb, dtype=np.int64)
+        self.dist = np.empty((cap, n_free), dtype=np.uint16)
+        self.slot_of = np.full(n_free, -1, dtype=np.int32)
+        self.goal_of = np.full(cap, -1, dtype=np.int32)
+        self.refs = np.zeros(cap, dtype=np.int32)
+        self.unused = list(range(cap - 1, -1, -1))
+        self.idle: OrderedDict[int, None] = OrderedDict()
+        self.computed = 0
+
+    def acquire(self, goal: int) -> int:
+        s = int(self.slot_of[goal])
+        if s >= 0:
+            if self.refs[s] == 0:
+                del self.idle[s]
+            self.refs[s] += 1
+            return s
+        if self.unused:
+            s = self.unused.pop()
+        else:
+            s, _ = self.idle.popitem(last=False)
+            self.slot_of[self.goal_of[s]] = -1
+        K.distances(self.nbr, self.cost, goal, self.dist[s], self.buckets, self.counts)
+        self.computed += 1
+        self.goal_of[s] = goal
+        self.slot_of[goal] = s
+        self.refs[s] = 1
+        return s
+
+    def release(self, s: int) -> None:
+        self.refs[s] -= 1
+        if self.refs[s] == 0:
+            self.idle[s] = None
+
+
+class _Tasks:
+    """Hands out goals; counts finished tasks."""
+
+    def __init__(self, problem: SortationProblem, dense: np.ndarray, seed: int,
+                 balance: float) -> None:
+        self.p = problem
+        self.n = problem.n_agents
+        self.dense = dense
+        self.width = problem.grid.width
+        self.finished = 0
+        self.rng = np.random.default_rng(seed)
+        t = problem.tasks
+        if isinstance(t, TaskList):
+            self.task = np.full(self.n, -1, dtype=np.int64)
+            self.errand = np.zeros(self.n, dtype=np.int64)
+            self.count = np.zeros(self.n, dtype=np.int64)
+            self.next_free = 0
+        else:
+            self.loaded = np.zeros(self.n, dtype=bool)
+            self.bound = np.zeros(t.induction.size, dtype=np.int64)
+            self.station = np.full(self.n, -1, dtype=np.int64)
+            self.balance = balance
+            self.draws = np.empty(0, dtype=np.int64)
+            self.drawn = 0
+            ir, ic = np.divmod(t.induction.astype(np.int64), self.width)
+            self.ind_rc = (ir, ic)
+            dr, dc = np.divmod(t.drops.astype(np.int64), self.width)
+            self.drop_rc = (dr, dc)
+
+    def first_goals(self, cells: np.ndarray) -> np.ndarray:
+        return np.array([self._next(i, int(cells[i]), finished=False) for i in range(self.n)],
+                        dtype=np.int64)
+
+    def reached(self, i: int, cell: int) -> int:
+        """Robot ``i`` stands on its goal ``cell``; return its next goal (a full cell index)."""
+        return self._next(i, cell, finished=True)
+
+    def _next(self, i: int, cell: int, finished: bool) -> int:
+        t = self.p.tasks
+        if isinstance(t, TaskList):
+            if finished:
+                self.errand[i] += 1
+                if t.ptr[self.task[i]] + self.errand[i] < t.ptr[self.task[i] + 1]:
+                    return int(t.errands[t.ptr[self.task[i]] + self.errand[i]])
+                self.finished += 1
+            if t.assignment == "roundrobin":
+                self.task[i] = (i + self.count[i] * self.n) % t.n_tasks
+                self.count[i] += 1
+            else:
+                self.task[i] = self.next_free % t.n_tasks
+                self.next_free += 1
+            self.errand[i] = 0
+            return int(t.errands[t.ptr[self.task[i]]])
+        r, c = divmod(cell, self.width)
+        if finished and not self.loaded[i]:  # loaded at an induction station
+            self.bound[self.station[i]] -= 1
+            self.loaded[i] = True
+            chute = self._draw()
+            lo, hi = t.drop_ptr[chute], t.drop_ptr[chute + 1]
+            md = np.abs(self.drop_rc[0][lo:hi] - r) + np.abs(self.drop_rc[1][lo:hi] - c)
+            return int(t.drops[lo + int(np.argmin(md))])
+        if finished:  # dropped its parcel
+            self.finished += 1
+            self.loaded[i] = False
+        md = np.abs(self.ind_rc[0] - r) + np.abs(self.ind_rc[1] - c) + self.balance * self.bound
+        k = int(np.argmin(md))
+        self.station[i] = k
+        self.bound[k] += 1
+        return int(t.induction[k])
+
+    def _draw(self) -> int:
+        t = self.p.tasks
+        if not isinstance(t, ParcelFlow):
+            raise TypeError("parcel destinations are drawn for parcel flows only")
+        if self.drawn == self.draws.size:
+            self.draws = self.rng.choice(t.chute_share.size, size=4096, p=t.chute_share)
+            self.drawn = 0
+        self.drawn += 1
+        return int(self.draws[self.drawn - 1])
+
+
+def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
+                highway: int) -> np.ndarray:
+    """``uint8`` [F, 4]: cost of each move; against a lane's direction it costs more.
+
+    Lanes: even rows run east, odd rows west; even columns south, odd
+    columns north (the "highways" of one-way streets).
+    """
+    r, c = np.divmod(cell_of.astype(np.int64), grid.width)
+    cost = np.full((cell_of.size, 4), unit, dtype=np.uint8)
+    against = np.stack([r % 2 == 1, c % 2 == 1, r % 2 == 0, c % 2 == 0], axis=1)
+    cost[against] += np.uint8(highway)
+    cost[nbr < 0] = unit
+    return cost
+
+
+def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: int = 0,
+          callbacks: Callbacks = NO_CALLBACKS) -> SortationResult:
+    """Run the planner on ``problem`` for ``problem.steps`` steps.
+
+    Parameters
+    ----------
+    problem
+        Map, robots and tasks.
+    params
+        Planner settings; default :class:`PlannerParams`.
+    seed
+        Seed of the tie-breaks and of parcel destinations.
+    callbacks
+        Told of progress, in steps.
+
+    Returns
+    -------
+    SortationResult
+        Tasks finished, planning time per step, congestion, paths.
+
+    Raises
+    ------
+    PathError
+        If ``params.validate`` and the paths break a rule (a bug).
+    """
+    from forestock.sortation._validate import validate_paths
+
+    params = params or PlannerParams()
+    grid = problem.grid
+    full_nbr = grid.neighbours()
+    free = grid.free
+    cell_of = np.flatnonzero(free).astype(np.int32)
+    dense = np.full(grid.size, -1, dtype=np.int32)
+    dense[cell_of] = np.arange(cell_of.size, dtype=np.int32)
+    nbr = np.where(full_nbr >= 0, dense[np.maximum(full_nbr, 0)], -1)[cell_of].astype(np.int32)
+    n, steps = problem.n_agents, problem.steps
+    rotation = problem.model == "rotation"
+    mode = 0 if not rotation else (2 if params.turning == "state" else 1)
+    unit = 2
+    cost = _move_costs(grid, cell_of, nbr, unit, params.highway)
+    tables = _Tables(nbr, cost, n, params.table_mb)
+    tasks = _Tasks(problem, dense, seed, params.induction_balance)
+    rng = np.random.default_rng(seed)
+    salt = int(rng.integers(0, 1 << 20))
+    frac = rng.permutation(n) / n  # distinct tie-breaks of equal priorities
+
+    pos = dense[problem.starts].astype(np.int32)
+    head = problem.headings.astype(np.int8).copy()
+    goal = dense[tasks.first_goals(problem.starts)].astype(np.int32)
+    slot = np.array([tables.acquire(int(g)) for g in goal], dtype=np.int32)
+    since = np.zeros(n, dtype=np.float64)
+    stuck = np.zeros(n, dtype=np.int32)
+    commit = np.full(n, -1, dtype=np.int32)
+    flow = np.zeros((cell_of.size, 4), dtype=np.float32)
+    occ_now = np.full(cell_of.size, -1, dtype=np.int32)
+    occ_now[pos] = np.arange(n, dtype=np.int32)
+    occ_next = np.full(cell_of.size, -1, dtype=np.int32)
+    nxt = np.empty(n, dtype=np.int32)
+    act = np.empty(n, dtype=np.int8)
+    cand = np.empty((n, 5), dtype=np.int32)
+    ckey = np.empty((n, 5), dtype=np.float64)
+    cact = np.empty((n, 5), dtype=np.int8)
+    waits = np.zeros(cell_of.size, dtype=np.int32)
+    finished_per_step = np.zeros(steps, dtype=np.int32)
+    plan_seconds = np.zeros(steps, dtype=np.float64)
+    positions = headings = None
+    if params.record_paths:
+        positions = np.empty((steps + 1, n), dtype=np.int32)
+        headings = np.empty((steps + 1, n), dtype=np.int8)
+        positions[0] = problem.starts
+        headings[0] = head
+    is_flow = isinstance(problem.tasks, ParcelFlow)
+    loaded_steps = 0
+    busy_steps = 0
+    decay = np.float32(params.flow_decay)
+    callbacks.on_start("steps", steps)
+    carry = 0.0  # goal handling of the last step, charged to the planner's next step
+    weights = (params.congestion_weight, params.stuck_after, params.stuck_weight,
+               params.commit_weight)
+    # compile (or load) the kernel before the clock runs: a dry step on copies
+    K.plan_step(nbr, cost, unit, pos, head.copy(), slot, tables.dist, since + frac, stuck,
+                flow, commit.copy(), occ_now, occ_next, nxt, act, mode, *weights, 0, salt, cand,
+                ckey, cact)
+    for t in range(steps):
+        t0 = time.perf_counter()
+        K.plan_step(nbr, cost, unit, pos, head, slot, tables.dist, since + frac, stuck, flow,
+                    commit, occ_now, occ_next, nxt, act, mode, *weights, t, salt, cand, ckey,
+                    cact)
+        plan_seconds[t] = time.perf_counter() - t0 + carry
+        flow *= decay
+        busy_steps += K.execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits,
+                                rotation)
+        since += 1.0
+        if is_flow:
+            loaded_steps += int(tasks.loaded.sum())
+        t1 = time.perf_counter()
+        before = tasks.finished
+        for i in np.flatnonzero(pos == goal):
+            g = int(dense[tasks.reached(int(i), int(cell_of[pos[i]]))])
+            tables.release(int(slot[i]))
+            slot[i] = tables.acquire(g)
+            goal[i] = g
+            since[i] = 0.0
+        finished_per_step[t] = tasks.finished - before
+        carry = time.perf_counter() - t1
+        if positions is not None and headings is not None:
+            positions[t + 1] = cell_of[pos]
+            headings[t + 1] = head
+        if (t + 1) % 100 == 0 or t + 1 == steps:
+            callbacks.on_step("steps", 100 if (t + 1) % 100 == 0 else (t + 1) % 100)
+    callbacks.on_end("steps")
+    full_waits = np.zeros(grid.size, dtype=np.int32)
+    full_waits[cell_of] = waits
+    step_seconds = problem.tasks.step_seconds if isinstance(problem.tasks, ParcelFlow) else 1.0
+    result = SortationResult(
+        name=problem.name, seed=seed, model=problem.model, steps=steps, n_agents=n,
+        tasks_finished=int(tasks.finished), finished_per_step=finished_per_step,
+        plan_seconds=plan_seconds, waits=full_waits,
+        moving_share=busy_steps / (n * steps),
+        loaded_share=loaded_steps / (n * steps) if is_flow else float("nan"),
+        step_seconds=step_seconds, positions=positions, headings=headings,
+    )
+    log.info("%s: %d robots, %d steps, %d tasks finished, %.2f ms planning per step, "
+             "%d distance tables", problem.name, n, steps, result.tasks_finished,
+             result.mean_plan_ms, tables.computed)
+    if params.validate and positions is not None and headings is not None:
+        validate_paths(grid, positions, headings if rotation else None)
+    return result

@@ -1,0 +1,192 @@
+"""Fleet sizing: the smallest fleet whose centre meets a warehouse's peak hour.
+
+The simulate stage's ``outcomes_flow`` gives parcels per warehouse, hour and
+destination region. The peak hour (most parcels) sets the target and its
+destination mix sets the chutes. A centre with enough induction stations
+and chutes is generated, and fleets are tried (doubling, then bisection)
+with the planner, each for a warm-up then a measured window.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forestock.errors import ForestockError
+from forestock.sortation._layout import Centre, CentreParams, build_centre, centre_problem
+from forestock.sortation._layout import params_for as _params_for
+from forestock.sortation._pibt import PlannerParams, solve
+
+__all__ = ["SizingParams", "SizingResult", "peak_hour", "size_fleet"]
+
+log = logging.getLogger("forestock.sortation")
+
+
+@dataclass(frozen=True)
+class SizingParams:
+    """How fleets are tried.
+
+    Parameters
+    ----------
+    station_rate
+        Parcels an induction station feeds per hour (sets the number of stations).
+    warmup_steps, measure_steps
+        Steps run before measuring, and measured; throughput is scaled to an hour.
+    max_density
+        Largest fleet tried, as a share of the centre's plain cells.
+    centre
+        Base shape of the centre (grown to fit stations and chutes).
+    """
+
+    station_rate: float = 1500.0
+    warmup_steps: int = 300
+    measure_steps: int = 900
+    max_density: float = 0.3
+    centre: CentreParams = field(default_factory=CentreParams)
+
+    def __post_init__(self) -> None:
+        if not self.station_rate > 0:
+            raise ValueError(f"station_rate must be > 0, got {self.station_rate}")
+        if self.warmup_steps < 0 or self.measure_steps < 10:
+            raise ValueError(f"warmup_steps must be >= 0 and measure_steps >= 10, got "
+                             f"{self.warmup_steps}, {self.measure_steps}")
+        if not 0 < self.max_density <= 0.8:
+            raise ValueError(f"max_density must be in (0, 0.8], got {self.max_density}")
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    """The fleet found, and every fleet tried.
+
+    Attributes
+    ----------
+    robots
+        Smallest fleet that met the target (the largest tried if none did).
+    met
+        Whether any fleet met the target.
+    curve
+        One row per fleet tried: robots, parcels_per_hour, per_robot_hour,
+        plan_ms (mean planning time per step), moving_share.
+    """
+
+    warehouse: str
+    peak_hour: int
+    target_per_hour: float
+    robots: int
+    met: bool
+    per_hour: float
+    per_robot_hour: float
+    centre: Centre = field(repr=False)
+    chute_region: np.ndarray = field(repr=False)
+    curve: pd.DataFrame = field(repr=False)
+    waits: np.ndarray = field(repr=False)
+    seed: int = 0
+
+
+def peak_hour(flow: pd.DataFrame, warehouse: str) -> tuple[int, dict[str, float]]:
+    """The hour with the most parcels of ``warehouse`` and its parcels per region.
+
+    Raises
+    ------
+    ForestockError
+        The warehouse ships nothing in ``flow``.
+    """
+    rows = flow[flow["warehouse_id"].astype(str) == warehouse]
+    rows = rows[rows["parcels"] > 0]
+    if rows.empty:
+        known = sorted(flow["warehouse_id"].astype(str).unique())[:10]
+        raise ForestockError(f"outcomes_flow has no parcels for warehouse {warehouse!r} (some "
+                             f"that ship: {', '.join(known)})")
+    per_hour = rows.groupby("hour")["parcels"].sum()
+    hour = int(per_hour.idxmax())
+    mix = rows[rows["hour"] == hour].groupby(rows["region_id"].astype(str))["parcels"].sum()
+    return hour, {str(k): float(v) for k, v in mix.items()}
+
+
+def _search(centre: Centre, share: np.ndarray, target: float, sp: SizingParams,
+            pl: PlannerParams, seed: int
+            ) -> tuple[int, int | None, dict[int, dict[str, float]], dict[int, np.ndarray]]:
+    free = int(centre.grid.free.sum())
+    plain = int((centre.grid.chars == ord(".")).sum())
+    cap = max(1, min(plain, int(free * sp.max_density)))
+    steps = sp.warmup_steps + sp.measure_steps
+    tried: dict[int, dict[str, float]] = {}
+    waits: dict[int, np.ndarray] = {}
+
+    def run(n: int) -> float:
+        if n not in tried:
+            r = solve(centre_problem(centre, n, share, steps, seed), pl, seed)
+            done = int(r.finished_per_step[sp.warmup_steps:].sum())
+            hours = sp.measure_steps * centre.params.step_seconds / 3600
+            tried[n] = {"robots": n, "parcels_per_hour": done / hours,
+                        "per_robot_hour": done / hours / n, "plan_ms": r.mean_plan_ms,
+                        "moving_share": r.moving_share}
+            waits[n] = r.waits
+            log.info("%s, %d robots: %.0f parcels an hour", centre.grid.name, n, done / hours)
+        return tried[n]["parcels_per_hour"]
+
+    lo, hi = 0, None
+    n = max(1, min(cap, math.ceil(target / 120)))
+    while True:
+        if run(n) >= target:
+            hi = n
+            break
+        lo = n
+        if n >= cap:
+            break
+        n = min(cap, n * 2)
+    if hi is not None:
+        while hi - lo > max(1, hi // 50):
+            mid = (lo + hi) // 2
+            if run(mid) >= target:
+                hi = mid
+            else:
+                lo = mid
+    return lo, hi, tried, waits
+
+
+def size_fleet(target_per_hour: float, mix: dict[str, float], params: SizingParams | None = None,
+               planner: PlannerParams | None = None, seed: int = 0, warehouse: str = "",
+               hour: int = 0) -> SizingResult:
+    """Find the smallest fleet whose generated centre sorts ``target_per_hour`` parcels.
+
+    Parameters
+    ----------
+    target_per_hour
+        Parcels an hour to sort (the peak hour).
+    mix
+        Parcels per destination (sets chutes and destination shares).
+    params, planner
+        Search and planner settings.
+    seed
+        Seed of robot starts, tie-breaks and parcel destinations.
+    """
+    sp = params or SizingParams()
+    pl = planner or PlannerParams(record_paths=False, validate=False)
+    if not target_per_hour > 0:
+        raise ValueError(f"target_per_hour must be > 0, got {target_per_hour}")
+    stations = max(2, math.ceil(target_per_hour / sp.station_rate))
+    base = _params_for(stations, len(mix), sp.centre)
+    for grow in range(4):  # a centre too small for the peak grows and is tried again
+        cp = CentreParams(math.ceil(base.chute_rows * 1.5**grow),
+                          math.ceil(base.chute_cols * 1.5**grow), base.pitch, base.margin,
+                          base.station_every, base.step_seconds)
+        centre = build_centre(cp)
+        dest, share = centre.assign(mix)
+        _, hi, tried, waits = _search(centre, share, target_per_hour, sp, pl, seed)
+        if hi is not None:
+            break
+    met = hi is not None
+    best = hi if hi is not None else max(tried, key=lambda k: tried[k]["parcels_per_hour"])
+    curve = pd.DataFrame(sorted(tried.values(), key=lambda d: d["robots"]))
+    curve["robots"] = curve["robots"].astype(np.int64)
+    return SizingResult(
+        warehouse=warehouse, peak_hour=hour, target_per_hour=float(target_per_hour),
+        robots=int(best), met=met, per_hour=tried[best]["parcels_per_hour"],
+        per_robot_hour=tried[best]["per_robot_hour"], centre=centre, chute_region=dest,
+        curve=curve, waits=waits[best], seed=seed,
+    )

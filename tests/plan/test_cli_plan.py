@@ -1,0 +1,71 @@
+"""`forestock plan` end to end on the tiny network: methods, pages, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forestock import Workspace
+from forestock.cli import main
+from tests.conftest import snapshot
+
+
+@pytest.fixture
+def ws_dir(tiny_dir: Path, tmp_path: Path) -> str:
+    """A workspace with the tiny network loaded and its event forecast."""
+    ws = str(tmp_path / "ws")
+    assert main(["load", str(tiny_dir), "-w", ws]) == 0
+    assert main(["forecast", "-w", ws, "--event", "추석 세일"]) == 0
+    return ws
+
+
+@pytest.mark.parametrize("method", ["fast", "exact", "nearest"])
+def test_plan_writes_plan_notices_and_pages(ws_dir: str, method: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """plan --method M --json exits 0; notices add up to the plan; one page per brand."""
+    capsys.readouterr()
+    assert main(["plan", "-w", ws_dir, "--method", method, "--quantile", "mean",
+                 "--allow-shortfall", "--scenarios", "4", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["method"] == method and 0 <= facts["expected_share_24h"] <= 1
+    ws = Workspace(ws_dir)
+    assert ws.read("notices")["units"].sum() == ws.read("plan")["units"].sum() == facts["units"]
+    assert sorted(p.name for p in (Path(ws_dir) / "notices").iterdir()) == ["B1.html", "B2.html"]
+
+
+def test_plan_prints_table_and_where_pages_are(ws_dir: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --json, plan prints utilisation per warehouse, shares, cost and the pages' folder."""
+    capsys.readouterr()
+    assert main(["plan", "-w", ws_dir, "--quantile", "mean", "--allow-shortfall"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for word in ("Stock per warehouse", "within 24 h", "cost:", "notices"):
+        assert word in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda ws: ws.write("lanes", ws.read("lanes").iloc[1:]), "no lane from warehouse"),
+        (lambda ws: ws.write("warehouses", ws.read("warehouses").assign(storage_units=10)),
+         "every warehouse full"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(ws_dir: str, edit: object, message: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Missing lanes or too little storage: exit 2 with a message, workspace untouched."""
+    edit(Workspace(ws_dir))  # type: ignore[operator]
+    before = snapshot(Path(ws_dir))
+    capsys.readouterr()
+    assert main(["plan", "-w", ws_dir]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert snapshot(Path(ws_dir)) == before
+
+
+def test_unknown_method_exits_2(ws_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --method names the choices."""
+    assert main(["plan", "-w", ws_dir, "--method", "magic"]) == 2
+    assert "method" in capsys.readouterr().err
+    assert not (Path(ws_dir) / "notices").exists()

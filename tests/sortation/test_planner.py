@@ -1,0 +1,125 @@
+"""The PIBT planner: valid paths, progress, determinism, and its kernels against oracles."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+
+from forestock.sortation import (
+    PlannerParams,
+    SortationProblem,
+    TaskList,
+    solve,
+    validate_paths,
+)
+from forestock.sortation import _kernels as K
+from forestock.sortation._pibt import _move_costs
+from forestock.sortation._replay import replay
+from tests.sortation.conftest import random_problem
+
+
+def _slow_distances(nbr: np.ndarray, cost: np.ndarray, goal: int) -> np.ndarray:
+    """Dijkstra with a heap over the reversed moves: the oracle of K.distances."""
+    out = np.full(nbr.shape[0], K.UNREACH, dtype=np.int64)
+    out[goal] = 0
+    heap = [(0, goal)]
+    while heap:
+        d, v = heapq.heappop(heap)
+        if d > out[v]:
+            continue
+        for u in range(nbr.shape[0]):
+            for e in range(4):
+                if nbr[u, e] == v and d + cost[u, e] < out[u]:
+                    out[u] = d + cost[u, e]
+                    heapq.heappush(heap, (int(out[u]), u))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("highway", [0, 2])
+def test_distance_kernel_matches_dijkstra(seed: int, highway: int) -> None:
+    """Dial's algorithm in numba gives Dijkstra's distances, lanes or not, on random maps."""
+    p = random_problem(seed, height=7, width=9, obstacles=0.3)
+    free = np.flatnonzero(p.grid.free)
+    dense = np.full(p.grid.size, -1)
+    dense[free] = np.arange(free.size)
+    full = p.grid.neighbours()
+    nbr = np.where(full >= 0, dense[np.maximum(full, 0)], -1)[free].astype(np.int32)
+    cost = _move_costs(p.grid, free.astype(np.int32), nbr, 2, highway)
+    out = np.empty(free.size, dtype=np.uint16)
+    buckets = np.empty((int(cost.max()) + 1, 4 * free.size), dtype=np.int32)
+    counts = np.zeros(buckets.shape[0], dtype=np.int64)
+    for goal in np.random.default_rng(seed).choice(free.size, size=5, replace=False):
+        K.distances(nbr, cost, int(goal), out, buckets, counts)
+        assert np.array_equal(out.astype(np.int64), _slow_distances(nbr, cost, int(goal)))
+
+
+@pytest.mark.parametrize("model", ["rotation", "four"])
+@pytest.mark.parametrize("turning", ["convert", "state"])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_runs_are_valid_and_make_progress(model: str, turning: str, seed: int) -> None:
+    """Every run's paths pass validate_paths, and robots finish tasks."""
+    p = random_problem(seed, robots=15, steps=150, model=model)
+    r = solve(p, PlannerParams(turning=turning), seed=seed)
+    assert r.positions is not None and r.headings is not None
+    validate_paths(p.grid, r.positions, r.headings if model == "rotation" else None)
+    assert r.tasks_finished > 0
+    assert r.finished_per_step.sum() == r.tasks_finished
+    assert r.plan_seconds.shape == (150,) and (r.plan_seconds >= 0).all()
+
+
+def test_dense_room_stays_valid() -> None:
+    """Half the cells full of robots: still no conflict (validated inside solve)."""
+    p = random_problem(5, robots=60, steps=100, height=10, width=12, obstacles=0.05)
+    r = solve(p, seed=1)
+    assert r.n_agents == 60 and 0 <= r.moving_share <= 1
+
+
+def test_same_seed_same_paths() -> None:
+    """The same problem and seed give identical paths; another seed may differ."""
+    p = random_problem(2, robots=20, steps=80)
+    a, b = solve(p, seed=4), solve(p, seed=4)
+    assert a.positions is not None and b.positions is not None
+    assert np.array_equal(a.positions, b.positions) and a.tasks_finished == b.tasks_finished
+
+
+def test_single_robot_takes_a_shortest_route(open_room: SortationProblem) -> None:
+    """Alone in an empty room, a robot reaches a goal 9 cells away in 9 moves and 1 turn."""
+    p = open_room.replace(starts=np.array([0], np.int32), headings=np.array([0], np.int8),
+                          tasks=TaskList(np.array([36, 0], np.int32), np.array([0, 1, 2])),
+                          steps=12)
+    r = solve(p, PlannerParams(highway=0))
+    assert r.finished_per_step[:9].sum() == 0 and r.finished_per_step[9] == 1  # 10th action
+
+
+def test_planner_task_count_agrees_with_replay() -> None:
+    """The planner's paths, written as competition actions and replayed, finish as many tasks."""
+    p = random_problem(7, robots=10, steps=120)
+    r = solve(p, seed=0)
+    assert r.positions is not None and r.headings is not None
+    turn = (r.headings[1:].astype(int) - r.headings[:-1]) % 4
+    moved = r.positions[1:] != r.positions[:-1]
+    codes = np.where(moved, "F", np.where(turn == 1, "R", np.where(turn == 3, "C", "W")))
+    w = p.grid.width
+    solution = {
+        "actionModel": "MAPF_T", "teamSize": p.n_agents, "numTaskFinished": r.tasks_finished,
+        "start": [[int(c) // w, int(c) % w, "ESWN"[h]] for c, h in zip(p.starts, p.headings,
+                                                                        strict=True)],
+        "actualPaths": [",".join(codes[:, a]) for a in range(p.n_agents)],
+    }
+    rep = replay(p, solution)
+    assert rep.conflicts == 0 and rep.tasks_finished == r.tasks_finished
+    assert np.array_equal(rep.positions, r.positions)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("congestion_weight", -1.0), ("flow_decay", 1.0), ("highway", 99), ("table_mb", 0),
+     ("turning", "sideways")],
+)
+def test_bad_params_are_refused(field: str, value: object) -> None:
+    """Out-of-range planner settings raise ValueError naming the field."""
+    with pytest.raises(ValueError, match=field):
+        PlannerParams(**{field: value})  # type: ignore[arg-type]
