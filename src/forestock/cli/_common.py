@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,8 +45,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-out = Console()
-err = Console(stderr=True)
+# piped output (a log, CI) gets 120 columns rather than Rich's 80, so tables stay readable
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 WorkspaceOpt = Annotated[
     Path,

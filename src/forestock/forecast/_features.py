@@ -172,7 +172,15 @@ def row_features(
     if price_ratio is not None:
         f["price_ratio"] = price_ratio
     frame = pd.DataFrame(f)
-    level = np.nan_to_num(f["level_ord"], nan=0.0)
+    # the ordinary level, or the plain one where every recent period carried an event
+    level = np.where(np.isnan(f["level_ord"]), f[f"level_{mid}"], f["level_ord"])
+    if p.freq == "M":  # monthly: last year's month, grown as the series grew since
+        ya = origin - p.season
+        then = _window(agg.C, series, np.maximum(ya, 0), mid)
+        growth = np.clip((f[f"level_{mid}"] + _EPS) / (then + _EPS), 0.5, 2.0)
+        seasonal = f["last_season"] * growth
+        level = np.where(np.isnan(seasonal) | (ya < mid), f[f"level_{mid}"],
+                         0.5 * seasonal + 0.5 * f[f"level_{mid}"])
     prior = np.nan_to_num(nat_ord, nan=0.0) * hist_share
     base = 0.8 * level + 0.2 * prior + _EPS
     return frame, base.astype(np.float64)

@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from forestock.forecast._features import Aggregates, _ordinary_level, aggregates
+from forestock.forecast._features import Aggregates, _ordinary_level, _window, aggregates
 from forestock.forecast._panel import LEVELS, Panel, build_panel, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
@@ -53,9 +53,12 @@ class SeasonalNaive:
         n_sku = len(p.sku_ids)
         skus = np.arange(n_sku)
         last = np.full(n_sku, end)
-        now = _ordinary_level(a.CN_ord, a.n_ord, skus, last, span)
         then_end = np.full(n_sku, max(end - p.season, 0))
+        now = _ordinary_level(a.CN_ord, a.n_ord, skus, last, span)
         then = _ordinary_level(a.CN_ord, a.n_ord, skus, then_end, span)
+        if np.isnan(now).all() or np.isnan(then).all():  # every recent period had an event
+            now = _window(a.CN, skus, last, span)
+            then = _window(a.CN, skus, then_end, span)
         now, then = np.nan_to_num(now), np.nan_to_num(then)
         market = (now.sum() + 1e-9) / (then.sum() + 1e-9) if then.sum() > 0 else 1.0
         growth = np.clip((now + prm.shrink / span * market) / (then + prm.shrink / span),
@@ -66,6 +69,8 @@ class SeasonalNaive:
         mean = np.zeros((n, m))
         series = np.arange(n)
         level = _ordinary_level(a.C_ord, a.n_ord, series, np.full(n, end), LEVELS[p.freq][1])
+        level = np.where(np.isnan(level), _window(a.C, series, np.full(n, end),
+                                                  LEVELS[p.freq][1]), level)
         for j, r in enumerate(ref):
             if r < 0:
                 mean[:, j] = np.nan_to_num(level)

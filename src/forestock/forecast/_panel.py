@@ -27,7 +27,7 @@ def infer_freq(dates: pd.Series | pd.DatetimeIndex) -> str:
     uniq = pd.DatetimeIndex(pd.unique(pd.to_datetime(pd.Series(dates)))).sort_values()
     if len(uniq) < 3:
         raise ForestockError("the history needs at least three distinct dates")
-    gaps = np.diff(uniq.asi8) / 86_400e9
+    gaps = np.diff(uniq.to_numpy().astype("datetime64[D]").astype(np.int64)).astype(float)
     g = float(np.median(gaps))
     if g <= 1.5:
         return "D"
