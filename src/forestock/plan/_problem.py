@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -16,6 +15,7 @@ import pandas as pd
 
 from forestock.errors import ForestockError
 from forestock.geo import haversine_km
+from forestock.params import toml_fields
 from forestock.tables import IdIndex, lane_hours
 
 __all__ = ["BONDED_PORTS", "METHODS", "PlanError", "PlanParams", "PlanProblem", "PlanResult"]
@@ -153,15 +153,7 @@ class PlanParams:
     @classmethod
     def from_file(cls, path: str | Path) -> PlanParams:
         """Load parameters from a TOML file (a ``[plan]`` table, or top-level keys)."""
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-        data = data.get("plan", data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"{path}: unknown plan parameter(s) {', '.join(unknown)}")
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**data)
+        return cls(**toml_fields(path, "plan", cls))
 
 
 def _level(quantile: str) -> float | None:

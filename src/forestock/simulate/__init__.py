@@ -36,7 +36,6 @@ import itertools
 import logging
 import math
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +44,7 @@ import pandas as pd
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
+from forestock.params import toml_fields
 from forestock.simulate import _checkpoint
 from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
@@ -173,16 +173,7 @@ class SimulateParams:
 
         Unknown keys raise ``ValueError`` naming them.
         """
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-        data = data.get("simulate", data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"{path}: unknown simulate parameter(s) {', '.join(unknown)}")
-        if "size_probs" in data:
-            data["size_probs"] = tuple(data["size_probs"])
-        return cls(**data)
+        return cls(**toml_fields(path, "simulate", cls))
 
 
 @dataclass(frozen=True)

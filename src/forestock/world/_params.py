@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forestock.params import toml_fields
 from forestock.world._calendar import CNY_DATES
 
 __all__ = ["MAX_REGIONS", "WorldParams", "WorldResult"]
@@ -111,14 +111,7 @@ class WorldParams:
 
         Unknown keys raise ``ValueError`` naming them.
         """
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-        data = data.get("world", data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"{path}: unknown world parameter(s) {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**toml_fields(path, "world", cls))
 
     @property
     def n_brands(self) -> int:
