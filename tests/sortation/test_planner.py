@@ -15,7 +15,8 @@ from forestock.sortation import (
     validate_paths,
 )
 from forestock.sortation import _kernels as K
-from forestock.sortation._pibt import _move_costs
+from forestock.sortation._layout import CentreParams, build_centre
+from forestock.sortation._pibt import _lane_graph, _move_costs
 from forestock.sortation._replay import replay
 from tests.sortation.conftest import random_problem
 
@@ -56,6 +57,24 @@ def test_distance_kernel_matches_dijkstra(seed: int, highway: int) -> None:
         assert np.array_equal(out.astype(np.int64), _slow_distances(nbr, cost, int(goal)))
 
 
+def test_distance_kernel_on_one_way_lanes() -> None:
+    """On a centre's lane graph, Dial's distances over incoming moves equal Dijkstra's."""
+    c = build_centre(CentreParams(chute_rows=2, chute_cols=3))
+    free = np.flatnonzero(c.grid.free).astype(np.int32)
+    dense = np.full(c.grid.size, -1, dtype=np.int32)
+    dense[free] = np.arange(free.size, dtype=np.int32)
+    nbr, rnbr = _lane_graph(c.grid.neighbours(), dense, free, c.lanes)
+    assert (nbr >= 0).sum() < (c.grid.neighbours()[free] >= 0).sum()  # some moves are one way
+    cost = _move_costs(c.grid, free, nbr, 2, 0)
+    out = np.empty(free.size, dtype=np.uint16)
+    buckets = np.empty((int(cost.max()) + 1, 4 * free.size), dtype=np.int32)
+    counts = np.zeros(buckets.shape[0], dtype=np.int64)
+    for goal in dense[np.concatenate([c.induction, c.drops[:8]])]:
+        K.distances(rnbr, cost, int(goal), out, buckets, counts)
+        slow = _slow_distances(nbr, cost, int(goal))
+        assert np.array_equal(out.astype(np.int64), slow) and (slow < K.UNREACH).all()
+
+
 @pytest.mark.parametrize("model", ["rotation", "four"])
 @pytest.mark.parametrize("turning", ["convert", "state"])
 @pytest.mark.parametrize("seed", [0, 3])
@@ -68,6 +87,14 @@ def test_runs_are_valid_and_make_progress(model: str, turning: str, seed: int) -
     assert r.tasks_finished > 0
     assert r.finished_per_step.sum() == r.tasks_finished
     assert r.plan_seconds.shape == (150,) and (r.plan_seconds >= 0).all()
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_progress_priority_runs_are_valid(seed: int) -> None:
+    """Priority by time since last progress also gives valid paths that finish tasks."""
+    p = random_problem(seed, robots=25, steps=150)
+    r = solve(p, PlannerParams(priority="progress"), seed=seed)  # validated inside
+    assert r.tasks_finished > 0
 
 
 def test_dense_room_stays_valid() -> None:
@@ -117,7 +144,7 @@ def test_planner_task_count_agrees_with_replay() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [("congestion_weight", -1.0), ("flow_decay", 1.0), ("highway", 99), ("table_mb", 0),
-     ("turning", "sideways")],
+     ("turning", "sideways"), ("priority", "oldest"), ("drop_balance", -1.0)],
 )
 def test_bad_params_are_refused(field: str, value: object) -> None:
     """Out-of-range planner settings raise ValueError naming the field."""

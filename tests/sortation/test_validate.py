@@ -50,3 +50,15 @@ def test_find_conflicts_lists_all() -> None:
     pos = _p([[0, 1, 8, 9], [1, 0, 9, 9]])
     kinds = sorted(e.kind for e in find_conflicts(GRID, pos))
     assert kinds == ["swap", "vertex"]
+
+
+def test_move_against_a_one_way_lane_is_caught() -> None:
+    """With lanes, a move out of a cell in a direction its lane forbids is a 'lane' conflict."""
+    lanes = np.full(GRID.size, 0b0001, dtype=np.uint8)  # east only, everywhere
+    lanes[[3, 7, 11]] = 0b0010  # the last column runs south
+    validate_paths(GRID, _p([[0, 3], [1, 7]]), lanes=lanes)  # east, then south: legal
+    with pytest.raises(PathError) as info:
+        validate_paths(GRID, _p([[1, 11], [0, 11]]), lanes=lanes)  # west
+    assert info.value.kind == "lane" and info.value.agents == (0,)
+    with pytest.raises(PathError, match="against its one-way lane"):
+        validate_paths(GRID, _p([[0, 7], [4, 11]]), lanes=lanes)  # south out of an east cell

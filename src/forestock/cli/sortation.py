@@ -137,12 +137,19 @@ def size(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     figures: Annotated[Path | None, typer.Option(help="Folder for the PNG figures; default "
                                                       "WORKSPACE/sortation.")] = None,
+    station_rate: Annotated[float, typer.Option(help="Parcels an induction station feeds "
+                                                     "per hour (sets the stations).")] = 800.0,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Smallest robot fleet meeting a warehouse's peak hour (from `forestock simulate`)."""
+    """Smallest robot fleet meeting a warehouse's peak hour (from `forestock simulate`).
+
+    The centre is generated for the peak: one induction station per
+    --station-rate parcels an hour, on one-way lanes above and below a
+    one-way grid of chutes.
+    """
     from forestock.sortation._figures import congestion_png, fleet_curve_png
-    from forestock.sortation._sizing import peak_hour, size_fleet
+    from forestock.sortation._sizing import SizingParams, peak_hour, size_fleet
 
     with user_errors():
         ws = Workspace(workspace)
@@ -150,7 +157,8 @@ def size(
         hour, mix = peak_hour(ws.read("outcomes_flow"), warehouse)
         target = sum(mix.values())
         with out.status(f"sizing the fleet of {warehouse} for {target:,.0f} parcels an hour"):
-            r = size_fleet(target, mix, seed=seed, warehouse=warehouse, hour=hour)
+            r = size_fleet(target, mix, SizingParams(station_rate=station_rate), seed=seed,
+                           warehouse=warehouse, hour=hour)
     folder = figures or (ws.root / "sortation")
     slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in warehouse)
     heat = congestion_png(r.centre.grid, r.waits, folder / f"{slug}_congestion.png",
@@ -162,7 +170,10 @@ def size(
         "warehouse": warehouse, "peak_hour": hour, "peak_parcels": int(target),
         "destinations": len(mix), "centre": f"{g.height}x{g.width} cells",
         "chutes": r.centre.n_chutes, "induction_stations": int(r.centre.induction.size),
-        "robots": r.robots, "met": r.met, "parcels_per_hour": round(r.per_hour, 1),
+        "station_rate": station_rate,
+        "free_cells": r.centre.n_free, "robots": r.robots, "met": r.met,
+        "cells_per_robot": round(r.cells_per_robot, 1),
+        "parcels_per_hour": round(r.per_hour, 1),
         "parcels_per_robot_hour": round(r.per_robot_hour, 1), "seed": seed,
         "congestion_png": str(heat), "fleet_png": str(curve),
     }
@@ -172,5 +183,6 @@ def size(
         return
     _print(f"Sortation fleet for {warehouse}", facts)
     out.print(rich_table("Fleets tried", r.curve, {"parcels_per_hour": ",.0f",
-                                                   "per_robot_hour": ".1f", "plan_ms": ".3f",
+                                                   "per_robot_hour": ".1f",
+                                                   "cells_per_robot": ".1f", "plan_ms": ".3f",
                                                    "moving_share": ".2f"}))

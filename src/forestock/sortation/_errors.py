@@ -38,8 +38,9 @@ class PathError(ForestockError):
         ``"vertex"`` (two robots in one cell), ``"swap"`` (two robots
         exchange cells), ``"obstacle"`` (a robot on an obstacle or off the
         map), ``"jump"`` (a move to a non-neighbour), ``"turn"`` (a heading
-        change of more than 90 degrees, or while moving), or ``"heading"``
-        (a move against the robot's heading).
+        change of more than 90 degrees, or while moving), ``"heading"``
+        (a move against the robot's heading), or ``"lane"`` (a move against
+        a one-way lane).
     step
         The step after which the rule is broken (0 is the start).
     agents

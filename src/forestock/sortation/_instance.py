@@ -86,6 +86,14 @@ class ParcelFlow:
         ``float64`` [chutes]: share of parcels bound for each chute (adds up to 1).
     step_seconds
         Seconds of one step (one cell of travel, or one quarter turn).
+    chute_dest
+        ``int32`` [chutes]: destination of each chute. A parcel's destination
+        is drawn by the shares of its chutes; the robot then takes it to the
+        nearest drop cell of any chute of that destination. ``None``: every
+        chute is a destination of its own.
+    load_steps, drop_steps
+        Steps a robot stands at its station while loaded, and at its drop
+        cell while it tips the parcel into the chute.
     """
 
     induction: np.ndarray = field(repr=False)
@@ -93,6 +101,9 @@ class ParcelFlow:
     drop_ptr: np.ndarray = field(repr=False)
     chute_share: np.ndarray = field(repr=False)
     step_seconds: float = 1.0
+    chute_dest: np.ndarray | None = field(default=None, repr=False)
+    load_steps: int = 0
+    drop_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.induction.size == 0:
@@ -104,6 +115,18 @@ class ParcelFlow:
             raise ValueError(f"chute_share must be >= 0 and add up to 1, got sum {s.sum()}")
         if not self.step_seconds > 0:
             raise ValueError(f"step_seconds must be > 0, got {self.step_seconds}")
+        if self.chute_dest is not None and (self.chute_dest.shape != s.shape
+                                            or (self.chute_dest < 0).any()):
+            raise ValueError("chute_dest must give every chute a destination >= 0")
+        if not (0 <= self.load_steps <= 100 and 0 <= self.drop_steps <= 100):
+            raise ValueError(f"load_steps and drop_steps must be in 0..100, got "
+                             f"{self.load_steps}, {self.drop_steps}")
+
+    def destinations(self) -> np.ndarray:
+        """``int64`` [chutes]: destination of each chute (its own index when not grouped)."""
+        if self.chute_dest is None:
+            return np.arange(self.chute_share.size, dtype=np.int64)
+        return self.chute_dest.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,10 @@ class SortationProblem:
         Number of steps to run.
     model
         ``"rotation"`` or ``"four"`` (see :data:`Model`).
+    lanes
+        One-way lanes: ``uint8`` [cells], bit ``d`` set where a robot may
+        move out of the cell in direction ``d`` (0 east, 1 south, 2 west, 3
+        north); turning in place is always allowed. ``None``: every move.
     """
 
     name: str
@@ -135,6 +162,7 @@ class SortationProblem:
     tasks: TaskList | ParcelFlow
     steps: int = DEFAULT_STEPS
     model: Model = "rotation"
+    lanes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -154,6 +182,9 @@ class SortationProblem:
                                 f"robot starts")
         if ((self.headings < 0) | (self.headings > 3)).any():
             raise InstanceError("headings must be 0..3 (east, south, west, north)")
+        if self.lanes is not None and (self.lanes.shape != (self.grid.size,)
+                                       or self.lanes.dtype != np.uint8 or (self.lanes > 15).any()):
+            raise InstanceError(f"lanes must be uint8 [{self.grid.size}] bit masks of 0..15")
         t = self.tasks
         if isinstance(t, TaskList):
             _check_cells(t.errands, free, self.grid, "errand")

@@ -67,8 +67,19 @@ def _tie(i, u, step, salt):
     return ((i * 7919 + u * 104729 + step * 31 + salt) % 1009) * 1e-6
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _hold(i, pushed, v, stay, cand, ckey, cact):
+    """A held robot's candidates: its own cell, or none when pushed."""
+    if pushed:
+        return 0
+    cand[i, 0] = v
+    ckey[i, 0] = 0.0
+    cact[i, 0] = stay
+    return 1
+
+
 @njit(cache=True, nogil=True)
-def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
+def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit, hold,
                 rotation, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact):
     """Fill robot ``i``'s next cells sorted best first (``cact``: direction, 4 = stay).
 
@@ -78,12 +89,15 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
     step. The cell a robot turned towards last step (``commit``) costs
     ``commit_w`` less, so that turning is not undone; a robot waiting beyond
     ``stuck_after`` steps instead pays ``stuck_w`` per step more for its
-    blocked forward cell. Returns the count.
+    blocked forward cell. A robot being loaded or unloaded (``hold``) can
+    only stay. Returns the count.
     """
     v = pos[i]
     s = slot[i]
     h = head[i]
     nc = 0
+    if hold[i]:
+        return _hold(i, pushed, v, 4, cand, ckey, cact)
     for d in range(4):
         u = nbr[v, d]
         if u < 0:
@@ -123,18 +137,22 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
 
 @njit(cache=True, nogil=True)
 def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
-                        cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact):
+                        hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey,
+                        cact):
     """Rotation model in state space: move forward, or stay (wait or turn).
 
     A pushed robot can only move forward. Staying turns towards the best
     other neighbour when that beats waiting (for the cell ahead to clear, if
     it leads on); a robot waiting beyond ``stuck_after`` steps pays
     ``stuck_w`` per step more for waiting and for its forward cell, so it
-    turns away from a standstill.
+    turns away from a standstill. A robot being loaded or unloaded
+    (``hold``) can only wait.
     """
     v = pos[i]
     s = slot[i]
     h = head[i]
+    if hold[i]:
+        return _hold(i, pushed, v, W_ROT, cand, ckey, cact)
     over = unit * stuck_w * (stuck[i] - stuck_after) if stuck[i] > stuck_after else 0.0
     nc = 0
     wait = dist[s, v] + 1.5 * unit
@@ -173,7 +191,7 @@ def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck
 
 
 @njit(cache=True, nogil=True)
-def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit, occ_now,
+def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit, hold, occ_now,
               occ_next, nxt, act, mode, cong_w, stuck_after, stuck_w, commit_w, step, salt,
               cand, ckey, cact):
     """One PIBT step: fill ``nxt`` (next cell) and ``act`` (action) of every robot.
@@ -184,7 +202,7 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
     recursion of PIBT runs on an explicit stack. ``mode``: 0 four-neighbour
     moves; 1 rotation model, PIBT over cells then turned into actions; 2
     rotation model, PIBT over cells and headings (a robot moves forward or
-    stays).
+    stays). A robot with ``hold`` set stays and cannot be pushed.
     """
     rotation = mode > 0
     stay_act = W_ROT if mode == 2 else 4
@@ -202,10 +220,10 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
         if mode == 2:
             ncand[root] = _candidates_turning(
                 root, False, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
-                cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact)
+                hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact)
         else:
             ncand[root] = _candidates(
-                root, False, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
+                root, False, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit, hold,
                 rotation, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact)
         cidx[root] = 0
         stack[0] = root
@@ -239,12 +257,12 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
                     if mode == 2:
                         ncand[k] = _candidates_turning(
                             k, True, nbr, cost, unit, pos, head, slot, dist, stuck, flow,
-                            commit, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand,
+                            commit, hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand,
                             ckey, cact)
                     else:
                         ncand[k] = _candidates(
                             k, True, nbr, cost, unit, pos, head, slot, dist, stuck, flow,
-                            commit, rotation, cong_w, stuck_after, stuck_w, commit_w, step,
+                            commit, hold, rotation, cong_w, stuck_after, stuck_w, commit_w, step,
                             salt, cand, ckey, cact)
                     cidx[k] = 0
                     stack[depth] = k
@@ -266,20 +284,21 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
     for i in range(n):
         occ_next[nxt[i]] = -1
     if mode == 1:
-        _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit,
+        _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit, hold,
                      stack)
 
 
 @njit(cache=True, nogil=True)
-def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit,
-                     stack):
+def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit, hold,
+                 stack):
     """Turn PIBT's next cells into rotation-model actions.
 
     A robot facing its next cell moves forward; one that is not turns
     towards it and stays; one that stays turns towards its best neighbour.
     A robot moving into the cell of a robot that stays must stay too
     (followed along chains; a cycle of robots moving forward all move).
-    A robot that does not move commits to the neighbour it faces.
+    A robot that does not move commits to the neighbour it faces; a held
+    robot waits.
     """
     n = pos.size
     state = np.zeros(n, dtype=np.int8)  # 0 unknown, 1 moves, 2 stays, 3 on the stack
@@ -287,6 +306,10 @@ def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, comm
         v = pos[i]
         d = act[i]  # direction of the move, 4 = stay
         h = head[i]
+        if hold[i]:
+            act[i] = W_ROT
+            state[i] = 2
+            continue
         if d == 4:
             best = 65536.0
             d = h
@@ -338,10 +361,12 @@ def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, comm
 
 
 @njit(cache=True, nogil=True)
-def execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits, rotation):
+def execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits, hold, rotation):
     """Apply the step: move, turn, update occupancy, stuck counters, flow and waits.
 
-    Returns the number of robots that moved or turned.
+    A robot standing still counts a wait in its cell unless it is being
+    loaded or unloaded (``hold``). Returns the number of robots that moved
+    or turned.
     """
     n = pos.size
     busy = 0
@@ -371,7 +396,7 @@ def execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits, rotat
                 commit[i] = nbr[v, head[i]]
                 stuck[i] = 0
                 busy += 1
-            else:
+            elif not hold[i]:
                 waits[v] += 1
         pos[i] = u
     for i in range(n):

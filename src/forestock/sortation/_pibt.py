@@ -7,6 +7,15 @@ guides: congestion (a move against the recent flow through a cell costs
 more) and, under the rotation model, the turns a move needs. A robot that
 waits too long in front of a blocked cell is nudged to go round it. Python
 runs the loop, hands out tasks and times each step; numba computes the step.
+
+On a map with one-way lanes (generated centres) robots move only along the
+lanes, and the distance tables are computed on that directed graph, so that
+guidance respects the lanes. In a parcel flow a free robot picks the station
+cheapest to reach (distance plus the robots already bound there), a loaded
+robot the chute of its parcel's destination cheapest to reach (distance
+plus the robots already bound for it), and robots stand at the station and
+at the chute for the loading and drop steps, during which no robot can push
+them.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +69,15 @@ class PlannerParams:
     induction_balance
         Parcel flows: cost, in cells, of each robot already bound for an
         induction station when a robot picks one.
+    drop_balance
+        Parcel flows: cost, in cells, of each robot already bound for a
+        chute when a loaded robot picks one of its destination's chutes (so
+        that robots spread over the field rather than crowd the chutes
+        nearest the stations).
+    priority
+        ``"task"``: a robot's priority is the steps since it got its goal;
+        ``"progress"``: the steps since it last came nearer its goal, ties
+        going to the robot nearer its goal.
     table_mb
         Memory for the distance tables; a problem that needs more is refused.
     record_paths
@@ -76,6 +95,8 @@ class PlannerParams:
     highway: int = 2
     turning: str = "convert"
     induction_balance: float = 2.0
+    drop_balance: float = 10.0
+    priority: str = "task"
     table_mb: int = 1024
     record_paths: bool = True
     validate: bool = True
@@ -88,6 +109,8 @@ class PlannerParams:
             raise ValueError(f"flow_decay must be in [0, 1), got {self.flow_decay}")
         if not 0 <= self.highway <= 20:
             raise ValueError(f"highway must be in 0..20, got {self.highway}")
+        if self.priority not in ("task", "progress"):
+            raise ValueError(f"priority must be 'task' or 'progress', got {self.priority!r}")
         if self.turning not in ("state", "convert"):
             raise ValueError(f"turning must be 'state' or 'convert', got {self.turning!r}")
         if self.commit_weight < 0:
@@ -95,8 +118,9 @@ class PlannerParams:
         if self.stuck_after < 0 or self.stuck_weight < 0:
             raise ValueError(f"stuck_after and stuck_weight must be >= 0, got "
                              f"{self.stuck_after}, {self.stuck_weight}")
-        if self.induction_balance < 0:
-            raise ValueError(f"induction_balance must be >= 0, got {self.induction_balance}")
+        if self.induction_balance < 0 or self.drop_balance < 0:
+            raise ValueError(f"induction_balance and drop_balance must be >= 0, got "
+                             f"{self.induction_balance}, {self.drop_balance}")
         if self.table_mb < 1:
             raise ValueError(f"table_mb must be >= 1, got {self.table_mb}")
         if self.validate and not self.record_paths:
@@ -118,8 +142,8 @@ class SortationResult:
         ``float64`` [steps]: planning time of each step (PIBT plus the
         distance tables of new goals).
     waits
-        ``int32`` [cells]: robot-steps spent waiting in each cell (the
-        congestion heat map).
+        ``int32`` [cells]: robot-steps spent waiting in each cell, loading
+        and drop steps not counted (the congestion heat map).
     moving_share
         Share of robot-steps spent moving or turning (utilisation).
     loaded_share
@@ -176,15 +200,16 @@ class SortationResult:
 class _Tables:
     """Distance tables per goal in a bounded cache; tables of goals in use stay."""
 
-    def __init__(self, nbr: np.ndarray, cost: np.ndarray, need: int, table_mb: int) -> None:
-        n_free = nbr.shape[0]
+    def __init__(self, rnbr: np.ndarray, cost: np.ndarray, need: int, table_mb: int,
+                 want: int) -> None:
+        n_free = rnbr.shape[0]
         fit = table_mb * 2**20 // (2 * n_free)
         if fit < need:
             raise InfeasibleError(
                 f"the planner needs distance tables for {need} goals at once on {n_free} free "
                 f"cells ({need * n_free * 2 / 2**20:,.0f} MB), more than table_mb={table_mb}")
-        cap = int(min(n_free, max(need, min(fit, 2 * need))))
-        self.nbr = nbr
+        cap = int(min(n_free, max(need, min(fit, want))))
+        self.nbr = rnbr
         self.cost = cost
         nb = int(cost.max()) + 1
         self.buckets = np.empty((nb, 4 * n_free), dtype=np.int32)
@@ -216,6 +241,12 @@ class _Tables:
         self.refs[s] = 1
         return s
 
+    def peek(self, goal: int) -> int:
+        """The slot of ``goal``'s table, computed if needed, kept idle (not held)."""
+        s = self.acquire(goal)
+        self.release(s)
+        return s
+
     def release(self, s: int) -> None:
         self.refs[s] -= 1
         if self.refs[s] == 0:
@@ -223,14 +254,21 @@ class _Tables:
 
 
 class _Tasks:
-    """Hands out goals; counts finished tasks."""
+    """Hands out goals; counts finished tasks.
+
+    Parcel flows: a free robot goes to the induction station cheapest to
+    reach (distance on the lane graph plus ``balance`` per robot already
+    bound there); a loaded robot goes to the drop cell of its parcel's
+    destination cheapest to reach from its station (plus ``drop_balance``
+    per robot already bound for that chute).
+    """
 
     def __init__(self, problem: SortationProblem, dense: np.ndarray, seed: int,
-                 balance: float) -> None:
+                 balance: float, drop_balance: float, table: Callable[[int], np.ndarray]
+                 ) -> None:
         self.p = problem
         self.n = problem.n_agents
         self.dense = dense
-        self.width = problem.grid.width
         self.finished = 0
         self.rng = np.random.default_rng(seed)
         t = problem.tasks
@@ -239,17 +277,38 @@ class _Tasks:
             self.errand = np.zeros(self.n, dtype=np.int64)
             self.count = np.zeros(self.n, dtype=np.int64)
             self.next_free = 0
-        else:
-            self.loaded = np.zeros(self.n, dtype=bool)
-            self.bound = np.zeros(t.induction.size, dtype=np.int64)
-            self.station = np.full(self.n, -1, dtype=np.int64)
-            self.balance = balance
-            self.draws = np.empty(0, dtype=np.int64)
-            self.drawn = 0
-            ir, ic = np.divmod(t.induction.astype(np.int64), self.width)
-            self.ind_rc = (ir, ic)
-            dr, dc = np.divmod(t.drops.astype(np.int64), self.width)
-            self.drop_rc = (dr, dc)
+            return
+        self.loaded = np.zeros(self.n, dtype=bool)
+        self.bound = np.zeros(t.induction.size, dtype=np.int64)
+        self.bound_chute = np.zeros(t.chute_share.size, dtype=np.int64)
+        self.chute_of_drop = np.repeat(np.arange(t.chute_share.size), np.diff(t.drop_ptr))
+        self.station = np.full(self.n, -1, dtype=np.int64)
+        self.drop = np.full(self.n, -1, dtype=np.int64)
+        self.balance = balance
+        self.drop_balance = drop_balance
+        # distances on the lane graph: to each station from every cell, and
+        # from each station to each drop cell
+        self.to_station = np.stack([table(int(dense[c])).astype(np.int64)
+                                    for c in t.induction])
+        st = dense[t.induction]
+        self.to_drop = np.stack([table(int(dense[c]))[st].astype(np.int64) for c in t.drops],
+                                axis=1)
+        dest = t.destinations()
+        _, dest = np.unique(dest, return_inverse=True)
+        self.dest_share = np.bincount(dest, weights=t.chute_share)
+        self.dest_drops = np.argsort(dest[self.chute_of_drop], kind="stable")
+        self.dest_ptr = np.zeros(self.dest_share.size + 1, dtype=np.int64)
+        self.dest_ptr[1:] = np.cumsum(np.bincount(dest[self.chute_of_drop],
+                                                  minlength=self.dest_share.size))
+        self.draws = np.empty(0, dtype=np.int64)
+        self.drawn = 0
+
+    def dwell(self) -> np.ndarray | int:
+        """Steps each robot must stand on its goal before it counts as reached."""
+        t = self.p.tasks
+        if isinstance(t, TaskList) or t.load_steps == t.drop_steps == 0:
+            return 0
+        return np.where(self.loaded, t.drop_steps, t.load_steps)
 
     def first_goals(self, cells: np.ndarray) -> np.ndarray:
         return np.array([self._next(i, int(cells[i]), finished=False) for i in range(self.n)],
@@ -275,32 +334,51 @@ class _Tasks:
                 self.next_free += 1
             self.errand[i] = 0
             return int(t.errands[t.ptr[self.task[i]]])
-        r, c = divmod(cell, self.width)
         if finished and not self.loaded[i]:  # loaded at an induction station
-            self.bound[self.station[i]] -= 1
+            k = self.station[i]
+            self.bound[k] -= 1
             self.loaded[i] = True
-            chute = self._draw()
-            lo, hi = t.drop_ptr[chute], t.drop_ptr[chute + 1]
-            md = np.abs(self.drop_rc[0][lo:hi] - r) + np.abs(self.drop_rc[1][lo:hi] - c)
-            return int(t.drops[lo + int(np.argmin(md))])
+            g = self._draw()
+            cand = self.dest_drops[self.dest_ptr[g]:self.dest_ptr[g + 1]]
+            busy = self.bound_chute[self.chute_of_drop[cand]]
+            j = int(cand[np.argmin(self.to_drop[k, cand] + self.drop_balance * busy)])
+            self.drop[i] = j
+            self.bound_chute[self.chute_of_drop[j]] += 1
+            return int(t.drops[j])
         if finished:  # dropped its parcel
             self.finished += 1
             self.loaded[i] = False
-        md = np.abs(self.ind_rc[0] - r) + np.abs(self.ind_rc[1] - c) + self.balance * self.bound
-        k = int(np.argmin(md))
+            self.bound_chute[self.chute_of_drop[self.drop[i]]] -= 1
+        v = int(self.dense[cell])
+        k = int(np.argmin(self.to_station[:, v] + self.balance * self.bound))
         self.station[i] = k
         self.bound[k] += 1
         return int(t.induction[k])
 
     def _draw(self) -> int:
-        t = self.p.tasks
-        if not isinstance(t, ParcelFlow):
-            raise TypeError("parcel destinations are drawn for parcel flows only")
         if self.drawn == self.draws.size:
-            self.draws = self.rng.choice(t.chute_share.size, size=4096, p=t.chute_share)
+            self.draws = self.rng.choice(self.dest_share.size, size=4096, p=self.dest_share)
             self.drawn = 0
         self.drawn += 1
         return int(self.draws[self.drawn - 1])
+
+
+def _lane_graph(full_nbr: np.ndarray, dense: np.ndarray, cell_of: np.ndarray,
+                lanes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense moves out of each free cell, and into it, with one-way lanes respected.
+
+    Returns ``nbr[v, d]`` (the cell a move from ``v`` in direction ``d``
+    reaches, or -1) and ``rnbr[v, d]`` (the neighbour ``u`` of ``v`` in
+    direction ``d`` when ``u`` may move to ``v``, or -1).
+    """
+    phys = np.where(full_nbr >= 0, dense[np.maximum(full_nbr, 0)], -1)[cell_of].astype(np.int32)
+    if lanes is None:
+        return phys, phys
+    allowed = ((lanes[cell_of][:, None].astype(np.int32) >> np.arange(4)) & 1).astype(bool)
+    nbr = np.where(allowed, phys, -1).astype(np.int32)
+    back = nbr[np.maximum(phys, 0), (np.arange(4)[None, :] + 2) % 4]
+    rnbr = np.where((phys >= 0) & (back == np.arange(phys.shape[0])[:, None]), phys, -1)
+    return nbr, rnbr.astype(np.int32)
 
 
 def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
@@ -352,14 +430,23 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
     cell_of = np.flatnonzero(free).astype(np.int32)
     dense = np.full(grid.size, -1, dtype=np.int32)
     dense[cell_of] = np.arange(cell_of.size, dtype=np.int32)
-    nbr = np.where(full_nbr >= 0, dense[np.maximum(full_nbr, 0)], -1)[cell_of].astype(np.int32)
+    nbr, rnbr = _lane_graph(full_nbr, dense, cell_of, problem.lanes)
     n, steps = problem.n_agents, problem.steps
     rotation = problem.model == "rotation"
     mode = 0 if not rotation else (2 if params.turning == "state" else 1)
     unit = 2
-    cost = _move_costs(grid, cell_of, nbr, unit, params.highway)
-    tables = _Tables(nbr, cost, n, params.table_mb)
-    tasks = _Tasks(problem, dense, seed, params.induction_balance)
+    # one-way lanes replace the soft highways
+    cost = _move_costs(grid, cell_of, nbr, unit, 0 if problem.lanes is not None
+                       else params.highway)
+    want = 2 * n
+    if isinstance(problem.tasks, ParcelFlow):  # keep a table of every station and drop cell
+        want = max(want, n + problem.tasks.induction.size + problem.tasks.drops.size)
+    tables = _Tables(rnbr, cost, n, params.table_mb, want)
+
+    def table(goal: int) -> np.ndarray:
+        return tables.dist[tables.peek(goal)]
+
+    tasks = _Tasks(problem, dense, seed, params.induction_balance, params.drop_balance, table)
     rng = np.random.default_rng(seed)
     salt = int(rng.integers(0, 1 << 20))
     frac = rng.permutation(n) / n  # distinct tie-breaks of equal priorities
@@ -369,8 +456,11 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
     goal = dense[tasks.first_goals(problem.starts)].astype(np.int32)
     slot = np.array([tables.acquire(int(g)) for g in goal], dtype=np.int32)
     since = np.zeros(n, dtype=np.float64)
+    best = np.full(n, np.inf)  # nearest a robot has come to its goal (priority "progress")
     stuck = np.zeros(n, dtype=np.int32)
     commit = np.full(n, -1, dtype=np.int32)
+    hold = np.zeros(n, dtype=np.bool_)  # loading or unloading at the goal
+    arrived = np.zeros(n, dtype=np.int64)  # steps spent on the goal so far
     flow = np.zeros((cell_of.size, 4), dtype=np.float32)
     occ_now = np.full(cell_of.size, -1, dtype=np.int32)
     occ_now[pos] = np.arange(n, dtype=np.int32)
@@ -399,28 +489,41 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
                params.commit_weight)
     # compile (or load) the kernel before the clock runs: a dry step on copies
     K.plan_step(nbr, cost, unit, pos, head.copy(), slot, tables.dist, since + frac, stuck,
-                flow, commit.copy(), occ_now, occ_next, nxt, act, mode, *weights, 0, salt, cand,
-                ckey, cact)
+                flow, commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
+                cand, ckey, cact)
     for t in range(steps):
         t0 = time.perf_counter()
-        K.plan_step(nbr, cost, unit, pos, head, slot, tables.dist, since + frac, stuck, flow,
-                    commit, occ_now, occ_next, nxt, act, mode, *weights, t, salt, cand, ckey,
-                    cact)
+        if params.priority == "progress":
+            dnow = tables.dist[slot, pos].astype(np.float64)
+            gain = dnow < best
+            since = np.where(gain, 0.0, since)
+            best = np.minimum(best, dnow)
+            prio = since + frac - dnow / (2.0 * K.UNREACH)
+        else:
+            prio = since + frac
+        K.plan_step(nbr, cost, unit, pos, head, slot, tables.dist, prio, stuck, flow,
+                    commit, hold, occ_now, occ_next, nxt, act, mode, *weights, t, salt, cand,
+                    ckey, cact)
         plan_seconds[t] = time.perf_counter() - t0 + carry
         flow *= decay
         busy_steps += K.execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits,
-                                rotation)
+                                hold, rotation)
         since += 1.0
         if is_flow:
             loaded_steps += int(tasks.loaded.sum())
         t1 = time.perf_counter()
         before = tasks.finished
-        for i in np.flatnonzero(pos == goal):
+        at = pos == goal
+        arrived = np.where(at, arrived + 1, 0)
+        for i in np.flatnonzero(at & (arrived > tasks.dwell())):
             g = int(dense[tasks.reached(int(i), int(cell_of[pos[i]]))])
             tables.release(int(slot[i]))
             slot[i] = tables.acquire(g)
             goal[i] = g
             since[i] = 0.0
+            best[i] = np.inf
+            arrived[i] = 0
+        hold[:] = arrived > 0
         finished_per_step[t] = tasks.finished - before
         carry = time.perf_counter() - t1
         if positions is not None and headings is not None:
@@ -444,5 +547,5 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
              "%d distance tables", problem.name, n, steps, result.tasks_finished,
              result.mean_plan_ms, tables.computed)
     if params.validate and positions is not None and headings is not None:
-        validate_paths(grid, positions, headings if rotation else None)
+        validate_paths(grid, positions, headings if rotation else None, problem.lanes)
     return result

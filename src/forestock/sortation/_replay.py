@@ -191,7 +191,7 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
             task[done] = (done + count[done] * n) % m
             count[done] += 1
             errand[done] = 0
-    found = find_conflicts(problem.grid, positions, headings)
+    found = find_conflicts(problem.grid, positions, headings, lanes=problem.lanes)
     published = data.get("numTaskFinished")
     return ReplayResult(
         name=problem.name, steps=steps, n_agents=n, tasks_finished=int(finished.sum()),

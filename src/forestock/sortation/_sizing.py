@@ -2,9 +2,13 @@
 
 The simulate stage's ``outcomes_flow`` gives parcels per warehouse, hour and
 destination region. The peak hour (most parcels) sets the target and its
-destination mix sets the chutes. A centre with enough induction stations
-and chutes is generated, and fleets are tried (doubling, then bisection)
-with the planner, each for a warm-up then a measured window.
+destination mix sets the chutes. A centre is generated for the target
+(:func:`centre_for`): one induction station per ``station_rate`` parcels an
+hour, and a field of fixed depth that grows across with the stations, so
+the floor space grows with the throughput (and the fleet). Fleets are tried
+on it (doubling, then bisection) with the planner, each for a warm-up then
+a measured window (:func:`run_fleet`); throughput rises with the fleet
+until the stations or the aisles saturate.
 """
 
 from __future__ import annotations
@@ -17,36 +21,44 @@ import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
-from forestock.sortation._layout import Centre, CentreParams, build_centre, centre_problem
-from forestock.sortation._layout import params_for as _params_for
+from forestock.sortation._layout import (
+    Centre,
+    CentreParams,
+    build_centre,
+    centre_problem,
+    params_for,
+)
 from forestock.sortation._pibt import PlannerParams, solve
 
-__all__ = ["SizingParams", "SizingResult", "peak_hour", "size_fleet"]
+__all__ = ["SizingParams", "SizingResult", "centre_for", "fleet_curve", "peak_hour", "run_fleet",
+           "size_fleet"]
 
 log = logging.getLogger("forestock.sortation")
 
 
 @dataclass(frozen=True)
 class SizingParams:
-    """How fleets are tried.
+    """How centres are laid out and fleets tried.
 
     Parameters
     ----------
     station_rate
-        Parcels an induction station feeds per hour (sets the number of stations).
+        Parcels an induction station feeds per hour (sets the number of
+        stations; a station loads a robot in ``centre.load_steps`` steps, so
+        it can feed at most 3,600 / (load_steps + 1) an hour).
     warmup_steps, measure_steps
         Steps run before measuring, and measured; throughput is scaled to an hour.
     max_density
-        Largest fleet tried, as a share of the centre's plain cells.
+        Largest fleet tried, as a share of the centre's free cells.
     centre
-        Base shape of the centre (grown to fit stations and chutes).
+        Base shape of the centre (its depth; the width grows to fit the stations).
     """
 
-    station_rate: float = 1500.0
+    station_rate: float = 800.0
     warmup_steps: int = 300
-    measure_steps: int = 900
+    measure_steps: int = 1200
     max_density: float = 0.3
-    centre: CentreParams = field(default_factory=CentreParams)
+    centre: CentreParams = field(default_factory=lambda: CentreParams(chute_rows=10))
 
     def __post_init__(self) -> None:
         if not self.station_rate > 0:
@@ -70,7 +82,8 @@ class SizingResult:
         Whether any fleet met the target.
     curve
         One row per fleet tried: robots, parcels_per_hour, per_robot_hour,
-        plan_ms (mean planning time per step), moving_share.
+        cells_per_robot (free cells of the centre per robot), plan_ms (mean
+        planning time per step), moving_share.
     """
 
     warehouse: str
@@ -85,6 +98,11 @@ class SizingResult:
     curve: pd.DataFrame = field(repr=False)
     waits: np.ndarray = field(repr=False)
     seed: int = 0
+
+    @property
+    def cells_per_robot(self) -> float:
+        """Free cells of the centre per robot of the fleet found."""
+        return self.centre.n_free / self.robots
 
 
 def peak_hour(flow: pd.DataFrame, warehouse: str) -> tuple[int, dict[str, float]]:
@@ -107,26 +125,65 @@ def peak_hour(flow: pd.DataFrame, warehouse: str) -> tuple[int, dict[str, float]
     return hour, {str(k): float(v) for k, v in mix.items()}
 
 
-def _search(centre: Centre, share: np.ndarray, target: float, sp: SizingParams,
-            pl: PlannerParams, seed: int
-            ) -> tuple[int, int | None, dict[int, dict[str, float]], dict[int, np.ndarray]]:
-    free = int(centre.grid.free.sum())
-    plain = int((centre.grid.chars == ord(".")).sum())
-    cap = max(1, min(plain, int(free * sp.max_density)))
+def centre_for(target_per_hour: float, mix: dict[str, float], params: SizingParams | None = None,
+               grow: int = 0) -> tuple[Centre, np.ndarray, np.ndarray]:
+    """The centre generated for ``target_per_hour`` parcels, its chutes' regions and shares.
+
+    One station per ``station_rate`` parcels an hour (times 1.5 per ``grow``),
+    at least two, and a chute per destination at least.
+    """
+    sp = params or SizingParams()
+    if not target_per_hour > 0:
+        raise ValueError(f"target_per_hour must be > 0, got {target_per_hour}")
+    stations = max(2, math.ceil(target_per_hour / sp.station_rate * 1.5**grow))
+    centre = build_centre(params_for(stations, len(mix), sp.centre))
+    dest, share = centre.assign(mix)
+    return centre, dest, share
+
+
+def run_fleet(centre: Centre, dest: np.ndarray, share: np.ndarray, robots: int,
+              params: SizingParams | None = None, planner: PlannerParams | None = None,
+              seed: int = 0, lanes: bool = True) -> tuple[dict[str, float], np.ndarray]:
+    """Run ``robots`` robots on ``centre``: one row of the fleet curve, and the waits per cell.
+
+    ``lanes=False`` lets robots move both ways everywhere (for comparison).
+    """
+    sp = params or SizingParams()
+    pl = planner or PlannerParams(record_paths=False, validate=False)
     steps = sp.warmup_steps + sp.measure_steps
+    problem = centre_problem(centre, robots, share, steps, seed, chute_dest=dest)
+    if not lanes:
+        problem = problem.replace(lanes=None)
+    r = solve(problem, pl, seed)
+    done = int(r.finished_per_step[sp.warmup_steps:].sum())
+    hours = sp.measure_steps * centre.params.step_seconds / 3600
+    row = {"robots": robots, "parcels_per_hour": done / hours,
+           "per_robot_hour": done / hours / robots,
+           "cells_per_robot": centre.n_free / robots, "plan_ms": r.mean_plan_ms,
+           "moving_share": r.moving_share}
+    log.info("%s, %d robots: %.0f parcels an hour", centre.grid.name, robots, done / hours)
+    return row, r.waits
+
+
+def fleet_curve(centre: Centre, dest: np.ndarray, share: np.ndarray, fleets: list[int],
+                params: SizingParams | None = None, planner: PlannerParams | None = None,
+                seed: int = 0) -> pd.DataFrame:
+    """Throughput against fleet size on ``centre``: one :func:`run_fleet` row per fleet."""
+    rows = [run_fleet(centre, dest, share, n, params, planner, seed)[0] for n in fleets]
+    return pd.DataFrame(rows).astype({"robots": np.int64})
+
+
+def _search(centre: Centre, dest: np.ndarray, share: np.ndarray, target: float,
+            sp: SizingParams, pl: PlannerParams, seed: int
+            ) -> tuple[int | None, dict[int, dict[str, float]], dict[int, np.ndarray]]:
+    plain = int((centre.grid.chars == ord(".")).sum())
+    cap = max(1, min(plain, int(centre.n_free * sp.max_density)))
     tried: dict[int, dict[str, float]] = {}
     waits: dict[int, np.ndarray] = {}
 
     def run(n: int) -> float:
         if n not in tried:
-            r = solve(centre_problem(centre, n, share, steps, seed), pl, seed)
-            done = int(r.finished_per_step[sp.warmup_steps:].sum())
-            hours = sp.measure_steps * centre.params.step_seconds / 3600
-            tried[n] = {"robots": n, "parcels_per_hour": done / hours,
-                        "per_robot_hour": done / hours / n, "plan_ms": r.mean_plan_ms,
-                        "moving_share": r.moving_share}
-            waits[n] = r.waits
-            log.info("%s, %d robots: %.0f parcels an hour", centre.grid.name, n, done / hours)
+            tried[n], waits[n] = run_fleet(centre, dest, share, n, sp, pl, seed)
         return tried[n]["parcels_per_hour"]
 
     lo, hi = 0, None
@@ -146,7 +203,7 @@ def _search(centre: Centre, share: np.ndarray, target: float, sp: SizingParams,
                 hi = mid
             else:
                 lo = mid
-    return lo, hi, tried, waits
+    return hi, tried, waits
 
 
 def size_fleet(target_per_hour: float, mix: dict[str, float], params: SizingParams | None = None,
@@ -161,23 +218,22 @@ def size_fleet(target_per_hour: float, mix: dict[str, float], params: SizingPara
     mix
         Parcels per destination (sets chutes and destination shares).
     params, planner
-        Search and planner settings.
+        Layout, search and planner settings.
     seed
         Seed of robot starts, tie-breaks and parcel destinations.
+
+    Returns
+    -------
+    SizingResult
+        The fleet, its throughput, the centre and every fleet tried. A
+        centre whose stations or aisles saturate below the target is
+        generated again with 1.5 times the stations (three times at most).
     """
     sp = params or SizingParams()
     pl = planner or PlannerParams(record_paths=False, validate=False)
-    if not target_per_hour > 0:
-        raise ValueError(f"target_per_hour must be > 0, got {target_per_hour}")
-    stations = max(2, math.ceil(target_per_hour / sp.station_rate))
-    base = _params_for(stations, len(mix), sp.centre)
-    for grow in range(4):  # a centre too small for the peak grows and is tried again
-        cp = CentreParams(math.ceil(base.chute_rows * 1.5**grow),
-                          math.ceil(base.chute_cols * 1.5**grow), base.pitch, base.margin,
-                          base.station_every, base.step_seconds)
-        centre = build_centre(cp)
-        dest, share = centre.assign(mix)
-        _, hi, tried, waits = _search(centre, share, target_per_hour, sp, pl, seed)
+    for grow in range(4):
+        centre, dest, share = centre_for(target_per_hour, mix, sp, grow)
+        hi, tried, waits = _search(centre, dest, share, target_per_hour, sp, pl, seed)
         if hi is not None:
             break
     met = hi is not None

@@ -14,7 +14,8 @@ _DC = np.array([1, 0, -1, 0])
 
 
 def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | None = None,
-                   limit: int | None = None) -> list[PathError]:
+                   limit: int | None = None, lanes: np.ndarray | None = None
+                   ) -> list[PathError]:
     """Every broken rule in the paths, in step order (at most ``limit``).
 
     Parameters
@@ -29,6 +30,11 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
         north) under the rotation model: a robot either moves one cell
         along its heading, or stays and turns by at most 90 degrees. ``None``
         for the four-neighbour model: a robot moves to a neighbour or stays.
+    limit
+        Stop after this many conflicts.
+    lanes
+        ``uint8`` [cells] one-way lanes (bit ``d``: a move out of the cell in
+        direction ``d`` is allowed), or ``None``.
 
     Returns
     -------
@@ -79,6 +85,14 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
             j = int(moved[k])
             found.append(PathError("jump", t, (j,), int(cur[j]),
                                    f"from cell {prev[j]} to a non-neighbour"))
+        if lanes is not None:
+            d = np.select([cc > pc, cr > pr, cc < pc], [0, 1, 2], 3)
+            ok = (np.asarray(lanes)[prev[moved]].astype(np.int64) >> d) & 1
+            for k in np.flatnonzero((ok == 0) & (step_len == 1)):
+                j = int(moved[k])
+                found.append(PathError("lane", t, (j,), int(cur[j]),
+                                       f"moved {'ESWN'[d[k]]} out of cell {prev[j]}, against "
+                                       f"its one-way lane"))
         if hd is not None:
             h0, h1 = hd[t - 1], hd[t]
             mh = h0[moved]
@@ -111,8 +125,8 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
 
 
 def validate_paths(grid: GridMap, positions: np.ndarray,
-                   headings: np.ndarray | None = None) -> None:
+                   headings: np.ndarray | None = None, lanes: np.ndarray | None = None) -> None:
     """Raise :class:`PathError` on the first broken rule (see :func:`find_conflicts`)."""
-    found = find_conflicts(grid, positions, headings, limit=1)
+    found = find_conflicts(grid, positions, headings, limit=1, lanes=lanes)
     if found:
         raise found[0]
