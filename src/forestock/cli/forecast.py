@@ -11,6 +11,7 @@ import typer
 
 from forestock.cli._common import (
     JsonOpt,
+    RichCallbacks,
     SeedOpt,
     WorkspaceOpt,
     app,
@@ -18,6 +19,7 @@ from forestock.cli._common import (
     err,
     out,
     parse_date,
+    progress_bar,
     rich_table,
     user_errors,
 )
@@ -64,30 +66,80 @@ def forecast(
 
     with user_errors():
         ws = Workspace(workspace)
-        data = _inputs(ws)
+        ws.require(["history", "calendar"], "forecast")
         if event is None and start is None and end is None:
             event = "11.11"
-        window = target_window(data["calendar"], data["history"]["date"].max().date(), event,
-                               parse_date(start, "--start"), parse_date(end, "--end"))
+        span = _history_span(ws)
+        calendar = ws.read("calendar")
+        window = target_window(calendar, span["last"], event, parse_date(start, "--start"),
+                               parse_date(end, "--end"))
         t0 = time.perf_counter()
-        with err.status(f"forecasting {window.start}..{window.end} ({method})"):
-            table = run_forecast(data["history"], data["calendar"], window, data["skus"],
-                                 data["regions"], prices=data["prices"], method=method,
-                                 seed=seed)
-            ws.write("forecast", table)
+        if method == "forestock" and _needs_blocks(ws, span, window.end):
+            daily, rows = _forecast_blocks(ws, calendar, window, seed)
+        else:
+            data = _inputs(ws)
+            with err.status(f"forecasting {window.start}..{window.end} ({method})"):
+                table = run_forecast(data["history"], data["calendar"], window, data["skus"],
+                                     data["regions"], prices=data["prices"], method=method,
+                                     seed=seed)
+                ws.write("forecast", table)
+            daily, rows = _daily(table), len(table)
     facts = {"event": window.event, "start": window.start, "end": window.end, "method": method,
-             "seed": seed, "rows": len(table), "units_mean": float(table["mean"].sum()),
-             "units_q10": float(table["q10"].sum()), "units_q90": float(table["q90"].sum()),
+             "seed": seed, "rows": rows, "units_mean": float(daily["mean"].sum()),
+             "units_q10": float(daily["q10"].sum()), "units_q90": float(daily["q90"].sum()),
              "seconds": round(time.perf_counter() - t0, 2)}
     ws.note("forecast", facts)
     if as_json:
         emit_json(facts)
         return
-    daily = table.groupby("date")[["mean", "q10", "q50", "q90"]].sum().reset_index()
-    daily["date"] = daily["date"].dt.date.astype(str)
+    daily["date"] = pd.to_datetime(daily["date"]).dt.date.astype(str)
     out.print(rich_table(f"National forecast, {window.event} {window.start}..{window.end}",
                          daily, dict.fromkeys(("mean", "q10", "q50", "q90"), ",.0f")))
     out.print("q10/q90 here are sums of the cells' quantiles (wider than the national ones).")
+
+
+def _daily(table: pd.DataFrame) -> pd.DataFrame:
+    return table.groupby("date")[["mean", "q10", "q50", "q90"]].sum().reset_index()
+
+
+def _history_span(ws: Workspace) -> dict[str, Any]:
+    """First and last date and rows of the history, without reading it into memory."""
+    row = ws.sql("SELECT min(date), max(date), count(*) FROM history").iloc[0]
+    return {"first": pd.Timestamp(row.iloc[0]).date(), "last": pd.Timestamp(row.iloc[1]).date(),
+            "rows": int(row.iloc[2])}
+
+
+def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> bool:
+    """Whether the dense panel would be too large for memory (then: SKU blocks)."""
+    from forestock.forecast import BLOCK_CELLS
+
+    if not (ws.has("skus") and ws.has("regions")):
+        return False
+    n = ws.sql("SELECT (SELECT count(*) FROM skus) * (SELECT count(*) FROM regions)").iloc[0, 0]
+    return int(n) * ((window_end - span["first"]).days + 1) > BLOCK_CELLS
+
+
+def _forecast_blocks(ws: Workspace, calendar: pd.DataFrame, window: Any, seed: int
+                     ) -> tuple[pd.DataFrame, int]:
+    """Forecast a large history block by block, streaming the table to the workspace."""
+    from forestock.forecast import forecast_blocks
+    from forestock.tables import to_arrow, validate
+
+    skus, regions = ws.read("skus"), ws.read("regions")
+    prices = ws.read("prices") if ws.has("prices") else None
+    known = {"skus": pd.Index(skus["sku_id"]), "regions": pd.Index(regions["region_id"])}
+    daily: list[pd.DataFrame] = []
+    with ws.writer("forecast") as writer, progress_bar() as progress:
+
+        def sink(table: pd.DataFrame) -> None:
+            writer.write_table(to_arrow(validate(table, "forecast", known=known), "forecast"))
+            daily.append(_daily(table))
+
+        report = forecast_blocks(ws.path("history"), calendar, window, skus, regions,
+                                 prices=prices, seed=seed, sink=sink,
+                                 callbacks=RichCallbacks(progress))
+    total = pd.concat(daily).groupby("date", as_index=False).sum()
+    return total, report.rows
 
 
 @app.command()

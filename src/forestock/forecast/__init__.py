@@ -29,6 +29,7 @@ import pandas as pd
 from forestock.errors import ForestockError
 from forestock.events import Window, next_window, occurrences
 from forestock.forecast._baselines import StatsBaseline
+from forestock.forecast._blocks import BLOCK_CELLS, BlockReport, forecast_blocks
 from forestock.forecast._metrics import score
 from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
@@ -36,8 +37,10 @@ from forestock.forecast._panel import build_panel, infer_freq, period_index, win
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 
 __all__ = [
+    "BLOCK_CELLS",
     "METHODS",
     "BacktestResult",
+    "BlockReport",
     "ForecastParams",
     "ForecastProblem",
     "Forecaster",
@@ -48,6 +51,7 @@ __all__ = [
     "aggregate",
     "backtest",
     "forecast",
+    "forecast_blocks",
     "holdout_window",
     "infer_freq",
     "make_method",

@@ -35,7 +35,26 @@ class Aggregates:
     first_sale: np.ndarray  # [series], -1 never
 
 
-def aggregates(p: Panel) -> Aggregates:
+@dataclass(frozen=True)
+class Market:
+    """Units per region and period over every SKU, on a panel's period grid.
+
+    A panel holding only some SKUs (a block) takes the market from here, so its
+    regional and market features equal those of the whole panel.
+    """
+
+    R: np.ndarray  # float64 [region, periods]
+    tot: np.ndarray  # float64 [periods]
+
+    @classmethod
+    def of(cls, p: Panel) -> Market:
+        """The market of a panel holding every SKU."""
+        R = np.zeros((len(p.region_ids), p.Y.shape[1]))
+        np.add.at(R, p.series_region, np.nan_to_num(p.Y, nan=0.0).astype(np.float64))
+        return cls(R, R.sum(axis=0))
+
+
+def aggregates(p: Panel, market: Market | None = None) -> Aggregates:
     """Prefix sums over the history (future periods count as zero)."""
     Y = np.nan_to_num(p.Y, nan=0.0).astype(np.float64)
     ordm = p.ordinary.astype(np.float64)
@@ -44,18 +63,17 @@ def aggregates(p: Panel) -> Aggregates:
         return np.concatenate([np.zeros((a.shape[0], 1), dtype=a.dtype), np.cumsum(a, axis=1)],
                               axis=1)
 
-    n_sku, n_reg = len(p.sku_ids), len(p.region_ids)
+    n_sku = len(p.sku_ids)
     N = np.zeros((n_sku, Y.shape[1]))
     np.add.at(N, p.series_sku, Y)
-    R = np.zeros((n_reg, Y.shape[1]))
-    np.add.at(R, p.series_region, Y)
-    tot = Y.sum(axis=0)
+    m = market if market is not None else Market.of(p)
+    tot = m.tot
     sold = Y > 0
     first = np.where(sold.any(axis=1), np.argmax(sold, axis=1), -1)
     return Aggregates(
         C=prefix(Y), C_ord=prefix(Y * ordm), C_nz=prefix(sold.astype(np.int32)),
         n_ord=np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))]),
-        N=N, CN=prefix(N), CN_ord=prefix(N * ordm), CR=prefix(R), tot=tot,
+        N=N, CN=prefix(N), CN_ord=prefix(N * ordm), CR=prefix(m.R), tot=tot,
         Ctot_ord=np.concatenate([[0.0], np.cumsum(tot * ordm)]), first_sale=first,
     )
 
@@ -130,6 +148,12 @@ def row_features(
     f["last_season_around"] = np.where(ok, around, np.nan)
     base_then = _ordinary_level(agg.C_ord, agg.n_ord, series, np.maximum(sc - 1, 0), mid)
     f["last_season_lift"] = np.where(ok, (f["last_season"] + _EPS) / (base_then + _EPS), np.nan)
+    # the same at the SKU's national and the market's level: smoother seasonal indices
+    sku_then = _ordinary_level(agg.CN_ord, agg.n_ord, sku, np.maximum(sc - 1, 0), mid)
+    f["sku_season_lift"] = np.where(ok, (agg.N[sku, sc] + _EPS) / (sku_then + _EPS), np.nan)
+    tot_then = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, np.maximum(sc - 1, 0),
+                               mid)
+    f["market_season_lift"] = np.where(ok, (agg.tot[sc] + _EPS) / (tot_then + _EPS), np.nan)
     # the previous occurrence of the target's event, aligned by its offset
     prev = p.prev_start[target].astype(np.int64)
     aligned = prev + p.event_offset[target]
@@ -169,8 +193,16 @@ def row_features(
         f[col] = sku_static[col].to_numpy()[sku]
     for col in region_static.columns:
         f[col] = region_static[col].to_numpy()[reg]
-    if price_ratio is not None:
-        f["price_ratio"] = price_ratio
+    if price_ratio is not None:  # [series, periods]: planned over regular price
+        pr = price_ratio[series, target]
+        f["price_ratio"] = pr
+        # the promotion's depth against the series' usual price, and last season's price
+        # (which explains last season's units)
+        recent = np.nanmean(np.stack([price_ratio[series, np.maximum(origin - k, 0)]
+                                      for k in range(mid)]), axis=0)
+        f["price_vs_recent"] = pr / recent
+        f["price_last_season"] = np.where(ok, price_ratio[series, sc], np.nan)
+        f["price_vs_last_season"] = pr / f["price_last_season"]
     frame = pd.DataFrame(f)
     # the ordinary level, or the plain one where every recent period carried an event
     level = np.where(np.isnan(f["level_ord"]), f[f"level_{mid}"], f["level_ord"])

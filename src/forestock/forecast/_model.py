@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from forestock.errors import ForestockError
-from forestock.forecast._features import aggregates, row_features
+from forestock.events import Window
+from forestock.forecast._features import Aggregates, Market, aggregates, row_features
 from forestock.forecast._panel import LEVELS, Panel, build_panel, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
@@ -55,6 +56,18 @@ class _Rows:
     series: np.ndarray
     origin: np.ndarray
     target: np.ndarray
+    weight: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    """A panel (all SKUs, or a block of them) with what its features need."""
+
+    panel: Panel
+    agg: Aggregates
+    sku_static: pd.DataFrame
+    region_static: pd.DataFrame
+    price: np.ndarray | None
 
 
 class GlobalModel:
@@ -71,22 +84,39 @@ class GlobalModel:
         self.seed = seed
 
     # ------------------------------------------------------------------ data
-    def _static(self, problem: ForecastProblem, panel: Panel) -> tuple[pd.DataFrame,
-                                                                        pd.DataFrame]:
+    @staticmethod
+    def _static(problem: ForecastProblem, panel: Panel) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """SKU and region attributes; codes come from the whole tables, so every block of
+        SKUs codes a brand or category alike."""
         sku = pd.DataFrame(index=range(len(panel.sku_ids)))
         if problem.skus is not None:
-            s = problem.skus.set_index("sku_id").reindex(panel.sku_ids)
-            sku["category"] = pd.factorize(s["category"])[0].astype(np.float32)
-            sku["brand"] = pd.factorize(s["brand_id"])[0].astype(np.float32)
-            sku["log_price"] = np.log1p(s["price"].to_numpy(dtype=float)).astype(np.float32)
+            s = problem.skus.set_index("sku_id")
+            category = pd.Series(pd.factorize(s["category"], sort=True)[0], index=s.index)
+            brand = pd.Series(pd.factorize(s["brand_id"], sort=True)[0], index=s.index)
+            ids = pd.Index(panel.sku_ids)
+            sku["category"] = category.reindex(ids).to_numpy(dtype=np.float32)
+            sku["brand"] = brand.reindex(ids).to_numpy(dtype=np.float32)
+            sku["log_price"] = np.log1p(s["price"].reindex(ids).to_numpy(dtype=float)).astype(
+                np.float32)
         reg = pd.DataFrame({"region": np.arange(len(panel.region_ids), dtype=np.float32)})
         if problem.regions is not None:
             r = problem.regions.set_index("region_id").reindex(panel.region_ids)
             reg["log_population"] = np.log1p(r["population"].to_numpy(dtype=float))
         return sku, reg
 
+    def view(self, problem: ForecastProblem, panel: Panel, market: Market | None = None
+             ) -> _View:
+        """``panel`` ready for features; ``market`` when it holds only some SKUs."""
+        sku, reg = self._static(problem, panel)
+        return _View(panel, aggregates(panel, market), sku, reg,
+                     self._price_matrix(problem, panel))
+
     def _price_matrix(self, problem: ForecastProblem, panel: Panel) -> np.ndarray | None:
-        """Planned over regular price per SKU and period (NaN where not planned)."""
+        """Planned over regular price per series and period (NaN where not planned).
+
+        A price row without a region applies to the SKU everywhere; a row for a
+        region overrides it there.
+        """
         if problem.prices is None or problem.skus is None or problem.prices.empty:
             return None
         from forestock.forecast._panel import period_index
@@ -94,19 +124,48 @@ class GlobalModel:
         pr = problem.prices
         s = pd.Index(panel.sku_ids).get_indexer(pr["sku_id"].astype(object))
         t = period_index(pr["date"], panel.start, panel.freq)
-        ok = (s >= 0) & (t >= 0) & (t < panel.Y.shape[1])
-        total = np.zeros((len(panel.sku_ids), panel.Y.shape[1]))
-        count = np.zeros_like(total)
-        np.add.at(total, (s[ok], t[ok]), pr["price"].to_numpy(dtype=float)[ok])
-        np.add.at(count, (s[ok], t[ok]), 1.0)
+        regional = pr["region_id"].notna().to_numpy() if "region_id" in pr else np.zeros(
+            len(pr), dtype=bool)
+        r = np.full(len(pr), -1)
+        if regional.any():
+            r[regional] = pd.Index(panel.region_ids).get_indexer(
+                pr["region_id"][regional].astype(object))
+        n_t = panel.Y.shape[1]
+        price = pr["price"].to_numpy(dtype=float)
         regular = problem.skus.set_index("sku_id").reindex(panel.sku_ids)["price"].to_numpy(
             dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = total / count / regular[:, None]
-        return np.where(count > 0, ratio, np.nan)
 
-    def _rows(self, panel: Panel, horizons: np.ndarray, rng: np.random.Generator) -> _Rows:
+        def mean_at(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+            total = np.zeros((n, n_t))
+            count = np.zeros_like(total)
+            np.add.at(total, (rows, cols), vals)
+            np.add.at(count, (rows, cols), 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(count > 0, total / count, np.nan)
+
+        ok = (s >= 0) & (t >= 0) & (t < n_t)
+        nat = ok & ~regional
+        if not nat.any():  # regional prices only: the SKU's mean stands in where none given
+            nat = ok
+        sku_price = mean_at(s[nat], t[nat], price[nat], len(panel.sku_ids))
+        out = sku_price[panel.series_sku]
+        reg = ok & regional & (r >= 0)
+        if reg.any():
+            series = s[reg].astype(np.int64) * len(panel.region_ids) + r[reg]
+            lookup = pd.Series(np.arange(panel.n_series),
+                               index=panel.series_sku.astype(np.int64) * len(panel.region_ids)
+                               + panel.series_region)
+            row = lookup.reindex(series).to_numpy()
+            have = ~np.isnan(row)
+            own = mean_at(row[have].astype(np.int64), t[reg][have], price[reg][have],
+                          panel.n_series)
+            out = np.where(np.isnan(own), out, own)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (out / regular[panel.series_sku, None]).astype(np.float32)
+
+    def _rows(self, v: _View, horizons: np.ndarray, rng: np.random.Generator) -> _Rows:
         """Training rows: origins through the history at the window's horizons."""
+        panel = v.panel
         long_ = LEVELS[panel.freq][2]
         t_min = min(long_, max(panel.n_hist // 4, 1))
         last = panel.n_hist - 1
@@ -131,39 +190,55 @@ class GlobalModel:
         origin = np.array([o for o, _ in ordered])
         target = np.array([t for _, t in ordered])
         is_event = panel.event_code[target] >= 0
-        n = panel.n_series
+        # every series that sold, and as many that never did (weighted up to all of them):
+        # those teach that an empty series stays near empty, at a fraction of the rows
+        live = np.flatnonzero(v.agg.first_sale >= 0)
+        dead = np.flatnonzero(v.agg.first_sale < 0)
+        keep = dead if dead.size <= max(live.size, 1) else np.sort(
+            rng.choice(dead, size=max(live.size, 1), replace=False))
+        pool = np.concatenate([live, keep])
+        pool_weight = np.concatenate([np.ones(live.size),
+                                      np.full(keep.size, dead.size / max(keep.size, 1))])
+        n = max(pool.size, 1)
         budget = self.params.max_train_rows
         n_ev, n_or = int(is_event.sum()), int((~is_event).sum())
         ev_quota = min(n, budget // 2 // max(n_ev, 1)) if n_ev else 0
         or_quota = min(n, (budget - ev_quota * n_ev) // max(n_or, 1)) if n_or else 0
-        ser, org, tgt = [], [], []
+        ser, org, tgt, wts = [], [], [], []
         for o, t, ev in zip(origin, target, is_event, strict=True):
             k = ev_quota if ev else or_quota
-            if k <= 0:
+            if k <= 0 or pool.size == 0:
                 continue
             pick = np.arange(n) if k >= n else np.sort(rng.choice(n, size=k, replace=False))
-            ser.append(pick)
+            ser.append(pool[pick])
+            wts.append(pool_weight[pick])
             org.append(np.full(pick.size, o))
             tgt.append(np.full(pick.size, t))
-        return _Rows(np.concatenate(ser), np.concatenate(org), np.concatenate(tgt))
+        return _Rows(np.concatenate(ser), np.concatenate(org), np.concatenate(tgt),
+                     np.concatenate(wts))
 
-    def _features(self, rows: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
-        price = None
-        if self.price_ is not None:
-            price = self.price_[self.panel_.series_sku[rows.series], rows.target]
-        return row_features(self.panel_, self.agg_, rows.series, rows.origin, rows.target,
-                            self.sku_static_, self.region_static_, price)
+    @staticmethod
+    def _features(v: _View, rows: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
+        return row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
+                            v.sku_static, v.region_static, v.price)
 
     # ------------------------------------------------------------------ model
-    def _booster(self, X: pd.DataFrame, y: np.ndarray, base: np.ndarray) -> lgb.Booster:
-        p = self.params
+    @staticmethod
+    def _dataset(X: pd.DataFrame, y: np.ndarray, base: np.ndarray, weight: np.ndarray
+                 ) -> lgb.Dataset:
+        """The training rows, binned once (folds are subsets of it)."""
         cats = [c for c in _CATEGORICAL if c in X.columns]
-        data = lgb.Dataset(X, label=y, init_score=np.log(base), categorical_feature=cats,
-                           free_raw_data=True, params={"verbose": -1})
+        return lgb.Dataset(X, label=y, init_score=np.log(base), weight=weight,
+                           categorical_feature=cats, free_raw_data=True,
+                           params={"verbose": -1, "max_bin": 127}).construct()
+
+    def _booster(self, data: lgb.Dataset, rows: int, speed: float = 1.0) -> lgb.Booster:
+        """Boost on ``data``; ``speed`` > 1 takes fewer, larger steps (for calibration)."""
+        p = self.params
         cfg = {
             "objective": "tweedie",
             "tweedie_variance_power": p.tweedie_power,
-            "learning_rate": p.learning_rate,
+            "learning_rate": min(p.learning_rate * speed, 1.0),
             "num_leaves": p.num_leaves,
             "min_data_in_leaf": p.min_data_in_leaf,
             "feature_fraction": 0.85,
@@ -175,10 +250,10 @@ class GlobalModel:
             "deterministic": True,
             "force_row_wise": True,
             # small data: one thread (OpenMP threads spin-waiting cost more than they give)
-            "num_threads": p.threads if len(y) >= 200_000 else 1,
+            "num_threads": p.threads if rows >= 200_000 else 1,
             "verbose": -1,
         }
-        return lgb.train(cfg, data, num_boost_round=p.rounds)
+        return lgb.train(cfg, data, num_boost_round=max(1, round(p.rounds / speed)))
 
     @staticmethod
     def _mean(booster: lgb.Booster, X: pd.DataFrame, base: np.ndarray) -> np.ndarray:
@@ -187,35 +262,42 @@ class GlobalModel:
 
     def fit(self, problem: ForecastProblem) -> GlobalModel:
         """Build the panel and features, fit the model, calibrate the quantiles."""
-        rng = np.random.default_rng(self.seed)
+        panel = build_panel(problem.history, problem.calendar, problem.window,
+                            _ids(problem.skus, "sku_id"), _ids(problem.regions, "region_id"))
         self.problem_ = problem
-        self.panel_ = build_panel(problem.history, problem.calendar, problem.window,
-                                  _ids(problem.skus, "sku_id"), _ids(problem.regions, "region_id"))
-        self.agg_ = aggregates(self.panel_)
-        self.periods_ = window_periods(self.panel_, problem.window)
-        if self.periods_.size == 0:
-            raise ForestockError(f"the window {problem.window.start}..{problem.window.end} "
+        self.view_ = self.view(problem, panel)
+        return self.fit_view(self.view_, problem.window)
+
+    def fit_view(self, v: _View, window: Window) -> GlobalModel:
+        """Fit on a prepared panel (all SKUs, or a sample of them for a large history)."""
+        rng = np.random.default_rng(self.seed)
+        periods = window_periods(v.panel, window)
+        if periods.size == 0:
+            raise ForestockError(f"the window {window.start}..{window.end} "
                                  "holds no period after the history")
-        horizons = self.periods_ - (self.panel_.n_hist - 1)
-        self.sku_static_, self.region_static_ = self._static(problem, self.panel_)
-        self.price_ = self._price_matrix(problem, self.panel_)
-        rows = self._rows(self.panel_, horizons, rng)
-        X, base = self._features(rows)
-        y = self.panel_.Y[rows.series, rows.target].astype(np.float64)
+        self.window_ = window
+        horizons = periods - (v.panel.n_hist - 1)
+        rows = self._rows(v, horizons, rng)
+        X, base = self._features(v, rows)
+        y = v.panel.Y[rows.series, rows.target].astype(np.float64)
         # out-of-fold means for calibration: two folds of SKUs. Both folds see every event,
         # as the forecast will; a SKU's regions share its shocks, so they share a fold.
-        sku_fold = rng.permutation(len(self.panel_.sku_ids)) % 2
-        fold = sku_fold[self.panel_.series_sku[rows.series]]
-        oof = np.empty(len(y))
+        sku_fold = rng.permutation(len(v.panel.sku_ids)) % 2
+        fold = sku_fold[v.panel.series_sku[rows.series]]
+        w = rows.weight if rows.weight is not None else np.ones(len(y))
+        data = self._dataset(X, y, base, w)
+        # calibration needs the out-of-fold means of a sample of rows, not of all; its
+        # fold models take half the steps at twice the rate
+        sample = np.sort(rng.choice(len(y), size=min(len(y), 60_000), replace=False))
+        oof = base[sample].copy()
         for k in (0, 1):
-            train, test = fold != k, fold == k
-            if train.sum() == 0 or test.sum() == 0:
-                oof[test] = base[test]
+            train, test = np.flatnonzero(fold != k), sample[fold[sample] == k]
+            if train.size == 0 or test.size == 0:
                 continue
-            b = self._booster(X[train], y[train], base[train])
-            oof[test] = self._mean(b, X[test], base[test])
-        self.booster_ = self._booster(X, y, base)
-        self.dispersion_ = _calibrate(oof, y, (X["event"].to_numpy() > 0),
+            b = self._booster(data.subset(train.tolist()), train.size, speed=2.0)
+            oof[fold[sample] == k] = self._mean(b, X.iloc[test], base[test])
+        self.booster_ = self._booster(data, len(y))
+        self.dispersion_ = _calibrate(oof, y[sample], (X["event"].to_numpy()[sample] > 0),
                                       self.params.coverage)
         self.train_rows_ = len(y)
         log.info("global model: %s training rows, %s features", len(y), X.shape[1])
@@ -223,11 +305,16 @@ class GlobalModel:
 
     def predict(self) -> pd.DataFrame:
         """The forecast table: every series on every period of the window."""
-        p = self.panel_
-        n, m = p.n_series, self.periods_.size
+        return self.predict_view(self.view_)
+
+    def predict_view(self, v: _View) -> pd.DataFrame:
+        """The forecast table of a prepared panel's series."""
+        p = v.panel
+        periods = window_periods(p, self.window_)
+        n, m = p.n_series, periods.size
         rows = _Rows(np.repeat(np.arange(n), m), np.full(n * m, p.n_hist - 1),
-                     np.tile(self.periods_, n))
-        X, base = self._features(rows)
+                     np.tile(periods, n))
+        X, base = self._features(v, rows)
         mean = self._mean(self.booster_, X, base)
         phi = _dispersion_for(self.dispersion_, mean, X["event"].to_numpy() > 0)
         return _table(p, rows, mean, phi, self.params)

@@ -59,6 +59,24 @@ def period_dates(start: pd.Timestamp, n: int, freq: str) -> pd.DatetimeIndex:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """The history's periods: frequency, first period and number of periods."""
+
+    freq: str
+    start: pd.Timestamp
+    n_hist: int
+
+    @classmethod
+    def of(cls, dates: pd.Series | pd.DatetimeIndex) -> Grid:
+        """The grid of a history's dates (``dates`` may be its distinct dates)."""
+        freq = infer_freq(dates)
+        d = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)))
+        start = d.min()
+        return cls(freq, start, int(period_index(pd.DatetimeIndex([d.max()]), start, freq)[0])
+                   + 1)
+
+
+@dataclass(frozen=True)
 class Panel:
     """Dense units per series and period, plus what the features need.
 
@@ -101,16 +119,20 @@ def build_panel(
     window: Window,
     sku_ids: np.ndarray | None = None,
     region_ids: np.ndarray | None = None,
+    *,
+    grid: Grid | None = None,
 ) -> Panel:
     """Lay the history out as a dense panel running to the end of ``window``.
 
     Series are every SKU x region pair of ``sku_ids`` x ``region_ids`` when
     given (so SKUs that never sold in a region still get a forecast), else
-    the pairs present in the history.
+    the pairs present in the history. ``grid`` fixes the periods (for a block
+    of SKUs cut from a larger history); by default the history sets them.
     """
-    freq = infer_freq(history["date"])
     dates = pd.to_datetime(history["date"])
-    start = dates.min()
+    if grid is None:
+        grid = Grid.of(dates)
+    freq, start = grid.freq, grid.start
     skus = np.asarray(sku_ids if sku_ids is not None else pd.unique(history["sku_id"]),
                       dtype=object)
     regions = np.asarray(region_ids if region_ids is not None
@@ -122,7 +144,9 @@ def build_panel(
             else history["region_id"].iloc[int(np.flatnonzero(r_ix < 0)[0])]
         raise ForestockError(f"history names {bad!r}, which is not in the skus/regions tables")
     t_ix = period_index(dates, start, freq)
-    n_hist = int(t_ix.max()) + 1
+    n_hist = grid.n_hist
+    if len(t_ix) and (t_ix.min() < 0 or t_ix.max() >= n_hist):
+        raise ForestockError("history dates fall outside the panel's periods")
     end = period_index(pd.DatetimeIndex([pd.Timestamp(window.end)]), start, freq)[0]
     n_periods = max(int(end) + 1, n_hist + 1)
     if sku_ids is not None or region_ids is not None:

@@ -1,0 +1,113 @@
+"""Block-wise forecasting of a large history: the same forecast, block by block."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forestock.errors import ForestockError
+from forestock.forecast import ForecastParams, GlobalModel, forecast, forecast_blocks, target_window
+from forestock.forecast._features import Market, row_features
+from forestock.forecast._panel import Grid, build_panel
+from forestock.forecast._problem import ForecastProblem
+from forestock.workspace import Workspace
+
+EVENT = "추석 세일"
+
+
+def _many_skus(tiny: dict[str, pd.DataFrame], copies: int) -> dict[str, pd.DataFrame]:
+    """The tiny network with each SKU repeated ``copies`` times (scaled, so they differ)."""
+    skus, hist = [], []
+    for c in range(copies):
+        s = tiny["skus"].assign(sku_id=tiny["skus"]["sku_id"] + f"-{c}")
+        h = tiny["history"].assign(sku_id=tiny["history"]["sku_id"] + f"-{c}",
+                                   units=(tiny["history"]["units"] * (1 + c % 3)))
+        skus.append(s)
+        hist.append(h)
+    return {**tiny, "skus": pd.concat(skus, ignore_index=True),
+            "history": pd.concat(hist, ignore_index=True)}
+
+
+def _stored_history(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> Path:
+    ws = Workspace(tmp_path / "ws")
+    ws.write_many({k: tables[k] for k in ("regions", "brands", "skus", "calendar")})
+    ws.write("history", tables["history"], check=False)
+    return ws.path("history")
+
+
+def _collect(path: Path, tables: dict[str, pd.DataFrame], block_series: int,
+             params: ForecastParams | None = None) -> tuple[pd.DataFrame, int]:
+    w = target_window(tables["calendar"], dt.date(2026, 8, 31), EVENT)
+    parts: list[pd.DataFrame] = []
+    report = forecast_blocks(path, tables["calendar"], w, tables["skus"], tables["regions"],
+                             params, sink=parts.append, block_series=block_series)
+    table = pd.concat(parts, ignore_index=True)
+    return table.sort_values(["sku_id", "region_id", "date"], ignore_index=True), report.blocks
+
+
+def test_one_block_equals_the_in_memory_forecast(tmp_path: Path,
+                                                 tiny: dict[str, pd.DataFrame]) -> None:
+    """With every SKU in one block, the block path gives the in-memory forecast exactly."""
+    path = _stored_history(tmp_path, tiny)
+    got, blocks = _collect(path, tiny, 1_000_000)
+    assert blocks == 1
+    w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
+    want = forecast(tiny["history"], tiny["calendar"], w, tiny["skus"], tiny["regions"])
+    want = want.sort_values(["sku_id", "region_id", "date"], ignore_index=True)
+    pd.testing.assert_frame_equal(got.drop(columns="date"), want.drop(columns="date"),
+                                  check_dtype=False)
+    assert (pd.to_datetime(got["date"]) == pd.to_datetime(want["date"])).all()
+
+
+def test_blocks_cover_every_series_once(tmp_path: Path, tiny: dict[str, pd.DataFrame]) -> None:
+    """Several blocks: every SKU x region x date of the window exactly once, none empty."""
+    tables = _many_skus(tiny, 100)  # 400 SKUs x 3 regions
+    path = _stored_history(tmp_path, tables)
+    got, blocks = _collect(path, tables, 1_000, ForecastParams(max_train_rows=20_000, rounds=40))
+    assert blocks == 2
+    assert len(got) == 400 * 3 * 21
+    assert not got.duplicated(["sku_id", "region_id", "date"]).any()
+    assert (got.groupby("sku_id")["mean"].sum() > 0).all()
+
+
+def test_a_block_sees_the_features_of_the_whole_panel(tiny: dict[str, pd.DataFrame]) -> None:
+    """A series' features in a block equal its features in the dense panel of every SKU."""
+    tables = _many_skus(tiny, 3)
+    w = target_window(tables["calendar"], dt.date(2026, 8, 31), EVENT)
+    problem = ForecastProblem(tables["history"], tables["calendar"], w, tables["skus"],
+                              tables["regions"])
+    skus = tables["skus"]["sku_id"].to_numpy(dtype=object)
+    regions = tables["regions"]["region_id"].to_numpy(dtype=object)
+    model = GlobalModel()
+    full = model.view(problem, build_panel(tables["history"], tables["calendar"], w, skus,
+                                           regions))
+    grid = Grid.of(tables["history"]["date"])
+    block_skus = skus[1::4]
+    hist = tables["history"][tables["history"]["sku_id"].isin(block_skus)]
+    block = model.view(problem, build_panel(hist, tables["calendar"], w, block_skus, regions,
+                                            grid=grid), Market.of(full.panel))
+    n = block.panel.n_series
+    origin = np.full(n, block.panel.n_hist - 1)
+    target = np.full(n, block.panel.n_hist + 3)
+    # the same series in the full panel: SKU position times regions plus region
+    sku_pos = pd.Index(skus).get_indexer(block_skus[block.panel.series_sku])
+    full_series = sku_pos * len(regions) + block.panel.series_region
+    a, base_a = row_features(block.panel, block.agg, np.arange(n), origin, target,
+                             block.sku_static, block.region_static, block.price)
+    b, base_b = row_features(full.panel, full.agg, full_series, origin, target,
+                             full.sku_static, full.region_static, full.price)
+    pd.testing.assert_frame_equal(a, b)
+    np.testing.assert_array_equal(base_a, base_b)
+
+
+def test_block_path_refuses_negative_units(tmp_path: Path, tiny: dict[str, pd.DataFrame]
+                                           ) -> None:
+    """Negative units in the stored history: a clear error naming the column."""
+    bad = {**tiny, "history": tiny["history"].assign(units=-tiny["history"]["units"])}
+    path = _stored_history(tmp_path, bad)
+    with pytest.raises(ForestockError, match="units"):
+        _collect(path, bad, 1_000)
