@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forestock.forecast._kernels import group_sums, prefix_sums
 from forestock.forecast._panel import LEVELS, Panel
 
 _EPS = 1e-3
@@ -33,6 +34,7 @@ class Aggregates:
     tot: np.ndarray  # [periods]
     Ctot_ord: np.ndarray  # [periods + 1]
     first_sale: np.ndarray  # [series], -1 never
+    sku_first_sale: np.ndarray  # [sku], -1 never
 
 
 @dataclass(frozen=True)
@@ -49,32 +51,30 @@ class Market:
     @classmethod
     def of(cls, p: Panel) -> Market:
         """The market of a panel holding every SKU."""
-        R = np.zeros((len(p.region_ids), p.Y.shape[1]))
-        np.add.at(R, p.series_region, np.nan_to_num(p.Y, nan=0.0).astype(np.float64))
+        R = group_sums(p.Y, p.series_region, len(p.region_ids))
         return cls(R, R.sum(axis=0))
 
 
 def aggregates(p: Panel, market: Market | None = None) -> Aggregates:
     """Prefix sums over the history (future periods count as zero)."""
-    Y = np.nan_to_num(p.Y, nan=0.0).astype(np.float64)
     ordm = p.ordinary.astype(np.float64)
 
     def prefix(a: np.ndarray) -> np.ndarray:
         return np.concatenate([np.zeros((a.shape[0], 1), dtype=a.dtype), np.cumsum(a, axis=1)],
                               axis=1)
 
-    n_sku = len(p.sku_ids)
-    N = np.zeros((n_sku, Y.shape[1]))
-    np.add.at(N, p.series_sku, Y)
+    C, C_ord, C_nz, first = prefix_sums(p.Y, p.ordinary)
+    N = group_sums(p.Y, p.series_sku, len(p.sku_ids))
     m = market if market is not None else Market.of(p)
     tot = m.tot
-    sold = Y > 0
-    first = np.where(sold.any(axis=1), np.argmax(sold, axis=1), -1)
+    sku_sold = N > 0
+    sku_first = np.where(sku_sold.any(axis=1), np.argmax(sku_sold, axis=1), -1)
     return Aggregates(
-        C=prefix(Y), C_ord=prefix(Y * ordm), C_nz=prefix(sold.astype(np.int32)),
+        C=C, C_ord=C_ord, C_nz=C_nz,
         n_ord=np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))]),
         N=N, CN=prefix(N), CN_ord=prefix(N * ordm), CR=prefix(m.R), tot=tot,
         Ctot_ord=np.concatenate([[0.0], np.cumsum(tot * ordm)]), first_sale=first,
+        sku_first_sale=sku_first,
     )
 
 
@@ -137,20 +137,30 @@ def row_features(
                                                        + _EPS * len(p.region_ids))
     f["region_share"] = hist_share
     tot_ord = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, origin, mid)
-    # last season: the same period a year earlier, and the market's lift there
+    # last season: the same period a year earlier, and the market's lift there. A year-ago
+    # value exists only where the series (or its SKU) had started selling by then: before
+    # its launch it is unknown (NaN), not a zero that would read as a dead series.
     s = target - p.season
     ok = (s >= 0) & (s <= origin)
     sc = np.where(ok, s, 0)
+    sku_first = agg.sku_first_sale[sku]
+
+    def since(start: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return (start >= 0) & (start <= t)
+
+    ok_ser, ok_sku = ok & since(first, sc), ok & since(sku_first, sc)
     Yh = np.nan_to_num(p.Y, nan=0.0)
-    f["last_season"] = np.where(ok, Yh[series, sc], np.nan)
+    f["last_season"] = np.where(ok_ser, Yh[series, sc], np.nan)
     lo, hi = np.maximum(sc - 1, 0), np.minimum(sc + 1, origin)
     around = (agg.C[series, hi + 1] - agg.C[series, lo]) / np.maximum(hi + 1 - lo, 1)
-    f["last_season_around"] = np.where(ok, around, np.nan)
+    f["last_season_around"] = np.where(ok_ser, around, np.nan)
     base_then = _ordinary_level(agg.C_ord, agg.n_ord, series, np.maximum(sc - 1, 0), mid)
-    f["last_season_lift"] = np.where(ok, (f["last_season"] + _EPS) / (base_then + _EPS), np.nan)
+    f["last_season_lift"] = np.where(ok_ser, (f["last_season"] + _EPS) / (base_then + _EPS),
+                                     np.nan)
     # the same at the SKU's national and the market's level: smoother seasonal indices
     sku_then = _ordinary_level(agg.CN_ord, agg.n_ord, sku, np.maximum(sc - 1, 0), mid)
-    f["sku_season_lift"] = np.where(ok, (agg.N[sku, sc] + _EPS) / (sku_then + _EPS), np.nan)
+    f["sku_season_lift"] = np.where(ok_sku, (agg.N[sku, sc] + _EPS) / (sku_then + _EPS),
+                                    np.nan)
     tot_then = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, np.maximum(sc - 1, 0),
                                mid)
     f["market_season_lift"] = np.where(ok, (agg.tot[sc] + _EPS) / (tot_then + _EPS), np.nan)
@@ -159,6 +169,7 @@ def row_features(
     aligned = prev + p.event_offset[target]
     okp = (prev >= 0) & (aligned <= origin)
     ac = np.where(okp, aligned, 0)
+    okp_ser, okp_sku = okp & since(first, ac), okp & since(sku_first, ac)
     pb = np.maximum(np.where(okp, prev, 0) - 1, 0)
     ser_prev = Yh[series, ac]
     ser_base = _ordinary_level(agg.C_ord, agg.n_ord, series, pb, mid)
@@ -166,11 +177,12 @@ def row_features(
     nat_base = _ordinary_level(agg.CN_ord, agg.n_ord, sku, pb, mid)
     tot_prev = agg.tot[ac]
     tot_base = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, pb, mid)
-    f["event_prev"] = np.where(okp, ser_prev, np.nan)
-    f["event_prev_lift"] = np.where(okp, (ser_prev + _EPS) / (ser_base + _EPS), np.nan)
-    f["event_prev_sku_lift"] = np.where(okp, (nat_prev + _EPS) / (nat_base + _EPS), np.nan)
+    f["event_prev"] = np.where(okp_ser, ser_prev, np.nan)
+    f["event_prev_lift"] = np.where(okp_ser, (ser_prev + _EPS) / (ser_base + _EPS), np.nan)
+    f["event_prev_sku_lift"] = np.where(okp_sku, (nat_prev + _EPS) / (nat_base + _EPS), np.nan)
     f["event_prev_market_lift"] = np.where(okp, (tot_prev + _EPS) / (tot_base + _EPS), np.nan)
-    f["event_prev_sku_share"] = np.where(okp, (nat_prev + _EPS) / (tot_prev + _EPS), np.nan)
+    f["event_prev_sku_share"] = np.where(okp_sku, (nat_prev + _EPS) / (tot_prev + _EPS),
+                                         np.nan)
     year_ago = origin - p.season
     f["market_growth"] = np.where(
         year_ago >= mid,
