@@ -94,6 +94,12 @@ def _ordinary_level(C_ord: np.ndarray, n_ord: np.ndarray, rows: np.ndarray, end:
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b``, NaN where ``b`` is not positive (or either is unknown)."""
+    good = (b > 0) & np.isfinite(a) & np.isfinite(b)
+    return np.where(good, np.where(good, a, 0.0) / np.where(good, b, 1.0), np.nan)
+
+
 def row_features(
     p: Panel,
     agg: Aggregates,
@@ -210,11 +216,13 @@ def row_features(
         f["price_ratio"] = pr
         # the promotion's depth against the series' usual price, and last season's price
         # (which explains last season's units)
-        recent = np.nanmean(np.stack([price_ratio[series, np.maximum(origin - k, 0)]
-                                      for k in range(mid)]), axis=0)
-        f["price_vs_recent"] = pr / recent
+        seen = np.stack([price_ratio[series, np.maximum(origin - k, 0)] for k in range(mid)])
+        have = ~np.isnan(seen)
+        recent = np.where(have.any(axis=0), np.where(have, seen, 0.0).sum(axis=0)
+                          / np.maximum(have.sum(axis=0), 1), np.nan)
+        f["price_vs_recent"] = _ratio(pr, recent)
         f["price_last_season"] = np.where(ok, price_ratio[series, sc], np.nan)
-        f["price_vs_last_season"] = pr / f["price_last_season"]
+        f["price_vs_last_season"] = _ratio(pr, f["price_last_season"])
     frame = pd.DataFrame(f)
     # the ordinary level, or the plain one where every recent period carried an event
     level = np.where(np.isnan(f["level_ord"]), f[f"level_{mid}"], f["level_ord"])

@@ -160,8 +160,9 @@ class GlobalModel:
             own = mean_at(row[have].astype(np.int64), t[reg][have], price[reg][have],
                           panel.n_series)
             out = np.where(np.isnan(own), out, own)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (out / regular[panel.series_sku, None]).astype(np.float32)
+        reg_price = regular[panel.series_sku, None]
+        good = reg_price > 0
+        return np.where(good, out / np.where(good, reg_price, 1.0), np.nan).astype(np.float32)
 
     def _rows(self, v: _View, horizons: np.ndarray, rng: np.random.Generator) -> _Rows:
         """Training rows: origins through the history at the window's horizons."""
