@@ -5,11 +5,13 @@
 On the embedded China world (11.11 truth, a plan stocking each region's
 demand, +-30 %, at its nearest warehouse):
 
-1. the same instance rehearsed by forestock and by the SimPy model
+1. the same instance (the day scaled to about 1 million orders; 100,000
+   with ``--quick``) rehearsed by forestock and by the SimPy model
    (``tests/simulate/simpy_model.py``); outcomes compared order by order and
-   table by table; orders per second of each and their ratio;
-2. a large day with 1 and with N workers: orders per second, and whether
-   the tables are identical;
+   table by table; orders per second of each (forestock: the median of three
+   end-to-end runs, on 1 and on N workers) and their ratio;
+2. a large day (50 million orders) with 1 and with N workers: orders per
+   second, whether the tables are identical, and the ratio to SimPy's rate;
 3. (without ``--quick``) the day scaled to 1.3 billion orders, end to end
    (problem, rehearsal, outcome tables written to a workspace), with the
    peak memory of the process and its workers.
@@ -23,6 +25,7 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import tempfile
@@ -113,6 +116,12 @@ def timed(problem: SimulateProblem, params: SimulateParams) -> tuple[object, flo
     return result, time.perf_counter() - t0
 
 
+def median_time(problem: SimulateProblem, params: SimulateParams, repeats: int = 3) -> float:
+    """The median wall time of ``repeats`` runs (every run end to end: problem arrays to
+    outcome tables)."""
+    return float(np.median([timed(problem, params)[1] for _ in range(repeats)]))
+
+
 def same_tables(a: object, b: object) -> bool:
     for name, table in a.tables.items():  # type: ignore[attr-defined]
         try:
@@ -128,9 +137,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     quick = args.quick
-    simpy_orders = 30_000 if quick else 300_000
+    simpy_orders = 100_000 if quick else 1_000_000
     big_orders = 10_000_000 if quick else 50_000_000
-    out: dict[str, object] = {"quick": quick, "workers": args.workers}
+    out: dict[str, object] = {"quick": quick, "workers": args.workers,
+                              "load_average_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="forestock-bench-sim-") as tmp:
         ws, problem = world_problem(Path(tmp) / "ws", skus=200 if quick else 500)
         base, _ = timed(problem, SimulateParams())
@@ -141,17 +151,26 @@ def main() -> None:
         # 1. forestock and the SimPy model on the same instance
         params = SimulateParams(scale=simpy_orders / per_scale)
         traced, _ = timed(problem, params.replace(sample_share=1.0))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model = simpy_rehearse(problem, params, seed=0)
-        t_simpy = time.perf_counter() - t0
+        t_simpy, cpu_simpy = time.perf_counter() - t0, time.process_time() - c0
         diffs = compare(traced, model, problem)  # type: ignore[arg-type]
-        same, t_ours = timed(problem, params)
-        n_small = same.orders  # type: ignore[attr-defined]
-        simpy_rate, ours_small = model.orders / t_simpy, n_small / t_ours
-        print(f"same instance, {n_small:,} orders: SimPy {simpy_rate:,.0f}/s, forestock "
-              f"{ours_small:,.0f}/s; identical: {not diffs} {diffs[:2]}", flush=True)
+        del traced
+        n_small = model.orders
+        t_one = median_time(problem, params)
+        t_many = median_time(problem, params.replace(workers=args.workers))
+        simpy_rate = n_small / t_simpy
+        ours_small = n_small / min(t_one, t_many)
+        print(f"same instance, {n_small:,} orders: SimPy {t_simpy:.1f} s ({simpy_rate:,.0f}/s); "
+              f"forestock {t_one * 1e3:.0f} ms on 1 worker, {t_many * 1e3:.0f} ms on "
+              f"{args.workers} ({ours_small:,.0f}/s, {ours_small / simpy_rate:,.0f}x); "
+              f"identical: {not diffs} {diffs[:2]}", flush=True)
         out.update({
-            "simpy_instance_orders": n_small, "simpy_orders_per_second": round(simpy_rate),
+            "simpy_instance_orders": n_small, "simpy_instance_scale": round(params.scale, 4),
+            "simpy_seconds": round(t_simpy, 2), "simpy_cpu_seconds": round(cpu_simpy, 2),
+            "simpy_orders_per_second": round(simpy_rate),
+            "forestock_same_instance_seconds_1_worker": round(t_one, 4),
+            "forestock_same_instance_seconds_n_workers": round(t_many, 4),
             "forestock_same_instance_orders_per_second": round(ours_small),
             "ratio_same_instance": round(ours_small / simpy_rate, 1),
             "identical_to_simpy": not diffs, "simpy_differences": diffs[:3],
@@ -176,7 +195,7 @@ def main() -> None:
 
         # 3. Singles' Day: 1.3 billion orders end to end
         if not quick:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with PeakMemory() as mem:
                 truth = ws.read("truth", categorical=True)
                 problem_again = SimulateProblem.from_tables(
@@ -188,7 +207,7 @@ def main() -> None:
                                                               workers=args.workers), seed=0)
                 check_outcomes(full, problem_again)
                 ws.write_many(full.tables)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             rate = full.orders / wall
             print(f"Singles' Day: {full.orders:,} orders in {wall:,.0f} s ({rate:,.0f}/s), "
                   f"peak {mem.peak / 2**30:.2f} GB; peak {full.peak_orders_per_second:,} "
@@ -201,15 +220,22 @@ def main() -> None:
                 "singles_day_share_48h": round(full.share_48h, 4),
                 "peak_memory_gb": round(mem.peak / 2**30, 2),
                 "ratio_at_singles_day_scale": round(rate / simpy_rate, 1),
+                # both sides' CPU seconds (all threads): what other work on the machine
+                # takes from the wall-clock figures
+                "singles_day_cpu_seconds": round(cpu, 1),
+                "ratio_per_cpu_second": round((full.orders / cpu) / (n_small / cpu_simpy), 1),
                 "target_15_min_met": wall <= 900, "target_4_gb_met": mem.peak <= 4 * 2**30,
             })
+    out["load_average_at_end"] = round(os.getloadavg()[0], 2)
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     out["max_rss_gb_coordinator"] = round(self_peak / 2**30, 2)
     out["max_rss_gb_one_worker"] = round(child_peak / 2**30, 2)
-    out["target_1000x_simpy_met"] = bool(max(float(out["ratio_at_scale"]),  # type: ignore[arg-type]
-                                             float(out.get("ratio_at_singles_day_scale", 0)))
-                                         >= 1000)
+    out["target_1000x_simpy_met_same_instance"] = \
+        float(out["ratio_same_instance"]) >= 1000  # type: ignore[arg-type]
+    out["target_1000x_simpy_met_at_scale"] = bool(max(
+        float(out["ratio_at_scale"]),  # type: ignore[arg-type]
+        float(out.get("ratio_at_singles_day_scale", 0))) >= 1000)  # type: ignore[arg-type]
     print(json.dumps(out))
 
 

@@ -1,7 +1,8 @@
 """A SimPy model of the rehearsal's rules: the slow, independent oracle of ``forestock.simulate``.
 
-It shares only the primitives with the engine: the keyed uniform draw
-(``_kernels.uniform``) and the intraday cdf. Orders are generated one by one
+It shares only the primitives with the engine: the keyed 64-bit draw of an
+order (``_kernels.draw``) and the intraday cdf; it splits the draw into time,
+size and noise bits itself. Orders are generated one by one
 in plain Python; then SimPy runs the day as processes:
 
 * one *shopper* per SKU places its orders at their times, in time order
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,38 +76,36 @@ def reference_orders(p: SimulateProblem, params: SimulateParams, seed: int) -> l
     for key, u in zip(keys, p.cell_units, strict=True):
         units[int(key)] += int(u)
     cdf = intraday_cdf(params.surge, params.surge_seconds).tolist()
-    size_cdf = np.cumsum(params.size_probs).tolist()
-    size_cdf[-1] = 1.0
+    # an order of 2, 3, ... units when its 16 size bits reach these thresholds
+    thresholds = [int(np.floor(c * 65536.0 + 0.5)) for c in np.cumsum(params.size_probs)[:-1]]
 
-    def size_of(key: int, k: int) -> int:
-        u = K.uniform(seed64, key, k, K.SIZE)
-        s = 0
-        while s < len(size_cdf) - 1 and u >= size_cdf[s]:
-            s += 1
-        return s + 1
+    def size_of(z: int) -> int:
+        bits = (z >> 16) & 0xFFFF
+        return 1 + sum(1 for _ in itertools.takewhile(lambda t: bits >= t, thresholds))
 
     def second_of(u: float) -> float:
         lo = min(bisect.bisect_right(cdf, u), len(cdf) - 1)
         prev = cdf[lo - 1] if lo > 0 else 0.0
         width = cdf[lo] - prev
-        frac = (u - prev) / width if width > 0 else 0.0
+        frac = (u - prev) * (1.0 / width) if width > 0 else 0.0
         return lo + min(max(frac, 0.0), 0.999999)
 
     for key in sorted(units):
         total = int(_scaled(np.array([units[key]]), params.scale)[0])
-        n, left = 0, total
+        draws: list[int] = []
+        left = total
         while left > 0:
-            left -= size_of(key, n)
-            n += 1
-        u, rest = 0.0, total
-        for k in range(n):
-            v = K.uniform(seed64, key, k, K.TIME)
-            u = 1.0 - (1.0 - u) * (1.0 - v) ** (1.0 / (n - k))
-            size = size_of(key, k)
+            draws.append(int(K.draw(seed64, key, len(draws))))
+            left -= size_of(draws[-1])
+        n, rest = len(draws), total
+        for k, z in enumerate(draws):
+            # stratified arrivals: order k falls in the k-th n-quantile band of the profile
+            t = second_of((k + (z >> 32) * 2.0**-32) * (1.0 / n))
+            size = size_of(z)
             if size > rest or k == n - 1:
                 size = rest
             rest -= size
-            orders.append(Order(key, key // n_reg, key % n_reg, k, second_of(u), size))
+            orders.append(Order(key, key // n_reg, key % n_reg, k, t, size))
     return orders
 
 
@@ -164,7 +164,8 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
             region[o.region, h, 6] += o.size
 
     def jitter(o: Order) -> float:
-        return float((K.uniform(seed64, o.key, o.k, K.NOISE) * 2.0 - 1.0) * params.transit_noise)
+        bits = int(K.draw(seed64, o.key, o.k)) & 0xFFFF
+        return (bits * (1.0 / 65536.0) * 2.0 - 1.0) * params.transit_noise
 
     def shopper(mine: list[Order]) -> Iterator[Any]:
         for o in mine:
@@ -206,7 +207,7 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
                 o = yield floors[w].get()
                 arrive = (h + 1) + p.transit[w, o.region] * (1.0 + jitter(o)) \
                     + params.last_mile_hours
-                deliver(o, w, h, arrive - o.t / 3600.0)
+                deliver(o, w, h, arrive - o.t * (1.0 / 3600.0))
                 flow[w, min(h, horizon - 1), o.region] += 1
             if h < horizon:
                 shipped_h[w, h], backlog_h[w, h] = n, len(floors[w].items)

@@ -20,6 +20,8 @@ from forestock.simulate import (
     demand_from_forecast,
     simulate,
 )
+from forestock.simulate import _kernels as K
+from forestock.simulate._profile import intraday_cdf
 from forestock.tables import IdIndex
 from tests.simulate.simpy_model import compare, simpy_rehearse
 
@@ -168,12 +170,14 @@ def test_checker_catches_broken_tables() -> None:
                                                              "outcomes_warehouse": wh}}), p)
 
 
-def test_one_and_two_workers_identical() -> None:
-    """Two worker processes give exactly the tables, stock and sample of one."""
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_one_and_two_workers_identical(pool: str) -> None:
+    """Two workers, as threads or as processes, give exactly the tables, stock and sample
+    of one."""
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, sample_share=0.3, scale=2.0)
     one = simulate(p, params, seed=5)
-    two = simulate(p, params.replace(workers=2), seed=5)
+    two = simulate(p, params.replace(workers=2, pool=pool), seed=5)
     assert two.figures["workers"] == 2
     for name, table in one.tables.items():
         pd.testing.assert_frame_equal(table, two.tables[name])
@@ -242,6 +246,7 @@ def test_forecast_scenarios() -> None:
         ({"policy": "cheapest"}, "policy"),
         ({"factory_hours": 0.0}, "factory_hours"),
         ({"sample_share": 1.5}, "sample_share"),
+        ({"pool": "cluster"}, "pool"),
     ],
 )
 def test_params_reject_bad_values(change: dict[str, object], match: str) -> None:
@@ -269,3 +274,33 @@ def test_params_from_toml(tmp_path: Path) -> None:
     path.write_text("[simulate]\nscael = 40.0\n", encoding="utf-8")
     with pytest.raises(ValueError, match="scael"):
         SimulateParams.from_file(path)
+
+
+def test_queue_bases_match_a_plain_count() -> None:
+    """The reduce kernel gives each shard's wave base as counting every earlier arrival
+    one by one (earlier seconds, then earlier shards in the same second)."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int64)
+    arrived = rng.integers(0, 100, 5).astype(np.int64)
+    start = arrived.copy()
+    bases = np.empty_like(counts)
+    K.queue_bases(counts, arrived, bases)
+    for j, w, s in np.ndindex(*counts.shape):
+        want = start[w] + counts[:, w, :s].sum() + counts[:j, w, s].sum()
+        assert bases[j, w, s] == want
+    np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
+
+
+def test_order_times_follow_the_profile_in_order() -> None:
+    """Each SKU and region's orders come out in time order, and the day's orders follow
+    the intraday profile: the share placed by each hour's end is within 0.5 % of it."""
+    p = random_problem(7, n_sku=30, n_reg=6)
+    r = simulate(p, SimulateParams(scale=20.0, sample_share=1.0), seed=3)
+    sample = r.sample
+    assert sample is not None
+    for _, group in sample.groupby(["sku_id", "region_id"]):
+        assert group.sort_values("order")["time"].is_monotonic_increasing
+    per_second = r.tables["outcomes_second"]["orders"].to_numpy()
+    got = np.cumsum(per_second)[3599::3600] / per_second.sum()
+    want = intraday_cdf()[3599::3600]
+    assert np.abs(got - want).max() < 0.005

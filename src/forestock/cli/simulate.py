@@ -40,6 +40,13 @@ class Source(StrEnum):
     orders = "orders"
 
 
+class Pool(StrEnum):
+    """How the workers run (see ``SimulateParams.pool``)."""
+
+    threads = "threads"
+    processes = "processes"
+
+
 class Policy(StrEnum):
     """Routing policies (see ``forestock.simulate.ROUTING_POLICIES``)."""
 
@@ -99,8 +106,11 @@ def simulate(
     scale: Annotated[float, typer.Option(
         help="Multiply demand, stock and warehouse capacity (about 400 makes the default "
              "world's 11.11 a 1.3-billion-order day).")] = 1.0,
-    workers: Annotated[int, typer.Option(help="Worker processes; results do not depend on "
-                                              "it.")] = 1,
+    workers: Annotated[int, typer.Option(help="Workers the SKU shards run on; results do not "
+                                              "depend on it.")] = 1,
+    pool: Annotated[Pool, typer.Option(
+        help="Workers as threads of this process (the kernels release the GIL) or as "
+             "spawned processes.")] = Pool.threads,
     policy: Annotated[Policy, typer.Option(help="Routing policy.")] = Policy.nearest,
     factory_hours: Annotated[float | None, typer.Option(
         help="Ship orders no warehouse can fill from the factory, arriving after this many "
@@ -125,7 +135,7 @@ def simulate(
     from forestock.simulate import simulate as run
 
     with user_errors():
-        params = SimulateParams(scale=scale, workers=workers, policy=policy.value,
+        params = SimulateParams(scale=scale, workers=workers, pool=pool.value, policy=policy.value,
                                 factory_hours=factory_hours, chunk_orders=chunk_orders,
                                 checkpoint_seconds=checkpoint_every)
         ws = Workspace(workspace)

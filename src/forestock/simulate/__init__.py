@@ -1,10 +1,15 @@
 """Rehearse the event day order by order: route, queue, carry, and measure the promise.
 
 The day's demand (units per SKU and region, from the truth or a forecast
-scenario, or a table of orders) is split into orders of one or more units,
-each placed at a time drawn from the intraday profile (the midnight surge,
-the night lull, the evening peak). ``scale`` multiplies demand, stock and
-warehouse capacity alike, up to a Singles' Day of 1.3 billion orders.
+scenario, or a table of orders) is split into orders of one or more units
+(sizes drawn from ``size_probs``; the last order of a SKU and region takes
+what is left), each placed at a time that follows the intraday profile (the
+midnight surge, the night lull, the evening peak). Arrivals are stratified:
+order ``k`` of a SKU and region's ``n`` falls uniformly within the ``k``-th
+``n``-quantile band of the profile, so each one's times come out in order
+with no sort, and the day's shape is met exactly. ``scale`` multiplies
+demand, stock and warehouse capacity alike, up to a Singles' Day of 1.3
+billion orders.
 
 The rules, which the SimPy model in the tests implements independently:
 
@@ -24,8 +29,11 @@ The rules, which the SimPy model in the tests implements independently:
 
 Orders are generated and consumed in time chunks, so memory stays flat
 whatever their number; the work is split by SKU shard over ``workers``
-processes and reduced per warehouse and second, with identical results for
-any number of workers. Long runs write checkpoints and resume after a crash.
+(threads, or processes) and reduced per warehouse and second, with
+identical results for any number of workers. Every random draw is keyed by
+(seed, SKU and region, order index): one 64-bit hash per order gives its
+time, size and transit noise. Long runs write checkpoints and resume after a
+crash.
 """
 
 from __future__ import annotations
@@ -106,7 +114,7 @@ class SimulateParams:
         Multiplies the day's demand, the stock and the warehouses' hourly
         capacity alike (demand from a table of orders is taken as given).
     workers
-        Processes the SKU shards run in; results do not depend on it.
+        Workers the SKU shards run on (see ``pool``); results do not depend on it.
     policy
         Routing policy, a key of :data:`ROUTING_POLICIES`.
     factory_hours
@@ -117,6 +125,10 @@ class SimulateParams:
         Share of orders kept, one row each, in ``SimulateResult.sample``.
     checkpoint_seconds
         Wall-clock seconds between checkpoints (when a checkpoint file is given).
+    pool
+        How shards run when ``workers > 1``: ``"threads"`` (one process; the
+        kernels release the GIL) or ``"processes"`` (one spawned process
+        each). Results do not depend on it.
     """
 
     size_probs: tuple[float, ...] = (0.72, 0.18, 0.07, 0.03)
@@ -132,6 +144,7 @@ class SimulateParams:
     factory_hours: float | None = None
     sample_share: float = 0.0
     checkpoint_seconds: float = 30.0
+    pool: str = "threads"
 
     def __post_init__(self) -> None:
         p = np.asarray(self.size_probs, dtype=float)
@@ -160,6 +173,8 @@ class SimulateParams:
             raise ValueError(f"factory_hours must be > 0 or None, got {self.factory_hours}")
         if not 0 <= self.sample_share <= 1:
             raise ValueError(f"sample_share must be in [0, 1], got {self.sample_share}")
+        if self.pool not in ("threads", "processes"):
+            raise ValueError(f"pool must be 'threads' or 'processes', got {self.pool!r}")
         if self.checkpoint_seconds < 0:
             raise ValueError(f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}")
 
@@ -399,8 +414,7 @@ def simulate(
     transit = np.nan_to_num(p.transit, nan=0.0)
     price_cents = np.rint(p.price * 100).astype(np.int64)
     cdf = intraday_cdf(params.surge, params.surge_seconds)
-    size_cdf = np.cumsum(np.asarray(params.size_probs, dtype=np.float64))
-    size_cdf[-1] = 1.0
+    size_thr = K.size_thresholds(np.asarray(params.size_probs, dtype=np.float64))
     given = "indptr" in cells
     if given:
         expected = np.cumsum(np.bincount(cells["o_time"].astype(np.int64), minlength=SECONDS)
@@ -411,10 +425,9 @@ def simulate(
     shards = _shard_bounds(cells["sku"], cells["units"], n_sku, params.workers)
     cell_ranges = [(int(np.searchsorted(cells["sku"], a)), int(np.searchsorted(cells["sku"], b)))
                    for a, b in shards]
-    total_units = max(float(cells["units"].sum()), 1.0)
+    lut = K.cdf_lut(cdf)
     datas = []
     for (k0, k1), (c0, c1) in zip(shards, cell_ranges, strict=True):
-        share = float(cells["units"][c0:c1].sum()) / total_units
         indptr: np.ndarray | None = None
         o_time: np.ndarray | None = None
         o_size: np.ndarray | None = None
@@ -427,13 +440,14 @@ def simulate(
             cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
             indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
             price_cents=price_cents[k0:k1], route=route, transit=transit,
-            capacity=np.maximum(capacity, 1), cdf=cdf, lut=K.cdf_lut(cdf), size_cdf=size_cdf,
-            seed=seed, noise=params.transit_noise, last_mile=params.last_mile_hours,
+            capacity=np.maximum(capacity, 1), cdf=cdf, inv_width=K.inverse_widths(cdf), lut=lut,
+            size_thr=size_thr, seed=seed,
+            noise=params.transit_noise, last_mile=params.last_mile_hours,
             factory_hours=params.factory_hours, n_regions=n_reg, horizon=params.horizon_hours,
-            buffer=int(params.chunk_orders * share * 1.25) + 1_000,
             sample_share=params.sample_share,
         ))
-    rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0)
+    rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0,
+                           pool="threads")
     stamp = _checkpoint.fingerprint(
         p.day, seed, repr(rules), cells["keys"], cells["units"], stock, capacity, transit,
         price_cents, route, *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
@@ -447,8 +461,10 @@ def simulate(
                 cells=tuple(cell_ranges), skus=tuple(shards), stamp=stamp, checkpoint=ckpt,
                 checkpoint_seconds=params.checkpoint_seconds, resume=resume)
 
-    def make_pool() -> E.LocalPool | E.ProcessPool:
-        return E.LocalPool(datas) if len(datas) == 1 else E.ProcessPool(datas)
+    def make_pool() -> E.LocalPool | E.ThreadPool | E.ProcessPool:
+        if len(datas) == 1:
+            return E.LocalPool(datas)
+        return E.ThreadPool(datas) if params.pool == "threads" else E.ProcessPool(datas)
 
     log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
              len(datas), params.scale)

@@ -17,7 +17,7 @@ import numpy as np
 
 from forestock.errors import ForestockError
 
-_VERSION = 1
+_VERSION = 2  # 2: one keyed draw per order, stratified arrivals
 
 
 def fingerprint(*parts: object) -> str:

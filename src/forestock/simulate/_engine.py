@@ -3,28 +3,33 @@
 A shard owns a contiguous range of SKUs (their demand cells and stock). For
 each time chunk ``[s0, s1)`` of whole seconds within one hour, every shard
 
-1. emits its orders of the chunk and routes them (routing only reads the
-   SKU's own stock), counting arrivals per warehouse and second and ranking
-   its own orders within each (the *map*);
+1. generates its orders of the chunk and routes them SKU by SKU while they
+   are in cache (routing only reads the SKU's own stock), counting arrivals
+   per warehouse and second (the *map*);
 2. the coordinator adds the counts up: every order's position in its
    warehouse's queue is then known (the *reduce*), with the rule that
    orders reach a warehouse floor in one-second waves, and within a wave
    queue in order of SKU, then region, then order index;
 3. every shard turns positions into ship hours and tallies the outcomes.
 
-Shards run in the coordinator's process (one worker) or in a pool of
-worker processes, each holding its shard's state; only counts and positions
-cross process boundaries per chunk. All tallies are integers, so the merged
-result is the same for any number of shards.
+Shards run in the coordinator's process (one worker), in threads of it (the
+kernels release the GIL, and share the inputs without copies), or in worker
+processes, each holding its shard's state; only counts and queue bases cross
+between shards per chunk. All tallies are integers, so the merged result is
+the same for any number of shards. The chunks' boundaries are fixed before
+the day starts, and each shard's order buffers are sized once by a bound on
+any chunk's orders.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,11 +44,14 @@ from forestock.simulate._profile import SECONDS
 
 log = logging.getLogger("forestock.simulate")
 
-_PER_CELL = ("next_k", "u_cur", "t_next", "left")
+_PER_CELL = ("next_k", "z_next", "t_next", "left")
 _PER_SKU = ("stock", "per_sku")
 _SUMMED = ("region_hour", "per_second", "picked", "flow")
 _SAMPLE = ("sample_key", "sample_k", "sample_time", "sample_size", "sample_w", "sample_ship",
            "sample_elapsed")
+_BUFFERS = {"o_cell": np.int32, "o_time": np.float64, "o_size": np.int64, "o_noise": np.uint16,
+            "o_w": np.int32}
+_KEPT = {"o_k": np.int64, "o_ship": np.int64, "o_elapsed": np.float64}  # for the order sample
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class ShardData:
     """Everything a shard needs, picklable: its cells, its SKUs' stock, the network."""
 
     keys: np.ndarray  # int64 [cell], RNG key of each cell
-    cell_sku: np.ndarray  # int32 [cell], local SKU row
+    cell_sku: np.ndarray  # int32 [cell], local SKU row, sorted
     cell_region: np.ndarray  # int32 [cell]
     units: np.ndarray  # int64 [cell]
     indptr: np.ndarray | None  # int64 [cell + 1] into the given orders, or None (generated)
@@ -62,16 +70,16 @@ class ShardData:
     route: np.ndarray  # int32 [region, rank]
     transit: np.ndarray  # float64 [warehouse, region]
     capacity: np.ndarray  # int64 [warehouse], >= 1
-    cdf: np.ndarray
-    lut: np.ndarray
-    size_cdf: np.ndarray
+    cdf: np.ndarray  # cumulative share of the day's orders at each second's end
+    inv_width: np.ndarray  # K.inverse_widths(cdf)
+    lut: np.ndarray  # K.cdf_lut(cdf)
+    size_thr: np.ndarray  # K.size_thresholds(size_probs)
     seed: int
     noise: float
     last_mile: float
     factory_hours: float | None
     n_regions: int
     horizon: int
-    buffer: int
     sample_share: float
 
 
@@ -81,85 +89,99 @@ class Shard:
     def __init__(self, d: ShardData) -> None:
         self.d = d
         self.seed = np.uint64(d.seed & 0xFFFFFFFFFFFFFFFF)
-        n_cells, n_wh = d.keys.size, d.capacity.size
+        n_cells, n_wh, n_sku = d.keys.size, d.capacity.size, d.stock.shape[0]
+        self.sku_ptr = np.searchsorted(d.cell_sku, np.arange(n_sku + 1)).astype(np.int64)
+        self.hashes = K.cell_hashes(d.keys, self.seed)
         self.stock = d.stock.copy()
         self.next_k = np.zeros(n_cells, dtype=np.int64)
         self.left = d.units.copy()
-        self.u_cur = np.zeros(n_cells, dtype=np.float64)
+        self.z_next = np.zeros(n_cells, dtype=np.uint64)
         self.t_next = np.full(n_cells, np.inf)
-        if d.indptr is None:
-            self.n_orders = K.count_orders(d.units, d.keys, self.seed, d.size_cdf)
-            K.start_cells(self.n_orders, d.keys, self.seed, d.cdf, d.lut, self.u_cur, self.t_next)
+        self.route_pos = np.zeros(n_cells, dtype=np.int64)  # a cache: routes' empty heads
+        if d.indptr is None or d.o_time is None or d.o_size is None:
+            self.n_orders = K.count_orders(d.units, self.hashes, d.size_thr)
+            K.start_cells(self.n_orders, self.hashes, d.cdf, d.inv_width, d.lut, self.z_next,
+                          self.t_next)
+            self.g_indptr = np.zeros(1, dtype=np.int64)
+            self.g_time, self.g_size = np.zeros(0), np.zeros(0, dtype=np.int64)
         else:
             self.n_orders = np.diff(d.indptr)
+            has = self.n_orders > 0
+            self.t_next[has] = d.o_time[d.indptr[:-1][has]]
+            self.g_indptr, self.g_time, self.g_size = d.indptr, d.o_time, d.o_size
         self.region_hour = np.zeros((d.n_regions, 24, K.N_REGION_COLS), dtype=np.int64)
         self.per_second = np.zeros((SECONDS, 3), dtype=np.int64)
-        self.per_sku = np.zeros((d.stock.shape[0], K.N_SKU_COLS), dtype=np.int64)
+        self.per_sku = np.zeros((n_sku, K.N_SKU_COLS), dtype=np.int64)
         self.picked = np.zeros((n_wh, d.horizon), dtype=np.int64)
         self.flow = np.zeros((n_wh, d.horizon, d.n_regions), dtype=np.int64)
         self.samples: list[dict[str, np.ndarray]] = []
-        self._alloc(d.buffer)
+        self.buf: dict[str, np.ndarray] = {}
+        self.counts = np.empty((n_wh, 3600), dtype=np.int64)  # a chunk lies within an hour
         self.m = 0
-
-    def _alloc(self, size: int) -> None:
-        self.o_cell = np.empty(size, dtype=np.int64)
-        self.o_k = np.empty(size, dtype=np.int64)
-        self.o_time = np.empty(size, dtype=np.float64)
-        self.o_size = np.empty(size, dtype=np.int64)
-        self.o_w = np.empty(size, dtype=np.int64)
-        self.o_q = np.empty(size, dtype=np.int64)
-        self.o_ship = np.empty(size, dtype=np.int64)
-        self.o_elapsed = np.empty(size, dtype=np.float64)
 
     def total_orders(self) -> int:
         return int(self.n_orders.sum())
 
-    def _emit(self, t_end: float) -> int:
+    def prepare(self, cuts: np.ndarray) -> int:
+        """Size the order buffers for the chunks ``cuts[j]:cuts[j + 1]`` (seconds) left to
+        run, by a bound on any chunk's orders; return the size."""
         d = self.d
-        if d.indptr is not None and d.o_time is not None and d.o_size is not None:
-            return int(K.emit_given(d.indptr, d.o_time, d.o_size, self.next_k, self.left, t_end,
-                                    self.o_cell, self.o_k, self.o_time, self.o_size))
-        return int(K.emit_generated(self.n_orders, d.keys, self.seed, d.size_cdf, d.cdf, d.lut,
-                                    self.next_k, self.u_cur, self.t_next, self.left, t_end,
-                                    self.o_cell, self.o_k, self.o_time, self.o_size))
+        if d.indptr is not None and d.o_time is not None:
+            cell = np.repeat(np.arange(d.keys.size), self.n_orders)
+            k = np.arange(d.o_time.size) - d.indptr[:-1][cell]
+            rest = d.o_time[k >= self.next_k[cell]]
+            per = np.bincount(np.searchsorted(cuts, rest, side="right"), minlength=cuts.size + 1)
+            size = int(per.max(initial=0))
+        else:
+            # stratified arrivals: a cell of n orders places at most n * share + 2 of them in
+            # a span of the day holding that share of the profile
+            edge = np.r_[0.0, d.cdf][cuts]
+            size = int(self.n_orders.sum() * np.diff(edge).max(initial=0.0)) + 3 * d.keys.size
+        size += 16
+        self.buf = {n: np.empty(size, dtype=t) for n, t in _BUFFERS.items()}
+        if d.sample_share > 0:
+            self.buf.update({n: np.empty(size, dtype=t) for n, t in _KEPT.items()})
+        else:
+            self.buf.update({n: np.empty(0, dtype=t) for n, t in _KEPT.items()})
+        return size
 
     def emit_route(self, s0: int, s1: int) -> tuple[int, np.ndarray]:
         """Emit and route the orders of seconds ``[s0, s1)``; return their count and the
         shard's arrivals per warehouse and second."""
-        while True:
-            saved = [getattr(self, n).copy() for n in _PER_CELL]
-            m = self._emit(float(s1))
-            if m >= 0:
-                break
-            for n, arr in zip(_PER_CELL, saved, strict=True):
-                setattr(self, n, arr)
-            log.debug("order buffer of %d too small for [%d, %d): doubling", self.o_cell.size,
-                      s0, s1)
-            self._alloc(2 * self.o_cell.size)
-        counts = np.zeros((self.d.capacity.size, s1 - s0), dtype=np.int64)
-        K.route_chunk(m, self.o_cell, self.o_time, self.o_size, self.d.cell_sku,
-                      self.d.cell_region, self.stock, self.d.route,
-                      self.d.factory_hours is not None, s0, counts, self.o_w, self.o_q)
+        d, b = self.d, self.buf
+        counts = self.counts[:, :s1 - s0]
+        m = K.emit_route_chunk(
+            self.sku_ptr, d.cell_region, self.hashes, self.n_orders, d.size_thr, d.cdf,
+            d.inv_width, d.lut,
+            d.indptr is not None, self.g_indptr, self.g_time, self.g_size, self.next_k,
+            self.z_next, self.t_next, self.left, self.stock, d.route, self.route_pos,
+            d.factory_hours is not None,
+            s0, float(s1), counts, b["o_cell"], b["o_k"], b["o_time"], b["o_size"], b["o_noise"],
+            b["o_w"])
+        if m < 0:
+            raise RuntimeError(f"order buffer of {b['o_cell'].size} too small for seconds "
+                               f"[{s0}, {s1}): the chunk bound is wrong")
         self.m = m
         return m, counts
 
     def settle(self, base: np.ndarray, s0: int, shipped_before: np.ndarray, hour: int) -> None:
-        """Ship hours and tallies of the chunk last routed (``base``: arrivals before each
-        of the shard's orders' wave, per warehouse and second, from all shards)."""
-        d, m = self.d, self.m
-        K.settle_chunk(m, self.o_cell, self.o_k, self.o_time, self.o_size, self.o_w, self.o_q,
-                       d.keys, d.cell_sku, d.cell_region, d.price_cents, base, s0,
-                       shipped_before, d.capacity, hour, self.seed, d.noise, d.last_mile,
-                       d.factory_hours or 0.0, d.transit, self.region_hour, self.per_second,
-                       self.per_sku, self.picked, self.flow, self.o_ship, self.o_elapsed)
-        if d.sample_share > 0 and m:
-            keep = K.sample_mask(m, self.o_cell, self.o_k, d.keys, self.seed, d.sample_share)
-            cells = self.o_cell[:m][keep]
+        """Ship hours and tallies of the chunk last routed (``base``: arrivals before the
+        shard's first order of each wave, per warehouse and second, from all shards)."""
+        d, m, b = self.d, self.m, self.buf
+        keep = d.sample_share > 0
+        K.settle_chunk(m, b["o_cell"], b["o_time"], b["o_size"], b["o_noise"], b["o_w"],
+                       d.cell_sku, d.cell_region, d.price_cents, base, s0, shipped_before,
+                       d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
+                       d.transit, self.region_hour, self.per_second, self.per_sku, self.picked,
+                       self.flow, keep, b["o_ship"], b["o_elapsed"])
+        if keep and m:
+            mask = K.sample_mask(m, b["o_cell"], b["o_k"], d.keys, self.seed, d.sample_share)
+            cells = b["o_cell"][:m][mask]
             self.samples.append({
-                "sample_key": d.keys[cells], "sample_k": self.o_k[:m][keep],
-                "sample_time": self.o_time[:m][keep], "sample_size": self.o_size[:m][keep],
-                "sample_w": self.o_w[:m][keep], "sample_ship": self.o_ship[:m][keep],
-                "sample_elapsed": self.o_elapsed[:m][keep],
+                "sample_key": d.keys[cells], "sample_k": b["o_k"][:m][mask],
+                "sample_time": b["o_time"][:m][mask], "sample_size": b["o_size"][:m][mask],
+                "sample_w": b["o_w"][:m][mask].astype(np.int64),
+                "sample_ship": b["o_ship"][:m][mask], "sample_elapsed": b["o_elapsed"][:m][mask],
             })
         self.m = 0
 
@@ -173,6 +195,7 @@ class Shard:
         return out
 
     def set_state(self, st: dict[str, np.ndarray]) -> None:
+        self.route_pos[:] = 0
         for n in (*_PER_CELL, *_PER_SKU, *_SUMMED):
             setattr(self, n, np.array(st[n], copy=True))
         self.samples = [{n: st[n] for n in _SAMPLE}] if st["sample_key"].size else []
@@ -211,6 +234,25 @@ class LocalPool:
         return [getattr(s, method)(*a) for s, a in zip(self.shards, args, strict=True)]
 
     def close(self) -> None:
+        self.shards = []
+
+
+class ThreadPool:
+    """One thread per shard in this process: the kernels release the GIL, so the shards
+    work at the same time, sharing the inputs without copying or pickling them."""
+
+    def __init__(self, datas: Sequence[ShardData]) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=len(datas),
+                                           thread_name_prefix="forestock-simulate")
+        self.shards = list(self.executor.map(Shard, datas))
+
+    def map(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        futures = [self.executor.submit(getattr(s, method), *a)
+                   for s, a in zip(self.shards, args, strict=True)]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
         self.shards = []
 
 
@@ -326,6 +368,16 @@ def _cut(cdf: np.ndarray, s0: int, share: float, s_max: int) -> int:
     return min(max(s1, s0 + 1), s_max)
 
 
+def chunk_cuts(cdf: np.ndarray, s0: int, share: float) -> np.ndarray:
+    """Seconds where the chunks from ``s0`` on start, and the day's end: each chunk holds
+    about ``share`` of the day's orders (at least one second) within one hour."""
+    cuts = [s0]
+    while cuts[-1] < SECONDS:
+        s = cuts[-1]
+        cuts.append(_cut(cdf, s, share, (s // 3600 + 1) * 3600))
+    return np.array(cuts, dtype=np.int64)
+
+
 def _close_hour(hour: int, arrived: np.ndarray, shipped_cum: np.ndarray, capacity: np.ndarray,
                 shipped_h: np.ndarray, backlog_h: np.ndarray) -> None:
     before = shipped_cum.copy()
@@ -334,7 +386,7 @@ def _close_hour(hour: int, arrived: np.ndarray, shipped_cum: np.ndarray, capacit
     backlog_h[:, hour] = arrived - shipped_cum
 
 
-def run_day(make_pool: Callable[[], LocalPool | ProcessPool], run: Run,
+def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: Run,
             cb: Callbacks) -> Outcome:
     """Rehearse the day chunk by chunk over the shards of ``make_pool()``."""
     n_wh, horizon = run.capacity.size, run.horizon
@@ -359,31 +411,29 @@ def run_day(make_pool: Callable[[], LocalPool | ProcessPool], run: Run,
         cb.on_start("simulate", total)
         if done:
             cb.on_step("simulate", done)
-        share = run.chunk_orders / max(total, 1)
+        cuts = chunk_cuts(run.expected_cdf, s, run.chunk_orders / max(total, 1))
+        pool.map("prepare", [(cuts,)] * n_shards)
+        stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int64)  # a chunk lies within an hour
+        all_bases = np.empty_like(stacked)
         last_save = time.monotonic()
-        while s < SECONDS:
+        for s, s1 in itertools.pairwise(cuts.tolist()):
             hour = s // 3600
-            hour_end = (hour + 1) * 3600
-            s1 = _cut(run.expected_cdf, s, share, hour_end)
             routed = pool.map("emit_route", [(s, s1)] * n_shards)
-            counts = np.stack([c for _, c in routed])  # [shard, warehouse, second]
-            within = np.cumsum(counts, axis=0) - counts  # earlier shards' arrivals, same wave
-            wave = counts.sum(axis=0)
-            before = arrived[:, None] + np.cumsum(wave, axis=1) - wave  # earlier waves
-            pool.map("settle", [(before + within[j], s, shipped_cum, hour)
-                                for j in range(n_shards)])
-            arrived += wave.sum(axis=1)
+            for j, (_, c) in enumerate(routed):
+                stacked[j, :, :s1 - s] = c
+            bases = all_bases[:, :, :s1 - s]
+            K.queue_bases(stacked[:, :, :s1 - s], arrived, bases)
+            pool.map("settle", [(bases[j], s, shipped_cum, hour) for j in range(n_shards)])
             m = sum(n for n, _ in routed)
             done += m
             cb.on_step("simulate", m)
-            s = s1
-            if s == hour_end:
+            if s1 == (hour + 1) * 3600:
                 _close_hour(hour, arrived, shipped_cum, run.capacity, shipped_h, backlog_h)
-            if run.checkpoint is not None and s < SECONDS and \
+            if run.checkpoint is not None and s1 < SECONDS and \
                     time.monotonic() - last_save >= run.checkpoint_seconds:
                 state = merge_states(pool.map("state", [()] * n_shards))
                 _checkpoint.save(run.checkpoint, run.stamp, {
-                    **state, "second": np.array(s), "orders_done": np.array(done),
+                    **state, "second": np.array(s1), "orders_done": np.array(done),
                     "arrived": arrived, "shipped_cum": shipped_cum, "shipped_h": shipped_h,
                     "backlog_h": backlog_h})
                 last_save = time.monotonic()

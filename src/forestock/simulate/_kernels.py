@@ -1,16 +1,18 @@
-"""numba kernels of the rehearsal: order generation, routing, warehouse queues, tallies.
+"""Numba kernels of the rehearsal: keyed draws, order generation, routing, queues, tallies.
 
-Random numbers come from a counter-based generator (splitmix64 of seed, cell
-key and order index), so every order's size, time and transit noise depend
-only on its own key, never on how the work is split into chunks or shards.
-A cell's key is ``sku * n_regions + region``.
+Every random quantity is a keyed draw (no generator state): order ``k`` of
+the demand cell with key ``sku * n_regions + region`` takes one 64-bit hash
+of (seed, key, k), split into fields: the high 32 bits place the order in
+time, the next 16 bits pick its size, the low 16 bits its transit noise. So
+orders can be generated in any chunking, by any shard, in any order, with
+identical results, one hash each.
 
 The work of one time chunk of one shard (a contiguous range of SKUs) is two
-kernels: :func:`route_chunk` places the chunk's orders in warehouses and
-gives each its rank among the shard's arrivals at that warehouse in that
+kernels: :func:`emit_route_chunk` generates the chunk's orders SKU by SKU and
+routes them while they are in cache, counting arrivals per warehouse and
 second; after the coordinator has added up the shards' counts,
-:func:`settle_chunk` turns the global position into a ship hour and tallies
-the outcome.
+:func:`settle_chunk` turns each order's place in its warehouse's queue into a
+ship hour and tallies the outcome.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+_TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
+_TO_UNIT16 = 1.0 / 65536.0
+_PER_HOUR = 1.0 / 3600.0  # hours in a second (a product is cheaper than a quotient)
 
-# stream tags that keep the draws of one order independent
-SIZE, TIME, NOISE, SAMPLE = 1, 2, 3, 4
+#: stream tag of the order sample's draw (the order's own draw is stream-free)
+SAMPLE = 4
 
 #: buckets of the cumulative-share lookup table that speeds up inverting the intraday cdf
 LUT_BITS = 16
@@ -48,46 +53,73 @@ def _mix(z: np.uint64) -> np.uint64:
 
 @njit(cache=True, inline="always")
 def cell_hash(seed: np.uint64, cell: np.int64) -> np.uint64:
-    """The part of :func:`uniform` that depends only on the seed and the cell key."""
+    """The part of an order's draw that depends only on the seed and the cell key."""
     return _mix(seed + _GOLDEN * np.uint64(cell + 1))
 
 
 @njit(cache=True, inline="always")
-def uniform_h(h: np.uint64, k: np.int64, stream: np.int64) -> float:
-    """``uniform(seed, cell, k, stream)`` given ``h = cell_hash(seed, cell)``."""
-    z = _mix(h + _GOLDEN * np.uint64(k + 1))
-    z = _mix(z + _GOLDEN * np.uint64(stream))
-    return float(z >> np.uint64(11)) * _TO_UNIT
+def draw_h(h: np.uint64, k: np.int64) -> np.uint64:
+    """The 64-bit draw of order ``k`` of the cell with hash ``h`` (SplitMix64 at ``k``)."""
+    return _mix(h + _GOLDEN * np.uint64(k + 1))
+
+
+@njit(cache=True)
+def draw(seed: np.uint64, cell: np.int64, k: np.int64) -> np.uint64:
+    """The 64-bit draw of order ``k`` of cell key ``cell``: bits 63-32 time, 31-16 size,
+    15-0 transit noise."""
+    return draw_h(cell_hash(seed, cell), k)
 
 
 @njit(cache=True, inline="always")
 def uniform(seed: np.uint64, cell: np.int64, k: np.int64, stream: np.int64) -> float:
-    """A uniform draw in [0, 1) keyed by (seed, cell key, k, stream)."""
-    return uniform_h(cell_hash(seed, cell), k, stream)
+    """A uniform draw in [0, 1) keyed by (seed, cell key, k, stream), apart from the
+    order's own draw."""
+    z = _mix(draw(seed, cell, k) + _GOLDEN * np.uint64(stream))
+    return float(z >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(cache=True, inline="always")
-def order_size(h: np.uint64, k: np.int64, size_cdf: np.ndarray) -> np.int64:
-    """Units of order ``k`` of the cell with hash ``h`` (before the cell's last order)."""
-    u = uniform_h(h, k, SIZE)
+@njit(cache=True, nogil=True)
+def size_of(z: np.uint64, size_thr: np.ndarray) -> np.int64:
+    """Units of the order with draw ``z``: one more for each threshold its size bits reach."""
+    b = np.int64((z >> np.uint64(16)) & np.uint64(0xFFFF))
     s = 0
-    while s < size_cdf.size - 1 and u >= size_cdf[s]:
+    while s < size_thr.size and b >= size_thr[s]:
         s += 1
     return s + 1
 
 
+@njit(cache=True, inline="always")
+def jitter_of(z: np.uint64, noise: float) -> float:
+    """Relative transit noise of the order with draw ``z``, uniform in [-noise, noise)."""
+    return (float(z & np.uint64(0xFFFF)) * _TO_UNIT16 * 2.0 - 1.0) * noise
+
+
+def size_thresholds(size_probs: np.ndarray) -> np.ndarray:
+    """Size-bit thresholds (of 65,536) of orders of 2, 3, ... units."""
+    cdf = np.cumsum(np.asarray(size_probs, dtype=np.float64))[:-1]
+    return np.floor(cdf * 65536.0 + 0.5).astype(np.int64)
+
+
 @njit(cache=True, nogil=True)
-def count_orders(units: np.ndarray, keys: np.ndarray, seed: np.uint64,
-                 size_cdf: np.ndarray) -> np.ndarray:
+def cell_hashes(keys: np.ndarray, seed: np.uint64) -> np.ndarray:
+    """:func:`cell_hash` of each cell key."""
+    out = np.empty(keys.size, dtype=np.uint64)
+    for c in range(keys.size):
+        out[c] = cell_hash(seed, keys[c])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def count_orders(units: np.ndarray, hashes: np.ndarray, size_thr: np.ndarray) -> np.ndarray:
     """Orders each cell's units split into (the last order takes what is left)."""
     n = units.size
     out = np.zeros(n, dtype=np.int64)
     for c in range(n):
         left = units[c]
-        h = cell_hash(seed, keys[c])
+        h = hashes[c]
         k = 0
         while left > 0:
-            left -= order_size(h, k, size_cdf)
+            left -= size_of(draw_h(h, k), size_thr)
             k += 1
         out[c] = k
     return out
@@ -99,12 +131,23 @@ def cdf_lut(cdf: np.ndarray) -> np.ndarray:
     return np.searchsorted(cdf, grid, side="right").astype(np.int64)
 
 
-@njit(cache=True, inline="always")
-def second_of(u: float, cdf: np.ndarray, lut: np.ndarray) -> float:
+def inverse_widths(cdf: np.ndarray) -> np.ndarray:
+    """``1 / (cdf[s] - cdf[s - 1])`` (``cdf[-1]`` taken as 0), or 0 where that is not
+    positive: multiplying by it is cheaper than dividing."""
+    width = np.diff(cdf, prepend=0.0)
+    out = np.zeros_like(width)
+    np.divide(1.0, width, out=out, where=width > 0)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def second_of(u: float, cdf: np.ndarray, inv_width: np.ndarray, lut: np.ndarray) -> float:
     """Invert the intraday cdf: a time in seconds, continuous within a second.
 
-    Equals ``searchsorted(cdf, u, side="right")`` plus the share of the way
-    through that second; the lookup table only shortens the search.
+    The second is ``searchsorted(cdf, u, side="right")`` (the last one for
+    ``u >= 1``; the lookup table only shortens the search), plus the share of
+    the way through it, ``(u - cdf[s - 1]) * inv_width[s]`` kept in
+    ``[0, 0.999999]``.
     """
     b = int(u * (1 << LUT_BITS))
     if b >= lut.size:
@@ -115,228 +158,354 @@ def second_of(u: float, cdf: np.ndarray, lut: np.ndarray) -> float:
     if lo >= cdf.size:
         lo = cdf.size - 1
     prev = cdf[lo - 1] if lo > 0 else 0.0
-    width = cdf[lo] - prev
-    frac = (u - prev) / width if width > 0 else 0.0
+    frac = (u - prev) * inv_width[lo]
     return lo + min(max(frac, 0.0), 0.999999)
 
 
-@njit(cache=True, inline="always")
-def next_uniform(u: float, v: float, n: np.int64, k: np.int64) -> float:
-    """The next order statistic after ``u`` of the remaining ``n - k`` uniforms on (u, 1)."""
-    return 1.0 - (1.0 - u) * (1.0 - v) ** (1.0 / (n - k))
+@njit(cache=True, nogil=True)
+def time_of(z: np.uint64, k: np.int64, inv_n: float, cdf: np.ndarray, inv_width: np.ndarray,
+            lut: np.ndarray) -> float:
+    """Time of order ``k`` of ``n = 1 / inv_n`` with draw ``z``: uniform within the k-th
+    n-quantile band of the day's profile (stratified arrivals: times come out in order,
+    no sort)."""
+    v = float(z >> np.uint64(32)) * _TO_UNIT32
+    return second_of((k + v) * inv_n, cdf, inv_width, lut)
 
 
 @njit(cache=True, nogil=True)
-def start_cells(n_orders: np.ndarray, keys: np.ndarray, seed: np.uint64, cdf: np.ndarray,
-                lut: np.ndarray, u_cur: np.ndarray, t_next: np.ndarray) -> None:
-    """Draw the time of each cell's first order (``inf`` for a cell without orders)."""
+def start_cells(n_orders: np.ndarray, hashes: np.ndarray, cdf: np.ndarray,
+                inv_width: np.ndarray, lut: np.ndarray, z_next: np.ndarray,
+                t_next: np.ndarray) -> None:
+    """Draw each cell's first order (``t_next = inf`` for a cell without orders)."""
     for c in range(n_orders.size):
-        if n_orders[c] > 0:
-            u = next_uniform(0.0, uniform(seed, keys[c], 0, TIME), n_orders[c], 0)
-            u_cur[c] = u
-            t_next[c] = second_of(u, cdf, lut)
-        else:
-            u_cur[c] = 0.0
-            t_next[c] = np.inf
-
-
-@njit(cache=True, nogil=True)
-def emit_generated(
-    n_orders: np.ndarray,
-    keys: np.ndarray,
-    seed: np.uint64,
-    size_cdf: np.ndarray,
-    cdf: np.ndarray,
-    lut: np.ndarray,
-    next_k: np.ndarray,
-    u_cur: np.ndarray,
-    t_next: np.ndarray,
-    left: np.ndarray,
-    t_end: float,
-    out_cell: np.ndarray,
-    out_k: np.ndarray,
-    out_time: np.ndarray,
-    out_size: np.ndarray,
-) -> int:
-    """Emit every order placed before ``t_end`` seconds that is not yet emitted.
-
-    Each cell's order times are the order statistics of ``n_orders`` uniform
-    draws, generated in increasing order (so a cell resumes where it left off)
-    and mapped through the intraday cdf. ``next_k`` (next order), ``u_cur``
-    and ``t_next`` (its uniform and its time) and ``left`` (units not yet
-    ordered) carry each cell's state between calls. Orders come out grouped
-    by cell, each cell's in time order. Returns the number of orders written,
-    or -1 if the buffers are too small, in which case the state is partly
-    advanced and the caller must restore it.
-    """
-    m = 0
-    cap = out_cell.size
-    for c in range(n_orders.size):
-        t = t_next[c]
-        if t >= t_end:
-            continue
+        z = draw_h(hashes[c], 0)
+        z_next[c] = z
         n = n_orders[c]
-        h = cell_hash(seed, keys[c])
-        k = next_k[c]
-        u = u_cur[c]
-        rest = left[c]
-        while t < t_end:
-            if m >= cap:
-                return -1
-            size = order_size(h, k, size_cdf)
-            if size > rest or k == n - 1:
-                size = rest
-            out_cell[m] = c
-            out_k[m] = k
-            out_time[m] = t
-            out_size[m] = size
-            m += 1
-            rest -= size
-            k += 1
-            if k < n:
-                u = next_uniform(u, uniform_h(h, k, TIME), n, k)
-                t = second_of(u, cdf, lut)
-            else:
-                t = np.inf
-        next_k[c] = k
-        u_cur[c] = u
-        t_next[c] = t
-        left[c] = rest
-    return m
+        t_next[c] = time_of(z, 0, 1.0 / n, cdf, inv_width, lut) if n > 0 else np.inf
 
 
 @njit(cache=True, nogil=True)
-def emit_given(
-    indptr: np.ndarray,
+def _settle_stock(
+    sku: int,
+    m0: int,
+    m: int,
+    o_cell: np.ndarray,
     o_time: np.ndarray,
     o_size: np.ndarray,
-    next_k: np.ndarray,
-    left: np.ndarray,
-    t_end: float,
-    out_cell: np.ndarray,
-    out_k: np.ndarray,
-    out_time: np.ndarray,
-    out_size: np.ndarray,
-) -> int:
-    """Like :func:`emit_generated` for orders given as a table (cell ``c`` owns
-    ``indptr[c]:indptr[c + 1]`` of the time-sorted ``o_time``, ``o_size``)."""
-    m = 0
-    cap = out_cell.size
-    for c in range(indptr.size - 1):
-        k = next_k[c]
-        n = indptr[c + 1] - indptr[c]
-        while k < n:
-            j = indptr[c] + k
-            if o_time[j] >= t_end:
-                break
-            if m >= cap:
-                return -1
-            out_cell[m] = c
-            out_k[m] = k
-            out_time[m] = o_time[j]
-            out_size[m] = o_size[j]
-            left[c] -= o_size[j]
-            m += 1
-            k += 1
-        next_k[c] = k
-    return m
-
-
-@njit(cache=True, inline="always")
-def _choose(stock: np.ndarray, sku: int, route: np.ndarray, r: int, size: int) -> int:
-    """The first warehouse on region ``r``'s list holding ``size`` units of ``sku``, or -1."""
-    for j in range(route.shape[1]):
-        cand = route[r, j]
-        if cand < 0:
-            break
-        if stock[sku, cand] >= size:
-            return cand
-    return UNFILLED
-
-
-@njit(cache=True, nogil=True)
-def route_chunk(
-    m: int,
-    out_cell: np.ndarray,
-    out_time: np.ndarray,
-    out_size: np.ndarray,
-    cell_sku: np.ndarray,
+    o_w: np.ndarray,
     cell_region: np.ndarray,
     stock: np.ndarray,
     route: np.ndarray,
+    route_pos: np.ndarray,
     factory: bool,
     s0: int,
     counts: np.ndarray,
-    out_w: np.ndarray,
-    out_q: np.ndarray,
+    need: np.ndarray,
+    runs: np.ndarray,
+    heads: np.ndarray,
+    n_runs: int,
 ) -> None:
-    """Route one chunk of one shard and rank each order within its warehouse and second.
+    """Take one SKU's chunk of orders ``m0:m`` out of its stock.
 
-    Orders arrive grouped by cell, cells sorted by SKU then region, each
-    cell's orders in time order (``cell_sku`` holds the shard's local SKU rows
-    of ``stock``). A SKU's stock depletes in order of order time (ties: cell,
-    then order index): an order goes to the first warehouse on its region's
-    ``route`` holding all its units, else to the factory if ``factory``,
-    else it is unfilled. When every warehouse holds enough for all the
-    chunk's orders that choose it under the stock at the chunk's start, the
-    choices do not depend on the order they are made in, and the time sort is
-    skipped.
+    The orders chose warehouses under the stock at the chunk's start (each
+    the first on its route holding all its units), asking ``need[w]`` units
+    of each. If no warehouse is asked for more than it holds, those are the
+    choices of the orders in time order too. Else the orders are replayed in
+    time order (ties: cell, then order index) from the first second in which
+    a warehouse runs short, merging the cells' runs ``runs[q]:runs[q + 1]``
+    with a heap, and their arrivals recounted. ``need`` is left zeroed.
+    """
+    n_wh = stock.shape[1]
+    contended = False
+    for w in range(n_wh):
+        if need[w] > stock[sku, w]:
+            contended = True
+    if not contended:
+        for w in range(n_wh):
+            stock[sku, w] -= need[w]
+    else:
+        # the choices stand up to the first second in which some warehouse, its orders
+        # taken in time order, runs short: replay from that second on
+        first = _first_short_second(sku, m0, m, o_time, o_size, o_w, stock, need, s0,
+                                    counts.shape[1])
+        for a in range(m0, m):
+            w = o_w[a]
+            if w >= 0:
+                if int(o_time[a]) - s0 < first:
+                    stock[sku, w] -= o_size[a]
+                else:
+                    counts[w, int(o_time[a]) - s0] -= 1
+        for q in range(n_runs):
+            a = runs[q]
+            while a < runs[q + 1] and int(o_time[a]) - s0 < first:
+                a += 1
+            heads[q] = a
+        _replay(sku, o_cell, o_time, o_size, o_w, cell_region, stock, route, route_pos, heads,
+                runs, n_runs)
+        for a in range(m0, m):
+            if o_w[a] >= 0 and int(o_time[a]) - s0 >= first:
+                counts[o_w[a], int(o_time[a]) - s0] += 1
+    for w in range(n_wh):
+        need[w] = 0
+    if factory:
+        for a in range(m0, m):
+            if o_w[a] == UNFILLED:
+                o_w[a] = FACTORY
 
-    ``counts[w, s - s0]`` counts the shard's orders placed at ``w`` in second
-    ``s``; ``out_q`` is an order's count before it in buffer order, so within
-    a warehouse and second the shard's orders rank by (SKU, region, order
-    index): the tie-break the coordinator extends across shards.
+
+@njit(cache=True, nogil=True)
+def _first_short_second(sku: int, m0: int, m: int, o_time: np.ndarray, o_size: np.ndarray,
+                        o_w: np.ndarray, stock: np.ndarray, need: np.ndarray, s0: int,
+                        n_sec: int) -> int:
+    """The first second (counted from ``s0``) by whose end some warehouse, asked for
+    ``need[w]`` units by the orders ``m0:m``, is asked for more than it holds."""
+    first = n_sec
+    for w in range(stock.shape[1]):
+        if need[w] <= stock[sku, w]:
+            continue
+        k = 0
+        for a in range(m0, m):
+            if o_w[a] == w:
+                k += 1
+        sec = np.empty(k, dtype=np.int64)
+        units = np.empty(k, dtype=np.int64)
+        k = 0
+        for a in range(m0, m):
+            if o_w[a] == w:
+                sec[k] = int(o_time[a]) - s0
+                units[k] = o_size[a]
+                k += 1
+        total = 0
+        for i in np.argsort(sec):
+            if sec[i] >= first:
+                break
+            total += units[i]
+            if total > stock[sku, w]:
+                first = sec[i]
+                break
+    return first
+
+
+@njit(cache=True, nogil=True)
+def _replay(sku: int, o_cell: np.ndarray, o_time: np.ndarray, o_size: np.ndarray,
+            o_w: np.ndarray, cell_region: np.ndarray, stock: np.ndarray, route: np.ndarray,
+            route_pos: np.ndarray, heads: np.ndarray, runs: np.ndarray, n_runs: int) -> None:
+    """Choose warehouses for the orders ``heads[q]:runs[q + 1]`` of each run ``q``, in time
+    order (ties: buffer position, i.e. cell then order index), by a k-way merge over a
+    binary heap of the runs' heads."""
+    heap = np.empty(n_runs, dtype=np.int64)  # buffer positions of the runs' next orders
+    ends = np.empty(runs[n_runs] - runs[0], dtype=np.int64)  # a position's run end
+    size = 0
+    for q in range(n_runs):
+        for a in range(heads[q], runs[q + 1]):
+            ends[a - runs[0]] = runs[q + 1]
+        a = heads[q]
+        if a >= runs[q + 1]:
+            continue
+        # sift the run's first order up
+        i = size
+        ta = o_time[a]
+        while i > 0:
+            up = (i - 1) >> 1
+            b = heap[up]
+            if ta < o_time[b] or (ta == o_time[b] and a < b):
+                heap[i] = b
+                i = up
+            else:
+                break
+        heap[i] = a
+        size += 1
+    while size > 0:
+        a = heap[0]
+        c = o_cell[a]
+        r = cell_region[c]
+        w = UNFILLED
+        for i in range(route_pos[c], route.shape[1]):
+            cand = route[r, i]
+            if cand < 0:
+                break
+            if stock[sku, cand] >= o_size[a]:
+                w = cand
+                break
+        o_w[a] = w
+        if w >= 0:
+            stock[sku, w] -= o_size[a]
+        # replace the head by its run's next order (or the heap's last), sift it down
+        if a + 1 < ends[a - runs[0]]:
+            a = a + 1
+        else:
+            size -= 1
+            a = heap[size]
+        ta = o_time[a]
+        i = 0
+        while True:
+            lo = 2 * i + 1
+            if lo >= size:
+                break
+            b = heap[lo]
+            if lo + 1 < size:
+                b2 = heap[lo + 1]
+                if o_time[b2] < o_time[b] or (o_time[b2] == o_time[b] and b2 < b):
+                    lo += 1
+                    b = b2
+            if o_time[b] < ta or (o_time[b] == ta and b < a):
+                heap[i] = b
+                i = lo
+            else:
+                break
+        if size > 0:
+            heap[i] = a
+
+
+@njit(cache=True, nogil=True)
+def emit_route_chunk(
+    sku_ptr: np.ndarray,
+    cell_region: np.ndarray,
+    hashes: np.ndarray,
+    n_orders: np.ndarray,
+    size_thr: np.ndarray,
+    cdf: np.ndarray,
+    inv_width: np.ndarray,
+    lut: np.ndarray,
+    given: bool,
+    g_indptr: np.ndarray,
+    g_time: np.ndarray,
+    g_size: np.ndarray,
+    next_k: np.ndarray,
+    z_next: np.ndarray,
+    t_next: np.ndarray,
+    left: np.ndarray,
+    stock: np.ndarray,
+    route: np.ndarray,
+    route_pos: np.ndarray,
+    factory: bool,
+    s0: int,
+    t_end: float,
+    counts: np.ndarray,
+    o_cell: np.ndarray,
+    o_k: np.ndarray,
+    o_time: np.ndarray,
+    o_size: np.ndarray,
+    o_noise: np.ndarray,
+    o_w: np.ndarray,
+) -> int:
+    """Generate the orders placed before ``t_end`` and route them, SKU by SKU.
+
+    Cells are sorted by SKU then region; SKU ``j`` owns cells
+    ``sku_ptr[j]:sku_ptr[j + 1]`` (and row ``j`` of ``stock``). A cell's
+    state (next order ``next_k``, its draw ``z_next`` and time ``t_next``,
+    units not yet ordered ``left``) carries over between chunks. Generated
+    orders split a cell's units by size draws (the last order takes what is
+    left); given orders (``given``) are read from ``g_*``, cell ``c`` owning
+    ``g_indptr[c]:g_indptr[c + 1]``, in time order. Orders come out grouped by
+    cell, each cell's in time order; ``o_k`` (the order index) is written only
+    if it is not empty (for the order sample).
+
+    A SKU's stock depletes in order of order time (ties: cell, then order
+    index): an order goes to the first warehouse on its region's ``route``
+    holding all its units, else to the factory if ``factory``, else it is
+    unfilled. Each order chooses as it is generated, under the stock at the
+    chunk's start; :func:`_settle_stock` then checks (and if need be
+    corrects) the SKU's choices against time order. ``counts[w, s - s0]``
+    counts the orders placed at ``w`` in second ``s``. Returns the number of
+    orders, or -1 if the buffers are too small (a bug: the caller sizes them
+    by a bound).
     """
     counts[:, :] = 0
     n_wh = stock.shape[1]
+    n_rank = route.shape[1]
+    cap = o_cell.size
     need = np.zeros(n_wh, dtype=np.int64)
-    i = 0
-    while i < m:
-        sku = cell_sku[out_cell[i]]
-        j = i + 1
-        while j < m and cell_sku[out_cell[j]] == sku:
-            j += 1
-        need[:] = 0
-        for a in range(i, j):
-            w = _choose(stock, sku, route, cell_region[out_cell[a]], out_size[a])
-            out_w[a] = w
-            if w >= 0:
-                need[w] += out_size[a]
-        contended = False
-        for w in range(n_wh):
-            if need[w] > stock[sku, w]:
-                contended = True
-        if contended:
-            for a in np.argsort(out_time[i:j], kind="mergesort"):
-                b = i + a
-                w = _choose(stock, sku, route, cell_region[out_cell[b]], out_size[b])
-                out_w[b] = w
+    most = 1
+    for j in range(sku_ptr.size - 1):
+        most = max(most, sku_ptr[j + 1] - sku_ptr[j])
+    runs = np.empty(most + 1, dtype=np.int64)
+    heads = np.empty(most, dtype=np.int64)
+    track = o_k.size > 0
+    m = 0
+    for j in range(sku_ptr.size - 1):
+        m0 = m
+        n_runs = 0
+        for c in range(sku_ptr[j], sku_ptr[j + 1]):
+            t = t_next[c]
+            if t >= t_end:
+                continue
+            # skip the head of the route that holds none of the SKU (it never will again)
+            r = cell_region[c]
+            start = route_pos[c]
+            while start < n_rank and route[r, start] >= 0 and stock[j, route[r, start]] == 0:
+                start += 1
+            route_pos[c] = start
+            runs[n_runs] = m
+            n_runs += 1
+            k = next_k[c]
+            rest = left[c]
+            h = hashes[c]
+            n = n_orders[c]
+            z = z_next[c]
+            base = g_indptr[c] if given else 0
+            inv_n = 1.0 / n
+            while t < t_end:
+                if m >= cap:
+                    return -1
+                if given:
+                    size = g_size[base + k]
+                    noise = np.uint16(draw_h(h, k) & np.uint64(0xFFFF))
+                else:
+                    size = size_of(z, size_thr)
+                    if size > rest or k == n - 1:
+                        size = rest
+                    noise = np.uint16(z & np.uint64(0xFFFF))
+                # the first warehouse on the route holding all its units (written out here:
+                # a helper taking the arrays costs reference counting on every order)
+                w = UNFILLED
+                for i in range(start, n_rank):
+                    cand = route[r, i]
+                    if cand < 0:
+                        break
+                    if stock[j, cand] >= size:
+                        w = cand
+                        break
+                o_cell[m] = c
+                if track:
+                    o_k[m] = k
+                o_time[m] = t
+                o_size[m] = size
+                o_noise[m] = noise
+                o_w[m] = w
                 if w >= 0:
-                    stock[sku, w] -= out_size[b]
-        else:
-            for w in range(n_wh):
-                stock[sku, w] -= need[w]
-        for a in range(i, j):
-            w = out_w[a]
-            if w >= 0:
-                s = int(out_time[a]) - s0
-                out_q[a] = counts[w, s]
-                counts[w, s] += 1
-            elif factory:
-                out_w[a] = FACTORY
-        i = j
+                    need[w] += size
+                    counts[w, int(t) - s0] += 1
+                m += 1
+                rest -= size
+                k += 1
+                if k >= n:
+                    t = np.inf
+                elif given:
+                    t = g_time[base + k]
+                else:
+                    z = draw_h(h, k)
+                    t = time_of(z, k, inv_n, cdf, inv_width, lut)
+            z_next[c] = z
+            next_k[c] = k
+            t_next[c] = t
+            left[c] = rest
+        if m == m0:
+            continue
+        runs[n_runs] = m
+        _settle_stock(j, m0, m, o_cell, o_time, o_size, o_w, cell_region, stock, route,
+                      route_pos, factory, s0, counts, need, runs, heads, n_runs)
+    return m
 
 
 @njit(cache=True, nogil=True)
 def settle_chunk(
     m: int,
-    out_cell: np.ndarray,
-    out_k: np.ndarray,
-    out_time: np.ndarray,
-    out_size: np.ndarray,
-    out_w: np.ndarray,
-    out_q: np.ndarray,
-    keys: np.ndarray,
+    o_cell: np.ndarray,
+    o_time: np.ndarray,
+    o_size: np.ndarray,
+    o_noise: np.ndarray,
+    o_w: np.ndarray,
     cell_sku: np.ndarray,
     cell_region: np.ndarray,
     price_cents: np.ndarray,
@@ -345,7 +514,6 @@ def settle_chunk(
     shipped_before: np.ndarray,
     capacity: np.ndarray,
     hour: int,
-    seed: np.uint64,
     noise: float,
     last_mile: float,
     factory_hours: float,
@@ -355,14 +523,17 @@ def settle_chunk(
     per_sku: np.ndarray,
     picked: np.ndarray,
     flow: np.ndarray,
-    out_ship: np.ndarray,
-    out_elapsed: np.ndarray,
+    keep: bool,
+    o_ship: np.ndarray,
+    o_elapsed: np.ndarray,
 ) -> None:
     """Ship hours, delivery times and tallies of one routed chunk of one hour.
 
-    The order is parcel number ``n = base[w, s - s0] + out_q + 1`` to arrive
-    at warehouse ``w`` (``base`` counts every arrival before it from all
-    shards). Warehouse ``w`` ships at most ``capacity[w]`` parcels an hour,
+    An order at warehouse ``w`` in second ``s`` is parcel number
+    ``n = base[w, s - s0] + 1`` to arrive there, and counts one up (``base``
+    holds every arrival before the shard's first order of that wave, from all
+    shards; orders within a wave rank in buffer order: SKU, region, order
+    index). Warehouse ``w`` ships at most ``capacity[w]`` parcels an hour,
     first in first out: with ``shipped_before[w]`` parcels shipped before the
     hour, parcel ``n`` leaves at the end of hour
     ``hour + ceil((n - shipped_before[w]) / capacity[w]) - 1``. It is
@@ -372,68 +543,111 @@ def settle_chunk(
     Tallies (integers; money in cents): ``region_hour[r, hour, :]``,
     ``per_second[s, :]`` (orders, units, gmv), ``per_sku[sku, :]``,
     ``picked[w, hour]``, ``flow[w, ship_hour, r]`` (the last hour takes
-    later ones). ``out_ship`` gets the ship hour (-1 unfilled or factory),
-    ``out_elapsed`` the hours from order to door (NaN unfilled).
+    later ones). With ``keep``, ``o_ship`` gets the ship hour (-1 unfilled or
+    factory) and ``o_elapsed`` the hours from order to door (NaN unfilled).
     """
     n_hours = picked.shape[1]
-    for i in range(m):
-        c = out_cell[i]
+    i = 0
+    while i < m:
+        # one cell's run of orders: tally its region and SKU once
+        c = o_cell[i]
         sku = cell_sku[c]
         r = cell_region[c]
-        size = out_size[i]
-        t = out_time[i]
-        value = size * price_cents[sku]
-        sec = int(t)
-        region_hour[r, hour, R_ORDERS] += 1
-        region_hour[r, hour, R_UNITS] += size
-        region_hour[r, hour, R_GMV] += value
-        per_second[sec, 0] += 1
-        per_second[sec, 1] += size
-        per_second[sec, 2] += value
-        per_sku[sku, K_ORDERS] += 1
-        per_sku[sku, K_UNITS] += size
-        per_sku[sku, K_GMV] += value
-        w = out_w[i]
-        if w == UNFILLED:
-            region_hour[r, hour, R_UNFILLED] += size
-            per_sku[sku, K_UNFILLED] += size
-            out_ship[i] = -1
-            out_elapsed[i] = np.nan
-            continue
-        jitter = (uniform(seed, keys[c], out_k[i], NOISE) * 2.0 - 1.0) * noise
-        if w == FACTORY:
-            out_ship[i] = -1
-            elapsed = factory_hours * (1.0 + jitter)
-        else:
-            n = base[w, sec - s0] + out_q[i] + 1
-            cap = capacity[w]
-            ship_hour = hour + (n - shipped_before[w] + cap - 1) // cap - 1
-            deliver_h = (ship_hour + 1) + transit[w, r] * (1.0 + jitter) + last_mile
-            elapsed = deliver_h - t / 3600.0
-            out_ship[i] = ship_hour
-            picked[w, hour] += 1
-            flow[w, min(ship_hour, n_hours - 1), r] += 1
-        out_elapsed[i] = elapsed
-        region_hour[r, hour, R_SHIPPED] += size
-        per_sku[sku, K_SHIPPED] += size
-        if elapsed <= 24.0:
-            region_hour[r, hour, R_D24] += size
-            per_sku[sku, K_D24] += size
-        if elapsed <= 48.0:
-            region_hour[r, hour, R_D48] += size
-            per_sku[sku, K_D48] += size
-        else:
-            region_hour[r, hour, R_LATE] += size
-        if elapsed <= 72.0:
-            region_hour[r, hour, R_D72] += size
-            per_sku[sku, K_D72] += size
+        price = price_cents[sku]
+        n_ord = 0
+        units = 0
+        shipped = 0
+        d24 = 0
+        d48 = 0
+        d72 = 0
+        unfilled = 0
+        while i < m and o_cell[i] == c:
+            size = o_size[i]
+            t = o_time[i]
+            value = size * price
+            sec = int(t)
+            n_ord += 1
+            units += size
+            per_second[sec, 0] += 1
+            per_second[sec, 1] += size
+            per_second[sec, 2] += value
+            w = o_w[i]
+            if w == UNFILLED:
+                unfilled += size
+                if keep:
+                    o_ship[i] = -1
+                    o_elapsed[i] = np.nan
+                i += 1
+                continue
+            jitter = jitter_of(np.uint64(o_noise[i]), noise)
+            if w == FACTORY:
+                ship_hour = -1
+                elapsed = factory_hours * (1.0 + jitter)
+            else:
+                q = base[w, sec - s0] + 1
+                base[w, sec - s0] = q
+                cap = capacity[w]
+                ahead = q - shipped_before[w]
+                ship_hour = hour if ahead <= cap else hour + (ahead + cap - 1) // cap - 1
+                deliver_h = (ship_hour + 1) + transit[w, r] * (1.0 + jitter) + last_mile
+                elapsed = deliver_h - t * _PER_HOUR
+                picked[w, hour] += 1
+                flow[w, min(ship_hour, n_hours - 1), r] += 1
+            if keep:
+                o_ship[i] = ship_hour
+                o_elapsed[i] = elapsed
+            shipped += size
+            if elapsed <= 24.0:
+                d24 += size
+            if elapsed <= 48.0:
+                d48 += size
+            if elapsed <= 72.0:
+                d72 += size
+            i += 1
+        gmv = units * price
+        region_hour[r, hour, R_ORDERS] += n_ord
+        region_hour[r, hour, R_UNITS] += units
+        region_hour[r, hour, R_GMV] += gmv
+        region_hour[r, hour, R_SHIPPED] += shipped
+        region_hour[r, hour, R_D24] += d24
+        region_hour[r, hour, R_D48] += d48
+        region_hour[r, hour, R_LATE] += shipped - d48
+        region_hour[r, hour, R_UNFILLED] += unfilled
+        region_hour[r, hour, R_D72] += d72
+        per_sku[sku, K_ORDERS] += n_ord
+        per_sku[sku, K_UNITS] += units
+        per_sku[sku, K_GMV] += gmv
+        per_sku[sku, K_SHIPPED] += shipped
+        per_sku[sku, K_D24] += d24
+        per_sku[sku, K_D48] += d48
+        per_sku[sku, K_UNFILLED] += unfilled
+        per_sku[sku, K_D72] += d72
 
 
 @njit(cache=True, nogil=True)
-def sample_mask(m: int, out_cell: np.ndarray, out_k: np.ndarray, keys: np.ndarray,
+def queue_bases(counts: np.ndarray, arrived: np.ndarray, bases: np.ndarray) -> None:
+    """The reduce: arrivals before each shard's first order of each wave.
+
+    ``counts[j, w, s]``: shard ``j``'s orders placed at warehouse ``w`` in the
+    chunk's second ``s``. Waves queue in time order, and within a wave the
+    shards' orders in shard order (SKU order). ``arrived[w]`` (arrivals before
+    the chunk) is advanced past the chunk. ``bases`` gets the result.
+    """
+    n_shards, n_wh, n_sec = counts.shape
+    for w in range(n_wh):
+        q = arrived[w]
+        for s in range(n_sec):
+            for j in range(n_shards):
+                bases[j, w, s] = q
+                q += counts[j, w, s]
+        arrived[w] = q
+
+
+@njit(cache=True, nogil=True)
+def sample_mask(m: int, o_cell: np.ndarray, o_k: np.ndarray, keys: np.ndarray,
                 seed: np.uint64, share: float) -> np.ndarray:
     """Which of the chunk's orders the order sample keeps (a keyed draw below ``share``)."""
     keep = np.zeros(m, dtype=np.bool_)
     for i in range(m):
-        keep[i] = uniform(seed, keys[out_cell[i]], out_k[i], SAMPLE) < share
+        keep[i] = uniform(seed, keys[o_cell[i]], o_k[i], SAMPLE) < share
     return keep
