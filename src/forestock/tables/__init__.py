@@ -64,7 +64,8 @@ def to_arrow(frame: pd.DataFrame, name: str) -> pa.Table:
     for fld in schema:
         col = frame[fld.name]
         if pa.types.is_date32(fld.type):
-            arrays.append(pa.array(pd.to_datetime(col).dt.date, type=fld.type))
+            days = pd.to_datetime(col).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+            arrays.append(pa.array(days, type=fld.type))
         else:
             arrays.append(pa.array(col.to_numpy(), type=fld.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
