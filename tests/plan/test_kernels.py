@@ -184,3 +184,63 @@ def test_split_units_adds_up_by_largest_remainders() -> None:
     share = np.where(wsum[group] > 0, totals[group] * weights / np.where(wsum > 0, wsum, 1)[group],
                      totals[group] / np.bincount(group, minlength=7)[group])
     assert (np.abs(got - share) < 1.0 + 1e-9).all()
+
+
+def _joint(a: dict[str, np.ndarray], room: np.ndarray,
+           start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    n_s, n_w = a["unit"].shape
+    x = np.zeros((n_s, n_w), dtype=np.int64) if start is None else start.copy()
+    vals = np.zeros(n_s)
+    K.greedy_joint(a["indptr"], a["regions"], a["D"], a["margin"], a["national"], a["unit"],
+                   a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"], np.zeros(n_w),
+                   4, np.full(n_w, 5, dtype=np.int64), room, False, x, np.zeros(n_w), vals)
+    return x, vals
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_joint_greedy_with_ample_room_is_the_per_sku_greedy(seed: int) -> None:
+    """With room to spare, placing all SKUs together gives each SKU its own greedy plan."""
+    a = _instance(seed)
+    n_s, n_w = a["unit"].shape
+    x = np.zeros((n_s, n_w), dtype=np.int64)
+    vals = np.zeros(n_s)
+    K.greedy_skus(a["indptr"], a["regions"], a["D"], a["margin"], a["national"], a["unit"],
+                  a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"], np.zeros(n_w), 4,
+                  np.full(n_w, 5, dtype=np.int64), np.zeros(n_w, dtype=np.int64), False, False,
+                  x, np.zeros(n_w), vals)
+    xj, vj = _joint(a, np.full(n_w, 10_000, dtype=np.int64))
+    assert (xj == x).all()
+    np.testing.assert_allclose(vj, vals, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_joint_greedy_fills_within_room_and_values_by_the_slow_rule(seed: int) -> None:
+    """Within tight room every SKU still gets its national units, no warehouse overfills, and
+    each SKU's value is the slow rule's; a given start is kept and completed."""
+    a = _instance(seed)
+    n_s, n_w = a["unit"].shape
+    need = int(a["national"].sum())
+    room0 = np.full(n_w, need // n_w + 2, dtype=np.int64)
+    start = np.zeros((n_s, n_w), dtype=np.int64)
+    start[:, 0] = np.minimum(a["national"] // 3, 1)
+    room = room0 - start.sum(axis=0)
+    x, vals = _joint(a, room, start)
+    assert (x >= start).all()
+    assert (x.sum(axis=1) == a["national"]).all()
+    assert (x.sum(axis=0) <= room0).all()
+    assert (room == room0 - x.sum(axis=0)).all()
+    for s in range(n_s):
+        assert vals[s] == pytest.approx(_slow_value(x[s], s, a, np.zeros(n_w), 0.3), rel=1e-9,
+                                        abs=1e-9)
+
+
+def test_joint_greedy_gives_scarce_room_to_the_chunk_worth_most() -> None:
+    """Two SKUs want one forward warehouse with room for one: the dearer SKU gets it."""
+    a = _instance(0)
+    a.update(indptr=np.array([0, 1, 2], dtype=np.int64), regions=np.array([0, 0], np.int32),
+             D=np.full((2, 3), 1.0), margin=np.array([10.0, 40.0]),
+             national=np.array([1, 1]), unit=np.zeros((2, 4)),
+             reg_w=np.tile(np.array([0, 1, 2], dtype=np.int32), (6, 1)),
+             reg_tier=np.tile([1.0, 0.5, 0.5], (6, 1)), reg_cost=np.zeros((6, 3)))
+    x, _ = _joint(a, np.array([1, 5, 5, 5], dtype=np.int64))
+    assert x[1, 0] == 1 and x[0, 0] == 0 and x[0, 1] == 1

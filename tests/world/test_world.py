@@ -113,6 +113,24 @@ def test_warehouses_have_both_tiers(small: tuple[Workspace, WorldResult, _Record
     assert wh.loc[wh["warehouse_id"] == "W440100", "name"].item() == "广州 RDC"
 
 
+def test_storage_is_provisioned_for_the_peak(
+        small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """Storage adds up to storage_over_event event days; each FDC holds fdc_over_served times
+    the expected event-day units of the regions nearest to it (whole units, rounded up)."""
+    ws, result, _ = small
+    wh, lanes = ws.read("warehouses"), ws.read("lanes")
+    total = SMALL.storage_over_event * result.expected_event_units
+    assert total <= wh["storage_units"].sum() <= total + len(wh)
+    hours = lanes.pivot(index="warehouse_id", columns="region_id", values="transit_hours")
+    hours = hours.loc[wh["warehouse_id"]]
+    fdc = (wh["tier"] == "fdc").to_numpy()
+    nearest = np.argmin(hours.to_numpy(), axis=0)
+    has_regions = np.bincount(nearest, minlength=len(wh)) > 0
+    assert (wh["storage_units"].to_numpy()[fdc & has_regions] > 1).all()
+    share = wh["storage_units"].to_numpy()[fdc].sum() / wh["storage_units"].sum()
+    assert 0.2 < share < SMALL.fdc_over_served / SMALL.storage_over_event + 0.05
+
+
 def test_lanes_cover_every_pair(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
     """There is exactly one lane for every warehouse and region."""
     ws, _, _ = small
@@ -252,6 +270,9 @@ def test_params_load_from_toml(tmp_path: Path) -> None:
         ("launched_share", 0.6),
         ("discontinued_share", -0.1),
         ("chunk_skus", 0),
+        ("storage_over_event", 0.5),
+        ("fdc_over_served", 0.0),
+        ("fdc_over_served", 2.0),
     ],
 )
 def test_params_reject_bad_values(field: str, value: object) -> None:

@@ -28,7 +28,7 @@ def plan(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     quantile: Annotated[str, typer.Option(help="Service level of each SKU's national quantity: "
                                                "mean, or qNN for the NN% quantile of national "
-                                               "demand.")] = "q80",
+                                               "demand.")] = "q90",
     allow_shortfall: Annotated[bool, typer.Option(help="Plan the best partial plan when the "
                                                        "national quantities exceed storage, "
                                                        "instead of stopping.")] = False,
@@ -40,14 +40,18 @@ def plan(
                                                 "quantiles.")] = 8,
     check_gap: Annotated[bool, typer.Option(help="Also solve the exact LP to report the gap "
                                                  "(small instances only).")] = False,
+    promise: Annotated[float, typer.Option(help="Value (CNY) of delivering one unit within "
+                                                "24 h on top of its margin, whatever its "
+                                                "price.")] = 30.0,
     seed: SeedOpt = 0,
 ) -> None:
     """Stock each SKU near its buyers within capacities, and write shipping notices.
 
     Each SKU's national quantity (the --quantile service level of national demand) is split
-    over the warehouses to maximise the margin of deliveries within 24 h (then 48 h) minus
-    inbound, holding and outbound costs. Writes the plan, the advance shipping notices and
-    one printable page per manufacturer in notices/<brand_id>.html.
+    over the warehouses to maximise the margin of deliveries within 24 h (then 48 h), plus
+    --promise per unit delivered within 24 h, minus inbound, holding and outbound costs.
+    Writes the plan, the advance shipping notices and one printable page per manufacturer in
+    notices/<brand_id>.html.
     """
     from forestock.plan import (
         PlanParams,
@@ -62,7 +66,7 @@ def plan(
         ws = Workspace(workspace)
         ws.require(["forecast", "warehouses", "lanes", "skus", "regions", "brands"], "plan")
         params = PlanParams(method=method, scenarios=scenarios, allow_shortfall=allow_shortfall,
-                            check_gap=check_gap)
+                            check_gap=check_gap, promise_cny=promise)
         warehouses = ws.read("warehouses")
         skus = ws.read("skus")
         brands = ws.read("brands")

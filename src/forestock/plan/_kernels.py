@@ -117,6 +117,66 @@ def _lanes(c0: int, n_c: int, m: float, cell_region: np.ndarray, reg_w: np.ndarr
     return lc[:nl][order], lw[:nl][order], lv[:nl][order]
 
 
+@njit(cache=True, inline="always")
+def _setup(c0: int, n_c: int, m: float, unit: np.ndarray, cell_region: np.ndarray,
+           reg_w: np.ndarray, reg_tier: np.ndarray, reg_cost: np.ndarray, fb_tier: float,
+           fb_cost: np.ndarray, mu: np.ndarray, fbv: np.ndarray,
+           ub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One SKU's lanes (best first) and fallback order; fills ``fbv`` (fallback values) and
+    ``ub`` (each warehouse's best value per unit net of ``unit`` costs, a gain bound)."""
+    lane_c, lane_w, lane_v = _lanes(c0, n_c, m, cell_region, reg_w, reg_tier, reg_cost, mu)
+    for w in range(mu.size):
+        fbv[w] = m * fb_tier - fb_cost[w] - mu[w]
+        ub[w] = max(fbv[w], 0.0)
+    for i in range(lane_c.size - 1, -1, -1):
+        ub[lane_w[i]] = max(ub[lane_w[i]], lane_v[i])
+    for w in range(mu.size):
+        ub[w] -= unit[w]
+    return lane_c, lane_w, lane_v, np.argsort(-fbv, kind="mergesort")
+
+
+@njit(cache=True, inline="always")
+def _best_move(x: np.ndarray, ub: np.ndarray, d: int, step_cap: np.ndarray, room: np.ndarray,
+               use_room: bool, value: float, unit: np.ndarray, cand_x: np.ndarray,
+               D: np.ndarray, c0: int, lane_c: np.ndarray, lane_w: np.ndarray,
+               lane_v: np.ndarray, nl: int, fb_order: np.ndarray, fbv: np.ndarray,
+               st: np.ndarray, rem: np.ndarray, ship: np.ndarray) -> tuple[int, float, int]:
+    """The warehouse where the next chunk of at most ``d`` units adds most value per unit net
+    of ``unit`` costs, its gain per unit and the chunk: (-1, 0, 0) when no warehouse has room.
+
+    ``ub[w]`` bounds the gain at ``w`` from above (the last gain found there, or the best
+    lane's value); only the top candidate is evaluated, until it beats every other bound.
+    ``value`` is the value of ``x`` before unit costs.
+    """
+    W = x.size
+    while True:
+        w_top = -1
+        for w in range(W):
+            if use_room and room[w] <= 0:
+                continue
+            if w_top < 0 or ub[w] > ub[w_top]:
+                w_top = w
+        if w_top < 0:
+            return -1, 0.0, 0
+        dd = min(d, step_cap[w_top])
+        if use_room and room[w_top] < dd:
+            dd = room[w_top]
+        for w in range(W):
+            cand_x[w] = x[w]
+        cand_x[w_top] += dd
+        v_new = _expected(cand_x, D, c0, lane_c, lane_w, lane_v, nl, fb_order, fbv, st, rem,
+                          ship, False)
+        g = (v_new - value) / dd - unit[w_top]
+        ub[w_top] = g
+        second = -np.inf
+        for w in range(W):
+            if w == w_top or (use_room and room[w] <= 0):
+                continue
+            second = max(second, ub[w])
+        if g >= second - 1e-12:
+            return w_top, g, dd
+
+
 @njit(cache=True, nogil=True)
 def greedy_skus(
     indptr: np.ndarray,
@@ -169,63 +229,27 @@ def greedy_skus(
         N = national[s]
         for w in range(W):
             x[w] = 0
-        m = margin[s]
-        lane_c, lane_w, lane_v = _lanes(c0, n_c, m, cell_region, reg_w, reg_tier, reg_cost,
-                                        mu)
+        lane_c, lane_w, lane_v, fb_order = _setup(c0, n_c, margin[s], unit_cost[s],
+                                                  cell_region, reg_w, reg_tier, reg_cost,
+                                                  fb_tier, fb_cost, mu, fbv, ub)
         nl = lane_c.size
-        for w in range(W):
-            fbv[w] = m * fb_tier - fb_cost[w] - mu[w]
-            ub[w] = max(fbv[w], 0.0)
-        for i in range(nl - 1, -1, -1):
-            ub[lane_w[i]] = max(ub[lane_w[i]], lane_v[i])
-        for w in range(W):
-            ub[w] -= unit_cost[s, w]
-        fb_order = np.argsort(-fbv, kind="mergesort")
         rem = np.empty(n_c)
         value = 0.0
         total = 0
         chunk = max(1, (N + steps - 1) // steps)
+        unit = unit_cost[s]
         while total < N:
-            d = min(chunk, N - total)
-            best_w = -1
-            best_g = 0.0
-            best_dd = 0
-            while True:
-                w_top = -1
-                for w in range(W):
-                    if use_room and room[w] <= 0:
-                        continue
-                    if w_top < 0 or ub[w] > ub[w_top]:
-                        w_top = w
-                if w_top < 0:
-                    break
-                dd = min(d, step_cap[w_top])
-                if use_room and room[w_top] < dd:
-                    dd = room[w_top]
-                for w in range(W):
-                    cand_x[w] = x[w]
-                cand_x[w_top] += dd
-                v_new = _expected(cand_x, D, c0, lane_c, lane_w, lane_v, nl, fb_order, fbv,
-                                  st, rem, ship_out, False)
-                g = (v_new - value) / dd - unit_cost[s, w_top]
-                ub[w_top] = g
-                second = -np.inf
-                for w in range(W):
-                    if w == w_top or (use_room and room[w] <= 0):
-                        continue
-                    second = max(second, ub[w])
-                if g >= second - 1e-12:
-                    best_w = w_top
-                    best_g = g
-                    best_dd = dd
-                    break
+            best_w, best_g, best_dd = _best_move(x, ub, min(chunk, N - total), step_cap, room,
+                                                 use_room, value, unit, cand_x, D, c0, lane_c,
+                                                 lane_w, lane_v, nl, fb_order, fbv, st, rem,
+                                                 ship_out)
             if best_w < 0:
                 break
             if allow_short and best_g < 0.0:
                 break
             x[best_w] += best_dd
             total += best_dd
-            value += (best_g + unit_cost[s, best_w]) * best_dd
+            value += (best_g + unit[best_w]) * best_dd
             if use_room:
                 room[best_w] -= best_dd
         net = _expected(x, D, c0, lane_c, lane_w, lane_v, nl, fb_order, fbv, st, rem,
@@ -233,6 +257,150 @@ def greedy_skus(
         for w in range(W):
             x_out[s, w] = x[w]
             net -= x[w] * unit_cost[s, w]
+        value_out[s] = net
+
+
+@njit(cache=True, inline="always")
+def _heap_less(k: np.ndarray, ids: np.ndarray, i: int, j: int) -> bool:
+    """Entry ``i`` comes before ``j``: a larger key, ties to the smaller id."""
+    return k[i] > k[j] or (k[i] == k[j] and ids[i] < ids[j])
+
+
+@njit(cache=True)
+def _heap_push(k: np.ndarray, ids: np.ndarray, n: int, key: float, item: int) -> int:
+    k[n] = key
+    ids[n] = item
+    i = n
+    while i > 0:
+        up = (i - 1) // 2
+        if not _heap_less(k, ids, i, up):
+            break
+        k[i], k[up] = k[up], k[i]
+        ids[i], ids[up] = ids[up], ids[i]
+        i = up
+    return n + 1
+
+
+@njit(cache=True)
+def _heap_pop(k: np.ndarray, ids: np.ndarray, n: int) -> tuple[float, int, int]:
+    key, item = k[0], ids[0]
+    n -= 1
+    k[0], ids[0] = k[n], ids[n]
+    i = 0
+    while True:
+        a, b, top = 2 * i + 1, 2 * i + 2, i
+        if a < n and _heap_less(k, ids, a, top):
+            top = a
+        if b < n and _heap_less(k, ids, b, top):
+            top = b
+        if top == i:
+            break
+        k[i], k[top] = k[top], k[i]
+        ids[i], ids[top] = ids[top], ids[i]
+        i = top
+    return key, item, n
+
+
+@njit(cache=True, nogil=True)
+def greedy_joint(
+    indptr: np.ndarray,
+    cell_region: np.ndarray,
+    D: np.ndarray,
+    margin: np.ndarray,
+    national: np.ndarray,
+    unit_cost: np.ndarray,
+    reg_w: np.ndarray,
+    reg_tier: np.ndarray,
+    reg_cost: np.ndarray,
+    fb_tier: float,
+    fb_cost: np.ndarray,
+    mu: np.ndarray,
+    steps: int,
+    step_cap: np.ndarray,
+    room: np.ndarray,
+    allow_short: bool,
+    x_io: np.ndarray,
+    ship_out: np.ndarray,
+    value_out: np.ndarray,
+) -> None:
+    """:func:`greedy_skus` within room for all SKUs at once: the next chunk placed is always
+    the one, over every SKU, that adds most value per unit, so that scarce room goes to the
+    chunks worth most, not to the SKUs that come first.
+
+    Starts from the stock in ``x_io`` (completed in place to the national
+    quantities); other arguments as :func:`greedy_skus` with ``use_room``. Ties
+    go to the smaller SKU code.
+    """
+    n_s = indptr.size - 1
+    W = mu.size
+    st = np.empty(W)
+    cand_x = np.empty(W, dtype=np.int64)
+    fbv = np.empty((n_s, W))
+    ub = np.empty((n_s, W))
+    fbo = np.empty((n_s, W), dtype=np.int64)
+    width = reg_w.shape[1]
+    loff = np.zeros(n_s + 1, dtype=np.int64)
+    cap = (indptr[-1] - indptr[0]) * width
+    lc = np.empty(cap, dtype=np.int64)
+    lw = np.empty(cap, dtype=np.int64)
+    lv = np.empty(cap)
+    value = np.zeros(n_s)
+    total = np.zeros(n_s, dtype=np.int64)
+    chunk = np.empty(n_s, dtype=np.int64)
+    mw = np.full(n_s, -1, dtype=np.int64)
+    md = np.zeros(n_s, dtype=np.int64)
+    hk = np.empty(n_s)
+    hs = np.empty(n_s, dtype=np.int64)
+    nh = 0
+    for s in range(n_s):
+        c0 = indptr[s]
+        n_c = indptr[s + 1] - c0
+        a, b, c, order = _setup(c0, n_c, margin[s], unit_cost[s], cell_region, reg_w,
+                                reg_tier, reg_cost, fb_tier, fb_cost, mu, fbv[s], ub[s])
+        nl = a.size
+        loff[s + 1] = loff[s] + nl
+        lc[loff[s]:loff[s + 1]] = a
+        lw[loff[s]:loff[s + 1]] = b
+        lv[loff[s]:loff[s + 1]] = c
+        fbo[s] = order
+        N = national[s]
+        chunk[s] = max(1, (N + steps - 1) // steps)
+        total[s] = x_io[s].sum()
+        value[s] = _expected(x_io[s], D, c0, a, b, c, nl, order, fbv[s], st, np.empty(n_c),
+                             ship_out, False)
+        if total[s] < N:  # first pop: find the SKU's first move
+            nh = _heap_push(hk, hs, nh, np.inf, s)
+    while nh > 0:
+        g, s, nh = _heap_pop(hk, hs, nh)
+        w, dd = mw[s], md[s]
+        N = national[s]
+        if w >= 0 and room[w] >= dd:
+            if allow_short and g < 0.0:
+                continue
+            x_io[s, w] += dd
+            total[s] += dd
+            value[s] += (g + unit_cost[s, w]) * dd
+            room[w] -= dd
+            if total[s] >= N:
+                continue
+        # the SKU's next move (or its move again: others took the room since)
+        c0 = indptr[s]
+        a, b, c = lc[loff[s]:loff[s + 1]], lw[loff[s]:loff[s + 1]], lv[loff[s]:loff[s + 1]]
+        w, g, dd = _best_move(x_io[s], ub[s], min(chunk[s], N - total[s]), step_cap, room,
+                              True, value[s], unit_cost[s], cand_x, D, c0, a, b, c, a.size,
+                              fbo[s], fbv[s], st, np.empty(indptr[s + 1] - c0), ship_out)
+        mw[s], md[s] = w, dd
+        if w >= 0:
+            nh = _heap_push(hk, hs, nh, g, s)
+    for s in range(n_s):
+        c0 = indptr[s]
+        n_c = indptr[s + 1] - c0
+        a, b, c = lc[loff[s]:loff[s + 1]], lw[loff[s]:loff[s + 1]], lv[loff[s]:loff[s + 1]]
+        rem = np.empty(n_c)
+        net = _expected(x_io[s], D, c0, a, b, c, a.size, fbo[s], fbv[s], st, rem, ship_out,
+                        True)
+        for w in range(W):
+            net -= x_io[s, w] * unit_cost[s, w]
         value_out[s] = net
 
 

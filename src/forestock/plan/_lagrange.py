@@ -8,8 +8,12 @@ SKU's national units are placed chunk by chunk where the next chunk adds most
 expected value over the scenarios, net of prices. A dual-ascent loop raises
 the prices of over-used warehouses and lowers those of idle ones (each
 warehouse with its own adaptive step, which grows while the sign of its excess
-holds and halves when it flips). A final pass places every SKU again at the
-final prices, now within the room left, which gives a feasible integer plan.
+holds and halves when it flips). The repair places every SKU again at the
+final prices, now within room and all SKUs together: the next chunk placed is
+always the best over all SKUs, so that the room of a full forward warehouse
+goes to the chunks worth most there rather than to the SKUs that happen to
+come first (placing SKU by SKU cost 1-2% of the optimum at binding forward
+warehouses).
 """
 
 from __future__ import annotations
@@ -90,6 +94,55 @@ class _Pass:
         # value at zero prices: add back what the prices took
         return stock, ship, value + float(mu @ ship)
 
+    def place(self, lam: np.ndarray, mu: np.ndarray, use: np.ndarray,
+              allow_short: bool) -> tuple[np.ndarray, float]:
+        """A feasible plan at the final prices: all SKUs of a chunk placed together within
+        room, the next chunk always the best over the SKUs (:func:`K.greedy_joint`).
+
+        With several SKU chunks, each first gets the share of the room left that it used
+        at these prices without room (``use [sku, warehouse]``); SKUs still short then
+        finish in whatever room is left.
+        """
+        p = self.p
+        n_s, n_w = len(p.skus), len(p.warehouses)
+        stock = np.zeros((n_s, n_w), dtype=np.int64)
+        room = p.storage.copy()
+        parts = list(chunks(n_s, self.q.chunk_skus))
+        left_use = use.sum(axis=0).astype(float)
+        value = 0.0
+        for lo, hi in parts:
+            mine = use[lo:hi].sum(axis=0).astype(float)
+            budget = room if len(parts) == 1 else np.floor(
+                room * np.divide(mine, left_use, out=np.ones(n_w), where=left_use > 0)
+            ).astype(np.int64)
+            left_use -= mine
+            given = budget.copy()
+            x, value_c = self._joint(lo, hi, lam, mu, budget, stock[lo:hi], allow_short)
+            if budget is not room:
+                room -= given - budget
+            if not allow_short and (x.sum(axis=1) < p.national[lo:hi]).any():
+                x, value_c = self._joint(lo, hi, lam, mu, room, x, allow_short)
+            stock[lo:hi] = x
+            value += value_c
+        return stock, value
+
+    def _joint(self, lo: int, hi: int, lam: np.ndarray, mu: np.ndarray, room: np.ndarray,
+               start: np.ndarray, allow_short: bool) -> tuple[np.ndarray, float]:
+        """Complete ``start`` for SKUs ``lo..hi`` within ``room``; the stock and its value."""
+        p, m = self.p, self.m
+        D = self.demand(lo, hi)
+        ip = p.indptr[lo:hi + 1] - p.indptr[lo]
+        regions = p.cell_region[p.indptr[lo]:p.indptr[hi]]
+        unit = m.base_cost[lo:hi] + lam[None, :]
+        x = start.copy()
+        vals = np.zeros(hi - lo)
+        ship = np.zeros(len(p.warehouses))
+        K.greedy_joint(ip, regions, D, m.margin[lo:hi], p.national[lo:hi], unit, m.reg_w,
+                       m.reg_tier, m.reg_cost, m.fb_tier, m.fb_cost, mu, self.q.steps,
+                       self.step_cap, room, allow_short, x, ship, vals)
+        # value at zero prices: add back what the prices took
+        return x, float(vals.sum() + (x * lam[None, :]).sum() + mu @ ship)
+
 
 def solve_fast(problem: PlanProblem, params: PlanParams, model: Model, seed: int,
                callbacks: Callbacks | None = None) -> FastOutcome:
@@ -112,8 +165,10 @@ def solve_fast(problem: PlanProblem, params: PlanParams, model: Model, seed: int
     it = 0
     best: tuple[float, np.ndarray] | None = None
     cb.on_start("plan", q.iterations + 1)
+    last_use: np.ndarray | None = None
     for it in range(1, q.iterations + 1):
         stock, ship, value = runner.run(lam, mu, None, q.allow_shortfall)
+        last_use = stock
         held = stock.sum(axis=0)
         ex_l = (held - cap) / np.maximum(cap, 1.0)
         ex_m = (ship - ship_cap) / np.maximum(ship_cap, 1.0) if limit_ship else np.zeros(n_w)
@@ -127,7 +182,9 @@ def solve_fast(problem: PlanProblem, params: PlanParams, model: Model, seed: int
         cb.on_step("plan", 1)
         if max_excess <= 0.0 and it > 1 and np.all((lam == 0) | (ex_l > -0.02)):
             break
-    stock, _, value = runner.run(lam, mu, p.storage.copy(), q.allow_shortfall)
+    if last_use is None:
+        last_use, _, _ = runner.run(lam, mu, None, q.allow_shortfall)
+    stock, value = runner.place(lam, mu, last_use, q.allow_shortfall)
     if best is not None and best[0] > value:
         value, stock = best
     cb.on_step("plan", 1)

@@ -56,7 +56,7 @@ class Model:
 
     reg_w: np.ndarray  # int32 [region, lane]: nearest warehouses, -1 past the last
     reg_tier: np.ndarray  # float64 [region, lane]: share of margin by delivery tier
-    reg_cost: np.ndarray  # float64 [region, lane]
+    reg_cost: np.ndarray  # float64 [region, lane]: lane cost less the promise's value
     reg_hours: np.ndarray  # float64 [region, lane]
     fb_tier: float
     fb_cost: np.ndarray  # float64 [warehouse]
@@ -86,7 +86,8 @@ class Model:
         return cls(
             reg_w=np.ascontiguousarray(route[:, :L]),
             reg_tier=np.ascontiguousarray(tier[:, :L]),
-            reg_cost=np.ascontiguousarray(r_cost[:, :L]),
+            reg_cost=np.ascontiguousarray((r_cost - np.where(r_hours <= h24, q.promise_cny,
+                                                             0.0))[:, :L]),
             reg_hours=np.ascontiguousarray(r_hours[:, :L]),
             fb_tier=float(vlate),
             fb_cost=np.nan_to_num(fb_cost, nan=0.0),

@@ -70,6 +70,12 @@ class PlanParams:
     tier_values
         Share of the margin a unit earns when delivered within 24 h, within
         48 h, and later.
+    promise_cny
+        Value (CNY) of keeping the next-day promise on one unit, whatever its
+        price, added to a delivery within 24 h: what a late parcel costs the
+        network beyond the margin (compensation coupons, cancellations, repeat
+        business), the same for a 30-yuan snack as for a phone. With 0 the plan
+        serves margin only and puts the dearest SKUs forward first.
     holding_rate
         Holding cost of a unit over the event, as a share of its price.
     inbound_cny_per_km
@@ -105,12 +111,13 @@ class PlanParams:
     margin_rate: float = 0.25
     tier_hours: tuple[float, float] = (20.0, 44.0)
     tier_values: tuple[float, float, float] = (1.0, 0.6, 0.3)
+    promise_cny: float = 30.0
     holding_rate: float = 0.02
     inbound_cny_per_km: float = 0.002
     outbound_hours: float = 30.0
     units_per_parcel: float = 1.4
-    iterations: int = 25
-    steps: int = 48
+    iterations: int = 12
+    steps: int = 96
     chunk_skus: int = 4096
     time_limit: float = 900.0
     cutoff_days: int = 3
@@ -134,7 +141,7 @@ class PlanParams:
         v3 = self.tier_values
         _check(len(v3) == 3 and v3[0] >= v3[1] >= v3[2] >= 0.0 and v3[0] > 0.0, "tier_values",
                v3, "must be three non-increasing non-negative shares, the first positive")
-        for name in ("holding_rate", "inbound_cny_per_km", "outbound_hours"):
+        for name in ("holding_rate", "inbound_cny_per_km", "outbound_hours", "promise_cny"):
             v = getattr(self, name)
             _check(math.isfinite(v) and v >= 0.0, name, v, "must be >= 0")
         _check(self.units_per_parcel >= 1.0, "units_per_parcel", self.units_per_parcel,

@@ -57,6 +57,18 @@ class WorldParams:
     chunk_skus
         SKUs generated and written together (one Parquet row group); changes
         memory use and row groups, not the rows.
+    storage_over_event
+        Storage of the whole network, in multiples of the event day's expected
+        units. Before 11.11 a network stocks up for the peak day and the tail days
+        after it, so it holds well over one day's sales.
+    fdc_over_served
+        Storage of each forward warehouse (FDC), in multiples of the event day's
+        expected units of the regions nearest to it; the RDCs hold the rest. A
+        network reaching ~90% same/next-day delivery on the peak (JD's published
+        figure) stocks its forward warehouses with the local demand plus safety stock for
+        the fast movers, and keeps the slow movers and the pooled safety stock
+        regional: forward room is then a little short of what a rule stocking every
+        region at the national service level would put there, so a plan matters.
     """
 
     seed: int = 0
@@ -70,6 +82,8 @@ class WorldParams:
     launched_share: float = 0.10
     discontinued_share: float = 0.05
     chunk_skus: int = 256
+    storage_over_event: float = 1.8
+    fdc_over_served: float = 1.3
 
     def __post_init__(self) -> None:
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed,
@@ -100,6 +114,12 @@ class WorldParams:
                self.discontinued_share, "must be from 0 to 0.5")
         _check(isinstance(self.chunk_skus, int) and self.chunk_skus >= 1, "chunk_skus",
                self.chunk_skus, "must be an integer >= 1")
+        _check(math.isfinite(self.storage_over_event) and 1.0 <= self.storage_over_event <= 10.0,
+               "storage_over_event", self.storage_over_event, "must be from 1 to 10")
+        _check(math.isfinite(self.fdc_over_served)
+               and 0.0 < self.fdc_over_served <= self.storage_over_event,
+               "fdc_over_served", self.fdc_over_served,
+               "must be > 0 and at most storage_over_event")
 
     def replace(self, **changes: Any) -> WorldParams:
         """Return a copy with ``changes`` applied (and checked)."""
