@@ -7,7 +7,6 @@ import logging
 import time
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
@@ -37,32 +36,6 @@ def _expected_event_units(model: SalesModel, cat: Catalogue, event_day: int,
         per_cat += np.bincount(cat.category[idx], weights=e, minlength=len(CATEGORIES))
     result: np.ndarray = per_cat @ shares
     return result
-
-
-def _provision_storage(wh: pd.DataFrame, lane_table: pd.DataFrame, event_units: np.ndarray,
-                       p: WorldParams) -> pd.DataFrame:
-    """Storage provisioned for the peak (see :class:`WorldParams`).
-
-    Each FDC holds ``fdc_over_served`` times the event day's expected units of
-    the regions nearest to it (ties to the earlier warehouse, an RDC); the RDCs
-    share the rest of ``storage_over_event`` times the event day's units by the
-    demand nearest to them among RDCs. Outbound capacity stays as the network
-    builds it (each warehouse ships its nearest regions' event day in about 25 h).
-    """
-    n_w = len(wh)
-    hours = lane_table["transit_hours"].to_numpy(dtype=float).reshape(n_w, -1)
-    units = np.asarray(event_units, dtype=float)
-    served = np.bincount(np.argmin(hours, axis=0), weights=units, minlength=n_w)
-    is_rdc = (wh["tier"] == "rdc").to_numpy()
-    rdc = np.flatnonzero(is_rdc)
-    rdc_served = np.bincount(rdc[np.argmin(hours[rdc], axis=0)], weights=units,
-                             minlength=n_w)[rdc]
-    storage = np.where(is_rdc, 0.0, p.fdc_over_served * served)
-    left = max(p.storage_over_event * units.sum() - storage.sum(), 0.0)
-    storage[rdc] = left * rdc_served / max(rdc_served.sum(), 1e-12)
-    out = wh.copy()
-    out["storage_units"] = np.maximum(np.ceil(storage), 1).astype(np.int64)
-    return out
 
 
 def _chunk_table(name: str, first_day: int, days: np.ndarray, sku: np.ndarray,
@@ -119,9 +92,8 @@ def build_world(ws: Workspace, params: WorldParams | None = None,
     shares = regional_taste(seed, regions["region_id"].to_numpy(), regions["lat"].to_numpy(),
                             regions["lon"].to_numpy(), regions["population"].to_numpy())
     event_units = _expected_event_units(model, cat, event_day, shares, p.chunk_skus)
-    wh = warehouses(regions, event_units)
+    wh = warehouses(regions, event_units, p.storage_over_event, p.fdc_over_served)
     lane_table = lanes(wh, regions)
-    wh = _provision_storage(wh, lane_table, event_units, p)
     small = {
         "regions": regions,
         "brands": cat.brands,

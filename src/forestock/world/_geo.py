@@ -28,8 +28,6 @@ _ROAD_FACTOR = 1.3
 _SAME_CITY_HOURS = 8.0
 _UNITS_PER_ORDER = 1.4
 _BACKLOG_HOURS = 25.0
-_STORAGE_OVER_EVENT = 1.5
-_FDC_STORAGE_OVER_SERVED = 0.8
 
 
 def load_cities() -> pd.DataFrame:
@@ -102,14 +100,17 @@ def _short(name: str) -> str:
     return name[:-1] if name.endswith("市") else name
 
 
-def warehouses(regions: pd.DataFrame, event_units: np.ndarray) -> pd.DataFrame:
+def warehouses(regions: pd.DataFrame, event_units: np.ndarray, storage_over_event: float,
+               fdc_over_served: float) -> pd.DataFrame:
     """Return the warehouse network, sized from the expected event-day units per region.
 
     RDCs stand in the :data:`RDC_CITIES`, FDCs in the other provincial
-    capitals. Total storage is 1.5x the event day's expected units; an FDC
-    holds 0.8x the event-day units of the regions it is nearest to, RDCs share
-    the rest by the demand nearest to them among RDCs. Outbound capacity lets
-    each warehouse ship its nearest regions' event-day parcels in about 25 h.
+    capitals. Total storage is ``storage_over_event`` times the event day's
+    expected units; an FDC holds ``fdc_over_served`` times the event-day units
+    of the regions it is nearest to (ties to the earlier warehouse, an RDC);
+    RDCs share the rest by the demand nearest to them among RDCs (see
+    :class:`WorldParams` for why). Outbound capacity lets each warehouse ship
+    its nearest regions' event-day parcels in about 25 h.
     """
     caps = set(load_cities().query("capital == 1")["adcode"])
     rid = regions["region_id"].to_numpy()
@@ -132,14 +133,14 @@ def warehouses(regions: pd.DataFrame, event_units: np.ndarray) -> pd.DataFrame:
     nearest = np.argmin(hours, axis=0)  # first minimum: ties go to the earlier (an RDC)
     served = np.bincount(nearest, weights=units, minlength=len(wh))
     is_rdc = (wh["tier"] == "rdc").to_numpy()
-    total = _STORAGE_OVER_EVENT * units.sum()
-    storage = np.where(is_rdc, 0.0, _FDC_STORAGE_OVER_SERVED * served)
+    total = storage_over_event * units.sum()
+    storage = np.where(is_rdc, 0.0, fdc_over_served * served)
     rdc_idx = np.flatnonzero(is_rdc)
     rdc_near = rdc_idx[np.argmin(hours[rdc_idx], axis=0)]
     rdc_served = np.bincount(rdc_near, weights=units, minlength=len(wh))[rdc_idx]
     left = max(total - storage.sum(), 0.0)
     storage[rdc_idx] = left * rdc_served / max(rdc_served.sum(), 1e-12)
-    wh["storage_units"] = np.ceil(storage).astype(np.int64)
+    wh["storage_units"] = np.maximum(np.ceil(storage), 1).astype(np.int64)
     outbound = served / _UNITS_PER_ORDER / _BACKLOG_HOURS
     wh["outbound_per_hour"] = np.maximum(np.ceil(outbound), 1).astype(np.int64)
     return wh
