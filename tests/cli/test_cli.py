@@ -74,6 +74,27 @@ def test_failed_stage_keeps_earlier_results(tiny_dir: Path, tmp_path: Path) -> N
     assert snapshot(Path(ws)) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--event", "black friday"], "not in the calendar"),
+        (["--start", "2026-08-01", "--end", "2026-08-05"], "inside the history"),
+    ],
+)
+def test_forecast_bad_requests_exit_2_and_write_nothing(
+    args: list[str], message: str, tiny_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An unknown event or a window inside the history: exit 2, the message, nothing written."""
+    ws = str(tmp_path / "ws")
+    assert main(["load", str(tiny_dir), "-w", ws]) == 0
+    before = snapshot(Path(ws))
+    capsys.readouterr()
+    assert main(["forecast", "-w", ws, *args]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert snapshot(Path(ws)) == before
+
+
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
     """`forestock --help` names every stage a planner runs."""
     assert main(["--help"]) == 0

@@ -158,3 +158,13 @@ def test_negative_history_is_refused(tiny: dict[str, pd.DataFrame]) -> None:
     w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
     with pytest.raises(ForestockError, match="row 5"):
         forecast(bad, tiny["calendar"], w)
+
+
+def test_history_with_a_gap_is_refused(tiny: dict[str, pd.DataFrame]) -> None:
+    """Days with no rows at all inside the history: refused, with the first one named."""
+    h = tiny["history"]
+    dates = pd.to_datetime(h["date"])
+    gap = (dates >= "2026-03-01") & (dates <= "2026-03-04")
+    w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
+    with pytest.raises(ForestockError, match=r"4 of its 608 days .* \(first missing: 2026-03-01\)"):
+        forecast(h[~gap], tiny["calendar"], w)

@@ -70,10 +70,21 @@ class Grid:
     def of(cls, dates: pd.Series | pd.DatetimeIndex) -> Grid:
         """The grid of a history's dates (``dates`` may be its distinct dates)."""
         freq = infer_freq(dates)
-        d = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)))
+        d = pd.DatetimeIndex(pd.unique(pd.to_datetime(pd.Series(dates))))
         start = d.min()
-        return cls(freq, start, int(period_index(pd.DatetimeIndex([d.max()]), start, freq)[0])
-                   + 1)
+        n = int(period_index(pd.DatetimeIndex([d.max()]), start, freq)[0]) + 1
+        seen = np.zeros(n, dtype=bool)
+        seen[period_index(d, start, freq)] = True
+        if not seen.all():
+            missing = period_dates(start, n, freq)[~seen]
+            unit = FREQS[freq].removesuffix("ly").replace("dai", "day")
+            raise ForestockError(
+                f"history has no rows at all for {missing.size} of its {n} {unit}s between "
+                f"{start.date()} and {d.max().date()} (first missing: {missing[0].date()}); a "
+                f"{unit} without one sale anywhere is almost surely missing data, and would be "
+                "read as no sales: add its rows (zero units where nothing sold) or start the "
+                "history after the gap")
+        return cls(freq, start, n)
 
 
 @dataclass(frozen=True)
