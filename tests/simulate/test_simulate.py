@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +305,25 @@ def test_order_times_follow_the_profile_in_order() -> None:
     got = np.cumsum(per_second)[3599::3600] / per_second.sum()
     want = intraday_cdf()[3599::3600]
     assert np.abs(got - want).max() < 0.005
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=9),
+       st.integers(0, 2**31))
+def test_time_order_matches_a_plain_sort(runs_in: list[list[int]], seed: int) -> None:
+    """The pairwise merge of the SKU's runs orders positions as sorting by (time, buffer
+    position) does, with ties across runs and with the warehouse filter."""
+    rng = np.random.default_rng(seed)
+    times = [np.sort(np.array(r, dtype=np.float64) / 4) for r in runs_in]  # many ties
+    o_time = np.concatenate(times) if times else np.zeros(0)
+    runs = np.r_[0, np.cumsum([t.size for t in times])].astype(np.int64)
+    starts = np.array([rng.integers(a, b + 1) for a, b in itertools.pairwise(runs)],
+                      dtype=np.int64)
+    o_w = rng.integers(-1, 3, o_time.size).astype(np.int32)
+    slot = np.array([0, -1, 1], dtype=np.int64)
+    for filt in (np.empty(0, dtype=np.int64), slot):
+        got = K._time_order(starts, runs, len(times), o_time, o_w, filt)
+        pos = [a for q in range(len(times)) for a in range(starts[q], runs[q + 1])
+               if filt.size == 0 or (o_w[a] >= 0 and filt[o_w[a]] >= 0)]
+        want = sorted(pos, key=lambda a: (o_time[a], a))
+        assert got.tolist() == want

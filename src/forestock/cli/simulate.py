@@ -116,7 +116,7 @@ def simulate(
         help="Ship orders no warehouse can fill from the factory, arriving after this many "
              "hours (default: they are unfilled).")] = None,
     chunk_orders: Annotated[int, typer.Option(help="Orders held in memory at once.")
-                            ] = 1_000_000,
+                            ] = 200_000,
     checkpoint_every: Annotated[float, typer.Option(
         help="Seconds between checkpoints of a long run.")] = 30.0,
     resume: Annotated[bool, typer.Option(

@@ -203,6 +203,8 @@ class Shard:
 
 def merge_states(states: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Shards' states as one: per-cell and per-SKU arrays joined, tallies added."""
+    if len(states) == 1:
+        return dict(states[0])
     out: dict[str, np.ndarray] = {}
     for n in (*_PER_CELL, *_PER_SKU, *_SAMPLE):
         out[n] = np.concatenate([s[n] for s in states])
@@ -419,10 +421,14 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
         for s, s1 in itertools.pairwise(cuts.tolist()):
             hour = s // 3600
             routed = pool.map("emit_route", [(s, s1)] * n_shards)
-            for j, (_, c) in enumerate(routed):
-                stacked[j, :, :s1 - s] = c
+            if n_shards == 1:
+                counts = routed[0][1][None]
+            else:
+                for j, (_, c) in enumerate(routed):
+                    stacked[j, :, :s1 - s] = c
+                counts = stacked[:, :, :s1 - s]
             bases = all_bases[:, :, :s1 - s]
-            K.queue_bases(stacked[:, :, :s1 - s], arrived, bases)
+            K.queue_bases(counts, arrived, bases)
             pool.map("settle", [(bases[j], s, shipped_cum, hour) for j in range(n_shards)])
             m = sum(n for n, _ in routed)
             done += m

@@ -78,14 +78,14 @@ def uniform(seed: np.uint64, cell: np.int64, k: np.int64, stream: np.int64) -> f
     return float(z >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def size_of(z: np.uint64, size_thr: np.ndarray) -> np.int64:
     """Units of the order with draw ``z``: one more for each threshold its size bits reach."""
     b = np.int64((z >> np.uint64(16)) & np.uint64(0xFFFF))
-    s = 0
-    while s < size_thr.size and b >= size_thr[s]:
-        s += 1
-    return s + 1
+    s = 1
+    for i in range(size_thr.size):  # no early exit: a fixed trip count, no mispredictions
+        s += b >= size_thr[i]
+    return s
 
 
 @njit(cache=True, inline="always")
@@ -212,8 +212,8 @@ def _settle_stock(
     of each. If no warehouse is asked for more than it holds, those are the
     choices of the orders in time order too. Else the orders are replayed in
     time order (ties: cell, then order index) from the first second in which
-    a warehouse runs short, merging the cells' runs ``runs[q]:runs[q + 1]``
-    with a heap, and their arrivals recounted. ``need`` is left zeroed.
+    a warehouse runs short (the orders of the cells' runs ``runs[q]:runs[q + 1]``
+    sorted by time), and their arrivals recounted. ``need`` is left zeroed.
     """
     n_wh = stock.shape[1]
     contended = False
@@ -226,25 +226,21 @@ def _settle_stock(
     else:
         # the choices stand up to the first second in which some warehouse, its orders
         # taken in time order, runs short: replay from that second on
-        first = _first_short_second(sku, m0, m, o_time, o_size, o_w, stock, need, s0,
-                                    counts.shape[1])
-        for a in range(m0, m):
-            w = o_w[a]
-            if w >= 0:
-                if int(o_time[a]) - s0 < first:
-                    stock[sku, w] -= o_size[a]
-                else:
-                    counts[w, int(o_time[a]) - s0] -= 1
+        first = _first_short_second(sku, o_time, o_size, o_w, stock, need, s0, counts.shape[1],
+                                    runs, n_runs)
         for q in range(n_runs):
             a = runs[q]
             while a < runs[q + 1] and int(o_time[a]) - s0 < first:
+                if o_w[a] >= 0:
+                    stock[sku, o_w[a]] -= o_size[a]
                 a += 1
             heads[q] = a
+            while a < runs[q + 1]:
+                if o_w[a] >= 0:
+                    counts[o_w[a], int(o_time[a]) - s0] -= 1
+                a += 1
         _replay(sku, o_cell, o_time, o_size, o_w, cell_region, stock, route, route_pos, heads,
-                runs, n_runs)
-        for a in range(m0, m):
-            if o_w[a] >= 0 and int(o_time[a]) - s0 >= first:
-                counts[o_w[a], int(o_time[a]) - s0] += 1
+                runs, n_runs, s0, counts)
     for w in range(n_wh):
         need[w] = 0
     if factory:
@@ -254,73 +250,110 @@ def _settle_stock(
 
 
 @njit(cache=True, nogil=True)
-def _first_short_second(sku: int, m0: int, m: int, o_time: np.ndarray, o_size: np.ndarray,
-                        o_w: np.ndarray, stock: np.ndarray, need: np.ndarray, s0: int,
-                        n_sec: int) -> int:
+def _first_short_second(sku: int, o_time: np.ndarray, o_size: np.ndarray, o_w: np.ndarray,
+                        stock: np.ndarray, need: np.ndarray, s0: int, n_sec: int,
+                        runs: np.ndarray, n_runs: int) -> int:
     """The first second (counted from ``s0``) by whose end some warehouse, asked for
-    ``need[w]`` units by the orders ``m0:m``, is asked for more than it holds."""
-    first = n_sec
-    for w in range(stock.shape[1]):
-        if need[w] <= stock[sku, w]:
-            continue
-        k = 0
-        for a in range(m0, m):
-            if o_w[a] == w:
+    ``need[w]`` units by the orders of the runs ``runs[q]:runs[q + 1]``, is asked for more
+    than it holds."""
+    n_wh = stock.shape[1]
+    slot = np.full(n_wh, -1, dtype=np.int64)
+    n_short = 0
+    for w in range(n_wh):
+        if need[w] > stock[sku, w]:
+            slot[w] = n_short
+            n_short += 1
+    left = np.empty(n_short, dtype=np.int64)
+    for w in range(n_wh):
+        if slot[w] >= 0:
+            left[slot[w]] = stock[sku, w]
+    # the short warehouses' orders in time order
+    for a in _time_order(runs, runs, n_runs, o_time, o_w, slot):
+        j = slot[o_w[a]]
+        left[j] -= o_size[a]
+        if left[j] < 0:
+            return int(o_time[a]) - s0
+    return n_sec
+
+
+@njit(cache=True, nogil=True)
+def _time_order(starts: np.ndarray, runs: np.ndarray, n_runs: int, o_time: np.ndarray,
+                o_w: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """The buffer positions ``starts[q]:runs[q + 1]`` of the runs ``q`` (each in time
+    order, lying in buffer order), only those at a warehouse ``w`` with ``slot[w] >= 0``
+    unless ``slot`` is empty, in time order (ties: buffer position): the runs merged
+    pairwise, ``log2(n_runs)`` linear passes (numba's sorts take several times longer)."""
+    every = slot.size == 0
+    k = 0
+    for q in range(n_runs):
+        for a in range(starts[q], runs[q + 1]):
+            if every or (o_w[a] >= 0 and slot[o_w[a]] >= 0):
                 k += 1
-        sec = np.empty(k, dtype=np.int64)
-        units = np.empty(k, dtype=np.int64)
-        k = 0
-        for a in range(m0, m):
-            if o_w[a] == w:
-                sec[k] = int(o_time[a]) - s0
-                units[k] = o_size[a]
+    pos = np.empty(k, dtype=np.int64)
+    key = np.empty(k, dtype=np.float64)
+    bnd = np.empty(n_runs + 1, dtype=np.int64)
+    k = 0
+    for q in range(n_runs):
+        bnd[q] = k
+        for a in range(starts[q], runs[q + 1]):
+            if every or (o_w[a] >= 0 and slot[o_w[a]] >= 0):
+                pos[k] = a
+                key[k] = o_time[a]
                 k += 1
-        total = 0
-        for i in np.argsort(sec):
-            if sec[i] >= first:
-                break
-            total += units[i]
-            if total > stock[sku, w]:
-                first = sec[i]
-                break
-    return first
+    bnd[n_runs] = k
+    pos2 = np.empty(k, dtype=np.int64)
+    key2 = np.empty(k, dtype=np.float64)
+    n = n_runs
+    while n > 1:
+        j = 0
+        for g in range(0, n, 2):
+            lo = bnd[g]
+            mid = bnd[g + 1]
+            hi = bnd[g + 2] if g + 1 < n else mid
+            x, y, o = lo, mid, lo
+            while x < mid and y < hi:
+                if key[y] < key[x]:  # the left run first on ties: it lies earlier
+                    key2[o], pos2[o] = key[y], pos[y]
+                    y += 1
+                else:
+                    key2[o], pos2[o] = key[x], pos[x]
+                    x += 1
+                o += 1
+            while x < mid:
+                key2[o], pos2[o] = key[x], pos[x]
+                x += 1
+                o += 1
+            while y < hi:
+                key2[o], pos2[o] = key[y], pos[y]
+                y += 1
+                o += 1
+            bnd[j] = lo
+            j += 1
+        bnd[j] = k
+        n = j
+        key, key2 = key2, key
+        pos, pos2 = pos2, pos
+    return pos
 
 
 @njit(cache=True, nogil=True)
 def _replay(sku: int, o_cell: np.ndarray, o_time: np.ndarray, o_size: np.ndarray,
             o_w: np.ndarray, cell_region: np.ndarray, stock: np.ndarray, route: np.ndarray,
-            route_pos: np.ndarray, heads: np.ndarray, runs: np.ndarray, n_runs: int) -> None:
+            route_pos: np.ndarray, heads: np.ndarray, runs: np.ndarray, n_runs: int,
+            s0: int, counts: np.ndarray) -> None:
     """Choose warehouses for the orders ``heads[q]:runs[q + 1]`` of each run ``q``, in time
-    order (ties: buffer position, i.e. cell then order index), by a k-way merge over a
-    binary heap of the runs' heads."""
-    heap = np.empty(n_runs, dtype=np.int64)  # buffer positions of the runs' next orders
-    ends = np.empty(runs[n_runs] - runs[0], dtype=np.int64)  # a position's run end
-    size = 0
-    for q in range(n_runs):
-        for a in range(heads[q], runs[q + 1]):
-            ends[a - runs[0]] = runs[q + 1]
-        a = heads[q]
-        if a >= runs[q + 1]:
-            continue
-        # sift the run's first order up
-        i = size
-        ta = o_time[a]
-        while i > 0:
-            up = (i - 1) >> 1
-            b = heap[up]
-            if ta < o_time[b] or (ta == o_time[b] and a < b):
-                heap[i] = b
-                i = up
-            else:
-                break
-        heap[i] = a
-        size += 1
-    while size > 0:
-        a = heap[0]
+    order (ties: buffer position, i.e. cell then order index), and count them in
+    ``counts[w, second - s0]``.
+
+    (The route is searched inline: a helper taking the arrays costs reference
+    counting on every order, several times the search.)
+    """
+    n_rank = route.shape[1]
+    for a in _time_order(heads, runs, n_runs, o_time, o_w, np.empty(0, dtype=np.int64)):
         c = o_cell[a]
         r = cell_region[c]
         w = UNFILLED
-        for i in range(route_pos[c], route.shape[1]):
+        for i in range(route_pos[c], n_rank):
             cand = route[r, i]
             if cand < 0:
                 break
@@ -330,31 +363,7 @@ def _replay(sku: int, o_cell: np.ndarray, o_time: np.ndarray, o_size: np.ndarray
         o_w[a] = w
         if w >= 0:
             stock[sku, w] -= o_size[a]
-        # replace the head by its run's next order (or the heap's last), sift it down
-        if a + 1 < ends[a - runs[0]]:
-            a = a + 1
-        else:
-            size -= 1
-            a = heap[size]
-        ta = o_time[a]
-        i = 0
-        while True:
-            lo = 2 * i + 1
-            if lo >= size:
-                break
-            b = heap[lo]
-            if lo + 1 < size:
-                b2 = heap[lo + 1]
-                if o_time[b2] < o_time[b] or (o_time[b2] == o_time[b] and b2 < b):
-                    lo += 1
-                    b = b2
-            if o_time[b] < ta or (o_time[b] == ta and b < a):
-                heap[i] = b
-                i = lo
-            else:
-                break
-        if size > 0:
-            heap[i] = a
+            counts[w, int(o_time[a]) - s0] += 1
 
 
 @njit(cache=True, nogil=True)
