@@ -176,11 +176,16 @@ class GlobalModel:
             for o in range(last - int(h), t_min - 1, -stride):
                 pairs.add((o, o + int(h)))
             # every past event period is a target; early ones from the earliest origin
-            # with a little history (a shorter horizon beats not learning the event)
+            # with a little history (a shorter horizon beats not learning the event), but
+            # only for an event no occurrence of which is seen at the full horizon: a
+            # shortened horizon sees a level too close to the event to be like the forecast's
             early = {"D": 14, "W": 3, "M": 2}[panel.freq]
-            for e in np.flatnonzero(panel.event_code[: panel.n_hist] >= 0):
+            events = np.flatnonzero(panel.event_code[: panel.n_hist] >= 0)
+            full = {int(panel.event_code[e]) for e in events if int(e) - int(h) >= t_min}
+            for e in events:
                 o = max(int(e) - int(h), min(t_min, early))
-                if o < int(e):
+                if o < int(e) and (int(e) - o == int(h) or
+                                   int(panel.event_code[e]) not in full):
                     pairs.add((o, int(e)))
         if not pairs:
             raise ForestockError(
