@@ -123,3 +123,25 @@ def test_embedded_world_flow_keeps_the_invariants(tmp_path: Path) -> None:
     shipped = ws.sql("SELECT sum(shipped) AS s FROM outcomes_brand")["s"].item()
     assert shipped == reg["shipped"].sum()
     assert ws.notes()["simulate"]["seed"] == 2
+
+
+def test_sigterm_leaves_no_half_written_file(tmp_path: Path) -> None:
+    """A `forestock world` stopped by SIGTERM mid-write exits 143 and leaves no temporary file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-c", "from forestock.cli import run; run()",
+                             "world", "-w", str(ws), "--skus", "20000", "--regions", "31"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(ws.glob(".history.parquet.tmp-*")):
+        assert proc.poll() is None, "the world finished before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not list(ws.glob(".*tmp*"))
+    assert not (ws / "history.parquet").exists()

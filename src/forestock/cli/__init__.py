@@ -8,7 +8,9 @@ column), 1 an unexpected failure.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from types import FrameType
 
 from forestock.cli._common import app
 
@@ -34,8 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C, so half-written temporary files are removed."""
+    raise SystemExit(128 + signum)
+
+
 def run() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())
 
 
