@@ -203,15 +203,12 @@ def backtest(
     periods = window_periods(panel, window)
     held = history[(dates >= pd.Timestamp(window.start)) & (dates <= pd.Timestamp(window.end))]
     actual = np.zeros((panel.n_series, periods.size))
-    key = pd.Index(panel.sku_ids).get_indexer(held["sku_id"].astype(object)) * len(
-        panel.region_ids) + pd.Index(panel.region_ids).get_indexer(held["region_id"].astype(object))
-    lookup = pd.Series(np.arange(panel.n_series),
-                       index=panel.series_sku.astype(np.int64) * len(panel.region_ids)
-                       + panel.series_region)
-    row = lookup.reindex(key).to_numpy()
+    row = panel.series_of(pd.Index(panel.sku_ids).get_indexer(held["sku_id"].astype(object)),
+                          pd.Index(panel.region_ids).get_indexer(
+                              held["region_id"].astype(object)))
     col = pd.Index(periods).get_indexer(period_index(held["date"], panel.start, panel.freq))
-    ok = ~np.isnan(row) & (col >= 0)
-    np.add.at(actual, (row[ok].astype(np.int64), col[ok]), held["units"].to_numpy(float)[ok])
+    ok = (row >= 0) & (col >= 0)
+    np.add.at(actual, (row[ok], col[ok]), held["units"].to_numpy(float)[ok])
     scores: dict[str, dict[str, object]] = {}
     seconds: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}

@@ -93,15 +93,7 @@ def forecast_blocks(
             con.execute(f"SET memory_limit='{memory_limit}'")
             con.execute(f"SET temp_directory='{_sql_path(Path(tmp) / 'spill')}'")
             con.execute("SET preserve_insertion_order=false")
-            dates = con.execute(f"SELECT DISTINCT date FROM read_parquet('{src}')").df()["date"]
-            if dates.empty:
-                raise ForestockError(f"{path.name}: the history is empty: nothing to forecast")
-            grid = Grid.of(dates)
-            neg = con.execute(f"SELECT count(*) FROM read_parquet('{src}') WHERE units < 0"
-                              ).fetchone()
-            if neg and neg[0]:
-                raise ForestockError(f"{path.name}, column 'units': {neg[0]} rows are negative")
-            market = _market(con, src, grid, window, region_ids)
+            grid, market = _market(con, src, path.name, window, region_ids)
             parts = pd.DataFrame({"sku_id": sku_ids.astype(str), "part": part})
             con.register("parts", parts)
             out = Path(tmp) / "blocks"
@@ -141,12 +133,20 @@ def forecast_blocks(
     return BlockReport(n_blocks, series, rows, model.train_rows_)
 
 
-def _market(con: duckdb.DuckDBPyConnection, src: str, grid: Grid, window: Window,
-            region_ids: np.ndarray) -> Market:
-    """Units per region and period over every SKU, on the grid running to the window."""
+def _market(con: duckdb.DuckDBPyConnection, src: str, name: str, window: Window,
+            region_ids: np.ndarray) -> tuple[Grid, Market]:
+    """One pass over the history: its periods, and the units per region and period over
+    every SKU on them, running to the window (negative units refused on the way)."""
     frame = con.execute(
-        f"SELECT region_id::VARCHAR AS region_id, date, sum(units)::DOUBLE AS units "
+        f"SELECT region_id::VARCHAR AS region_id, date, sum(units)::DOUBLE AS units, "
+        f"count(*) FILTER (WHERE units < 0) AS negative "
         f"FROM read_parquet('{src}') GROUP BY ALL").df()
+    if frame.empty:
+        raise ForestockError(f"{name}: the history is empty: nothing to forecast")
+    negative = int(frame["negative"].sum())
+    if negative:
+        raise ForestockError(f"{name}, column 'units': {negative} rows are negative")
+    grid = Grid.of(frame["date"])
     end = int(period_index(pd.DatetimeIndex([pd.Timestamp(window.end)]), grid.start,
                            grid.freq)[0])
     n = max(end + 1, grid.n_hist + 1)
@@ -157,4 +157,4 @@ def _market(con: duckdb.DuckDBPyConnection, src: str, grid: Grid, window: Window
     t = period_index(frame["date"], grid.start, grid.freq)
     R = np.zeros((len(region_ids), n))
     np.add.at(R, (r, t), frame["units"].to_numpy())
-    return Market(R, R.sum(axis=0))
+    return grid, Market(R, R.sum(axis=0))

@@ -20,7 +20,7 @@ from scipy import stats
 from forestock.errors import ForestockError
 from forestock.events import Window
 from forestock.forecast._features import Aggregates, Market, aggregates, row_features
-from forestock.forecast._panel import LEVELS, Panel, build_panel, window_periods
+from forestock.forecast._panel import LEVELS, Panel, build_panel, period_index, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
 log = logging.getLogger("forestock.forecast")
@@ -119,8 +119,6 @@ class GlobalModel:
         """
         if problem.prices is None or problem.skus is None or problem.prices.empty:
             return None
-        from forestock.forecast._panel import period_index
-
         pr = problem.prices
         s = pd.Index(panel.sku_ids).get_indexer(pr["sku_id"].astype(object))
         t = period_index(pr["date"], panel.start, panel.freq)
@@ -151,14 +149,9 @@ class GlobalModel:
         out = sku_price[panel.series_sku]
         reg = ok & regional & (r >= 0)
         if reg.any():
-            series = s[reg].astype(np.int64) * len(panel.region_ids) + r[reg]
-            lookup = pd.Series(np.arange(panel.n_series),
-                               index=panel.series_sku.astype(np.int64) * len(panel.region_ids)
-                               + panel.series_region)
-            row = lookup.reindex(series).to_numpy()
-            have = ~np.isnan(row)
-            own = mean_at(row[have].astype(np.int64), t[reg][have], price[reg][have],
-                          panel.n_series)
+            row = panel.series_of(s[reg], r[reg])
+            have = row >= 0
+            own = mean_at(row[have], t[reg][have], price[reg][have], panel.n_series)
             out = np.where(np.isnan(own), out, own)
         reg_price = regular[panel.series_sku, None]
         good = reg_price > 0

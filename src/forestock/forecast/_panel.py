@@ -123,6 +123,19 @@ class Panel:
     def season(self) -> int:
         return SEASON[self.freq]
 
+    def series_of(self, sku: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """Series of each (SKU position, region position) pair; -1 where there is none
+        (or either position is -1)."""
+        n_r = len(self.region_ids)
+        pos = np.full(len(self.sku_ids) * n_r, -1, dtype=np.int64)
+        pos[self.series_sku.astype(np.int64) * n_r + self.series_region] = np.arange(
+            self.n_series)
+        sku, region = np.asarray(sku, dtype=np.int64), np.asarray(region, dtype=np.int64)
+        ok = (sku >= 0) & (region >= 0)
+        out = np.full(sku.size, -1, dtype=np.int64)
+        out[ok] = pos[sku[ok] * n_r + region[ok]]
+        return out
+
 
 def build_panel(
     history: pd.DataFrame,
