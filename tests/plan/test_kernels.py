@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forestock.plan import _kernels as K
 from forestock.plan._baselines import split_units
+from forestock.plan._model import on_time
 
 
 def _instance(seed: int) -> dict[str, np.ndarray]:
@@ -108,8 +111,10 @@ def test_route_share_matches_nearest_first_oracle(seed: int) -> None:
     rng = np.random.default_rng(seed + 100)
     x = rng.integers(0, 6, (n_s, n_w)).astype(np.int64)
     out = np.zeros(5)
+    p24 = on_time(a["route_hours"], 24.0, 0.15, 2.0)
+    p48 = on_time(a["route_hours"], 48.0, 0.15, 2.0)
     K.route_share(a["indptr"], a["regions"], a["D"], x, a["route"], a["route_hours"],
-                  a["route_cost"], 20.0, 44.0, out)
+                  a["route_cost"], p24, p48, out)
     want = np.zeros(5)
     n_k = a["D"].shape[1]
     for s in range(n_s):
@@ -123,17 +128,28 @@ def test_route_share_matches_nearest_first_oracle(seed: int) -> None:
             st = x[s].astype(float).copy()
             rem = a["D"][c0:c1, k].copy()
             want[0] += rem.sum() / n_k
-            for h, _, i, j in lanes:
+            for _h, _, i, j in lanes:
                 r = a["regions"][c0 + i]
                 w = a["route"][r, j]
                 q = min(rem[i], st[w])
                 rem[i] -= q
                 st[w] -= q
                 want[1] += q / n_k
-                want[2] += q * (h <= 20.0) / n_k
-                want[3] += q * (h <= 44.0) / n_k
+                want[2] += q * p24[r, j] / n_k
+                want[3] += q * p48[r, j] / n_k
                 want[4] += q * a["route_cost"][r, j] / n_k
     np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-9)
+
+
+@given(st.floats(0.5, 80.0), st.floats(0.0, 0.5), st.floats(0.0, 6.0))
+def test_on_time_is_the_chance_of_the_noisy_lane(hours: float, noise: float,
+                                                 last_mile: float) -> None:
+    """on_time equals the empirical share of noisy lane draws meeting the promise."""
+    u = np.linspace(-noise, noise, 200_001)
+    want = float(np.mean(hours * (1.0 + u) + last_mile <= 24.0))
+    got = float(on_time(np.array([hours]), 24.0, noise, last_mile)[0])
+    assert abs(got - want) <= 1e-4
+    assert float(on_time(np.array([np.inf]), 24.0, noise, last_mile)[0]) == 0.0
 
 
 def test_nearest_with_room_matches_oracle() -> None:

@@ -85,14 +85,18 @@ def test_fast_beats_the_baselines_in_expected_value() -> None:
         assert fast > solve_plan(p, q.replace(method=method)).objective
 
 
-@pytest.mark.parametrize("seed", [8, 9])
-def test_promise_value_puts_more_units_within_24h(seed: int) -> None:
+def test_promise_value_puts_more_units_within_24h() -> None:
     """Valuing the next-day promise per unit, whatever the price, raises the expected share
-    of units within 24 h over a plan that serves margin only."""
-    p = random_problem(seed)
-    margin_only = solve_plan(p, PlanParams(scenarios=6, promise_cny=0.0))
-    promised = solve_plan(p, PlanParams(scenarios=6, promise_cny=100.0))
-    assert promised.expected_share_24h > margin_only.expected_share_24h
+    of units within 24 h over a plan that serves margin only: clearly on average over
+    instances with tight forward storage, and on none of them does it lower it much."""
+    gains = []
+    for seed in range(6):
+        p = random_problem(seed, room=1.1)
+        margin_only = solve_plan(p, PlanParams(scenarios=6, promise_cny=0.0))
+        promised = solve_plan(p, PlanParams(scenarios=6, promise_cny=100.0))
+        gains.append(promised.expected_share_24h - margin_only.expected_share_24h)
+    assert np.mean(gains) > 0.005
+    assert min(gains) > -0.002
 
 
 def test_same_seed_same_plan() -> None:
@@ -247,5 +251,5 @@ def test_params_check_their_ranges(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scenarios"):
         PlanParams(scenarios=0)
     path = tmp_path / "plan.toml"
-    path.write_text('[plan]\nmethod = "exact"\ntier_hours = [18.0, 40.0]\n', encoding="utf-8")
-    assert PlanParams.from_file(path) == PlanParams(method="exact", tier_hours=(18.0, 40.0))
+    path.write_text('[plan]\nmethod = "exact"\npromise_hours = [20.0, 40.0]\n', encoding="utf-8")
+    assert PlanParams.from_file(path) == PlanParams(method="exact", promise_hours=(20.0, 40.0))

@@ -453,17 +453,18 @@ def route_share(
     route: np.ndarray,
     route_hours: np.ndarray,
     route_cost: np.ndarray,
-    h24: float,
-    h48: float,
+    route_p24: np.ndarray,
+    route_p48: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Serve each scenario's demand nearest-first (shortest lanes of all the SKU's regions
     first) from stock ``x[s, w]``, as the rehearsal routes orders.
 
     ``route[r, j]`` is region ``r``'s ``j``-th nearest warehouse (-1 past the
-    last), ``route_hours``/``route_cost`` its lane. Adds, averaged over
-    scenarios, to ``out``: [0] demand, [1] units served, [2] within ``h24``
-    lane hours, [3] within ``h48``, [4] lane cost of the units served.
+    last), ``route_hours``/``route_cost`` its lane and ``route_p24``/``route_p48``
+    the chance it delivers within 24 h / 48 h. Adds, averaged over scenarios,
+    to ``out``: [0] demand, [1] units served, [2] expected units within 24 h,
+    [3] within 48 h, [4] lane cost of the units served.
     """
     n_s = indptr.size - 1
     W = x.shape[1]
@@ -479,6 +480,8 @@ def route_share(
         lw = np.empty(n_c * L, dtype=np.int64)
         lh = np.empty(n_c * L)
         lk = np.empty(n_c * L)
+        l24 = np.empty(n_c * L)
+        l48 = np.empty(n_c * L)
         nl = 0
         for i in range(n_c):
             r = cell_region[c0 + i]
@@ -492,6 +495,8 @@ def route_share(
                 lw[nl] = w
                 lh[nl] = route_hours[r, j]
                 lk[nl] = route_cost[r, j]
+                l24[nl] = route_p24[r, j]
+                l48[nl] = route_p48[r, j]
                 nl += 1
         order = np.argsort(lh[:nl], kind="mergesort")
         rem = np.empty(n_c)
@@ -510,10 +515,8 @@ def route_share(
                     rem[c] -= q
                     st[w] -= q
                     out[1] += q / K
-                    if lh[i] <= h24:
-                        out[2] += q / K
-                    if lh[i] <= h48:
-                        out[3] += q / K
+                    out[2] += q * l24[i] / K
+                    out[3] += q * l48[i] / K
                     out[4] += q * lk[i] / K
 
 

@@ -32,6 +32,7 @@ __all__ = ["FastOutcome", "solve_fast"]
 
 log = logging.getLogger("forestock.plan")
 
+_SLACK_ROUNDS = 4  # price corrections of warehouses the placement leaves with room
 _CACHE_VALUES = 24_000_000  # scenario values kept between iterations (about 190 MB)
 
 
@@ -185,6 +186,17 @@ def solve_fast(problem: PlanProblem, params: PlanParams, model: Model, seed: int
     if last_use is None:
         last_use, _, _ = runner.run(lam, mu, None, q.allow_shortfall)
     stock, value = runner.place(lam, mu, last_use, q.allow_shortfall)
+    # complementary slackness: a warehouse the placement leaves with room should not be
+    # priced; halve the prices of those and place again while the value improves
+    for _ in range(_SLACK_ROUNDS):
+        slack = (stock.sum(axis=0) < 0.98 * cap) & (lam > 0)
+        if not slack.any():
+            break
+        lam_try = np.where(slack, 0.5 * lam, lam)
+        stock_try, value_try = runner.place(lam_try, mu, last_use, q.allow_shortfall)
+        if value_try <= value:
+            break
+        lam, stock, value = lam_try, stock_try, value_try
     if best is not None and best[0] > value:
         value, stock = best
     cb.on_step("plan", 1)

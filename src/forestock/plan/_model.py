@@ -50,6 +50,19 @@ def scenarios(problem: PlanProblem, lo: int, hi: int, n: int, seed: int) -> np.n
     return np.asarray(np.maximum(v0 + (z - zk[seg]) * slope, 0.0))
 
 
+def on_time(hours: np.ndarray, promise: float, noise: float, last_mile: float) -> np.ndarray:
+    """Chance that a lane of ``hours`` (varying uniformly by ``noise`` either way) plus the
+    last mile delivers within ``promise`` hours; 0 for a missing (infinite) lane."""
+    h = np.asarray(hours, dtype=float)
+    slack = promise - last_mile
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if noise == 0.0:
+            p = (h <= slack).astype(float)
+        else:  # h * (1 + u) <= slack  <=>  u <= slack / h - 1, u ~ U(-noise, noise)
+            p = np.clip((slack / h - 1.0 + noise) / (2.0 * noise), 0.0, 1.0)
+    return np.where(np.isfinite(h) & (h > 0), p, np.where(h <= 0, float(slack >= 0), 0.0))
+
+
 @dataclass(frozen=True)
 class Model:
     """The problem's arrays as the solvers use them."""
@@ -66,6 +79,8 @@ class Model:
     route: np.ndarray  # int32 [region, warehouse]: all warehouses by lane hours
     route_hours: np.ndarray
     route_cost: np.ndarray
+    route_p24: np.ndarray  # float64 [region, warehouse]: chance the lane meets 24 h
+    route_p48: np.ndarray
 
     @classmethod
     def build(cls, problem: PlanProblem, params: PlanParams) -> Model:
@@ -77,17 +92,17 @@ class Model:
         r_cost = np.take_along_axis(np.nan_to_num(p.lane_cost.T, nan=0.0), order, axis=1)
         route = np.where(np.isfinite(r_hours), order, -1).astype(np.int32)
         L = min(q.lanes_per_region, route.shape[1])
-        h24, h48 = q.tier_hours
+        p24, p48 = (on_time(r_hours, t, q.transit_noise, q.last_mile_hours)
+                    for t in q.promise_hours)
         v24, v48, vlate = q.tier_values
-        tier = np.where(r_hours <= h24, v24, np.where(r_hours <= h48, v48, vlate))
+        tier = v24 * p24 + v48 * (p48 - p24) + vlate * (1.0 - p48)
         fb_cost = np.nanmean(np.where(usable, p.lane_cost, np.nan), axis=1)
         ship_cap = (p.outbound * q.outbound_hours * q.units_per_parcel if q.outbound_hours > 0
                     else np.full(len(p.warehouses), np.inf))
         return cls(
             reg_w=np.ascontiguousarray(route[:, :L]),
             reg_tier=np.ascontiguousarray(tier[:, :L]),
-            reg_cost=np.ascontiguousarray((r_cost - np.where(r_hours <= h24, q.promise_cny,
-                                                             0.0))[:, :L]),
+            reg_cost=np.ascontiguousarray((r_cost - q.promise_cny * p24)[:, :L]),
             reg_hours=np.ascontiguousarray(r_hours[:, :L]),
             fb_tier=float(vlate),
             fb_cost=np.nan_to_num(fb_cost, nan=0.0),
@@ -98,6 +113,8 @@ class Model:
             route=route,
             route_hours=np.where(np.isfinite(r_hours), r_hours, 0.0),
             route_cost=r_cost,
+            route_p24=p24,
+            route_p48=p48,
         )
 
 
@@ -124,14 +141,13 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.n
     ship = np.zeros(n_w)
     value = 0.0
     mu = np.zeros(n_w) if mu is None else mu
-    h24, h48 = params.tier_hours
     for lo, hi in chunks(len(p.skus), params.chunk_skus):
         D = scenarios(p, lo, hi, params.scenarios, seed)
         ip = p.indptr[lo:hi + 1] - p.indptr[lo]
         regions = p.cell_region[p.indptr[lo]:p.indptr[hi]]
         x = np.ascontiguousarray(stock[lo:hi])
         K.route_share(ip, regions, D, x, model.route, model.route_hours, model.route_cost,
-                      h24, h48, out)
+                      model.route_p24, model.route_p48, out)
         vals = np.zeros(hi - lo)
         K.plan_value(ip, regions, D, model.margin[lo:hi], x, model.base_cost[lo:hi],
                      model.reg_w, model.reg_tier, model.reg_cost, model.fb_tier, model.fb_cost,

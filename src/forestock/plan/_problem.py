@@ -64,9 +64,15 @@ class PlanParams:
         demand they cannot serve falls back to any warehouse with stock left.
     margin_rate
         Margin per unit as a share of its price.
-    tier_hours
-        Lane hours that still deliver within 24 h and within 48 h (the
-        rehearsal adds the last mile and the outbound queue).
+    promise_hours
+        The delivery tiers: hours from order to door (within 24 h, within 48 h).
+    transit_noise, last_mile_hours
+        A lane's hours vary uniformly by up to ``transit_noise`` either way,
+        and the last mile adds ``last_mile_hours``, as in the rehearsal: a
+        unit sent down a lane of ``h`` hours meets a tier with probability
+        ``P(h * (1 + U) + last_mile_hours <= promise)``. So of two lanes in
+        the same tier the shorter one is worth more, and the plan stocks the
+        warehouse the rehearsal routes to first.
     tier_values
         Share of the margin a unit earns when delivered within 24 h, within
         48 h, and later.
@@ -109,7 +115,9 @@ class PlanParams:
     scenarios: int = 8
     lanes_per_region: int = 6
     margin_rate: float = 0.25
-    tier_hours: tuple[float, float] = (20.0, 44.0)
+    promise_hours: tuple[float, float] = (24.0, 48.0)
+    transit_noise: float = 0.15
+    last_mile_hours: float = 2.0
     tier_values: tuple[float, float, float] = (1.0, 0.6, 0.3)
     promise_cny: float = 30.0
     holding_rate: float = 0.02
@@ -135,9 +143,13 @@ class PlanParams:
             _check(isinstance(v, int) and v >= 1, name, v, "must be an integer >= 1")
         _check(0.0 < self.margin_rate <= 1.0, "margin_rate", self.margin_rate,
                "must be in (0, 1]")
-        h = self.tier_hours
-        _check(len(h) == 2 and 0.0 < h[0] <= h[1], "tier_hours", h,
+        h = self.promise_hours
+        _check(len(h) == 2 and 0.0 < h[0] <= h[1], "promise_hours", h,
                "must be two increasing positive hours")
+        _check(0.0 <= self.transit_noise < 1.0, "transit_noise", self.transit_noise,
+               "must be in [0, 1)")
+        _check(math.isfinite(self.last_mile_hours) and self.last_mile_hours >= 0.0,
+               "last_mile_hours", self.last_mile_hours, "must be >= 0")
         v3 = self.tier_values
         _check(len(v3) == 3 and v3[0] >= v3[1] >= v3[2] >= 0.0 and v3[0] > 0.0, "tier_values",
                v3, "must be three non-increasing non-negative shares, the first positive")
