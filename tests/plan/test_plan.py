@@ -21,6 +21,7 @@ from forestock.plan import (
     write_notice_pages,
 )
 from forestock.plan._model import scenarios
+from forestock.plan._problem import cell_shared
 
 
 def random_problem(seed: int, n_s: int = 24, n_r: int = 12, n_w: int = 5,
@@ -125,6 +126,27 @@ def test_scenarios_are_chunk_independent_and_follow_the_forecast() -> None:
     med = np.median(whole, axis=1)
     q50 = p.cell_quant[:, 1]
     assert np.corrcoef(med, q50)[0, 1] > 0.95
+
+
+def test_shared_share_comes_from_the_forecasts_dispersion() -> None:
+    """With the correlation read from the forecast, a best-seller's regions rise and fall
+    together in the scenarios and its national quantity nears the sum of its regions'
+    quantiles, while a Poisson-like slow SKU's regions scatter independently."""
+    busy = np.full((1, 12), 500.0)
+    slow = np.full((1, 12), 2.0)
+    p = PlanProblem.from_arrays(np.vstack([busy, slow]), np.full(2, 10**6),
+                                np.full((2, 12), 10.0), spread=0.4, correlation=None)
+    rho = cell_shared(p.cell_mean, p.cell_quant, p.levels, None)
+    assert (rho[:12] > 0.9).all() and (rho[12:] < 0.3).all()
+    D = scenarios(p, 0, 2, 400, 3)
+    c_busy = np.corrcoef(D[:12])[np.triu_indices(12, 1)].mean()
+    c_slow = np.corrcoef(D[12:])[np.triu_indices(12, 1)].mean()
+    assert c_busy > 0.85 and c_slow < 0.35
+    q90_sum = p.cell_quant[:12, -1].sum()
+    fixed = PlanProblem.from_arrays(busy, np.full(2, 10**6), np.full((2, 12), 10.0),
+                                    spread=0.4, correlation=0.5)
+    assert fixed.national[0] < p.national[0] <= np.ceil(q90_sum)
+    assert p.national[0] > 0.97 * q90_sum
 
 
 def test_beyond_storage_is_refused_then_partially_planned() -> None:

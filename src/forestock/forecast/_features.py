@@ -35,6 +35,8 @@ class Aggregates:
     Ctot_ord: np.ndarray  # [periods + 1]
     first_sale: np.ndarray  # [series], -1 never
     sku_first_sale: np.ndarray  # [sku], -1 never
+    CV: np.ndarray  # [sku, periods + 1]: day-shock variance terms (see _shock_terms)
+    CV_n: np.ndarray  # [sku, periods + 1]: periods counted in CV
 
 
 @dataclass(frozen=True)
@@ -69,13 +71,39 @@ def aggregates(p: Panel, market: Market | None = None) -> Aggregates:
     tot = m.tot
     sku_sold = N > 0
     sku_first = np.where(sku_sold.any(axis=1), np.argmax(sku_sold, axis=1), -1)
+    CN_ord = prefix(N * ordm)
+    n_ord = np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))])
+    v, vn = _shock_terms(N, CN_ord, n_ord, p.ordinary, sku_first, LEVELS[p.freq][1])
     return Aggregates(
         C=C, C_ord=C_ord, C_nz=C_nz,
-        n_ord=np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))]),
-        N=N, CN=prefix(N), CN_ord=prefix(N * ordm), CR=prefix(m.R), tot=tot,
+        n_ord=n_ord, N=N, CN=prefix(N), CN_ord=CN_ord, CR=prefix(m.R), tot=tot,
         Ctot_ord=np.concatenate([[0.0], np.cumsum(tot * ordm)]), first_sale=first,
-        sku_first_sale=sku_first,
+        sku_first_sale=sku_first, CV=prefix(v), CV_n=prefix(vn),
     )
+
+
+def _shock_terms(N: np.ndarray, CN_ord: np.ndarray, n_ord: np.ndarray, ordinary: np.ndarray,
+                 sku_first: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per SKU and ordinary period, an unbiased term of the variance of the SKU's
+    national day shock, and whether the period counts.
+
+    The term is ``log((N + 1/2) / (L + 1/2))**2 - 1 / (L + 1)``: the squared log
+    deviation of the period's national units from the ordinary level ``L`` of
+    the ``w`` periods before it, less the part a Poisson count of mean ``L``
+    adds. Averaged over recent periods it tells how far a single day (such as
+    the previous event) can stray from what the SKU's level predicts: the
+    shrinkage of the SKU's previous event lift uses it.
+    """
+    T = N.shape[1]
+    t = np.arange(T)
+    a = np.maximum(t - w, 0)
+    n = n_ord[t] - n_ord[a]
+    L = (CN_ord[:, t] - CN_ord[:, a]) / np.maximum(n, 1)
+    ok = (ordinary[None, :] & (n >= w // 2)[None, :] & (sku_first[:, None] >= 0)
+          & (t[None, :] >= sku_first[:, None] + w))
+    dev = np.log((N + 0.5) / (L + 0.5))
+    term = np.where(ok, dev * dev - 1.0 / (L + 1.0), 0.0)
+    return term, ok.astype(np.float64)
 
 
 def _window(C: np.ndarray, rows: np.ndarray, end: np.ndarray, w: int) -> np.ndarray:
@@ -92,6 +120,30 @@ def _ordinary_level(C_ord: np.ndarray, n_ord: np.ndarray, rows: np.ndarray, end:
     n = n_ord[end + 1] - n_ord[a]
     s = C_ord[rows, end + 1] - C_ord[rows, a]
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def _shock_variance(agg: Aggregates, sku: np.ndarray, end: np.ndarray, w: int) -> np.ndarray:
+    """Variance of the SKU's national day shock over the ``w`` periods ending at ``end``
+    (NaN with fewer than ``w // 4`` usable periods)."""
+    a = np.maximum(end + 1 - w, 0)
+    n = agg.CV_n[sku, end + 1] - agg.CV_n[sku, a]
+    v = (agg.CV[sku, end + 1] - agg.CV[sku, a]) / np.maximum(n, 1.0)
+    return np.where(n >= max(w // 4, 2), np.maximum(v, 0.0), np.nan)
+
+
+#: Prior variance of a SKU's log event lift around the market's (a SKU lifts by about
+#: exp(+-0.35) times what the market does), the weight of the market in the shrinkage.
+_PRIOR_LIFT_VAR = 0.12
+
+
+def _shrunk_lift(sku_lift: np.ndarray, market_lift: np.ndarray,
+                 noise_var: np.ndarray) -> np.ndarray:
+    """The SKU's lift shrunk towards the market's in log space, with weight
+    ``prior / (prior + noise_var)`` on the SKU's own (normal-normal posterior mean)."""
+    weight = _PRIOR_LIFT_VAR / (_PRIOR_LIFT_VAR + noise_var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ls, lm = np.log(sku_lift), np.log(market_lift)
+    return np.exp(lm + weight * (ls - lm))
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,6 +241,12 @@ def row_features(
     f["event_prev_market_lift"] = np.where(okp, (tot_prev + _EPS) / (tot_base + _EPS), np.nan)
     f["event_prev_sku_share"] = np.where(okp_sku, (nat_prev + _EPS) / (tot_prev + _EPS),
                                          np.nan)
+    # the previous event's lift shrunk towards the market's by how far one day of this SKU
+    # strays from its level: one noisy event day says little about the next
+    shock = _shock_variance(agg, sku, origin, long_)
+    f["event_prev_sku_lift_shrunk"] = _shrunk_lift(
+        f["event_prev_sku_lift"], f["event_prev_market_lift"],
+        np.nan_to_num(shock, nan=_PRIOR_LIFT_VAR) + 1.0 / (nat_prev + 1.0))
     year_ago = origin - p.season
     f["market_growth"] = np.where(
         year_ago >= mid,

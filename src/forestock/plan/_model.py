@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from forestock.plan import _kernels as K
-from forestock.plan._problem import PlanParams, PlanProblem
+from forestock.plan._problem import PlanParams, PlanProblem, cell_shared
 
 __all__ = ["Model", "chunks", "evaluate", "scenarios"]
 
@@ -23,9 +23,10 @@ def chunks(n_skus: int, size: int) -> Iterator[tuple[int, int]]:
 def scenarios(problem: PlanProblem, lo: int, hi: int, n: int, seed: int) -> np.ndarray:
     """Demand scenarios ``[cell, scenario]`` of SKUs ``lo..hi``.
 
-    Each cell's normal score is ``sqrt(rho) * Z_s + sqrt(1 - rho) * e_c``: a
-    national factor per SKU (stratified over the scenarios, so that each SKU's
-    national demand spans its distribution) plus a regional one; the score is
+    Each cell's normal score is ``sqrt(rho_c) * Z_s + sqrt(1 - rho_c) * e_c``
+    (``rho_c`` from :func:`cell_shared`): a national factor per SKU (stratified
+    over the scenarios, so that each SKU's national demand spans its
+    distribution) plus a regional one; the score is
     mapped through the cell's forecast quantiles (piecewise linear in the normal
     score, extended linearly beyond the outer quantiles, clipped at 0). Draws
     are keyed by SKU and cell codes: any chunking gives the same scenarios.
@@ -39,10 +40,10 @@ def scenarios(problem: PlanProblem, lo: int, hi: int, n: int, seed: int) -> np.n
     national = ndtri((perm + u) / n)
     e = ndtri(K.uniforms(seed64, np.arange(c_lo, c_hi, dtype=np.int64), n, 2))
     sku_of = np.repeat(np.arange(hi - lo), np.diff(p.indptr[lo:hi + 1]))
-    rho = p.correlation
-    z = np.sqrt(rho) * national[sku_of] + np.sqrt(1.0 - rho) * e
-    zk = ndtri(p.levels)
     q = p.cell_quant[c_lo:c_hi]
+    rho = cell_shared(p.cell_mean[c_lo:c_hi], q, p.levels, p.correlation)
+    z = np.sqrt(rho)[:, None] * national[sku_of] + np.sqrt(1.0 - rho)[:, None] * e
+    zk = ndtri(p.levels)
     seg = np.clip(np.searchsorted(zk, z) - 1, 0, zk.size - 2)
     v0 = np.take_along_axis(q, seg, axis=1)
     v1 = np.take_along_axis(q, seg + 1, axis=1)

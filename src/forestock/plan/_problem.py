@@ -212,7 +212,7 @@ class PlanProblem:
     price: np.ndarray  # float64 [sku]
     population: np.ndarray  # float64 [region]
     inbound_km: np.ndarray  # float64 [sku, warehouse]: road km from factory or port
-    correlation: float = 0.5
+    correlation: float | None = 0.5  # None: each cell's shared share from its dispersion
 
     def replace(self, **changes: object) -> PlanProblem:
         """A copy with some fields changed."""
@@ -237,7 +237,7 @@ class PlanProblem:
         *,
         spread: float = 0.4,
         quantile: str = "q90",
-        correlation: float = 0.5,
+        correlation: float | None = 0.5,
         lane_cost: np.ndarray | None = None,
         price: np.ndarray | None = None,
         outbound: np.ndarray | None = None,
@@ -304,7 +304,7 @@ class PlanProblem:
         *,
         brands: pd.DataFrame | None = None,
         national: pd.Series | pd.DataFrame | None = None,
-        correlation: float = 0.5,
+        correlation: float | None = None,
     ) -> PlanProblem:
         """Build the problem from the forecast and the network tables.
 
@@ -325,7 +325,12 @@ class PlanProblem:
             and units), instead of the service level.
         correlation
             Share of each region's demand variance that is national (common to
-            all regions of a SKU).
+            all regions of a SKU). ``None`` (the default) reads it from each
+            cell's forecast: the variance beyond a Poisson count's (the
+            forecast's over-dispersion) is a shock the SKU's regions share, the
+            Poisson part is the region's own. So a best-seller's regions rise
+            and fall together, and a slow SKU's scatter independently: the
+            covariance of Poisson counts under one shared multiplier.
 
         Raises
         ------
@@ -334,7 +339,7 @@ class PlanProblem:
             lanes, a forecast without quantile columns.
         """
         level = _level(quantile)
-        if not 0.0 <= correlation < 1.0:
+        if correlation is not None and not 0.0 <= correlation < 1.0:
             raise ValueError(f"correlation must be in [0, 1), got {correlation}")
         sku_ix = IdIndex(skus["sku_id"])
         reg_ix = IdIndex(regions["region_id"])
@@ -439,19 +444,37 @@ def _cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.maximum(quant[:, -1] - quant[:, 0], 0.0) / (z[1] - z[0])
 
 
+#: Largest share of a cell's variance taken as national (some is always the region's own).
+_MAX_SHARED = 0.95
+
+
+def cell_shared(mean: np.ndarray, quant: np.ndarray, levels: np.ndarray,
+                correlation: float | None) -> np.ndarray:
+    """Each cell's share of variance common to its SKU's regions: ``correlation``, or
+    (``None``) the share beyond a Poisson count's, ``(var - mean) / var``, so that two
+    cells correlate as ``sqrt(rho_i * rho_j)``: Poisson counts under one shared multiplier."""
+    if correlation is not None:
+        return np.full(mean.size, float(correlation))
+    var = _cell_sd(quant, levels) ** 2
+    excess = np.divide(var - mean, var, out=np.zeros(mean.size), where=var > 0)
+    return np.clip(excess, 0.0, _MAX_SHARED)
+
+
 def _national(indptr: np.ndarray, mean: np.ndarray, quant: np.ndarray, levels: np.ndarray,
-              level: float | None, correlation: float) -> np.ndarray:
+              level: float | None, correlation: float | None) -> np.ndarray:
     """Each SKU's national quantity: the mean, or the ``level`` quantile of a normal whose
-    variance is ``rho * (sum sd)**2 + (1 - rho) * sum sd**2`` over the SKU's regions."""
+    variance is ``(sum sqrt(rho) sd)**2 + sum (1 - rho) sd**2`` over the SKU's regions
+    (``rho`` from :func:`cell_shared`)."""
     n_s = indptr.size - 1
     sku = np.repeat(np.arange(n_s), np.diff(indptr))
     mu = np.bincount(sku, weights=mean, minlength=n_s)
     if level is None:
         return np.ceil(mu - 1e-9).astype(np.int64)
     sd = _cell_sd(quant, levels)
-    s1 = np.bincount(sku, weights=sd, minlength=n_s)
-    s2 = np.bincount(sku, weights=sd * sd, minlength=n_s)
-    nat_sd = np.sqrt(correlation * s1 * s1 + (1.0 - correlation) * s2)
+    rho = cell_shared(mean, quant, levels, correlation)
+    s1 = np.bincount(sku, weights=np.sqrt(rho) * sd, minlength=n_s)
+    s2 = np.bincount(sku, weights=(1.0 - rho) * sd * sd, minlength=n_s)
+    nat_sd = np.sqrt(s1 * s1 + s2)
     z = NormalDist().inv_cdf(level)
     return np.ceil(np.maximum(mu + z * nat_sd, 0.0) - 1e-9).astype(np.int64)
 
