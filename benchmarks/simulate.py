@@ -169,6 +169,7 @@ def main() -> None:
         load_simpy = round(os.getloadavg()[0], 2)
         t_one, cpu_one = median_time(problem, params)
         t_many, cpu_many = median_time(problem, params.replace(workers=args.workers))
+        load_ours = round(os.getloadavg()[0], 2)  # others' work on the 2 cores meanwhile
         simpy_rate = n_small / t_simpy
         ours_small = n_small / min(t_one, t_many)
         # per CPU-second: each side's orders over the CPU time it used (all threads), which
@@ -188,6 +189,10 @@ def main() -> None:
             "forestock_same_instance_cpu_seconds_1_worker": round(cpu_one, 4),
             "forestock_same_instance_seconds_n_workers": round(t_many, 4),
             "forestock_same_instance_cpu_seconds_n_workers": round(cpu_many, 4),
+            # wall-clock speed-up of N workers over 1 (threads on a shared machine: others'
+            # work, the load average, takes cores from them)
+            "speedup_n_workers_same_instance": round(t_one / t_many, 2),
+            "load_average_after_forestock": load_ours,
             "forestock_same_instance_orders_per_second": round(ours_small),
             "forestock_same_instance_ns_cpu_per_order": round(cpu_one / n_small * 1e9, 1),
             "simpy_us_cpu_per_order": round(cpu_simpy / n_small * 1e6, 2),
@@ -198,8 +203,11 @@ def main() -> None:
 
         # 2. a large day with 1 and N workers
         big = SimulateParams(scale=big_orders / per_scale)
+        c0 = time.process_time()
         one, t_one = timed(problem, big)
+        c1 = time.process_time()
         many, t_many = timed(problem, big.replace(workers=args.workers))
+        c_one, c_many = c1 - c0, time.process_time() - c1
         check_outcomes(many, problem)  # type: ignore[arg-type]
         n_big = one.orders  # type: ignore[attr-defined]
         print(f"{n_big:,} orders: 1 worker {n_big / t_one:,.0f}/s, {args.workers} workers "
@@ -209,6 +217,10 @@ def main() -> None:
             "orders_per_second_1_worker": round(n_big / t_one),
             "orders_per_second_n_workers": round(n_big / t_many),
             "identical_1_and_n_workers": same_tables(one, many),
+            "large_ns_cpu_per_order_1_worker": round(c_one / n_big * 1e9, 1),
+            "large_ns_cpu_per_order_n_workers": round(c_many / n_big * 1e9, 1),
+            "speedup_n_workers_large": round(t_one / t_many, 2),
+            "load_average_after_large": round(os.getloadavg()[0], 2),
             "ratio_at_scale": round(max(n_big / t_one, n_big / t_many) / simpy_rate, 1),
         })
         del one, many

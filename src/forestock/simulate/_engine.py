@@ -116,8 +116,10 @@ class Shard:
         self.flow = np.zeros((n_wh, d.horizon, d.n_regions), dtype=np.int64)
         self.samples: list[dict[str, np.ndarray]] = []
         self.buf: dict[str, np.ndarray] = {}
-        self.counts = np.empty((n_wh, 3600), dtype=np.int64)  # a chunk lies within an hour
+        # a chunk lies within an hour; int32 (a second's arrivals fit): half the cache of int64
+        self.counts = np.empty((n_wh, 3600), dtype=np.int32)
         self.m = 0
+        self.chunk_counts = self.counts[:, :0]
 
     def total_orders(self) -> int:
         return int(self.n_orders.sum())
@@ -145,11 +147,13 @@ class Shard:
             self.buf.update({n: np.empty(0, dtype=t) for n, t in _KEPT.items()})
         return size
 
-    def emit_route(self, s0: int, s1: int) -> tuple[int, np.ndarray]:
+    def emit_route(self, s0: int, s1: int,
+                   out: np.ndarray | None = None) -> tuple[int, np.ndarray]:
         """Emit and route the orders of seconds ``[s0, s1)``; return their count and the
-        shard's arrivals per warehouse and second."""
+        shard's arrivals per warehouse and second (counted into ``out`` if given: a
+        coordinator in the same process then needs no copy)."""
         d, b = self.d, self.buf
-        counts = self.counts[:, :s1 - s0]
+        counts = self.counts[:, :s1 - s0] if out is None else out
         m = K.emit_route_chunk(
             self.sku_ptr, d.cell_region, self.hashes, self.n_orders, d.size_thr, d.cdf,
             d.inv_width, d.lut,
@@ -161,7 +165,7 @@ class Shard:
         if m < 0:
             raise RuntimeError(f"order buffer of {b['o_cell'].size} too small for seconds "
                                f"[{s0}, {s1}): the chunk bound is wrong")
-        self.m = m
+        self.m, self.chunk_counts = m, counts
         return m, counts
 
     def settle(self, base: np.ndarray, s0: int, shipped_before: np.ndarray, hour: int) -> None:
@@ -172,8 +176,9 @@ class Shard:
         K.settle_chunk(m, b["o_cell"], b["o_time"], b["o_size"], b["o_noise"], b["o_w"],
                        d.cell_sku, d.cell_region, d.price_cents, base, s0, shipped_before,
                        d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
-                       d.transit, self.region_hour, self.per_second, self.per_sku, self.picked,
-                       self.flow, keep, b["o_ship"], b["o_elapsed"])
+                       d.transit, self.region_hour, self.per_second, self.per_sku, self.flow,
+                       keep, b["o_ship"], b["o_elapsed"])
+        self.picked[:, hour] += self.chunk_counts.sum(axis=1)  # every arrival
         if keep and m:
             mask = K.sample_mask(m, b["o_cell"], b["o_k"], d.keys, self.seed, d.sample_share)
             cells = b["o_cell"][:m][mask]
@@ -208,8 +213,10 @@ def merge_states(states: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarra
     out: dict[str, np.ndarray] = {}
     for n in (*_PER_CELL, *_PER_SKU, *_SAMPLE):
         out[n] = np.concatenate([s[n] for s in states])
-    for n in _SUMMED:
-        out[n] = np.sum([s[n] for s in states], axis=0)
+    for n in _SUMMED:  # added in place (np.sum over a list stacks the arrays first)
+        out[n] = states[0][n].copy()
+        for s in states[1:]:
+            out[n] += s[n]
     return out
 
 
@@ -415,18 +422,18 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
             cb.on_step("simulate", done)
         cuts = chunk_cuts(run.expected_cdf, s, run.chunk_orders / max(total, 1))
         pool.map("prepare", [(cuts,)] * n_shards)
-        stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int64)  # a chunk lies within an hour
-        all_bases = np.empty_like(stacked)
+        stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int32)  # a chunk lies within an hour
+        all_bases = np.empty(stacked.shape, dtype=np.int64)  # queue positions: int64
         last_save = time.monotonic()
+        shared = not isinstance(pool, ProcessPool)  # shards count straight into `stacked`
         for s, s1 in itertools.pairwise(cuts.tolist()):
             hour = s // 3600
-            routed = pool.map("emit_route", [(s, s1)] * n_shards)
-            if n_shards == 1:
-                counts = routed[0][1][None]
-            else:
+            counts = stacked[:, :, :s1 - s]
+            routed = pool.map("emit_route", [(s, s1, counts[j] if shared else None)
+                                             for j in range(n_shards)])
+            if not shared:
                 for j, (_, c) in enumerate(routed):
-                    stacked[j, :, :s1 - s] = c
-                counts = stacked[:, :, :s1 - s]
+                    counts[j] = c
             bases = all_bases[:, :, :s1 - s]
             K.queue_bases(counts, arrived, bases)
             pool.map("settle", [(bases[j], s, shipped_cum, hour) for j in range(n_shards)])
