@@ -1,12 +1,12 @@
 """Benchmark: the rehearsal engine against a SimPy model of the same rules, and a Singles' Day.
 
-    python benchmarks/simulate.py [--quick] [--workers N]
+    python benchmarks/simulate.py [--quick] [--workers N] [--same-orders N]
 
 On the embedded China world (11.11 truth, a plan stocking each region's
 demand, +-30 %, at its nearest warehouse):
 
 1. the same instance (the day scaled to about 3 million orders; 100,000
-   with ``--quick``) rehearsed by forestock and by the SimPy model
+   with ``--quick``; ``--same-orders`` sets it) rehearsed by forestock and by the SimPy model
    (``tests/simulate/simpy_model.py``); outcomes compared order by order and
    table by table; orders per second of each (forestock: the median of five
    end-to-end runs, on 1 and on N workers) and their ratio, by wall time and
@@ -142,11 +142,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, no 1.3-billion run")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--same-orders", type=int, default=None,
+                    help="orders of the instance both engines run (default 3,000,000; "
+                         "quick: 100,000): larger ones weigh forestock's fixed costs less")
     args = ap.parse_args()
     quick = args.quick
     # SimPy takes about 2 minutes on the full same instance: large enough that forestock's
     # fixed costs (outcome tables, per-chunk work) do not dominate its time
-    simpy_orders = 100_000 if quick else 3_000_000
+    simpy_orders = args.same_orders or (100_000 if quick else 3_000_000)
     big_orders = 10_000_000 if quick else 50_000_000
     out: dict[str, object] = {"quick": quick, "workers": args.workers,
                               "load_average_at_start": round(os.getloadavg()[0], 2)}
