@@ -69,3 +69,20 @@ def test_unknown_method_exits_2(ws_dir: str, capsys: pytest.CaptureFixture[str])
     assert main(["plan", "-w", ws_dir, "--method", "magic"]) == 2
     assert "method" in capsys.readouterr().err
     assert not (Path(ws_dir) / "notices").exists()
+
+
+def test_correlation_option_sets_national_quantities(ws_dir: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """--correlation 0 (regions independent) plans fewer q90 units than regions that all move
+    together (0.99); out of [0, 1) it exits 2 and writes nothing."""
+    units = {}
+    for rho in ("0", "0.99"):
+        capsys.readouterr()
+        assert main(["plan", "-w", ws_dir, "--correlation", rho, "--allow-shortfall",
+                     "--scenarios", "4", "--json"]) == 0
+        units[rho] = json.loads(capsys.readouterr().out)["units"]
+    assert units["0"] < units["0.99"]
+    before = snapshot(Path(ws_dir))
+    assert main(["plan", "-w", ws_dir, "--correlation", "1.5"]) == 2
+    assert "correlation" in capsys.readouterr().err
+    assert snapshot(Path(ws_dir)) == before

@@ -43,6 +43,10 @@ def plan(
     promise: Annotated[float, typer.Option(help="Value (CNY) of delivering one unit within "
                                                 "24 h on top of its margin, whatever its "
                                                 "price.")] = 30.0,
+    correlation: Annotated[float | None, typer.Option(
+        help="Share of each region's demand variance common to the SKU's regions, in "
+             "[0, 1). Default: read from the forecast (its variance beyond a Poisson "
+             "count's is shared), so best-sellers' regions move together.")] = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Stock each SKU near its buyers within capacities, and write shipping notices.
@@ -71,7 +75,8 @@ def plan(
         skus = ws.read("skus")
         brands = ws.read("brands")
         problem = PlanProblem.from_tables(ws.read("forecast"), warehouses, ws.read("lanes"), skus,
-                                          ws.read("regions"), quantile, brands=brands)
+                                          ws.read("regions"), quantile, brands=brands,
+                                          correlation=correlation)
         with progress_bar(as_json or method != "fast") as progress:
             if method == "fast":
                 result = solve_plan(problem, params, seed, RichCallbacks(progress))
