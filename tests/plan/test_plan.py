@@ -21,7 +21,7 @@ from forestock.plan import (
     write_notice_pages,
 )
 from forestock.plan._model import scenarios
-from forestock.plan._problem import cell_shared
+from forestock.plan._problem import cell_sd, cell_shared
 
 
 def random_problem(seed: int, n_s: int = 24, n_r: int = 12, n_w: int = 5,
@@ -136,7 +136,7 @@ def test_shared_share_comes_from_the_forecasts_dispersion() -> None:
     slow = np.full((1, 12), 2.0)
     p = PlanProblem.from_arrays(np.vstack([busy, slow]), np.full(2, 10**6),
                                 np.full((2, 12), 10.0), spread=0.4, correlation=None)
-    rho = cell_shared(p.cell_mean, p.cell_quant, p.levels, None)
+    rho = cell_shared(p.cell_mean, cell_sd(p.cell_quant, p.levels), None)
     assert (rho[:12] > 0.9).all() and (rho[12:] < 0.3).all()
     D = scenarios(p, 0, 2, 400, 3)
     c_busy = np.corrcoef(D[:12])[np.triu_indices(12, 1)].mean()

@@ -94,13 +94,12 @@ def _shock_terms(N: np.ndarray, CN_ord: np.ndarray, n_ord: np.ndarray, ordinary:
     the previous event) can stray from what the SKU's level predicts: the
     shrinkage of the SKU's previous event lift uses it.
     """
-    T = N.shape[1]
-    t = np.arange(T)
-    a = np.maximum(t - w, 0)
-    n = n_ord[t] - n_ord[a]
-    L = (CN_ord[:, t] - CN_ord[:, a]) / np.maximum(n, 1)
+    t = np.arange(N.shape[1])
+    n = n_ord[t] - n_ord[np.maximum(t - w, 0)]
     ok = (ordinary[None, :] & (n >= w // 2)[None, :] & (sku_first[:, None] >= 0)
           & (t[None, :] >= sku_first[:, None] + w))
+    L = np.where(ok, _ordinary_level(CN_ord, n_ord, np.arange(N.shape[0])[:, None], t - 1, w),
+                 0.0)
     dev = np.log((N + 0.5) / (L + 0.5))
     term = np.where(ok, dev * dev - 1.0 / (L + 1.0), 0.0)
     return term, ok.astype(np.float64)

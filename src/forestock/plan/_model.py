@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from forestock.plan import _kernels as K
-from forestock.plan._problem import PlanParams, PlanProblem, cell_shared
+from forestock.plan._problem import PlanParams, PlanProblem, cell_sd, cell_shared
 
 __all__ = ["Model", "chunks", "evaluate", "scenarios"]
 
@@ -41,7 +41,7 @@ def scenarios(problem: PlanProblem, lo: int, hi: int, n: int, seed: int) -> np.n
     e = ndtri(K.uniforms(seed64, np.arange(c_lo, c_hi, dtype=np.int64), n, 2))
     sku_of = np.repeat(np.arange(hi - lo), np.diff(p.indptr[lo:hi + 1]))
     q = p.cell_quant[c_lo:c_hi]
-    rho = cell_shared(p.cell_mean[c_lo:c_hi], q, p.levels, p.correlation)
+    rho = cell_shared(p.cell_mean[c_lo:c_hi], cell_sd(q, p.levels), p.correlation)
     z = np.sqrt(rho)[:, None] * national[sku_of] + np.sqrt(1.0 - rho)[:, None] * e
     zk = ndtri(p.levels)
     seg = np.clip(np.searchsorted(zk, z) - 1, 0, zk.size - 2)

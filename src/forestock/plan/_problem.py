@@ -438,7 +438,7 @@ class PlanProblem:
         )
 
 
-def _cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Standard deviation implied by the outermost quantiles (a normal's spread)."""
     z = np.array([NormalDist().inv_cdf(q) for q in (levels[0], levels[-1])])
     return np.maximum(quant[:, -1] - quant[:, 0], 0.0) / (z[1] - z[0])
@@ -448,14 +448,13 @@ def _cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
 _MAX_SHARED = 0.95
 
 
-def cell_shared(mean: np.ndarray, quant: np.ndarray, levels: np.ndarray,
-                correlation: float | None) -> np.ndarray:
+def cell_shared(mean: np.ndarray, sd: np.ndarray, correlation: float | None) -> np.ndarray:
     """Each cell's share of variance common to its SKU's regions: ``correlation``, or
-    (``None``) the share beyond a Poisson count's, ``(var - mean) / var``, so that two
+    (``None``) the share beyond a Poisson count's, ``(sd**2 - mean) / sd**2``, so that two
     cells correlate as ``sqrt(rho_i * rho_j)``: Poisson counts under one shared multiplier."""
     if correlation is not None:
         return np.full(mean.size, float(correlation))
-    var = _cell_sd(quant, levels) ** 2
+    var = sd * sd
     excess = np.divide(var - mean, var, out=np.zeros(mean.size), where=var > 0)
     return np.clip(excess, 0.0, _MAX_SHARED)
 
@@ -470,8 +469,8 @@ def _national(indptr: np.ndarray, mean: np.ndarray, quant: np.ndarray, levels: n
     mu = np.bincount(sku, weights=mean, minlength=n_s)
     if level is None:
         return np.ceil(mu - 1e-9).astype(np.int64)
-    sd = _cell_sd(quant, levels)
-    rho = cell_shared(mean, quant, levels, correlation)
+    sd = cell_sd(quant, levels)
+    rho = cell_shared(mean, sd, correlation)
     s1 = np.bincount(sku, weights=np.sqrt(rho) * sd, minlength=n_s)
     s2 = np.bincount(sku, weights=(1.0 - rho) * sd * sd, minlength=n_s)
     nat_sd = np.sqrt(s1 * s1 + s2)
