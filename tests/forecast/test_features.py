@@ -1,12 +1,27 @@
-"""The shrinkage of a SKU's previous event lift and the day-shock variance it rests on."""
+"""The shrinkage of a SKU's previous event lift and the day-shock variance it rests on; the
+typical SKU's event lifts and a SKU's response to them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import digamma, polygamma
 
-from forestock.forecast._features import _PRIOR_LIFT_VAR, _shock_terms, _shrunk_lift
+from forestock.events import Window
+from forestock.forecast._features import (
+    _PRIOR_LIFT_VAR,
+    Aggregates,
+    _response_of,
+    _shock_terms,
+    _shrunk_lift,
+    aggregates,
+)
+from forestock.forecast._model import GlobalModel
+from forestock.forecast._panel import Panel, build_panel
+from forestock.forecast._problem import ForecastParams, ForecastProblem
 
 
 def test_shrunk_lift_moves_from_the_sku_to_the_market_as_noise_grows() -> None:
@@ -42,3 +57,66 @@ def test_shock_terms_keep_order_on_a_slow_sku() -> None:
     and a calm one stays small."""
     calm, wild = _mean_term(30.0, 5.0), _mean_term(2.0, 5.0)
     assert calm < 0.15 < wild
+
+
+def _response_history(betas: np.ndarray, days: pd.DatetimeIndex
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Busy SKUs (200 units a day, one region) lifting ``exp(beta * x)`` on three peak
+    events a year (x = log 10, log 4, log 3), flat otherwise."""
+    x_of = {(11, 11): np.log(10.0), (6, 18): np.log(4.0), (12, 12): np.log(3.0)}
+    x = np.array([x_of.get((d.month, d.day), 0.0) for d in days])
+    rng = np.random.default_rng(3)
+    units = rng.poisson(200.0 * np.exp(betas[:, None] * x[None, :]))
+    skus = np.array([f"S{i}" for i in range(betas.size)], dtype=object)
+    history = pd.DataFrame({"date": np.tile(days, betas.size), "sku_id": np.repeat(skus, days.size),
+                            "region_id": "R", "units": units.ravel()})
+    names = {(11, 11): "11.11", (6, 18): "6.18", (12, 12): "12.12"}
+    calendar = pd.DataFrame([(d, names[d.month, d.day]) for d in days if (d.month, d.day) in names],
+                            columns=["date", "event"])
+    return history, calendar, x
+
+
+def _response_panel(betas: np.ndarray, years: int) -> tuple[Panel, Aggregates, np.ndarray]:
+    days = pd.date_range("2024-01-01", periods=365 * years, freq="D")
+    history, calendar, x = _response_history(betas, days)
+    end = days[-1] + pd.Timedelta(days=1)
+    panel = build_panel(history, calendar, Window("custom", end.date(), end.date()),
+                        history["sku_id"].unique(), np.array(["R"], dtype=object))
+    return panel, aggregates(panel), x
+
+
+def test_typical_lift_is_the_median_skus_and_response_recovers_each_skus() -> None:
+    """The typical log lift of a peak is the median SKU's; a SKU's response, its lift over
+    the typical SKU's, orders the SKUs as their true responses do, shrunk towards 1."""
+    betas = np.linspace(0.6, 1.4, 21)  # median 1.0
+    panel, agg, x = _response_panel(betas, 2)
+    peaks = agg.peaks
+    assert peaks.size == 6  # two years of three peaks
+    np.testing.assert_allclose(agg.typical[peaks], x[peaks], rtol=0.05)
+    origin = np.full(betas.size, panel.n_hist - 1)
+    got = _response_of(agg, np.arange(betas.size), origin)
+    assert np.all(np.diff(got) > 0)
+    assert np.all(np.abs(got - 1.0) <= np.abs(betas - 1.0) + 0.02)  # shrunk, not amplified
+    assert np.abs(got - 1.0)[[0, -1]].min() > 0.5 * 0.4  # but most of the way there
+    # before the first peak nothing is known
+    assert np.isnan(_response_of(agg, np.arange(2), np.array([peaks[0] - 1] * 2))).all()
+
+
+@pytest.mark.parametrize(("start", "offset"), [("2025-10-01", False), ("2024-10-01", True)])
+def test_response_offset_only_for_an_event_training_has_seen_with_it(start: str,
+                                                                      offset: bool) -> None:
+    """Forecasting 11.11 2026 from one earlier 11.11, no training row of 11.11 has a previous
+    occurrence, so its forecast rows get no response offset; from two, they do."""
+    days = pd.date_range(start, "2026-10-10", freq="D")
+    history, calendar, _ = _response_history(np.linspace(0.6, 1.4, 21), days)
+    calendar = pd.concat([calendar, pd.DataFrame({"date": [pd.Timestamp("2026-11-11")],
+                                                  "event": ["11.11"]})], ignore_index=True)
+    window = Window("11.11", dt.date(2026, 11, 11), dt.date(2026, 11, 11))
+    params = ForecastParams(rounds=20, min_data_in_leaf=10)
+    model = GlobalModel(params).fit(ForecastProblem(history, calendar, window))
+    code = float(model.view_.panel.event_names.index("11.11") + 1)
+    assert (code in model.offset_events_) == offset
+    fc = model.predict()
+    assert np.isfinite(fc["mean"]).all()
+    level = history.groupby("sku_id")["units"].median().mean()
+    assert 3.0 < fc["mean"].mean() / level < 30.0  # a 10x event, not a double-counted 100x

@@ -7,7 +7,8 @@ learns from the first block, a sample of SKUs taken round-robin from the SKU
 table, and then forecasts block after block, so memory follows one block and
 never the whole history. Every series sees the same features it would see in
 one dense panel: its own history, its SKU's national history (a SKU never
-spans blocks) and the whole market's.
+spans blocks) and the whole market's; only the typical SKU's lift on each past
+event, a median, is measured on the first block's SKUs and used for all blocks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -122,6 +123,9 @@ def forecast_blocks(
             del hist
             if k == 0:
                 model.fit_view(view, window)
+                # the typical SKU's event lifts, measured on the SKUs the model trains on,
+                # are the market's for every block
+                market = replace(market, typical=view.agg.typical)
             table = model.predict_view(view)
             series += panel.n_series
             rows += len(table)

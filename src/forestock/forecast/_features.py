@@ -37,6 +37,10 @@ class Aggregates:
     sku_first_sale: np.ndarray  # [sku], -1 never
     CV: np.ndarray  # [sku, periods + 1]: day-shock variance terms (see _shock_terms)
     CV_n: np.ndarray  # [sku, periods + 1]: periods counted in CV
+    typical: np.ndarray  # [periods]: the typical SKU's log lift on event periods (NaN else)
+    peaks: np.ndarray  # int64 [peak]: event periods of the history with a clear typical lift
+    RXY: np.ndarray  # [sku, peak + 1]: prefix sums of the response regression (see _response)
+    RXX: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,13 @@ class Market:
 
     R: np.ndarray  # float64 [region, periods]
     tot: np.ndarray  # float64 [periods]
+    typical: np.ndarray | None = None  # [periods]: see typical_log_lift; None: of the panel
 
     @classmethod
     def of(cls, p: Panel) -> Market:
         """The market of a panel holding every SKU."""
         R = group_sums(p.Y, p.series_region, len(p.region_ids))
-        return cls(R, R.sum(axis=0))
+        return cls(R, R.sum(axis=0), aggregates(p, cls(R, R.sum(axis=0))).typical)
 
 
 def aggregates(p: Panel, market: Market | None = None) -> Aggregates:
@@ -67,19 +72,89 @@ def aggregates(p: Panel, market: Market | None = None) -> Aggregates:
 
     C, C_ord, C_nz, first = prefix_sums(p.Y, p.ordinary)
     N = group_sums(p.Y, p.series_sku, len(p.sku_ids))
-    m = market if market is not None else Market.of(p)
+    if market is None:
+        R = group_sums(p.Y, p.series_region, len(p.region_ids))
+        market = Market(R, R.sum(axis=0))
+    m = market
     tot = m.tot
     sku_sold = N > 0
     sku_first = np.where(sku_sold.any(axis=1), np.argmax(sku_sold, axis=1), -1)
     CN_ord = prefix(N * ordm)
     n_ord = np.concatenate([[0], np.cumsum(p.ordinary.astype(np.int64))])
-    v, vn = _shock_terms(N, CN_ord, n_ord, p.ordinary, sku_first, LEVELS[p.freq][1])
+    mid = LEVELS[p.freq][1]
+    v, vn = _shock_terms(N, CN_ord, n_ord, p.ordinary, sku_first, mid)
+    lifts = _event_lifts(p, N, CN_ord, n_ord, sku_first, mid)
+    typical = m.typical if m.typical is not None else typical_log_lift(p, lifts)
+    peaks = np.flatnonzero(typical[: p.n_hist] > _PEAK_LOG_LIFT)
+    xy, xx = _response(lifts, peaks, typical)
     return Aggregates(
         C=C, C_ord=C_ord, C_nz=C_nz,
         n_ord=n_ord, N=N, CN=prefix(N), CN_ord=CN_ord, CR=prefix(m.R), tot=tot,
         Ctot_ord=np.concatenate([[0.0], np.cumsum(tot * ordm)]), first_sale=first,
         sku_first_sale=sku_first, CV=prefix(v), CV_n=prefix(vn),
+        typical=typical, peaks=peaks, RXY=prefix(xy), RXX=prefix(xx),
     )
+
+
+@dataclass(frozen=True)
+class _Lifts:
+    """Each SKU's log lift on every event period of the history, over its ordinary level."""
+
+    periods: np.ndarray  # int64 [event]: event periods of the history
+    log_lift: np.ndarray  # float64 [sku, event], NaN where the SKU had no level yet
+    level: np.ndarray  # float64 [sku, event]: the ordinary level it is measured against
+
+
+def _event_lifts(p: Panel, N: np.ndarray, CN_ord: np.ndarray, n_ord: np.ndarray,
+                 sku_first: np.ndarray, w: int) -> _Lifts:
+    periods = np.flatnonzero(p.event_code[: p.n_hist] >= 0).astype(np.int64)
+    rows = np.arange(N.shape[0])[:, None]
+    level = _ordinary_level(CN_ord, n_ord, rows, periods[None, :] - 1, w)
+    known = (np.isfinite(level) & (sku_first[:, None] >= 0)
+             & (periods[None, :] >= sku_first[:, None] + w))
+    with np.errstate(invalid="ignore"):
+        lift = np.log((N[:, periods] + 0.5) / (level + 0.5))
+    return _Lifts(periods, np.where(known, lift, np.nan), np.where(known, level, 0.0))
+
+
+def typical_log_lift(p: Panel, lifts: _Lifts) -> np.ndarray:
+    """Per period, the median log lift of the SKUs selling at least
+    ``_TYPICAL_MIN_LEVEL`` units an ordinary period (NaN off events or with fewer than
+    three such SKUs).
+
+    A market total would follow its few best-sellers' own shocks; the median SKU
+    tells how big the event was for a SKU, which is what a SKU's response to
+    events is measured against.
+    """
+    out = np.full(len(p.dates), np.nan)
+    ok = np.isfinite(lifts.log_lift) & (lifts.level >= _TYPICAL_MIN_LEVEL)
+    for j, t in enumerate(lifts.periods):
+        if ok[:, j].sum() >= 3:
+            out[t] = float(np.median(lifts.log_lift[ok[:, j], j]))
+    return out
+
+
+def _response(lifts: _Lifts, peaks: np.ndarray, typical: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per SKU and peak period, the terms ``w x y`` and ``w x^2`` of the weighted
+    regression through the origin of the SKU's log lift ``y`` on the typical SKU's ``x``;
+    ``w = 1 / (day-shock variance + Poisson variance 1 / (level + 1))``."""
+    j = np.searchsorted(lifts.periods, peaks)
+    y = lifts.log_lift[:, j]
+    x = typical[peaks][None, :]
+    w = np.where(np.isfinite(y), 1.0 / (_PRIOR_LIFT_VAR + 1.0 / (lifts.level[:, j] + 1.0)),
+                 0.0)
+    return w * x * np.nan_to_num(y), w * x * x
+
+
+def _response_of(agg: Aggregates, sku: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Each row's SKU response to peaks seen up to its origin (1: as the typical SKU),
+    shrunk towards 1 (normal prior of variance ``_PRIOR_RESPONSE_VAR``); NaN before any
+    peak of the SKU."""
+    k = np.searchsorted(agg.peaks, origin, side="right")
+    xy, xx = agg.RXY[sku, k], agg.RXX[sku, k]
+    beta = (1.0 + _PRIOR_RESPONSE_VAR * xy) / (1.0 + _PRIOR_RESPONSE_VAR * xx)
+    return np.where(xx > 0, beta, np.nan)
 
 
 def _shock_terms(N: np.ndarray, CN_ord: np.ndarray, n_ord: np.ndarray, ordinary: np.ndarray,
@@ -133,6 +208,15 @@ def _shock_variance(agg: Aggregates, sku: np.ndarray, end: np.ndarray, w: int) -
 #: Prior variance of a SKU's log event lift around the market's (a SKU lifts by about
 #: exp(+-0.35) times what the market does), the weight of the market in the shrinkage.
 _PRIOR_LIFT_VAR = 0.12
+#: A SKU counts in the typical event lift from this ordinary level (units per period).
+_TYPICAL_MIN_LEVEL = 5.0
+#: Event periods where the typical SKU sells over exp(0.2) = 1.22 times its level are peaks:
+#: a SKU's lifts there measure its response to events (lulls such as presales are not).
+_PEAK_LOG_LIFT = 0.2
+#: Prior variance of a SKU's response to peaks (its log lift over the typical SKU's) around
+#: 1: log lifts about +-17% of the typical SKU's, that is ``_PRIOR_LIFT_VAR`` at an 11.11-sized
+#: peak (log lift 2).
+_PRIOR_RESPONSE_VAR = 0.03
 
 
 def _shrunk_lift(sku_lift: np.ndarray, market_lift: np.ndarray,
@@ -143,6 +227,14 @@ def _shrunk_lift(sku_lift: np.ndarray, market_lift: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         ls, lm = np.log(sku_lift), np.log(market_lift)
     return np.exp(lm + weight * (ls - lm))
+
+
+def response_offset(X: pd.DataFrame) -> np.ndarray:
+    """Each row's event lift predicted by its SKU's response (``event_lift_by_response``)
+    where its target is a peak event seen before, else 1: a multiplier of the row's base."""
+    lift = X["event_lift_by_response"].to_numpy()
+    peak = X["event_prev_typical_lift"].to_numpy() > np.exp(_PEAK_LOG_LIFT)
+    return np.where(peak & np.isfinite(lift), lift, 1.0)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -246,6 +338,13 @@ def row_features(
     f["event_prev_sku_lift_shrunk"] = _shrunk_lift(
         f["event_prev_sku_lift"], f["event_prev_market_lift"],
         np.nan_to_num(shock, nan=_PRIOR_LIFT_VAR) + 1.0 / (nat_prev + 1.0))
+    # the SKU's response to every past peak (not only this event's last occurrence): a
+    # SKU that lifts more than the typical SKU on each promotion will again
+    response = _response_of(agg, sku, origin)
+    f["event_response"] = response
+    typical_prev = np.where(okp, agg.typical[ac], np.nan)
+    f["event_prev_typical_lift"] = np.exp(typical_prev)
+    f["event_lift_by_response"] = np.exp(response * typical_prev)
     year_ago = origin - p.season
     f["market_growth"] = np.where(
         year_ago >= mid,

@@ -19,7 +19,13 @@ from scipy import stats
 
 from forestock.errors import ForestockError
 from forestock.events import Window
-from forestock.forecast._features import Aggregates, Market, aggregates, row_features
+from forestock.forecast._features import (
+    Aggregates,
+    Market,
+    aggregates,
+    response_offset,
+    row_features,
+)
 from forestock.forecast._panel import LEVELS, Panel, build_panel, period_index, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
@@ -82,6 +88,7 @@ class GlobalModel:
     def __init__(self, params: ForecastParams | None = None, seed: int = 0) -> None:
         self.params = params or ForecastParams()
         self.seed = seed
+        self.offset_events_: np.ndarray = np.zeros(0)
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -223,20 +230,27 @@ class GlobalModel:
         return _Rows(out.series[keep_row], out.origin[keep_row], out.target[keep_row],
                      out.weight[keep_row] if out.weight is not None else None)
 
-    @staticmethod
-    def _features(v: _View, rows: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
-        return row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
-                            v.sku_static, v.region_static, v.price)
+    def _features(self, v: _View, rows: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features and base; the base of rows of the events in ``offset_events_`` carries
+        the lift their SKU's response predicts (the model then learns a correction)."""
+        X, base = row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
+                               v.sku_static, v.region_static, v.price)
+        if self.offset_events_.size:
+            on = np.isin(X["event"].to_numpy(), self.offset_events_)
+            base = np.where(on, base * response_offset(X), base)
+        return X, base
 
     # ------------------------------------------------------------------ model
-    @staticmethod
-    def _dataset(X: pd.DataFrame, y: np.ndarray, base: np.ndarray, weight: np.ndarray
+    def _dataset(self, X: pd.DataFrame, y: np.ndarray, base: np.ndarray, weight: np.ndarray
                  ) -> lgb.Dataset:
-        """The training rows, binned once (folds are subsets of it)."""
+        """The training rows, binned once (folds are subsets of it); binning drops features
+        by the boosters' own ``min_data_in_leaf``."""
         cats = [c for c in _CATEGORICAL if c in X.columns]
         return lgb.Dataset(X, label=y, init_score=np.log(base), weight=weight,
                            categorical_feature=cats, free_raw_data=True,
-                           params={"verbose": -1, "max_bin": 127}).construct()
+                           params={"verbose": -1, "max_bin": 127,
+                                   "min_data_in_leaf": self.params.min_data_in_leaf}
+                           ).construct()
 
     def _booster(self, data: lgb.Dataset, rows: int, speed: float = 1.0) -> lgb.Booster:
         """Boost on ``data``; ``speed`` > 1 takes fewer, larger steps (for calibration)."""
@@ -284,7 +298,17 @@ class GlobalModel:
         self.window_ = window
         horizons = periods - (v.panel.n_hist - 1)
         rows = self._rows(v, horizons, rng)
+        # the response offset for an event only where training holds rows of that event
+        # with it (a forecast row must not meet an offset the model never learned from),
+        # and not on monthly panels, whose base already follows last season
+        self.offset_events_ = np.zeros(0)
         X, base = self._features(v, rows)
+        if v.panel.freq != "M":
+            offset = response_offset(X)
+            code, n = np.unique(X["event"].to_numpy()[offset != 1.0], return_counts=True)
+            self.offset_events_ = code[n >= self.params.min_data_in_leaf]  # a leaf's worth
+            on = np.isin(X["event"].to_numpy(), self.offset_events_)
+            base = np.where(on, base * offset, base)
         y = v.panel.Y[rows.series, rows.target].astype(np.float64)
         # out-of-fold means for calibration: two folds of SKUs. Both folds see every event,
         # as the forecast will; a SKU's regions share its shocks, so they share a fold.
