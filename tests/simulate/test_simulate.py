@@ -281,15 +281,61 @@ def test_queue_bases_match_a_plain_count() -> None:
     """The reduce kernel gives each shard's wave base as counting every earlier arrival
     one by one (earlier seconds, then earlier shards in the same second)."""
     rng = np.random.default_rng(0)
-    counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int64)
+    counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int32)
     arrived = rng.integers(0, 100, 5).astype(np.int64)
     start = arrived.copy()
-    bases = np.empty_like(counts)
+    bases = np.empty(counts.shape, dtype=np.int32)
     K.queue_bases(counts, arrived, bases)
     for j, w, s in np.ndindex(*counts.shape):
-        want = start[w] + counts[:, w, :s].sum() + counts[:j, w, s].sum()
+        want = counts[:, w, :s].sum() + counts[:j, w, s].sum()  # from the chunk's start
         assert bases[j, w, s] == want
     np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
+
+
+def test_shard_bases_match_the_reduce() -> None:
+    """Each shard working out its own wave bases gets what the coordinator's reduce gives it,
+    for one to three shards."""
+    rng = np.random.default_rng(1)
+    for n_shards in (1, 2, 3):
+        counts = rng.integers(0, 4, (n_shards, 5, 9)).astype(np.int32)
+        want = np.empty(counts.shape, dtype=np.int32)
+        K.queue_bases(counts, np.zeros(5, dtype=np.int64), want)
+        for j in range(n_shards):
+            got = np.empty(counts.shape[1:], dtype=np.int32)
+            K.shard_bases(counts, j, got)
+            np.testing.assert_array_equal(got, want[j])
+
+
+def test_start_cells_match_plain_draws() -> None:
+    """The one-pass start of the cells (hash, order count in blocks of draws, first order's
+    time) equals drawing each order's size one by one from the keyed draw."""
+    cdf = intraday_cdf()
+    inv_width, lut = K.inverse_widths(cdf), K.cdf_lut(cdf)
+    size_thr = K.size_thresholds(np.array([0.5, 0.3, 0.15, 0.05]))
+    seed = np.uint64(7)
+    keys = np.arange(0, 400, 3, dtype=np.int64)
+    units = np.random.default_rng(2).integers(0, 300, keys.size).astype(np.int64)
+    units[:3] = [0, 63, 64]  # none; just below and at a whole block of the largest orders
+    n = keys.size
+    hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
+    z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
+    K.start_cells(keys, seed, units, size_thr, cdf, inv_width, lut, hashes, n_orders, z_next,
+                  t_next)
+    for c in range(n):
+        left, k = int(units[c]), 0
+        while left > 0:
+            bits = (int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF
+            left -= 1 + int((bits >= size_thr).sum())
+            k += 1
+        assert n_orders[c] == k
+        assert hashes[c] == K.cell_hash(seed, keys[c])
+        z = K.draw(seed, keys[c], 0)
+        assert z_next[c] == z
+        if k:
+            u = (float(int(z) >> 32) * 2.0**-32) * (1.0 / k)  # order 0 of k: its first band
+            assert t_next[c] == plain_second_of(u, cdf)
+        else:
+            assert t_next[c] == np.inf
 
 
 def test_order_times_follow_the_profile_in_order() -> None:

@@ -6,19 +6,22 @@ each time chunk ``[s0, s1)`` of whole seconds within one hour, every shard
 1. generates its orders of the chunk and routes them SKU by SKU while they
    are in cache (routing only reads the SKU's own stock), counting arrivals
    per warehouse and second (the *map*);
-2. the coordinator adds the counts up: every order's position in its
-   warehouse's queue is then known (the *reduce*), with the rule that
-   orders reach a warehouse floor in one-second waves, and within a wave
-   queue in order of SKU, then region, then order index;
+2. the counts are added up: every order's position in its warehouse's
+   queue is then known (the *reduce*), with the rule that orders reach a
+   warehouse floor in one-second waves, and within a wave queue in order of
+   SKU, then region, then order index;
 3. every shard turns positions into ship hours and tallies the outcomes.
 
 Shards run in the coordinator's process (one worker), in threads of it (the
-kernels release the GIL, and share the inputs without copies), or in worker
-processes, each holding its shard's state; only counts and queue bases cross
-between shards per chunk. All tallies are integers, so the merged result is
-the same for any number of shards. The chunks' boundaries are fixed before
-the day starts, and each shard's order buffers are sized once by a bound on
-any chunk's orders.
+kernels release the GIL, and share the inputs without copies; the calling
+thread runs the first shard), or in worker processes, each holding its
+shard's state; only counts and queue bases cross between shards per chunk.
+In one process the shards count into one array and each works out its own
+queue bases from it at the start of step 3 (the reduce costs the
+coordinator nothing); worker processes get theirs from the coordinator.
+All tallies are integers, so the merged result is the same for any number
+of shards. The chunks' boundaries are fixed before the day starts, and each
+shard's order buffers are sized once by a bound on any chunk's orders.
 """
 
 from __future__ import annotations
@@ -91,20 +94,22 @@ class Shard:
         self.seed = np.uint64(d.seed & 0xFFFFFFFFFFFFFFFF)
         n_cells, n_wh, n_sku = d.keys.size, d.capacity.size, d.stock.shape[0]
         self.sku_ptr = np.searchsorted(d.cell_sku, np.arange(n_sku + 1)).astype(np.int64)
-        self.hashes = K.cell_hashes(d.keys, self.seed)
         self.stock = d.stock.copy()
         self.next_k = np.zeros(n_cells, dtype=np.int64)
         self.left = d.units.copy()
         self.z_next = np.zeros(n_cells, dtype=np.uint64)
         self.t_next = np.full(n_cells, np.inf)
         self.route_pos = np.zeros(n_cells, dtype=np.int64)  # a cache: routes' empty heads
+        self.asked = np.zeros_like(self.stock)  # a hint: units asked per warehouse last chunk
         if d.indptr is None or d.o_time is None or d.o_size is None:
-            self.n_orders = K.count_orders(d.units, self.hashes, d.size_thr)
-            K.start_cells(self.n_orders, self.hashes, d.cdf, d.inv_width, d.lut, self.z_next,
-                          self.t_next)
+            self.hashes = np.empty(n_cells, dtype=np.uint64)
+            self.n_orders = np.empty(n_cells, dtype=np.int64)
+            K.start_cells(d.keys, self.seed, d.units, d.size_thr, d.cdf, d.inv_width, d.lut,
+                          self.hashes, self.n_orders, self.z_next, self.t_next)
             self.g_indptr = np.zeros(1, dtype=np.int64)
             self.g_time, self.g_size = np.zeros(0), np.zeros(0, dtype=np.int64)
         else:
+            self.hashes = K.cell_hashes(d.keys, self.seed)
             self.n_orders = np.diff(d.indptr)
             has = self.n_orders > 0
             self.t_next[has] = d.o_time[d.indptr[:-1][has]]
@@ -118,8 +123,10 @@ class Shard:
         self.buf: dict[str, np.ndarray] = {}
         # a chunk lies within an hour; int32 (a second's arrivals fit): half the cache of int64
         self.counts = np.empty((n_wh, 3600), dtype=np.int32)
+        self.bases = np.empty((n_wh, 3600), dtype=np.int32)  # queue places in the chunk
         self.m = 0
         self.chunk_counts = self.counts[:, :0]
+        self.sku_next = np.zeros(0)  # set by prepare
 
     def total_orders(self) -> int:
         return int(self.n_orders.sum())
@@ -140,6 +147,7 @@ class Shard:
             edge = np.r_[0.0, d.cdf][cuts]
             size = int(self.n_orders.sum() * np.diff(edge).max(initial=0.0)) + 3 * d.keys.size
         size += 16
+        self.sku_next = K.soonest_orders(self.sku_ptr, self.t_next)  # after any resume
         self.buf = {n: np.empty(size, dtype=t) for n, t in _BUFFERS.items()}
         if d.sample_share > 0:
             self.buf.update({n: np.empty(size, dtype=t) for n, t in _KEPT.items()})
@@ -158,7 +166,8 @@ class Shard:
             self.sku_ptr, d.cell_region, self.hashes, self.n_orders, d.size_thr, d.cdf,
             d.inv_width, d.lut,
             d.indptr is not None, self.g_indptr, self.g_time, self.g_size, self.next_k,
-            self.z_next, self.t_next, self.left, self.stock, d.route, self.route_pos,
+            self.z_next, self.t_next, self.left, self.sku_next, self.asked, self.stock, d.route,
+            self.route_pos,
             d.factory_hours is not None,
             s0, float(s1), counts, b["o_cell"], b["o_k"], b["o_time"], b["o_size"], b["o_noise"],
             b["o_w"])
@@ -168,13 +177,23 @@ class Shard:
         self.m, self.chunk_counts = m, counts
         return m, counts
 
-    def settle(self, base: np.ndarray, s0: int, shipped_before: np.ndarray, hour: int) -> None:
-        """Ship hours and tallies of the chunk last routed (``base``: arrivals before the
-        shard's first order of each wave, per warehouse and second, from all shards)."""
+    def settle(self, base: np.ndarray | None, s0: int, arrived: np.ndarray,
+               shipped_before: np.ndarray, hour: int, counts: np.ndarray | None = None,
+               j: int = 0) -> None:
+        """Ship hours and tallies of the chunk last routed (``arrived``: arrivals before the
+        chunk per warehouse; ``base``: arrivals in the chunk before the shard's first order
+        of each wave, per warehouse and second, from all shards; if ``None``, the shard
+        works it out from every shard's ``counts`` of the chunk and its index ``j``)."""
         d, m, b = self.d, self.m, self.buf
         keep = d.sample_share > 0
+        if base is None:
+            if counts is None:
+                raise ValueError("settle needs either the bases or every shard's counts")
+            base = self.bases[:, :counts.shape[2]]
+            K.shard_bases(counts, j, base)
         K.settle_chunk(m, b["o_cell"], b["o_time"], b["o_size"], b["o_noise"], b["o_w"],
-                       d.cell_sku, d.cell_region, d.price_cents, base, s0, shipped_before,
+                       d.cell_sku, d.cell_region, d.price_cents, base, s0, arrived,
+                       shipped_before,
                        d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
                        d.transit, self.region_hour, self.per_second, self.per_sku, self.flow,
                        keep, b["o_ship"], b["o_elapsed"])
@@ -206,15 +225,17 @@ class Shard:
         self.samples = [{n: st[n] for n in _SAMPLE}] if st["sample_key"].size else []
 
 
-def merge_states(states: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Shards' states as one: per-cell and per-SKU arrays joined, tallies added."""
+def merge_states(states: Sequence[dict[str, np.ndarray]],
+                 last: bool = False) -> dict[str, np.ndarray]:
+    """Shards' states as one: per-cell and per-SKU arrays joined, tallies added (into the
+    first shard's own arrays if ``last``: the shards are done with them)."""
     if len(states) == 1:
         return dict(states[0])
     out: dict[str, np.ndarray] = {}
     for n in (*_PER_CELL, *_PER_SKU, *_SAMPLE):
         out[n] = np.concatenate([s[n] for s in states])
     for n in _SUMMED:  # added in place (np.sum over a list stacks the arrays first)
-        out[n] = states[0][n].copy()
+        out[n] = states[0][n] if last else states[0][n].copy()
         for s in states[1:]:
             out[n] += s[n]
     return out
@@ -251,14 +272,16 @@ class ThreadPool:
     work at the same time, sharing the inputs without copying or pickling them."""
 
     def __init__(self, datas: Sequence[ShardData]) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=len(datas),
+        self.executor = ThreadPoolExecutor(max_workers=max(len(datas) - 1, 1),
                                            thread_name_prefix="forestock-simulate")
-        self.shards = list(self.executor.map(Shard, datas))
+        rest = [self.executor.submit(Shard, d) for d in datas[1:]]
+        self.shards = [Shard(datas[0]), *(f.result() for f in rest)]
 
     def map(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         futures = [self.executor.submit(getattr(s, method), *a)
-                   for s, a in zip(self.shards, args, strict=True)]
-        return [f.result() for f in futures]
+                   for s, a in zip(self.shards[1:], args[1:], strict=True)]
+        first = getattr(self.shards[0], method)(*args[0])  # this thread works too
+        return [first, *(f.result() for f in futures)]
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -420,12 +443,15 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
         cb.on_start("simulate", total)
         if done:
             cb.on_step("simulate", done)
-        cuts = chunk_cuts(run.expected_cdf, s, run.chunk_orders / max(total, 1))
+        # at most 2**30 orders a chunk: queue places within a chunk are int32
+        cuts = chunk_cuts(run.expected_cdf, s, min(run.chunk_orders, 1 << 30) / max(total, 1))
         pool.map("prepare", [(cuts,)] * n_shards)
+        # in one process, shards count straight into `stacked` and work out their own queue
+        # bases from it (no reduce on the coordinator)
+        shared = not isinstance(pool, ProcessPool)
         stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int32)  # a chunk lies within an hour
-        all_bases = np.empty(stacked.shape, dtype=np.int64)  # queue positions: int64
+        all_bases = np.empty(stacked.shape if not shared else (0, 0, 0), dtype=np.int32)
         last_save = time.monotonic()
-        shared = not isinstance(pool, ProcessPool)  # shards count straight into `stacked`
         for s, s1 in itertools.pairwise(cuts.tolist()):
             hour = s // 3600
             counts = stacked[:, :, :s1 - s]
@@ -434,9 +460,16 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
             if not shared:
                 for j, (_, c) in enumerate(routed):
                     counts[j] = c
-            bases = all_bases[:, :, :s1 - s]
-            K.queue_bases(counts, arrived, bases)
-            pool.map("settle", [(bases[j], s, shipped_cum, hour) for j in range(n_shards)])
+            if shared:
+                pool.map("settle", [(None, s, arrived, shipped_cum, hour, counts, j)
+                                    for j in range(n_shards)])
+                arrived += counts.sum(axis=(0, 2))
+            else:
+                before = arrived.copy()
+                bases = all_bases[:, :, :s1 - s]
+                K.queue_bases(counts, arrived, bases)
+                pool.map("settle", [(bases[j], s, before, shipped_cum, hour)
+                                    for j in range(n_shards)])
             m = sum(n for n, _ in routed)
             done += m
             cb.on_step("simulate", m)
@@ -454,7 +487,7 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
             if (arrived == shipped_cum).all():
                 break
             _close_hour(hour, arrived, shipped_cum, run.capacity, shipped_h, backlog_h)
-        state = merge_states(pool.map("state", [()] * n_shards))
+        state = merge_states(pool.map("state", [()] * n_shards), last=True)
         cb.on_end("simulate")
     finally:
         pool.close()
