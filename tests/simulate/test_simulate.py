@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.simulate import (
     OutcomeError,
@@ -187,6 +188,38 @@ def test_one_and_two_workers_identical(pool: str) -> None:
     pd.testing.assert_frame_equal(one.sample, two.sample)
 
 
+class _Stop(Callbacks):
+    """Raises after ``n`` progress steps: a run stopped mid-day."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_step(self, task: str, advance: float) -> None:
+        self.n -= 1
+        if self.n < 0:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_threads_stopped_mid_day_resume_to_identical_tables(tmp_path: Path,
+                                                            workers: int) -> None:
+    """Threaded shards stopped mid-day (every thread stops, none hangs) leave a checkpoint
+    from which one or two workers finish with exactly the tables of an uninterrupted run."""
+    p = random_problem(3, n_sku=40, n_reg=8)
+    params = SimulateParams(chunk_orders=1_000, sample_share=0.3, scale=2.0,
+                            checkpoint_seconds=0.0)
+    want = simulate(p, params, seed=5)
+    ckpt = tmp_path / "sim.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        simulate(p, params.replace(workers=2), seed=5, callbacks=_Stop(5), checkpoint=ckpt)
+    assert ckpt.exists()
+    got = simulate(p, params.replace(workers=workers), seed=5, checkpoint=ckpt, resume=True)
+    assert got.figures["resumed_at_second"] > 0 and not ckpt.exists()
+    for name, table in want.tables.items():
+        pd.testing.assert_frame_equal(table, got.tables[name])
+    np.testing.assert_array_equal(want.stock_left, got.stock_left)
+
+
 def test_same_seed_same_tables_any_chunking() -> None:
     """Same seed gives identical tables whatever the chunk size; another seed differs."""
     p = random_problem(3, n_sku=40, n_reg=8)
@@ -277,33 +310,78 @@ def test_params_from_toml(tmp_path: Path) -> None:
         SimulateParams.from_file(path)
 
 
-def test_queue_bases_match_a_plain_count() -> None:
-    """The reduce kernel gives each shard's wave base as counting every earlier arrival
-    one by one (earlier seconds, then earlier shards in the same second)."""
+def _waits(counts: np.ndarray, arrived: np.ndarray, shipped: np.ndarray,
+           capacity: np.ndarray, bases: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Each parcel's hours of wait after the chunk's hour, read off the kernels' bases and
+    span as settling reads them (shard by shard, in buffer order), as ``[w][s]`` lists."""
+    out = np.empty(counts.shape[1:], dtype=object)
+    for w, s in np.ndindex(*counts.shape[1:]):
+        lo, hi, wait_lo, wait_hi = span[w]
+        waits = []
+        for j in range(counts.shape[0]):
+            for _ in range(counts[j, w, s]):
+                if s < lo:
+                    waits.append(int(wait_lo))
+                elif s > hi:
+                    waits.append(int(wait_hi))
+                elif bases[j, w, s] < 0:
+                    waits.append(int(-1 - bases[j, w, s]))
+                else:
+                    bases[j, w, s] += 1
+                    waits.append(int((arrived[w] + bases[j, w, s] - shipped[w] - 1)
+                                     // capacity[w]))
+        out[w, s] = waits
+    return out
+
+
+def _plain_waits(counts: np.ndarray, arrived: np.ndarray, shipped: np.ndarray,
+                 capacity: np.ndarray) -> np.ndarray:
+    """Each parcel's wait counted one by one: parcel n (from the day's start, in time, then
+    shard order) leaves ``(n - shipped - 1) // capacity`` hours after the chunk's hour."""
+    out = np.empty(counts.shape[1:], dtype=object)
+    for w, s in np.ndindex(*counts.shape[1:]):
+        n0 = arrived[w] + counts[:, w, :s].sum()
+        out[w, s] = [int((n0 + i - shipped[w] - 1) // capacity[w])
+                     for i in range(1, counts[:, w, s].sum() + 1)]
+    return out
+
+
+def test_queue_bases_give_every_parcel_its_wait() -> None:
+    """The reduce kernel's bases and span give every parcel the ship hour counting every
+    earlier arrival one by one gives it (earlier seconds, then earlier shards in the same
+    second), under small and large capacities."""
     rng = np.random.default_rng(0)
-    counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int32)
-    arrived = rng.integers(0, 100, 5).astype(np.int64)
-    start = arrived.copy()
-    bases = np.empty(counts.shape, dtype=np.int32)
-    K.queue_bases(counts, arrived, bases)
-    for j, w, s in np.ndindex(*counts.shape):
-        want = counts[:, w, :s].sum() + counts[:j, w, s].sum()  # from the chunk's start
-        assert bases[j, w, s] == want
-    np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
+    for cap in (1, 3, 7, 40, 1000):
+        counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int32)
+        arrived = rng.integers(0, 100, 5).astype(np.int64)
+        shipped = arrived - rng.integers(0, 20, 5)
+        capacity = np.full(5, cap, dtype=np.int64)
+        start = arrived.copy()
+        bases, span = np.empty(counts.shape, dtype=np.int32), np.empty((5, 4), dtype=np.int64)
+        K.queue_bases(counts, arrived, shipped, capacity, bases, span)
+        got = _waits(counts, start, shipped, capacity, bases, span)
+        assert got.tolist() == _plain_waits(counts, start, shipped, capacity).tolist()
+        np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
 
 
 def test_shard_bases_match_the_reduce() -> None:
-    """Each shard working out its own wave bases gets what the coordinator's reduce gives it,
-    for one to three shards."""
+    """Each shard working out its own bases, span and the chunk's arrivals (all shards' and
+    its own) gives its parcels the waits counted one by one, for one to three shards."""
     rng = np.random.default_rng(1)
     for n_shards in (1, 2, 3):
         counts = rng.integers(0, 4, (n_shards, 5, 9)).astype(np.int32)
-        want = np.empty(counts.shape, dtype=np.int32)
-        K.queue_bases(counts, np.zeros(5, dtype=np.int64), want)
+        arrived = rng.integers(0, 100, 5).astype(np.int64)
+        shipped = arrived - rng.integers(0, 20, 5)
+        capacity = rng.integers(1, 12, 5).astype(np.int64)
+        want = _plain_waits(counts, arrived, shipped, capacity)
+        bases = np.empty(counts.shape, dtype=np.int32)
+        span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
-            got = np.empty(counts.shape[1:], dtype=np.int32)
-            K.shard_bases(counts, j, got)
-            np.testing.assert_array_equal(got, want[j])
+            added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
+            K.shard_bases(counts, j, arrived, shipped, capacity, bases[j], span, added, own)
+            np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
+            np.testing.assert_array_equal(own, counts[j].sum(axis=1))
+        assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
 
 
 def test_start_cells_match_plain_draws() -> None:

@@ -474,10 +474,10 @@ def simulate(
         ))
     rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0,
                            pool="threads")
-    stamp = _checkpoint.fingerprint(
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    stamp = "" if ckpt is None else _checkpoint.fingerprint(  # (checkpoints only)
         p.day, seed, repr(rules), cells["keys"], cells["units"], stock, capacity, transit,
         price_cents, route, *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
-    ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and (ckpt is None or not ckpt.exists()):
         raise ForestockError(f"no checkpoint to resume from at {ckpt}")
     if ckpt is not None and not resume:
