@@ -235,10 +235,13 @@ class GlobalModel:
         the lift their SKU's response predicts (the model then learns a correction)."""
         X, base = row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
                                v.sku_static, v.region_static, v.price)
-        if self.offset_events_.size:
-            on = np.isin(X["event"].to_numpy(), self.offset_events_)
-            base = np.where(on, base * response_offset(X), base)
-        return X, base
+        return X, self._offset(X, base)
+
+    def _offset(self, X: pd.DataFrame, base: np.ndarray) -> np.ndarray:
+        if not self.offset_events_.size:
+            return base
+        on = np.isin(X["event"].to_numpy(), self.offset_events_)
+        return np.where(on, base * response_offset(X), base)
 
     # ------------------------------------------------------------------ model
     def _dataset(self, X: pd.DataFrame, y: np.ndarray, base: np.ndarray, weight: np.ndarray
@@ -307,8 +310,7 @@ class GlobalModel:
             offset = response_offset(X)
             code, n = np.unique(X["event"].to_numpy()[offset != 1.0], return_counts=True)
             self.offset_events_ = code[n >= self.params.min_data_in_leaf]  # a leaf's worth
-            on = np.isin(X["event"].to_numpy(), self.offset_events_)
-            base = np.where(on, base * offset, base)
+            base = self._offset(X, base)
         y = v.panel.Y[rows.series, rows.target].astype(np.float64)
         # out-of-fold means for calibration: two folds of SKUs. Both folds see every event,
         # as the forecast will; a SKU's regions share its shocks, so they share a fold.
