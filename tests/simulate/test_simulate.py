@@ -172,15 +172,16 @@ def test_checker_catches_broken_tables() -> None:
                                                              "outcomes_warehouse": wh}}), p)
 
 
-@pytest.mark.parametrize("pool", ["threads", "processes"])
-def test_one_and_two_workers_identical(pool: str) -> None:
-    """Two workers, as threads or as processes, give exactly the tables, stock and sample
-    of one."""
+@pytest.mark.parametrize(("pool", "workers"), [("threads", 2), ("threads", 3),
+                                               ("processes", 2)])
+def test_one_and_two_workers_identical(pool: str, workers: int) -> None:
+    """Two or three workers, as threads (each routing a chunk ahead of settling) or as
+    processes, give exactly the tables, stock and sample of one."""
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, sample_share=0.3, scale=2.0)
     one = simulate(p, params, seed=5)
-    two = simulate(p, params.replace(workers=2, pool=pool), seed=5)
-    assert two.figures["workers"] == 2
+    two = simulate(p, params.replace(workers=workers, pool=pool), seed=5)
+    assert two.figures["workers"] == workers
     for name, table in one.tables.items():
         pd.testing.assert_frame_equal(table, two.tables[name])
     np.testing.assert_array_equal(one.stock_left, two.stock_left)
@@ -378,7 +379,8 @@ def test_shard_bases_match_the_reduce() -> None:
         span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
             added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
-            K.shard_bases(counts, j, arrived, shipped, capacity, bases[j], span, added, own)
+            K.shard_bases(counts, counts.sum(axis=2), j, arrived, shipped, capacity,
+                          bases[j], span, added, own)
             np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
             np.testing.assert_array_equal(own, counts[j].sum(axis=1))
         assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
@@ -386,14 +388,18 @@ def test_shard_bases_match_the_reduce() -> None:
 
 def test_start_cells_match_plain_draws() -> None:
     """The one-pass start of the cells (hash, order count in blocks of draws, first order's
-    time) equals drawing each order's size one by one from the keyed draw."""
+    time) equals drawing each order's size one by one from the keyed draw, also where a
+    block of draws ends exactly on the cell's units."""
     cdf = intraday_cdf()
     inv_width, lut = K.inverse_widths(cdf), K.cdf_lut(cdf)
     size_thr = K.size_thresholds(np.array([0.5, 0.3, 0.15, 0.05]))
     seed = np.uint64(7)
     keys = np.arange(0, 400, 3, dtype=np.int64)
     units = np.random.default_rng(2).integers(0, 300, keys.size).astype(np.int64)
-    units[:3] = [0, 63, 64]  # none; just below and at a whole block of the largest orders
+    units[:5] = [0, 16, 17, 63, 64]  # none; at and past a block of 16 one-unit orders
+    for c, orders in ((5, 16), (6, 32), (7, 31)):  # units that 16 or 32 orders end on
+        units[c] = sum(1 + int(((int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF >= size_thr)
+                               .sum()) for k in range(orders))
     n = keys.size
     hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
     z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)

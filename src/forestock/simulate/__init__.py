@@ -513,23 +513,28 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
     region_hour, per_second, per_sku = st["region_hour"], st["per_second"], st["per_sku"]
     # late: shipped, not within 48 h (left to here by the tallies: a difference of sums)
     region_hour[:, :, K.R_LATE] = region_hour[:, :, K.R_SHIPPED] - region_hour[:, :, K.R_D48]
-    # every table built from one dict of columns (adding columns one by one copies)
+    # every table built from one dict of columns (adding columns one by one copies), not
+    # copied into one block per dtype (copy=False: 3.3 to 2.5 ms on the 3M-order day)
     reg = pd.DataFrame({
         "region_id": np.repeat(p.regions.ids, 24),
         "hour": np.tile(np.arange(24, dtype=np.int64), n_reg),
         **{col: _money(col, region_hour[:, :, j].ravel()) for j, col in enumerate(_REGION_COLS)},
-    })
+    }, copy=False)
     sec = pd.DataFrame({
         "second": np.arange(SECONDS, dtype=np.int64),
         "orders": per_second[:, 0],
         "units": per_second[:, 1],
         "gmv": per_second[:, 2] / 100.0,
-    })
+    }, copy=False)
     brand = np.zeros((len(p.brands), K.N_SKU_COLS), dtype=np.int64)
     np.add.at(brand, p.sku_brand, per_sku)
-    brands = pd.DataFrame({"brand_id": p.brands.ids,
-                           **{col: _money(col, brand[:, j]) for j, col in enumerate(_BRAND_COLS)}})
-    brands = brands.sort_values(["gmv", "brand_id"], ascending=[False, True], ignore_index=True)
+    # by gmv, largest first, then brand id: sorted before the table is built (pandas' sort
+    # on a string key took 1 ms of the 3M-order day's 70)
+    by_id = np.argsort(p.brands.ids, kind="stable")
+    order = by_id[np.argsort(-brand[by_id, K.K_GMV], kind="stable")]
+    brands = pd.DataFrame({"brand_id": p.brands.ids[order],
+                           **{col: _money(col, brand[order, j])
+                              for j, col in enumerate(_BRAND_COLS)}}, copy=False)
     picked, shipped_h, backlog_h, flow = st["picked"], o.shipped_h, o.backlog_h, st["flow"]
     last = int(np.flatnonzero((picked + shipped_h + backlog_h).any(axis=0)).max(initial=23)) + 1
     n_hours = max(last, 24)
@@ -539,7 +544,7 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         "picked": picked[:, :n_hours].ravel(),
         "shipped": shipped_h[:, :n_hours].ravel(),
         "backlog": backlog_h[:, :n_hours].ravel(),
-    })
+    }, copy=False)
     # parcels leave only in hours that ship something: the first n_hours hold every flow
     flow = np.ascontiguousarray(flow[:, :n_hours])
     at = np.flatnonzero(flow)  # one flat pass (np.nonzero on 3 axes is slower)
@@ -549,7 +554,7 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         "hour": h_i.astype(np.int64),
         "region_id": p.regions.ids[r_i],
         "parcels": flow.ravel()[at],
-    })
+    }, copy=False)
     totals = region_hour.sum(axis=(0, 1))
     units = int(totals[K.R_UNITS])
     peak = int(np.argmax(per_second[:, 0]))

@@ -20,8 +20,10 @@ shard's state; only counts and queue bases cross between shards per chunk.
 In one process the shards count into one array and each works out its own
 queue bases from it at the start of step 3 (the reduce costs the
 coordinator nothing); worker processes get theirs from the coordinator.
-Threads each run their shard's own loop over the chunks with one barrier a
-chunk (see :func:`_thread_chunks`); processes are called phase by phase.
+Threads each run their shard's own loop over the chunks, routing a chunk
+ahead of settling the last one, and wait for each other only where one is a
+whole chunk behind (see :func:`_thread_chunks`); processes are called phase
+by phase.
 All tallies are integers, so the merged result is the same for any number
 of shards. The chunks' boundaries are fixed before the day starts, and each
 shard's order buffers are sized once by a bound on any chunk's orders.
@@ -122,27 +124,31 @@ class Shard:
             self.g_indptr, self.g_time, self.g_size = d.indptr, d.o_time, d.o_size
         self.region_hour = np.zeros((d.n_regions, 24, K.N_REGION_COLS), dtype=np.int64)
         self.per_second = np.zeros((SECONDS, 3), dtype=np.int64)
+        # threads: every shard's per-second tallies added into one array, chunk by chunk
+        self.sec_share: tuple[threading.Lock, np.ndarray] | None = None
+        self.sec_local = self.per_second[:0]
         self.per_sku = np.zeros((n_sku, K.N_SKU_COLS), dtype=np.int64)
         self.picked = np.zeros((n_wh, d.horizon), dtype=np.int64)
         self.flow = np.zeros((n_wh, d.horizon, d.n_regions), dtype=np.int64)
         self.samples: list[dict[str, np.ndarray]] = []
-        self.buf: dict[str, np.ndarray] = {}
+        self.bufs: list[dict[str, np.ndarray]] = []  # order buffers, by slot
         # a chunk lies within an hour; int32 (a second's arrivals fit): half the cache of int64
         self.counts = np.empty((n_wh, 3600), dtype=np.int32)
         self.bases = np.empty((n_wh, 3600), dtype=np.int32)  # queue places in the chunk
         self.added = np.empty(n_wh, dtype=np.int64)  # the chunk's arrivals, all shards'
         self.own = np.empty(n_wh, dtype=np.int64)  # and the shard's
         self.span = np.empty((n_wh, 4), dtype=np.int64)  # see K.queue_bases
-        self.m = 0
-        self.chunk_counts = self.counts[:, :0]
+        self.ms = [0, 0]  # orders in each slot's buffers
+        self.chunk_counts = [self.counts[:, :0]] * 2
         self.sku_next = np.zeros(0)  # set by prepare
 
     def total_orders(self) -> int:
         return int(self.n_orders.sum())
 
-    def prepare(self, cuts: np.ndarray) -> int:
+    def prepare(self, cuts: np.ndarray, slots: int = 1) -> int:
         """Size the order buffers for the chunks ``cuts[j]:cuts[j + 1]`` (seconds) left to
-        run, by a bound on any chunk's orders; return the size."""
+        run, by a bound on any chunk's orders, ``slots`` sets of them (two: a chunk may be
+        routed while the last one waits to be settled); return the size."""
         d = self.d
         if d.indptr is not None and d.o_time is not None:
             cell = np.repeat(np.arange(d.keys.size), self.n_orders)
@@ -157,19 +163,22 @@ class Shard:
             size = int(self.n_orders.sum() * np.diff(edge).max(initial=0.0)) + 3 * d.keys.size
         size += 16
         self.sku_next = K.soonest_orders(self.sku_ptr, self.t_next)  # after any resume
-        self.buf = {n: np.empty(size, dtype=t) for n, t in _BUFFERS.items()}
-        if d.sample_share > 0:
-            self.buf.update({n: np.empty(size, dtype=t) for n, t in _KEPT.items()})
-        else:
-            self.buf.update({n: np.empty(0, dtype=t) for n, t in _KEPT.items()})
+        kept = {n: np.empty(size if d.sample_share > 0 else 0, dtype=t)
+                for n, t in _KEPT.items()}
+        self.bufs = []
+        for slot in range(slots):  # each its own routed orders; ship hours set in settling
+            b = {n: np.empty(size, dtype=t) for n, t in _BUFFERS.items()}
+            b.update(kept if slot == 0 else {**kept, "o_k": np.empty_like(kept["o_k"])})
+            self.bufs.append(b)
         return size
 
-    def emit_route(self, s0: int, s1: int,
-                   out: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    def emit_route(self, s0: int, s1: int, out: np.ndarray | None = None,
+                   totals: np.ndarray | None = None, slot: int = 0) -> tuple[int, np.ndarray]:
         """Emit and route the orders of seconds ``[s0, s1)``; return their count and the
         shard's arrivals per warehouse and second (counted into ``out`` if given: a
-        coordinator in the same process then needs no copy)."""
-        d, b = self.d, self.buf
+        coordinator in the same process then needs no copy; ``totals`` gets them per
+        warehouse), into the order buffers of ``slot``."""
+        d, b = self.d, self.bufs[slot]
         counts = self.counts[:, :s1 - s0] if out is None else out
         m = K.emit_route_chunk(
             self.sku_ptr, d.cell_region, self.hashes, self.n_orders, d.size_thr, d.cdf,
@@ -183,34 +192,47 @@ class Shard:
         if m < 0:
             raise RuntimeError(f"order buffer of {b['o_cell'].size} too small for seconds "
                                f"[{s0}, {s1}): the chunk bound is wrong")
-        self.m, self.chunk_counts = m, counts
+        if totals is not None:
+            K.warehouse_totals(counts, totals)
+        self.ms[slot], self.chunk_counts[slot] = m, counts
         return m, counts
 
     def settle(self, base: np.ndarray | None, span: np.ndarray | None, s0: int,
                arrived: np.ndarray, shipped_before: np.ndarray, hour: int,
-               counts: np.ndarray | None = None, j: int = 0) -> np.ndarray | None:
+               counts: np.ndarray | None = None, j: int = 0,
+               totals: np.ndarray | None = None, slot: int = 0) -> np.ndarray | None:
         """Ship hours and tallies of the chunk last routed (``arrived``: arrivals before the
         chunk per warehouse; ``base`` and ``span``: the waves' ship hours and queue places,
         see :func:`K.queue_bases`; if ``None``, the shard works them out from every
-        shard's ``counts`` of the chunk and its index ``j``, and returns the chunk's
-        arrivals per warehouse, all shards')."""
-        d, m, b = self.d, self.m, self.buf
+        shard's ``counts`` of the chunk, their ``totals`` per warehouse and its index ``j``,
+        and returns the chunk's arrivals per warehouse, all shards'); ``slot``: the order
+        buffers it was routed into)."""
+        d, m, b = self.d, self.ms[slot], self.bufs[slot]
         keep = d.sample_share > 0
         added = None
         if base is None or span is None:
-            if counts is None:
+            if counts is None or totals is None:
                 raise ValueError("settle needs either the bases or every shard's counts")
             base, span, added = self.bases[:, :counts.shape[2]], self.span, self.added
-            K.shard_bases(counts, j, arrived, shipped_before, d.capacity, base, span, added,
+            K.shard_bases(counts, totals, j, arrived, shipped_before, d.capacity, base, span, added,
                           self.own)
+        per_second, sec0 = self.per_second, 0
+        if self.sec_share is not None:
+            per_second, sec0 = self.sec_local[:self.chunk_counts[slot].shape[1]], s0
+            per_second[:] = 0
         K.settle_chunk(m, b["o_cell"], b["o_time"], b["o_size"], b["o_noise"], b["o_w"],
                        d.cell_sku, d.cell_region, d.price_cents, base, s0, arrived,
                        shipped_before,
                        d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
-                       d.transit, self.region_hour, self.per_second, self.per_sku, self.flow,
-                       keep, b["o_ship"], b["o_elapsed"], span)
+                       d.transit, self.region_hour, per_second, self.per_sku, self.flow,
+                       keep, b["o_ship"], b["o_elapsed"], span, sec0)
+        if self.sec_share is not None:
+            lock, shared = self.sec_share
+            with lock:
+                shared[s0:s0 + per_second.shape[0]] += per_second
         # every arrival
-        self.picked[:, hour] += self.own if added is not None else self.chunk_counts.sum(axis=1)
+        self.picked[:, hour] += self.own if added is not None else \
+            self.chunk_counts[slot].sum(axis=1)
         if keep and m:
             mask = K.sample_mask(m, b["o_cell"], b["o_k"], d.keys, self.seed, d.sample_share)
             cells = b["o_cell"][:m][mask]
@@ -221,7 +243,7 @@ class Shard:
                 "sample_w": b["o_w"][:m][mask].astype(np.int64),
                 "sample_ship": b["o_ship"][:m][mask], "sample_elapsed": b["o_elapsed"][:m][mask],
             })
-        self.m = 0
+        self.ms[slot] = 0
         return added
 
     def state(self) -> dict[str, np.ndarray]:
@@ -233,6 +255,15 @@ class Shard:
                          else np.int64)
         return out
 
+    def share_seconds(self, lock: threading.Lock, shared: np.ndarray) -> None:
+        """Tally each chunk's orders per second in a small array (it stays in cache:
+        settling 15.5 to 13.9 ms a thread on the 3-million-order day), added into
+        ``shared`` under ``lock``, which the shard then holds as its own: a tally of every
+        shard's, which :func:`merge_states` counts once (one array less to add up)."""
+        self.sec_share = lock, shared
+        self.sec_local = np.zeros((3600, 3), dtype=np.int64)  # a chunk lies within an hour
+        self.per_second = shared
+
     def set_state(self, st: dict[str, np.ndarray]) -> None:
         self.route_pos[:] = 0
         for n in (*_PER_CELL, *_PER_SKU, *_SUMMED):
@@ -240,19 +271,37 @@ class Shard:
         self.samples = [{n: st[n] for n in _SAMPLE}] if st["sample_key"].size else []
 
 
-def merge_states(states: Sequence[dict[str, np.ndarray]],
-                 last: bool = False) -> dict[str, np.ndarray]:
+def merge_states(states: Sequence[dict[str, np.ndarray]], last: bool = False,
+                 executor: ThreadPoolExecutor | None = None) -> dict[str, np.ndarray]:
     """Shards' states as one: per-cell and per-SKU arrays joined, tallies added (into the
-    first shard's own arrays if ``last``: the shards are done with them)."""
+    first shard's own arrays if ``last``: the shards are done with them; the second half
+    of each tally's rows on ``executor`` if given, at the same time: numpy adds large
+    arrays without the GIL)."""
     if len(states) == 1:
         return dict(states[0])
     out: dict[str, np.ndarray] = {}
+    for n in _SUMMED:
+        out[n] = states[0][n] if last else states[0][n].copy()
+
+    def add(lo: int, hi: int) -> None:
+        """Add the rows from ``lo / 2`` to ``hi / 2`` of each tally's (a tally the shards
+        share, the first's array, counts once)."""
+        for n in _SUMMED:  # added in place (np.sum over a list stacks the arrays first)
+            rows = slice(out[n].shape[0] * lo // 2, out[n].shape[0] * hi // 2)
+            for s in states[1:]:
+                if s[n] is not states[0][n]:
+                    out[n][rows] += s[n][rows]
+
+    half = None
+    if executor is not None:
+        half = executor.submit(add, 1, 2)
+        add(0, 1)
+    else:
+        add(0, 2)
     for n in (*_PER_CELL, *_PER_SKU, *_SAMPLE):
         out[n] = np.concatenate([s[n] for s in states])
-    for n in _SUMMED:  # added in place (np.sum over a list stacks the arrays first)
-        out[n] = states[0][n] if last else states[0][n].copy()
-        for s in states[1:]:
-            out[n] += s[n]
+    if half is not None:
+        half.result()
     return out
 
 
@@ -275,14 +324,17 @@ class LocalPool:
     def __init__(self, datas: Sequence[ShardData]) -> None:
         self.shards = [Shard(d) for d in datas]
 
-    def map(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def serial(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Call each shard's ``method`` in this thread (for quick calls)."""
         return [getattr(s, method)(*a) for s, a in zip(self.shards, args, strict=True)]
+
+    map = serial
 
     def close(self) -> None:
         self.shards = []
 
 
-class ThreadPool:
+class ThreadPool(LocalPool):
     """One thread per shard in this process: the kernels release the GIL, so the shards
     work at the same time, sharing the inputs without copying or pickling them."""
 
@@ -366,6 +418,8 @@ class ProcessPool:
         except (BrokenPipeError, EOFError):
             raise RuntimeError("a simulate worker process died") from None
         return self._collect()
+
+    serial = map
 
     def close(self) -> None:
         for conn in self.conns:
@@ -454,17 +508,18 @@ def _map_chunks(pool: LocalPool | ProcessPool, run: Run, cuts: np.ndarray, done:
     # bases from it (no reduce on the coordinator)
     shared = not isinstance(pool, ProcessPool)
     stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int32)  # a chunk lies within an hour
+    totals = np.empty((n_shards, n_wh), dtype=np.int64)
     all_bases = np.empty(stacked.shape if not shared else (0, 0, 0), dtype=np.int32)
     span = np.empty((n_wh, 4), dtype=np.int64)
     last_save = time.monotonic()
     for s, s1 in itertools.pairwise(cuts.tolist()):
         hour = s // 3600
         counts = stacked[:, :, :s1 - s]
-        routed = pool.map("emit_route", [(s, s1, counts[j] if shared else None)
-                                         for j in range(n_shards)])
+        routed = pool.map("emit_route", [(s, s1, counts[j], totals[j]) if shared
+                                         else (s, s1) for j in range(n_shards)])
         if shared:
             arrived += pool.map("settle", [(None, None, s, arrived, shipped_cum, hour, counts,
-                                            j) for j in range(n_shards)])[0]
+                                            j, totals) for j in range(n_shards)])[0]
         else:
             for j, (_, c) in enumerate(routed):
                 counts[j] = c
@@ -486,31 +541,73 @@ def _map_chunks(pool: LocalPool | ProcessPool, run: Run, cuts: np.ndarray, done:
     return done
 
 
+class _Latches:
+    """One countdown a chunk: :meth:`wait` returns once every shard has routed the chunk
+    (:meth:`arrive`); :meth:`abort` (a failed shard) breaks every wait."""
+
+    def __init__(self, n_shards: int, n_chunks: int) -> None:
+        self.n_shards = n_shards
+        self.ready = [0] * n_chunks
+        self.broken = False
+        self.cond = threading.Condition()
+
+    def arrive(self, c: int) -> None:
+        with self.cond:
+            self.ready[c] += 1
+            if self.ready[c] == self.n_shards:
+                self.cond.notify_all()
+
+    def wait(self, c: int) -> None:
+        if self.ready[c] == self.n_shards:  # already (the count only goes up)
+            return
+        with self.cond:
+            self.cond.wait_for(lambda: self.ready[c] == self.n_shards or self.broken)
+        if self.broken:
+            raise threading.BrokenBarrierError
+
+    def abort(self) -> None:
+        with self.cond:
+            self.broken = True
+            self.cond.notify_all()
+
+
 def _thread_chunks(pool: ThreadPool, run: Run, cuts: np.ndarray, done: int,
                    arrived: np.ndarray, shipped_cum: np.ndarray, shipped_h: np.ndarray,
-                   backlog_h: np.ndarray, cb: Callbacks) -> int:
+                   backlog_h: np.ndarray, cb: Callbacks, lag: int) -> int:
     """The chunks ``cuts`` on a pool of threads, each running its shard's own loop over the
-    chunks: one barrier a chunk (once every shard has routed it), no futures.
+    chunks, settling a chunk once every shard has routed it (a countdown a chunk, no
+    futures).
 
-    The counts alternate between two buffers, so a shard may route the next chunk while
-    another still settles this one: it cannot get two chunks ahead, as every shard routes
-    a chunk only after settling the last. Each thread keeps its own copy of the queues
-    (the calling thread, shard 0, the coordinator's; all copies stay equal), reports
-    progress (shard 0) and, where a checkpoint is due, waits for every shard to settle the
-    chunk. Returns the orders done.
+    With ``lag`` 1 a shard routes chunk ``c + 1`` before it settles chunk ``c`` (routing
+    reads only the shard's own stock, which settling does not change): a shard then waits
+    for another only if that one is a whole chunk behind, not at every chunk's slower
+    shard. The order buffers alternate between two slots (one with ``lag`` 0) and the
+    counts go round four buffers: a shard routing chunk ``c`` has settled ``c - 2``, so
+    every shard has routed ``c - 2`` (and so settled ``c - 4``): none reads the counts of
+    a chunk before ``c - 3`` any more. With ``lag`` 0 (where checkpoints are taken: a
+    checkpoint holds no chunk routed but not settled) a shard settles each chunk before it
+    routes the next. Each thread keeps its own copy of the queues (the calling thread,
+    shard 0, the coordinator's; all copies stay equal), reports progress (shard 0) and,
+    where a checkpoint is due, waits for every shard to settle the chunk. Returns the
+    orders done.
 
-    Measured on the benchmark's 3-million-order day on a quiet machine (2026-11-29):
-    two threads 71-73 ms wall (their kernels about 57 ms each, the loop 60 ms; the rest is
-    setting up the shards and the outcome tables), 76-78 ms with a future per phase and the
-    same kernels.
+    Measured on the benchmark's 3-million-order day (2026-11-29, 26 chunks, runs of the
+    old and new code interleaved): with one barrier a chunk each thread waited about 4 ms
+    in all (the chunk's slower shard), with ``lag`` 1 under 0.1 ms; wall 3 ms less in the
+    median (a future per phase had cost 5 ms more than the barrier).
     """
     shards, n_shards = pool.shards, len(pool.shards)
-    stacked = np.empty((2, n_shards, run.capacity.size, 3600), dtype=np.int32)
-    chunk_orders = np.zeros((2, n_shards), dtype=np.int64)
-    save = [False, False]  # by chunk parity: shard 0 decides before the chunk's barrier
-    barrier = threading.Barrier(n_shards)
+    stacked = np.empty((4, n_shards, run.capacity.size, 3600), dtype=np.int32)
+    totals = np.empty((4, n_shards, run.capacity.size), dtype=np.int64)
+    chunk_orders = np.zeros((4, n_shards), dtype=np.int64)
     pairs = list(itertools.pairwise(cuts.tolist()))
+    save = [False] * len(pairs)  # shard 0 decides before the chunk's countdown
+    latches = _Latches(n_shards, len(pairs))
+    barrier = threading.Barrier(n_shards)  # for checkpoints
     total = [done]
+    lock = threading.Lock()
+    for sh in shards:  # (after any resume: the first shard holds the tallies)
+        sh.share_seconds(lock, shards[0].per_second)
 
     def work(j: int) -> None:
         sh, first = shards[j], j == 0
@@ -518,22 +615,33 @@ def _thread_chunks(pool: ThreadPool, run: Run, cuts: np.ndarray, done: int,
         sh_h, bl_h = (shipped_h, backlog_h) if first else (shipped_h.copy(), backlog_h.copy())
         last_save = time.monotonic()
         try:
-            for c, (s, s1) in enumerate(pairs):
-                hour, par = s // 3600, c & 1
-                counts = stacked[par, :, :, :s1 - s]
-                chunk_orders[par, j] = sh.emit_route(s, s1, counts[j])[0]
-                if first:
-                    save[par] = run.checkpoint is not None and s1 < SECONDS and \
-                        time.monotonic() - last_save >= run.checkpoint_seconds
-                barrier.wait()
-                arr += sh.settle(None, None, s, arr, shp, hour, counts, j)
+            sh.prepare(cuts, 1 + lag)
+            for c in range(len(pairs) + lag):
+                if c < len(pairs):  # route chunk c
+                    s, s1 = pairs[c]
+                    b = c % 4
+                    chunk_orders[b, j] = sh.emit_route(s, s1, stacked[b, j, :, :s1 - s],
+                                                       totals[b, j], c & lag)[0]
+                    if first:
+                        save[c] = run.checkpoint is not None and s1 < SECONDS and \
+                            time.monotonic() - last_save >= run.checkpoint_seconds
+                    latches.arrive(c)
+                d = c - lag
+                if d < 0:
+                    continue
+                # settle chunk d
+                s, s1 = pairs[d]
+                hour, b = s // 3600, d % 4
+                latches.wait(d)
+                arr += sh.settle(None, None, s, arr, shp, hour, stacked[b, :, :, :s1 - s], j,
+                                 totals[b], d & lag)
                 if s1 == (hour + 1) * 3600:
                     _close_hour(hour, arr, shp, run.capacity, sh_h, bl_h)
                 if first:
-                    m = int(chunk_orders[par].sum())
+                    m = int(chunk_orders[b].sum())
                     total[0] += m
                     cb.on_step("simulate", m)
-                if save[par]:
+                if save[d]:  # (only with lag 0)
                     barrier.wait()  # every shard has settled the chunk
                     if first:
                         _save(run, [sh.state() for sh in shards], s1, total[0], arr,
@@ -541,7 +649,8 @@ def _thread_chunks(pool: ThreadPool, run: Run, cuts: np.ndarray, done: int,
                         last_save = time.monotonic()
                     barrier.wait()
         except BaseException:
-            barrier.abort()  # the other threads stop at their next barrier
+            latches.abort()  # the other threads stop at their next wait
+            barrier.abort()
             raise
 
     futures = [pool.executor.submit(work, j) for j in range(1, n_shards)]
@@ -563,7 +672,7 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
     pool = make_pool()
     try:
         n_shards = len(run.cells)
-        total = sum(pool.map("total_orders", [()] * n_shards))
+        total = sum(pool.serial("total_orders", [()] * n_shards))
         arrived = np.zeros(n_wh, dtype=np.int64)
         shipped_cum = np.zeros(n_wh, dtype=np.int64)
         shipped_h = np.zeros((n_wh, horizon), dtype=np.int64)
@@ -583,18 +692,22 @@ def run_day(make_pool: Callable[[], LocalPool | ThreadPool | ProcessPool], run: 
             cb.on_step("simulate", done)
         # at most 2**30 orders a chunk: queue places within a chunk are int32
         cuts = chunk_cuts(run.expected_cdf, s, min(run.chunk_orders, 1 << 30) / max(total, 1))
-        pool.map("prepare", [(cuts,)] * n_shards)
+        # threads route a chunk ahead of settling (not where checkpoints are taken), and
+        # each prepares its shard itself
+        lag = int(isinstance(pool, ThreadPool) and run.checkpoint is None)
         if isinstance(pool, ThreadPool):
             done = _thread_chunks(pool, run, cuts, done, arrived, shipped_cum, shipped_h,
-                                  backlog_h, cb)
+                                  backlog_h, cb, lag)
         else:
+            pool.map("prepare", [(cuts,)] * n_shards)
             done = _map_chunks(pool, run, cuts, done, arrived, shipped_cum, shipped_h,
                                backlog_h, cb)
         for hour in range(24, horizon):
             if (arrived == shipped_cum).all():
                 break
             _close_hour(hour, arrived, shipped_cum, run.capacity, shipped_h, backlog_h)
-        state = merge_states(pool.map("state", [()] * n_shards), last=True)
+        state = merge_states(pool.serial("state", [()] * n_shards), last=True,
+                             executor=pool.executor if isinstance(pool, ThreadPool) else None)
         cb.on_end("simulate")
     finally:
         pool.close()
