@@ -42,7 +42,9 @@ def plan(
                                                  "(small instances only).")] = False,
     promise: Annotated[float, typer.Option(help="Value (CNY) of delivering one unit within "
                                                 "24 h on top of its margin, whatever its "
-                                                "price.")] = 30.0,
+                                                "price (1,000: above almost any margin, so "
+                                                "the share of units within 24 h comes "
+                                                "first; 0: margin only).")] = 1000.0,
     correlation: Annotated[float | None, typer.Option(
         help="Share of each region's demand variance common to the SKU's regions, in "
              "[0, 1). Default: read from the forecast (its variance beyond a Poisson "
@@ -113,6 +115,7 @@ def plan(
               f"expected within 24 h {result.expected_share_24h:.1%}, within 48 h "
               f"{result.expected_share_48h:.1%}{gap}")
     out.print(f"cost: inbound {c['inbound']:,.0f} + holding {c['holding']:,.0f} + outbound "
-              f"{c['outbound']:,.0f} = {c['total']:,.0f} CNY; value {result.objective:,.0f} CNY")
+              f"{c['outbound']:,.0f} = {c['total']:,.0f} CNY; objective {result.objective:,.0f} "
+              f"(margin, plus --promise per unit within 24 h, less costs)")
     out.print(f"{len(notices):,} shipping notices; one page per manufacturer ({len(pages)}) in "
               f"{ws.root / 'notices'}")

@@ -80,8 +80,14 @@ class PlanParams:
         Value (CNY) of keeping the next-day promise on one unit, whatever its
         price, added to a delivery within 24 h: what a late parcel costs the
         network beyond the margin (compensation coupons, cancellations, repeat
-        business), the same for a 30-yuan snack as for a phone. With 0 the plan
-        serves margin only and puts the dearest SKUs forward first.
+        business), the same for a 30-yuan snack as for a phone. The default,
+        1,000, is above the margin of all but the dearest goods, so the plan
+        puts the share of units delivered within 24 h first (the event's
+        measure, and all a third-party network is paid for) and margin second.
+        With 0 the plan serves margin only and puts the dearest SKUs forward
+        first. On the embedded world (4 seeds, rehearsed on the truth) the
+        share within 24 h rose with the promise's value and levelled off from
+        about 300 CNY: 88.9-95.4 % at 30, 90.3-95.7 % at 1,000.
     holding_rate
         Holding cost of a unit over the event, as a share of its price.
     inbound_cny_per_km
@@ -119,7 +125,7 @@ class PlanParams:
     transit_noise: float = 0.15
     last_mile_hours: float = 2.0
     tier_values: tuple[float, float, float] = (1.0, 0.6, 0.3)
-    promise_cny: float = 30.0
+    promise_cny: float = 1000.0
     holding_rate: float = 0.02
     inbound_cny_per_km: float = 0.002
     outbound_hours: float = 30.0
