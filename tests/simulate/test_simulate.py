@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from forestock.simulate import (
     demand_from_forecast,
     simulate,
 )
+from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
 from forestock.simulate._profile import intraday_cdf
 from forestock.tables import IdIndex
@@ -187,6 +189,59 @@ def test_one_and_two_workers_identical(pool: str, workers: int) -> None:
     np.testing.assert_array_equal(one.stock_left, two.stock_left)
     assert one.sample is not None and two.sample is not None
     pd.testing.assert_frame_equal(one.sample, two.sample)
+
+
+def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
+    """Cells started in blocks that several threads take in turn get exactly the hashes,
+    order counts and first orders of one pass over them all."""
+    cdf = intraday_cdf()
+    inv_width, lut = K.inverse_widths(cdf), K.cdf_lut(cdf)
+    size_thr = K.size_thresholds(np.array([0.6, 0.3, 0.1]))
+    keys = np.arange(5, 3000, 7, dtype=np.int64)
+    units = np.random.default_rng(4).integers(0, 900, keys.size).astype(np.int64)
+    n = keys.size
+    want = (np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.uint64), np.empty(n))
+    K.start_cells(keys, np.uint64(9), units, size_thr, cdf, inv_width, lut, *want)
+    start = E.StartPass(keys, units, 9, size_thr, cdf, inv_width, lut, blocks=13)
+    threads = [threading.Thread(target=start.run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    start.run()
+    for t in threads:
+        t.join()
+    for got, exp in zip(start.part(0, n), want, strict=True):
+        np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(start.part(10, 20)[1], want[1][10:20])
+
+
+def test_demand_rows_in_any_order_or_split_give_the_same_tables() -> None:
+    """Demand rows shuffled, and a cell's units split over two rows, make the same cells
+    and so exactly the same tables as rows in cell order."""
+    p = random_problem(8)
+    want = simulate(p, SimulateParams(), seed=1)
+    order = np.random.default_rng(0).permutation(p.cell_units.size)
+    units = p.cell_units[order].copy()
+    half = units[0] // 2
+    units[0] -= half
+    q = p.replace(cell_sku=np.r_[p.cell_sku[order], p.cell_sku[order][:1]],
+                  cell_region=np.r_[p.cell_region[order], p.cell_region[order][:1]],
+                  cell_units=np.r_[units, half])
+    got = simulate(q, SimulateParams(), seed=1)
+    for name, table in want.tables.items():
+        pd.testing.assert_frame_equal(table, got.tables[name])
+
+
+def test_more_thread_workers_than_skus() -> None:
+    """Threads asked for more workers than there are SKUs run one shard a SKU (here one:
+    no pool of threads), with the tables of one worker."""
+    p = random_problem(6, n_sku=1, n_reg=4)
+    params = SimulateParams(chunk_orders=1_000, scale=3.0)
+    one = simulate(p, params, seed=2)
+    many = simulate(p, params.replace(workers=4), seed=2)
+    assert many.figures["workers"] == 1
+    for name, table in one.tables.items():
+        pd.testing.assert_frame_equal(table, many.tables[name])
 
 
 class _Stop(Callbacks):
@@ -389,37 +444,41 @@ def test_shard_bases_match_the_reduce() -> None:
 def test_start_cells_match_plain_draws() -> None:
     """The one-pass start of the cells (hash, order count in blocks of draws, first order's
     time) equals drawing each order's size one by one from the keyed draw, also where a
-    block of draws ends exactly on the cell's units."""
+    block of draws ends exactly on the cell's units, and with one order size only."""
     cdf = intraday_cdf()
     inv_width, lut = K.inverse_widths(cdf), K.cdf_lut(cdf)
-    size_thr = K.size_thresholds(np.array([0.5, 0.3, 0.15, 0.05]))
     seed = np.uint64(7)
-    keys = np.arange(0, 400, 3, dtype=np.int64)
-    units = np.random.default_rng(2).integers(0, 300, keys.size).astype(np.int64)
-    units[:5] = [0, 16, 17, 63, 64]  # none; at and past a block of 16 one-unit orders
-    for c, orders in ((5, 16), (6, 32), (7, 31)):  # units that 16 or 32 orders end on
-        units[c] = sum(1 + int(((int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF >= size_thr)
-                               .sum()) for k in range(orders))
-    n = keys.size
-    hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
-    z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
-    K.start_cells(keys, seed, units, size_thr, cdf, inv_width, lut, hashes, n_orders, z_next,
-                  t_next)
-    for c in range(n):
-        left, k = int(units[c]), 0
-        while left > 0:
-            bits = (int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF
-            left -= 1 + int((bits >= size_thr).sum())
-            k += 1
-        assert n_orders[c] == k
-        assert hashes[c] == K.cell_hash(seed, keys[c])
-        z = K.draw(seed, keys[c], 0)
-        assert z_next[c] == z
-        if k:
-            u = (float(int(z) >> 32) * 2.0**-32) * (1.0 / k)  # order 0 of k: its first band
-            assert t_next[c] == plain_second_of(u, cdf)
-        else:
-            assert t_next[c] == np.inf
+    keys = np.arange(0, 600, 3, dtype=np.int64)
+    block = K.START_BLOCK
+    for probs in ([0.5, 0.3, 0.15, 0.05], [1.0]):
+        size_thr = K.size_thresholds(np.array(probs))
+        units = np.random.default_rng(2).integers(0, 600, keys.size).astype(np.int64)
+        # none; at and past a block of one-unit orders
+        units[:7] = [0, 1, block - 1, block, block + 1, 2 * block, 2 * block + 1]
+        for c, orders in ((7, block), (8, 2 * block), (9, block - 1), (10, block + 1),
+                          (11, 16)):  # units that a block's orders end on, or one off
+            units[c] = sum(1 + int(((int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF >= size_thr)
+                                   .sum()) for k in range(orders))
+        n = keys.size
+        hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
+        z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
+        K.start_cells(keys, seed, units, size_thr, cdf, inv_width, lut, hashes, n_orders,
+                      z_next, t_next)
+        for c in range(n):
+            left, k = int(units[c]), 0
+            while left > 0:
+                bits = (int(K.draw(seed, keys[c], k)) >> 16) & 0xFFFF
+                left -= 1 + int((bits >= size_thr).sum())
+                k += 1
+            assert n_orders[c] == k
+            assert hashes[c] == K.cell_hash(seed, keys[c])
+            z = K.draw(seed, keys[c], 0)
+            assert z_next[c] == z
+            if k:
+                u = (float(int(z) >> 32) * 2.0**-32) * (1.0 / k)  # order 0 of k: first band
+                assert t_next[c] == plain_second_of(u, cdf)
+            else:
+                assert t_next[c] == np.inf
 
 
 def test_order_times_follow_the_profile_in_order() -> None:

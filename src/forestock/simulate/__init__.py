@@ -45,6 +45,7 @@ import itertools
 import logging
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -339,7 +340,10 @@ def _cells(p: SimulateProblem, scale: float) -> dict[str, np.ndarray]:
     """Demand cells keyed ``sku * n_regions + region``, merged and sorted by key."""
     n_reg = len(p.regions)
     key = p.cell_sku.astype(np.int64) * n_reg + p.cell_region.astype(np.int64)
-    uniq, inverse = np.unique(key, return_inverse=True)
+    if (key[1:] > key[:-1]).all():  # one row a cell, in order (as the tables usually come)
+        uniq, inverse = key, np.arange(key.size)
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
     out: dict[str, np.ndarray] = {"keys": uniq, "sku": (uniq // n_reg).astype(np.int32),
                                   "region": (uniq % n_reg).astype(np.int32)}
     if p.orders_cell is None:
@@ -362,7 +366,10 @@ def _cell_work(cells: dict[str, np.ndarray], params: SimulateParams,
                expected: np.ndarray) -> np.ndarray:
     """Each cell's expected work: its orders, plus four times the chunks it has orders in (a
     cell's visit in a chunk costs about four orders' work, measured on the embedded world
-    at 3 and 12 million orders), so that shards of equal work finish together."""
+    at 3 and 12 million orders), plus twelve (its start, and what a cell costs whatever its
+    orders), so that shards of equal work finish together. (With the twelve, the two
+    shards' CPU times on the benchmark's 3-million-order day came 1.0 ms apart rather than
+    1.6 to 2.0, shard 0 the longer; at 12 million 1.5 rather than 3.3 ms, now shard 1.)"""
     if "indptr" in cells:
         orders = np.diff(cells["indptr"]).astype(np.float64)
     else:
@@ -370,7 +377,7 @@ def _cell_work(cells: dict[str, np.ndarray], params: SimulateParams,
         orders = cells["units"] / mean_size
     share = params.chunk_orders / max(float(orders.sum()), 1.0)
     n_chunks = E.chunk_cuts(expected, 0, share).size - 1
-    return orders + 4.0 * np.minimum(orders, n_chunks)
+    return orders + 4.0 * np.minimum(orders, n_chunks) + 12.0
 
 
 def _shard_bounds(cell_sku: np.ndarray, work: np.ndarray, n_sku: int,
@@ -437,68 +444,92 @@ def simulate(
         raise ValueError(f"routing policy {params.policy!r} returned shape {route.shape}, "
                          f"expected ({n_reg}, ...)")
     route = np.ascontiguousarray(route, dtype=np.int32)
-    transit = np.nan_to_num(p.transit, nan=0.0)
-    price_cents = np.rint(p.price * 100).astype(np.int64)
     cdf, inv_width, lut = _day_shape(params.surge, params.surge_seconds)
     size_thr = K.size_thresholds(np.asarray(params.size_probs, dtype=np.float64))
     given = "indptr" in cells
-    if given:
-        expected = np.cumsum(np.bincount(cells["o_time"].astype(np.int64), minlength=SECONDS)
-                             .astype(np.float64))
-        expected /= max(expected[-1], 1.0)
-    else:
-        expected = cdf
-    shards = _shard_bounds(cells["sku"], _cell_work(cells, params, expected), n_sku,
-                           params.workers)
-    cell_ranges = [(int(np.searchsorted(cells["sku"], a)), int(np.searchsorted(cells["sku"], b)))
-                   for a, b in shards]
-    datas = []
-    for (k0, k1), (c0, c1) in zip(shards, cell_ranges, strict=True):
-        indptr: np.ndarray | None = None
-        o_time: np.ndarray | None = None
-        o_size: np.ndarray | None = None
+    # threads start every shard's cells at once, beginning now (see E.StartPass)
+    start: E.StartPass | None = None
+    executor: ThreadPoolExecutor | None = None
+    begun: list[Future[None]] = []
+    if params.workers > 1 and params.pool == "threads" and not given:
+        start = E.StartPass(cells["keys"], cells["units"], seed, size_thr, cdf, inv_width, lut,
+                            8 * params.workers)
+        executor = E.thread_executor(params.workers)
+        begun = [executor.submit(start.run) for _ in range(params.workers - 1)]
+    try:
+        transit = np.nan_to_num(p.transit, nan=0.0)
+        price_cents = np.rint(p.price * 100).astype(np.int64)
         if given:
-            i0, i1 = cells["indptr"][c0], cells["indptr"][c1]
-            indptr, o_time, o_size = (cells["indptr"][c0:c1 + 1] - i0, cells["o_time"][i0:i1],
-                                      cells["o_size"][i0:i1])
-        datas.append(E.ShardData(
-            keys=cells["keys"][c0:c1], cell_sku=(cells["sku"][c0:c1] - k0).astype(np.int32),
-            cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
-            indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
-            price_cents=price_cents[k0:k1], route=route, transit=transit,
-            capacity=np.maximum(capacity, 1), cdf=cdf, inv_width=inv_width, lut=lut,
-            size_thr=size_thr, seed=seed,
-            noise=params.transit_noise, last_mile=params.last_mile_hours,
-            factory_hours=params.factory_hours, n_regions=n_reg, horizon=params.horizon_hours,
-            sample_share=params.sample_share,
-        ))
-    rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0,
-                           pool="threads")
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    stamp = "" if ckpt is None else _checkpoint.fingerprint(  # (checkpoints only)
-        p.day, seed, repr(rules), cells["keys"], cells["units"], stock, capacity, transit,
-        price_cents, route, *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
-    if resume and (ckpt is None or not ckpt.exists()):
-        raise ForestockError(f"no checkpoint to resume from at {ckpt}")
-    if ckpt is not None and not resume:
-        ckpt.unlink(missing_ok=True)  # a stale checkpoint of an earlier run
-    run = E.Run(capacity=np.maximum(capacity, 1), horizon=params.horizon_hours,
-                chunk_orders=params.chunk_orders, expected_cdf=expected,
-                cells=tuple(cell_ranges), skus=tuple(shards), stamp=stamp, checkpoint=ckpt,
-                checkpoint_seconds=params.checkpoint_seconds, resume=resume)
+            expected = np.cumsum(np.bincount(cells["o_time"].astype(np.int64), minlength=SECONDS)
+                                 .astype(np.float64))
+            expected /= max(expected[-1], 1.0)
+        else:
+            expected = cdf
+        shards = _shard_bounds(cells["sku"], _cell_work(cells, params, expected), n_sku,
+                               params.workers)
+        cell_ranges = [(int(np.searchsorted(cells["sku"], a)),
+                        int(np.searchsorted(cells["sku"], b))) for a, b in shards]
+        datas = []
+        for (k0, k1), (c0, c1) in zip(shards, cell_ranges, strict=True):
+            indptr: np.ndarray | None = None
+            o_time: np.ndarray | None = None
+            o_size: np.ndarray | None = None
+            if given:
+                i0, i1 = cells["indptr"][c0], cells["indptr"][c1]
+                indptr, o_time, o_size = (cells["indptr"][c0:c1 + 1] - i0, cells["o_time"][i0:i1],
+                                          cells["o_size"][i0:i1])
+            datas.append(E.ShardData(
+                keys=cells["keys"][c0:c1], cell_sku=(cells["sku"][c0:c1] - k0).astype(np.int32),
+                cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
+                indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
+                price_cents=price_cents[k0:k1], route=route, transit=transit,
+                capacity=np.maximum(capacity, 1), cdf=cdf, inv_width=inv_width, lut=lut,
+                size_thr=size_thr, seed=seed,
+                noise=params.transit_noise, last_mile=params.last_mile_hours,
+                factory_hours=params.factory_hours, n_regions=n_reg, horizon=params.horizon_hours,
+                sample_share=params.sample_share,
+                start=start.part(c0, c1) if start is not None else None,
+            ))
+        rules = params.replace(workers=1, chunk_orders=1_000, checkpoint_seconds=0.0,
+                               pool="threads")
+        ckpt = Path(checkpoint) if checkpoint is not None else None
+        stamp = "" if ckpt is None else _checkpoint.fingerprint(  # (checkpoints only)
+            p.day, seed, repr(rules), cells["keys"], cells["units"], stock, capacity, transit,
+            price_cents, route, *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
+        if resume and (ckpt is None or not ckpt.exists()):
+            raise ForestockError(f"no checkpoint to resume from at {ckpt}")
+        if ckpt is not None and not resume:
+            ckpt.unlink(missing_ok=True)  # a stale checkpoint of an earlier run
+        run = E.Run(capacity=np.maximum(capacity, 1), horizon=params.horizon_hours,
+                    chunk_orders=params.chunk_orders, expected_cdf=expected,
+                    cells=tuple(cell_ranges), skus=tuple(shards), stamp=stamp, checkpoint=ckpt,
+                    checkpoint_seconds=params.checkpoint_seconds, resume=resume)
 
-    def make_pool() -> E.LocalPool | E.ThreadPool | E.ProcessPool:
-        if len(datas) == 1:
-            return E.LocalPool(datas)
-        return E.ThreadPool(datas) if params.pool == "threads" else E.ProcessPool(datas)
+        def make_pool() -> E.LocalPool | E.ThreadPool | E.ProcessPool:
+            if start is not None:
+                # the shards built while the pool's thread starts cells (they read none of
+                # it), then this thread starts cells too, until every block is done
+                pool = E.ThreadPool(datas, executor) if len(datas) > 1 else E.LocalPool(datas)
+                start.run()
+                for f in begun:
+                    f.result()
+                return pool
+            if len(datas) == 1:
+                return E.LocalPool(datas)
+            if params.pool == "threads":
+                return E.ThreadPool(datas, executor)
+            return E.ProcessPool(datas)
 
-    log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
-             len(datas), params.scale)
-    outcome = E.run_day(make_pool, run, cb)
-    if ckpt is not None:
-        ckpt.unlink(missing_ok=True)
-    elapsed = time.perf_counter() - t_start
-    return _result(p, params, seed, outcome, elapsed, len(datas))
+        log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
+                 len(datas), params.scale)
+        outcome = E.run_day(make_pool, run, cb)
+        if ckpt is not None:
+            ckpt.unlink(missing_ok=True)
+        elapsed = time.perf_counter() - t_start
+        return _result(p, params, seed, outcome, elapsed, len(datas))
+    finally:
+        if executor is not None:  # (the pool's: shut down already, unless it failed)
+            executor.shutdown(wait=True)
 
 
 def _money(col: str, cents_or_counts: np.ndarray) -> np.ndarray:
