@@ -191,6 +191,51 @@ def test_one_and_two_workers_identical(pool: str, workers: int) -> None:
     pd.testing.assert_frame_equal(one.sample, two.sample)
 
 
+def test_threaded_runs_reusing_the_last_runs_buffers_are_identical() -> None:
+    """A threaded run on the order buffers and counts the last run left (here filled with
+    garbage) gives the tables of a run on fresh ones, and keeps those same arrays, and only
+    them, for the next run."""
+    p = random_problem(3, n_sku=40, n_reg=8)
+    params = SimulateParams(chunk_orders=1_000, workers=2, sample_share=0.3, scale=2.0)
+    E.keep_scratch([])
+    fresh = simulate(p, params, seed=5)
+    kept = [a for v in E._spare.values() for a in v]
+    assert len(kept) == 1 + 2 * 2 * len(E._BUFFERS)  # counts, two shards' two slots
+    rng = np.random.default_rng(0)
+    for a in kept:
+        a.view(np.uint8)[...] = rng.integers(0, 256, a.nbytes, dtype=np.uint8).reshape(
+            a.view(np.uint8).shape)
+    again = simulate(p, params, seed=5)
+    assert {id(a) for v in E._spare.values() for a in v} == {id(a) for a in kept}
+    for name, table in fresh.tables.items():
+        pd.testing.assert_frame_equal(table, again.tables[name])
+    assert fresh.sample is not None and again.sample is not None
+    pd.testing.assert_frame_equal(fresh.sample, again.sample)
+    np.testing.assert_array_equal(fresh.stock_left, again.stock_left)
+
+
+def test_threaded_runs_share_one_idle_executor_at_a_time() -> None:
+    """A finished threaded run leaves its threads idle for the next run, which takes them
+    (one run at a time), a run needing more threads replaces them, and none pile up."""
+    p = random_problem(3, n_sku=40, n_reg=8)
+    params = SimulateParams(chunk_orders=1_000, workers=2)
+    want = simulate(p, params, seed=5)
+    kept = E._idle[-1][2]
+    assert E.thread_executor(2) is kept and not E._idle  # taken: not another run's
+    E.release_executor(kept)
+    simulate(p, params, seed=5)
+    assert [ex for _, _, ex in E._idle] == [kept]
+    three = simulate(p, params.replace(workers=3), seed=5)
+    assert len(E._idle) == 1 and E._idle[0][1] == 2
+    busy = threading.active_count()
+    for _ in range(3):
+        got = simulate(p, params, seed=5)
+    assert threading.active_count() == busy
+    for name, table in want.tables.items():
+        pd.testing.assert_frame_equal(table, got.tables[name])
+        pd.testing.assert_frame_equal(table, three.tables[name])
+
+
 def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
     """Cells started in blocks that several threads take in turn get exactly the hashes,
     order counts and first orders of one pass over them all."""
@@ -574,3 +619,24 @@ def test_turned_away_orders_overdrawing_a_neighbour_equal_simpy_model() -> None:
         got = simulate(p, params, seed=4)
         assert got.unfilled_share > 0
         assert compare(got, simpy_rehearse(p, params, 4), p) == []
+
+
+def test_outcome_kernels_match_numpy() -> None:
+    """The per-second gmv and peak and the flow table's rows come out of their kernels as
+    numpy's division, argmax (first of ties) and flat nonzero unravelled give them."""
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 500):
+        per_second = rng.integers(0, 4, (n, 3)).astype(np.int64) * rng.integers(1, 10**9, (n, 3))
+        per_second[:, 0] = rng.integers(0, 3, n)  # ties: the first second wins
+        gmv = np.empty(n)
+        peak = K.second_columns(per_second, gmv)
+        assert np.array_equal(gmv, per_second[:, 2] / 100.0)
+        assert peak == (int(np.argmax(per_second[:, 0])) if n else 0)
+    flow = rng.integers(0, 3, (4, 50, 6)) * (rng.random((4, 50, 6)) < 0.3)
+    for n_hours in (0, 1, 24, 50, 60):
+        got = K.flow_rows(flow, n_hours)
+        part = np.ascontiguousarray(flow[:, :n_hours])
+        at = np.flatnonzero(part)
+        want = (*np.unravel_index(at, part.shape), part.ravel()[at])
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == np.int64 and np.array_equal(g, w)
