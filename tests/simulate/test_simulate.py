@@ -467,23 +467,44 @@ def test_queue_bases_give_every_parcel_its_wait() -> None:
 
 def test_shard_bases_match_the_reduce() -> None:
     """Each shard working out its own bases, span and the chunk's arrivals (all shards' and
-    its own) gives its parcels the waits counted one by one, for one to three shards."""
+    its own) gives its parcels the waits counted one by one, for one to three shards, in
+    chunks of one block of seconds and of several, with one cut or many."""
     rng = np.random.default_rng(1)
-    for n_shards in (1, 2, 3):
-        counts = rng.integers(0, 4, (n_shards, 5, 9)).astype(np.int32)
+    for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (1, 200, 12),
+                                 (2, 200, 400), (3, 3 * K.BLOCK, 600), (2, 3600, 5000)]:
+        counts = rng.integers(0, 4, (n_shards, 5, n_sec)).astype(np.int32)
+        counts[:, 0, : n_sec // 2] = 0  # a warehouse quiet for half the chunk
         arrived = rng.integers(0, 100, 5).astype(np.int64)
         shipped = arrived - rng.integers(0, 20, 5)
-        capacity = rng.integers(1, 12, 5).astype(np.int64)
+        capacity = rng.integers(1, top, 5).astype(np.int64)
         want = _plain_waits(counts, arrived, shipped, capacity)
+        totals = np.empty((n_shards, 5, K.TOTALS), dtype=np.int64)
+        for j in range(n_shards):
+            K.warehouse_totals(counts[j], totals[j])
         bases = np.empty(counts.shape, dtype=np.int32)
         span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
             added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
-            K.shard_bases(counts, counts.sum(axis=2), j, arrived, shipped, capacity,
-                          bases[j], span, added, own)
+            K.shard_bases(counts, totals, j, arrived, shipped, capacity, bases[j], span,
+                          added, own)
             np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
             np.testing.assert_array_equal(own, counts[j].sum(axis=1))
         assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
+
+
+def test_warehouse_totals_by_block() -> None:
+    """A shard's arrivals per warehouse come as the chunk's sum and each block's, the last
+    block cut short by the chunk's end."""
+    rng = np.random.default_rng(5)
+    for n_sec in (1, K.BLOCK, K.BLOCK + 1, 3600):
+        counts = rng.integers(0, 9, (4, n_sec)).astype(np.int32)
+        out = np.zeros((4, K.TOTALS), dtype=np.int64)
+        K.warehouse_totals(counts, out)
+        np.testing.assert_array_equal(out[:, 0], counts.sum(axis=1))
+        n_blk = -(-n_sec // K.BLOCK)
+        for b in range(n_blk):
+            np.testing.assert_array_equal(
+                out[:, 1 + b], counts[:, b * K.BLOCK:(b + 1) * K.BLOCK].sum(axis=1))
 
 
 def test_start_cells_match_plain_draws() -> None:

@@ -260,7 +260,7 @@ class Shard:
         """Emit and route the orders of seconds ``[s0, s1)``; return their count and the
         shard's arrivals per warehouse and second (counted into ``out`` if given: a
         coordinator in the same process then needs no copy; ``totals`` gets them per
-        warehouse), into the order buffers of ``slot``."""
+        warehouse, see :func:`K.warehouse_totals`), into the order buffers of ``slot``."""
         d, b = self.d, self.bufs[slot]
         counts = self.counts[:, :s1 - s0] if out is None else out
         m = K.emit_route_chunk(
@@ -631,7 +631,7 @@ def _map_chunks(pool: LocalPool | ProcessPool, run: Run, cuts: np.ndarray, done:
     # bases from it (no reduce on the coordinator)
     shared = not isinstance(pool, ProcessPool)
     stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int32)  # a chunk lies within an hour
-    totals = np.empty((n_shards, n_wh), dtype=np.int64)
+    totals = np.empty((n_shards, n_wh, K.TOTALS), dtype=np.int64)
     all_bases = np.empty(stacked.shape if not shared else (0, 0, 0), dtype=np.int32)
     span = np.empty((n_wh, 4), dtype=np.int64)
     last_save = time.monotonic()
@@ -721,7 +721,7 @@ def _thread_chunks(pool: ThreadPool, run: Run, cuts: np.ndarray, done: int,
     """
     shards, n_shards = pool.shards, len(pool.shards)
     stacked = scratch((4, n_shards, run.capacity.size, 3600), np.int32)
-    totals = np.empty((4, n_shards, run.capacity.size), dtype=np.int64)
+    totals = np.empty((4, n_shards, run.capacity.size, K.TOTALS), dtype=np.int64)
     chunk_orders = np.zeros((4, n_shards), dtype=np.int64)
     pairs = list(itertools.pairwise(cuts.tolist()))
     save = [False] * len(pairs)  # shard 0 decides before the chunk's countdown

@@ -74,6 +74,28 @@ check chains each order's inversion to the last one's: generating and
 inverting the day's draws alone took 102 ms rather than 36 (dropped). The
 outcome tables' per-second yuan and peak (:func:`second_columns`) and flow
 rows (:func:`flow_rows`) now come in one pass each (0.4 ms less).
+
+Tenth round (same day, two threads): a shard found the waves an hour's
+capacity cuts first and last by a running sum over every second up to the
+last cut, at every warehouse the chunk is cut at (397 of 806
+warehouse-chunks, nearly all of each chunk's seconds); with each shard's
+arrivals also summed per :data:`BLOCK` of seconds (in the pass that sums
+them per warehouse) it reads the counts only in the two blocks holding the
+cuts and in the seconds between (:func:`shard_bases`): the two kernels 6.7
+to 3.6 ms for both threads; the run 63.4 to 61.7 ms on two workers, 113.6
+to 110.6 on one (medians of 40-50 runs in fresh processes, interleaved).
+Counting arrivals per warehouse and second once a SKU's window is settled
+(by the orders' final choices: no recount in replays) rather than as they
+are emitted measured no faster (the increments cost about 6 ms either way;
+dropped), and so did order buffers, counts and the cdf's tables on 2 MB
+pages (``MADV_HUGEPAGE`` on private maps; a shared map gets no huge pages):
+61.5 vs 61.5 ms on two workers, 110.5 vs 111.8 on one. Per-SKU work is
+not worth restructuring: 500 SKUs, 9,900 SKU-chunks with orders due, about
+1.5 million warehouse steps in all. Runs of one process drift with the
+host: five-run medians of one process went from 114 to 125 ms and back,
+tables and heap untouched, a fixed table-lookup loop drifting with them
+(5.3 to 5.6 ms), so the 109-to-118 ms spread between processes is not the
+code's to remove.
 """
 
 from __future__ import annotations
@@ -108,6 +130,12 @@ START_BLOCK = 64
 #: a SKU is cut into windows only if it asks for at least this many units (or has this many
 #: orders) in a chunk: a smaller one replays faster than it is cut
 SPLIT_MIN = 64
+
+#: seconds of a block of a chunk's arrivals per warehouse (:func:`warehouse_totals`), and
+#: the columns of a shard's arrivals per warehouse: the chunk's, then each block's (128
+#: measured faster than 32, 64 and 256)
+BLOCK = 128
+TOTALS = 1 + (3600 + BLOCK - 1) // BLOCK
 
 #: warehouse code of an order shipped from the factory, and of an unfilled one
 FACTORY, UNFILLED = -2, -1
@@ -992,33 +1020,60 @@ def shard_bases(counts: np.ndarray, totals: np.ndarray, j: int, arrived: np.ndar
     """Shard ``j``'s part of :func:`queue_bases` (``bases[w, s]`` and ``span``; ``arrived``
     is not advanced, ``added[w]`` gets the chunk's arrivals, ``own[w]`` the shard's): each
     shard works out its own at the same time as the others. ``totals[i, w]``: shard ``i``'s
-    arrivals at ``w`` in the chunk (see :func:`warehouse_totals`), so that the counts are
-    read only at the warehouses an hour's capacity cuts the chunk at (measured on the
-    3-million-order day: 3.3 to 1.7 ms a thread)."""
+    arrivals at ``w`` in the chunk and in each :data:`BLOCK` of its seconds (see
+    :func:`warehouse_totals`), so that the counts are read only at the warehouses an hour's
+    capacity cuts the chunk at (measured on the 3-million-order day: 3.3 to 1.7 ms a
+    thread), and there only in the blocks holding the first and the last cut and in the
+    seconds between (a running sum over the seconds up to the last cut took 2.4 ms a
+    thread, now 0.9; 397 of the day's 806 warehouse-chunks are cut, 88,000 of their
+    2.7 million seconds lie between cuts)."""
     n_shards, n_wh, n_sec = counts.shape
+    n_blk = (n_sec + BLOCK - 1) // BLOCK
     for w in range(n_wh):
         lead = arrived[w] - shipped_before[w] - 1
         cap = capacity[w]
         total = 0
         for i in range(n_shards):
-            total += totals[i, w]
-        own[w] = totals[j, w]
+            total += totals[i, w, 0]
+        own[w] = totals[j, w, 0]
         wait_lo, wait_hi, p1, p2 = _span_start(total, lead, cap)
         lo, hi, q_lo = n_sec, -1, 0
         if p1 >= 0:  # the hour's capacity cuts the chunk
-            # the waves holding parcels p1 and p2, by a running sum
-            q, last = 0, max(p1, p2)
-            for s in range(n_sec):
+            # the wave holding parcel p1: the block by the blocks' sums from the chunk's
+            # start, then the second by the seconds' within it
+            q = 0
+            for b in range(n_blk):
                 n = 0
                 for i in range(n_shards):
-                    n += counts[i, w, s]
-                if q < p1 <= q + n:
-                    lo, q_lo = s, q
-                if q < p2 <= q + n:
-                    hi = s
-                q += n
-                if q >= last:
+                    n += totals[i, w, 1 + b]
+                if p1 <= q + n:
+                    for s in range(b * BLOCK, min((b + 1) * BLOCK, n_sec)):
+                        n = 0
+                        for i in range(n_shards):
+                            n += counts[i, w, s]
+                        if p1 <= q + n:
+                            lo, q_lo = s, q
+                            break
+                        q += n
                     break
+                q += n
+            # the wave holding parcel p2 alike, from the chunk's end
+            q = total
+            for b in range(n_blk - 1, -1, -1):
+                n = 0
+                for i in range(n_shards):
+                    n += totals[i, w, 1 + b]
+                if q - n < p2:
+                    for s in range(min((b + 1) * BLOCK, n_sec) - 1, b * BLOCK - 1, -1):
+                        n = 0
+                        for i in range(n_shards):
+                            n += counts[i, w, s]
+                        if q - n < p2:
+                            hi = s
+                            break
+                        q -= n
+                    break
+                q -= n
             # the marks and places of the waves between (none if p2 comes first)
             q = q_lo
             wait, lim = wait_lo, (wait_lo + 1) * cap
@@ -1038,12 +1093,27 @@ def shard_bases(counts: np.ndarray, totals: np.ndarray, j: int, arrived: np.ndar
 
 @njit(cache=True, nogil=True)
 def warehouse_totals(counts: np.ndarray, out: np.ndarray) -> None:
-    """``out[w]``: the chunk's arrivals at warehouse ``w`` (``counts[w, s]`` summed)."""
+    """``out[w, 0]``: the chunk's arrivals at warehouse ``w`` (``counts[w, s]`` summed);
+    ``out[w, 1 + b]``: those in seconds ``b * BLOCK`` to ``(b + 1) * BLOCK`` of the chunk
+    (``out`` has :data:`TOTALS` columns; a chunk lies within an hour)."""
+    n_sec = counts.shape[1]
+    n_full = n_sec // BLOCK
     for w in range(counts.shape[0]):
         t = 0
-        for s in range(counts.shape[1]):
-            t += counts[w, s]
-        out[w] = t
+        for b in range(n_full):  # (a constant trip count, int32 sums: vectorised)
+            n = np.int32(0)
+            at = b * BLOCK
+            for s in range(BLOCK):
+                n += counts[w, at + s]
+            out[w, 1 + b] = n
+            t += n
+        if n_full * BLOCK < n_sec:
+            n = np.int32(0)
+            for s in range(n_full * BLOCK, n_sec):
+                n += counts[w, s]
+            out[w, 1 + n_full] = n
+            t += n
+        out[w, 0] = t
 
 
 @njit(cache=True, nogil=True)
