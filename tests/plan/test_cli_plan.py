@@ -86,3 +86,26 @@ def test_correlation_option_sets_national_quantities(ws_dir: str,
     assert main(["plan", "-w", ws_dir, "--correlation", "1.5"]) == 2
     assert "correlation" in capsys.readouterr().err
     assert snapshot(Path(ws_dir)) == before
+
+
+def test_costs_file_is_used_and_bad_costs_exit_2(ws_dir: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--costs with per-item shortage and surplus costs plans and reports; a cost that is not
+    a number >= 0 exits 2 naming the file, row and column, and writes nothing."""
+    ws = Workspace(ws_dir)
+    sku = str(ws.read("skus")["sku_id"].iloc[0])
+    wh = str(ws.read("warehouses")["warehouse_id"].iloc[0])
+    good = tmp_path / "costs.csv"
+    good.write_text(f"sku_id,warehouse_id,shortage_cny,surplus_cny\n{sku},,40,5\n{sku},{wh},40,9\n",
+                    encoding="utf-8")
+    capsys.readouterr()
+    assert main(["plan", "-w", ws_dir, "--allow-shortfall", "--scenarios", "4", "--costs",
+                 str(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["units"] > 0
+    bad = tmp_path / "bad_costs.csv"
+    bad.write_text(f"sku_id,shortage_cny,surplus_cny\n{sku},40,5\n{sku},-3,5\n", encoding="utf-8")
+    before = snapshot(Path(ws_dir))
+    assert main(["plan", "-w", ws_dir, "--allow-shortfall", "--costs", str(bad)]) == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert "bad_costs.csv, row 2, column 'shortage_cny'" in text
+    assert snapshot(Path(ws_dir)) == before

@@ -70,10 +70,11 @@ def _slow_value(x: np.ndarray, s: int, a: dict[str, np.ndarray], mu: np.ndarray,
 
 @pytest.mark.parametrize("seed", range(6))
 def test_greedy_values_match_the_slow_rule(seed: int) -> None:
-    """greedy_skus places every SKU's national units and reports the value the slow rule gives."""
+    """greedy_skus places every SKU's national units and reports the value the slow rule gives,
+    under per-SKU prices of shipping from each warehouse."""
     a = _instance(seed)
     n_s, n_w = a["unit"].shape
-    mu = np.zeros(n_w)
+    mu = np.random.default_rng(seed).uniform(-1.0, 1.0, (n_s, n_w))
     x = np.zeros((n_s, n_w), dtype=np.int64)
     vals = np.zeros(n_s)
     ship = np.zeros(n_w)
@@ -83,7 +84,8 @@ def test_greedy_values_match_the_slow_rule(seed: int) -> None:
                   x, ship, vals)
     assert (x.sum(axis=1) == a["national"]).all()
     for s in range(n_s):
-        assert vals[s] == pytest.approx(_slow_value(x[s], s, a, mu, 0.3), rel=1e-9, abs=1e-9)
+        assert vals[s] == pytest.approx(_slow_value(x[s], s, a, mu[s], 0.3), rel=1e-9,
+                                        abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -95,7 +97,8 @@ def test_greedy_within_room_never_overfills(seed: int) -> None:
     room = room0.copy()
     x = np.zeros((n_s, n_w), dtype=np.int64)
     K.greedy_skus(a["indptr"], a["regions"], a["D"], a["margin"], a["national"], a["unit"],
-                  a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"], np.zeros(n_w), 4,
+                  a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"],
+                  np.zeros((n_s, n_w)), 4,
                   np.full(n_w, 3, dtype=np.int64), room, True, True, x, np.zeros(n_w),
                   np.zeros(n_s))
     assert (x.sum(axis=0) <= room0).all()
@@ -208,8 +211,9 @@ def _joint(a: dict[str, np.ndarray], room: np.ndarray,
     x = np.zeros((n_s, n_w), dtype=np.int64) if start is None else start.copy()
     vals = np.zeros(n_s)
     K.greedy_joint(a["indptr"], a["regions"], a["D"], a["margin"], a["national"], a["unit"],
-                   a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"], np.zeros(n_w),
-                   4, np.full(n_w, 5, dtype=np.int64), room, False, x, np.zeros(n_w), vals)
+                   a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"],
+                   np.zeros((n_s, n_w)), 4, np.full(n_w, 5, dtype=np.int64), room, False, x,
+                   np.zeros(n_w), vals)
     return x, vals
 
 
@@ -221,7 +225,8 @@ def test_joint_greedy_with_ample_room_is_the_per_sku_greedy(seed: int) -> None:
     x = np.zeros((n_s, n_w), dtype=np.int64)
     vals = np.zeros(n_s)
     K.greedy_skus(a["indptr"], a["regions"], a["D"], a["margin"], a["national"], a["unit"],
-                  a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"], np.zeros(n_w), 4,
+                  a["reg_w"], a["reg_tier"], a["reg_cost"], 0.3, a["fb_cost"],
+                  np.zeros((n_s, n_w)), 4,
                   np.full(n_w, 5, dtype=np.int64), np.zeros(n_w, dtype=np.int64), False, False,
                   x, np.zeros(n_w), vals)
     xj, vj = _joint(a, np.full(n_w, 10_000, dtype=np.int64))

@@ -22,6 +22,7 @@ from forestock.plan import (
 )
 from forestock.plan._model import scenarios
 from forestock.plan._problem import cell_sd, cell_shared
+from tests.conftest import SHARED
 
 
 def random_problem(seed: int, n_s: int = 24, n_r: int = 12, n_w: int = 5,
@@ -279,3 +280,120 @@ def test_params_check_their_ranges(tmp_path: Path) -> None:
     path = tmp_path / "plan.toml"
     path.write_text('[plan]\nmethod = "exact"\npromise_hours = [20.0, 40.0]\n', encoding="utf-8")
     assert PlanParams.from_file(path) == PlanParams(method="exact", promise_hours=(20.0, 40.0))
+
+
+def _costs(p: PlanProblem, seed: int) -> pd.DataFrame:
+    """Random asymmetric costs: a row per SKU for every warehouse, and a surplus cost of its
+    own in one warehouse for a third of them."""
+    rng = np.random.default_rng(seed)
+    n_s = len(p.skus)
+    every = pd.DataFrame({"sku_id": p.skus.ids, "warehouse_id": "",
+                          "shortage_cny": rng.uniform(0, 60, n_s),
+                          "surplus_cny": rng.uniform(0, 30, n_s)})
+    some = every.sample(frac=1 / 3, random_state=seed).assign(
+        warehouse_id=lambda t: rng.choice(p.warehouses.ids, len(t)),
+        surplus_cny=lambda t: rng.uniform(0, 30, len(t)))
+    return pd.concat([every, some], ignore_index=True)
+
+
+def test_cost_table_sets_shortage_per_sku_and_surplus_per_warehouse() -> None:
+    """A row without a warehouse sets the SKU's shortage and its surplus everywhere; a row with
+    one overrides the surplus there; SKUs without rows cost nothing."""
+    p = random_problem(0)
+    ids, whs = p.skus.ids, p.warehouses.ids
+    table = pd.DataFrame({"sku_id": [ids[2], ids[2], ids[5]], "warehouse_id": ["", whs[1], "all"],
+                          "shortage_cny": [30.0, 99.0, 7.0], "surplus_cny": [4.0, 11.0, 2.0]})
+    q = p.with_costs(table)
+    assert q.shortage_cost is not None and q.surplus_cost is not None
+    assert q.shortage_cost[2] == 30.0 and q.shortage_cost[5] == 7.0
+    assert q.shortage_cost.sum() == 37.0
+    assert list(q.surplus_cost[2]) == [4.0, 11.0] + [4.0] * (len(whs) - 2)
+    assert (q.surplus_cost[5] == 2.0).all() and q.surplus_cost.sum() == 4.0 * (len(whs) - 1) \
+        + 11.0 + 2.0 * len(whs)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"sku_id": "nope", "shortage_cny": 1, "surplus_cny": 1},
+         "costs.csv, row 2, column 'sku_id': 'nope' is not a known sku_id"),
+        ({"sku_id": "s1", "warehouse_id": "w99", "shortage_cny": 1, "surplus_cny": 1},
+         "costs.csv, row 2, column 'warehouse_id': 'w99' is not a known warehouse_id"),
+        ({"sku_id": "s1", "shortage_cny": "abc", "surplus_cny": 1},
+         "costs.csv, row 2, column 'shortage_cny': value 'abc' is not a number >= 0"),
+        ({"sku_id": "s1", "shortage_cny": 1, "surplus_cny": -2},
+         "costs.csv, row 2, column 'surplus_cny': value -2 is not a number >= 0"),
+    ],
+)
+def test_bad_cost_rows_are_named(row: dict[str, object], message: str) -> None:
+    """An unknown SKU or warehouse, or a cost that is not a number >= 0, names its row."""
+    p = random_problem(0)
+    table = pd.DataFrame([{"sku_id": "s0", "warehouse_id": "", "shortage_cny": 1,
+                           "surplus_cny": 1}, row])
+    with pytest.raises(ForestockError, match=message):
+        p.with_costs(table, source="costs.csv")
+    with pytest.raises(ForestockError, match="missing column"):
+        p.with_costs(table.drop(columns="surplus_cny"), source="costs.csv")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_is_within_one_percent_of_the_exact_optimum_with_costs(seed: int) -> None:
+    """With per-item shortage and surplus costs the fast plan's exact value is still within 1%
+    of the LP optimum."""
+    p = random_problem(seed).with_costs(_costs(random_problem(seed), seed))
+    q = PlanParams(scenarios=6)
+    exact = solve_plan(p, q.replace(method="exact"))
+    value = exact_value(p, solve_plan(p, q).stock, q)
+    assert exact.status == "optimal"
+    assert exact.bound * 0.99 <= value <= exact.bound * (1 + 1e-7)
+
+
+def test_shortage_cost_wins_room_for_its_sku() -> None:
+    """Where storage falls short, a SKU whose unserved demand costs much gets more of the room
+    than it does without costs; a surplus cost on another SKU's leftovers stocks fewer of its
+    units."""
+    p = random_problem(1, room=0.6)
+    q = PlanParams(scenarios=6, allow_shortfall=True)
+    base = solve_plan(p, q).stock.sum(axis=1)
+    short = np.flatnonzero(base < p.national)
+    s = int(short[np.argmax(p.national[short] - base[short])])
+    ids = p.skus.ids
+    costly = solve_plan(p.with_costs(pd.DataFrame(
+        {"sku_id": [ids[s]], "shortage_cny": [5_000.0], "surplus_cny": [0.0]})), q)
+    assert costly.stock.sum(axis=1)[s] > base[s]
+    assert costly.stock.sum() <= p.storage.sum()
+    t = int(np.argmax(np.where(np.arange(len(ids)) == s, -1, base)))
+    leftover = solve_plan(p.with_costs(pd.DataFrame(
+        {"sku_id": [ids[t]], "shortage_cny": [0.0], "surplus_cny": [5_000.0]})), q)
+    assert leftover.stock.sum(axis=1)[t] < base[t]
+
+
+CAINIAO = SHARED / "data" / "cainiao-costs" / "config2.csv"
+
+
+@pytest.mark.skipif(not CAINIAO.exists(), reason=f"{CAINIAO} not found (../shared is absent)")
+def test_cainiao_costs_table_plans() -> None:
+    """Cainiao's per-item costs (item, store 'all' or 1-5, shortage_surplus) given to the first
+    SKUs and five warehouses set exactly those costs, and the plan is valid."""
+    raw = pd.read_csv(CAINIAO, header=None, names=["item", "store", "ab"], dtype=str)
+    ab = raw["ab"].str.split("_", expand=True).astype(float)
+    raw = raw.assign(shortage_cny=ab[0], surplus_cny=ab[1])
+    p = random_problem(2, n_w=5)
+    items = raw["item"].drop_duplicates().to_numpy()[: len(p.skus)]
+    part = raw[raw["item"].isin(items)]
+    table = pd.DataFrame({
+        "sku_id": p.skus.ids[pd.Index(items).get_indexer(part["item"])],
+        "warehouse_id": np.where(part["store"] == "all", "",
+                                 p.warehouses.ids[np.clip(pd.to_numeric(part["store"],
+                                                                        errors="coerce")
+                                                          .fillna(1).astype(int) - 1, 0, 4)]),
+        "shortage_cny": part["shortage_cny"], "surplus_cny": part["surplus_cny"]})
+    q = p.with_costs(table, source="config2.csv")
+    first = part[part["item"] == items[0]]
+    assert q.shortage_cost is not None and q.surplus_cost is not None
+    assert q.shortage_cost[0] == first.loc[first["store"] == "all", "shortage_cny"].iloc[0]
+    for _, r in first[first["store"] != "all"].iterrows():
+        assert q.surplus_cost[0, int(r["store"]) - 1] == r["surplus_cny"]
+    r = solve_plan(q, PlanParams(scenarios=4))
+    wh, national = _frames(q)
+    validate_plan(r.plan, wh, national[national > 0])

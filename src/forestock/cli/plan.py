@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -20,6 +21,7 @@ from forestock.cli._common import (
     rich_table,
     user_errors,
 )
+from forestock.tables import read_table
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
 
@@ -49,13 +51,19 @@ def plan(
         help="Share of each region's demand variance common to the SKU's regions, in "
              "[0, 1). Default: read from the forecast (its variance beyond a Poisson "
              "count's is shared), so best-sellers' regions move together.")] = None,
+    costs: Annotated[Path | None, typer.Option(
+        help="CSV or Parquet of asymmetric per-item costs (as in Cainiao's replenishment "
+             "data): sku_id, shortage_cny (per unit of demand unserved), surplus_cny (per "
+             "unit left over), and optionally warehouse_id (a row without one sets every "
+             "warehouse).")] = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Stock each SKU near its buyers within capacities, and write shipping notices.
 
     Each SKU's national quantity (the --quantile service level of national demand) is split
     over the warehouses to maximise the margin of deliveries within 24 h (then 48 h), plus
-    --promise per unit delivered within 24 h, minus inbound, holding and outbound costs.
+    --promise per unit delivered within 24 h, minus inbound, holding and outbound costs (and
+    any --costs of shortage and surplus).
     Writes the plan, the advance shipping notices and one printable page per manufacturer in
     notices/<brand_id>.html.
     """
@@ -79,6 +87,8 @@ def plan(
         problem = PlanProblem.from_tables(ws.read("forecast"), warehouses, ws.read("lanes"), skus,
                                           ws.read("regions"), quantile, brands=brands,
                                           correlation=correlation)
+        if costs is not None:
+            problem = problem.with_costs(read_table(costs), source=costs.name)
         with progress_bar(as_json or method != "fast") as progress:
             if method == "fast":
                 result = solve_plan(problem, params, seed, RichCallbacks(progress))

@@ -5,7 +5,9 @@ through a national factor). Each SKU's national quantity (a service level of
 national demand, or given) is split over the warehouses to maximise the
 expected value of the deliveries: margin by delivery tier (within 24 h, 48 h,
 later; demand a warehouse cannot serve falls back to the next with stock)
-minus inbound, holding and outbound costs, within storage and outbound
+plus a value per unit within 24 h whatever its price (the promise), minus
+inbound, holding and outbound costs and any per-item shortage and surplus
+costs (:meth:`PlanProblem.with_costs`), within storage and outbound
 capacity. Two solvers share one model:
 
 - ``exact``: the two-stage stochastic LP, solved by HiGHS, rounded to whole units;

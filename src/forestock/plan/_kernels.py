@@ -205,9 +205,11 @@ def greedy_skus(
     SKU ``s`` owns the scenario rows ``indptr[s]:indptr[s+1]`` of ``D`` (cells x
     scenarios) and their regions. Its value of stock ``x`` is the mean over
     scenarios of the units served, each valued at its lane (``margin * reg_tier
-    - reg_cost - mu[w]``, region ``r``'s lanes in ``reg_w[r]``, best lanes
+    - reg_cost - mu[s, w]``, region ``r``'s lanes in ``reg_w[r]``, best lanes
     served first) plus a fallback pool at ``margin * fb_tier - fb_cost[w] -
-    mu[w]`` for demand no lane could serve; each unit placed in ``w`` costs
+    mu[s, w]`` for demand no lane could serve (``mu[s, w]``: the price of a unit
+    shipped from ``w``, less what serving a unit of the SKU there saves beyond
+    its margin: its shortage and surplus costs); each unit placed in ``w`` costs
     ``unit_cost[s, w]`` (inbound, holding and the storage price). Gains are
     evaluated lazily (an old gain bounds a new one); a chunk placed in ``w`` is at
     most ``step_cap[w]`` units. With ``use_room`` a
@@ -217,7 +219,7 @@ def greedy_skus(
     value (net of unit costs) to ``value_out[s]``.
     """
     n_s = indptr.size - 1
-    W = mu.size
+    W = mu.shape[1]
     st = np.empty(W)
     fbv = np.empty(W)
     ub = np.empty(W)
@@ -231,7 +233,7 @@ def greedy_skus(
             x[w] = 0
         lane_c, lane_w, lane_v, fb_order = _setup(c0, n_c, margin[s], unit_cost[s],
                                                   cell_region, reg_w, reg_tier, reg_cost,
-                                                  fb_tier, fb_cost, mu, fbv, ub)
+                                                  fb_tier, fb_cost, mu[s], fbv, ub)
         nl = lane_c.size
         rem = np.empty(n_c)
         value = 0.0
@@ -332,7 +334,7 @@ def greedy_joint(
     go to the smaller SKU code.
     """
     n_s = indptr.size - 1
-    W = mu.size
+    W = mu.shape[1]
     st = np.empty(W)
     cand_x = np.empty(W, dtype=np.int64)
     fbv = np.empty((n_s, W))
@@ -356,7 +358,7 @@ def greedy_joint(
         c0 = indptr[s]
         n_c = indptr[s + 1] - c0
         a, b, c, order = _setup(c0, n_c, margin[s], unit_cost[s], cell_region, reg_w,
-                                reg_tier, reg_cost, fb_tier, fb_cost, mu, fbv[s], ub[s])
+                                reg_tier, reg_cost, fb_tier, fb_cost, mu[s], fbv[s], ub[s])
         nl = a.size
         loff[s + 1] = loff[s] + nl
         lc[loff[s]:loff[s + 1]] = a
@@ -423,7 +425,7 @@ def plan_value(
 ) -> None:
     """The value of stock ``x[s, w]`` as :func:`greedy_skus` counts it (same arguments)."""
     n_s = indptr.size - 1
-    W = mu.size
+    W = mu.shape[1]
     st = np.empty(W)
     fbv = np.empty(W)
     for s in range(n_s):
@@ -431,9 +433,9 @@ def plan_value(
         n_c = indptr[s + 1] - c0
         m = margin[s]
         lane_c, lane_w, lane_v = _lanes(c0, n_c, m, cell_region, reg_w, reg_tier, reg_cost,
-                                        mu)
+                                        mu[s])
         for w in range(W):
-            fbv[w] = m * fb_tier - fb_cost[w] - mu[w]
+            fbv[w] = m * fb_tier - fb_cost[w] - mu[s, w]
         fb_order = np.argsort(-fbv, kind="mergesort")
         rem = np.empty(n_c)
         xs = x[s].astype(np.int64)

@@ -88,7 +88,8 @@ class _Pass:
             x = np.zeros((hi - lo, n_w), dtype=np.int64)
             vals = np.zeros(hi - lo)
             K.greedy_skus(ip, regions, D, m.margin[lo:hi], p.national[lo:hi], unit, m.reg_w,
-                          m.reg_tier, m.reg_cost, m.fb_tier, m.fb_cost, mu, self.q.steps,
+                          m.reg_tier, m.reg_cost, m.fb_tier, m.fb_cost, m.prices(mu, lo, hi),
+                          self.q.steps,
                           self.step_cap, room_arr, use_room, allow_short, x, ship, vals)
             stock[lo:hi] = x
             value += float(vals.sum() + (x * (unit - m.base_cost[lo:hi])).sum())
@@ -139,7 +140,8 @@ class _Pass:
         vals = np.zeros(hi - lo)
         ship = np.zeros(len(p.warehouses))
         K.greedy_joint(ip, regions, D, m.margin[lo:hi], p.national[lo:hi], unit, m.reg_w,
-                       m.reg_tier, m.reg_cost, m.fb_tier, m.fb_cost, mu, self.q.steps,
+                       m.reg_tier, m.reg_cost, m.fb_tier, m.fb_cost, m.prices(mu, lo, hi),
+                       self.q.steps,
                        self.step_cap, room, allow_short, x, ship, vals)
         # value at zero prices: add back what the prices took
         return x, float(vals.sum() + (x * lam[None, :]).sum() + mu @ ship)

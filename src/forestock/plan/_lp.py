@@ -69,7 +69,8 @@ def _lanes(problem: PlanProblem, model: Model) -> tuple[np.ndarray, np.ndarray, 
     reg = p.cell_region
     sku = p.cell_sku
     w = m.reg_w[reg]  # [cell, lane]
-    val = m.margin[sku][:, None] * m.reg_tier[reg] - m.reg_cost[reg]
+    val = (m.margin[sku][:, None] * m.reg_tier[reg] - m.reg_cost[reg]
+           + m.bonus[sku[:, None], np.maximum(w, 0)])
     ok = (w >= 0) & (val > 0)
     cell = np.broadcast_to(np.arange(reg.size)[:, None], w.shape)
     return cell[ok], w[ok].astype(np.int64), val[ok]
@@ -98,7 +99,7 @@ def solve_lp(problem: PlanProblem, params: PlanParams, model: Model, seed: int,
     l_cell, l_w, l_val = _lanes(p, m)
     n_l = l_cell.size
     l_sku = p.cell_sku[l_cell].astype(np.int64)
-    fbv = m.margin[:, None] * m.fb_tier - m.fb_cost[None, :]  # [s, w]
+    fbv = m.margin[:, None] * m.fb_tier - m.fb_cost[None, :] + m.bonus  # [s, w]
     # columns
     nx, ny, ng = n_s * n_w, n_l * n_k, n_s * n_w * n_k
     y0, g0 = nx, nx + ny

@@ -75,7 +75,8 @@ class Model:
     fb_tier: float
     fb_cost: np.ndarray  # float64 [warehouse]
     margin: np.ndarray  # float64 [sku]
-    base_cost: np.ndarray  # float64 [sku, warehouse]: inbound + holding per unit
+    base_cost: np.ndarray  # float64 [sku, warehouse]: inbound + holding (+ surplus) per unit
+    bonus: np.ndarray  # float64 [sku, warehouse]: shortage + surplus cost a unit served saves
     ship_cap: np.ndarray  # float64 [warehouse]: units it may ship (inf: no limit)
     route: np.ndarray  # int32 [region, warehouse]: all warehouses by lane hours
     route_hours: np.ndarray
@@ -98,6 +99,9 @@ class Model:
         v24, v48, vlate = q.tier_values
         tier = v24 * p24 + v48 * (p48 - p24) + vlate * (1.0 - p48)
         fb_cost = np.nanmean(np.where(usable, p.lane_cost, np.nan), axis=1)
+        n_s, n_w = len(p.skus), len(p.warehouses)
+        short = np.zeros(n_s) if p.shortage_cost is None else p.shortage_cost
+        surplus = np.zeros((n_s, n_w)) if p.surplus_cost is None else p.surplus_cost
         ship_cap = (p.outbound * q.outbound_hours * q.units_per_parcel if q.outbound_hours > 0
                     else np.full(len(p.warehouses), np.inf))
         return cls(
@@ -108,8 +112,12 @@ class Model:
             fb_tier=float(vlate),
             fb_cost=np.nan_to_num(fb_cost, nan=0.0),
             margin=p.price * q.margin_rate,
+            # a unit left over costs its surplus cost, a unit of demand unserved its
+            # shortage cost: so a unit placed costs the surplus cost and a unit served saves
+            # both (up to a constant, the shortage cost of all demand)
             base_cost=(p.inbound_km * q.inbound_cny_per_km
-                       + (p.price * q.holding_rate)[:, None]),
+                       + (p.price * q.holding_rate)[:, None] + surplus),
+            bonus=short[:, None] + surplus,
             ship_cap=ship_cap.astype(float),
             route=route,
             route_hours=np.where(np.isfinite(r_hours), r_hours, 0.0),
@@ -117,6 +125,12 @@ class Model:
             route_p24=p24,
             route_p48=p48,
         )
+
+
+    def prices(self, mu: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """The kernels' per-unit price of shipping SKU ``lo..hi`` from each warehouse: the
+        warehouse's outbound price ``mu`` less what a unit served there saves."""
+        return np.ascontiguousarray(mu[None, :] - self.bonus[lo:hi])
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,7 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.n
         vals = np.zeros(hi - lo)
         K.plan_value(ip, regions, D, model.margin[lo:hi], x, model.base_cost[lo:hi],
                      model.reg_w, model.reg_tier, model.reg_cost, model.fb_tier, model.fb_cost,
-                     mu, ship, vals)
+                     model.prices(mu, lo, hi), ship, vals)
         value += float(vals.sum())
     return Evaluation(demand=float(out[0]), served=float(out[1]), within_24h=float(out[2]),
                       within_48h=float(out[3]), lane_cost=float(out[4]), value=value,

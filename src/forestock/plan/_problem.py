@@ -219,10 +219,32 @@ class PlanProblem:
     population: np.ndarray  # float64 [region]
     inbound_km: np.ndarray  # float64 [sku, warehouse]: road km from factory or port
     correlation: float | None = 0.5  # None: each cell's shared share from its dispersion
+    shortage_cost: np.ndarray | None = None  # float64 [sku]: CNY per unit of demand unserved
+    surplus_cost: np.ndarray | None = None  # float64 [sku, warehouse]: CNY per unit left over
 
     def replace(self, **changes: object) -> PlanProblem:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_costs(self, costs: pd.DataFrame, source: str = "costs") -> PlanProblem:
+        """A copy with asymmetric per-item costs, as in Cainiao's replenishment data: each
+        unit of a SKU's demand left unserved costs ``shortage_cny``, each unit left over in
+        a warehouse after the event ``surplus_cny`` (on top of margin, holding and the
+        promise).
+
+        ``costs`` has columns ``sku_id``, ``shortage_cny`` and ``surplus_cny``, and
+        optionally ``warehouse_id``: a row without one (empty, or ``all``) sets the SKU's
+        shortage cost and its surplus cost everywhere, a row with one its surplus cost in
+        that warehouse. SKUs without a row cost nothing extra.
+
+        Raises
+        ------
+        ForestockError
+            Naming ``source``, the row and the column of a missing column, an
+            unknown SKU or warehouse, or a cost that is not a number >= 0.
+        """
+        short, surplus = cost_arrays(costs, self.skus, self.warehouses, source)
+        return self.replace(shortage_cost=short, surplus_cost=surplus)
 
     @property
     def cell_sku(self) -> np.ndarray:
@@ -482,6 +504,58 @@ def _national(indptr: np.ndarray, mean: np.ndarray, quant: np.ndarray, levels: n
     nat_sd = np.sqrt(s1 * s1 + s2)
     z = NormalDist().inv_cdf(level)
     return np.ceil(np.maximum(mu + z * nat_sd, 0.0) - 1e-9).astype(np.int64)
+
+
+def cost_arrays(costs: pd.DataFrame, skus: IdIndex, warehouses: IdIndex,
+                source: str = "costs") -> tuple[np.ndarray, np.ndarray]:
+    """Shortage cost per SKU ``[sku]`` and surplus cost per SKU and warehouse ``[sku,
+    warehouse]`` from a costs table (see :meth:`PlanProblem.with_costs`)."""
+    missing = [c for c in ("sku_id", "shortage_cny", "surplus_cny") if c not in costs.columns]
+    if missing:
+        raise ForestockError(f"{source}: missing column(s) {', '.join(missing)} (need sku_id, "
+                             "shortage_cny, surplus_cny and optionally warehouse_id)")
+    n_s, n_w = len(skus), len(warehouses)
+    short = np.zeros(n_s)
+    surplus = np.zeros((n_s, n_w))
+    if costs.empty:
+        return short, surplus
+    for col in ("shortage_cny", "surplus_cny"):
+        vals = pd.to_numeric(costs[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(vals) | (vals < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            v = costs[col].iloc[i]
+            shown = f"'{v}'" if isinstance(v, str) else str(v)
+            raise ForestockError(f"{source}, row {i + 1}, column '{col}': value {shown} is "
+                                 "not a number >= 0")
+    sku_ids = costs["sku_id"].astype(str).to_numpy(dtype=object)
+    known = np.isin(sku_ids.astype(str), np.asarray(skus.ids).astype(str))
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise ForestockError(f"{source}, row {i + 1}, column 'sku_id': {sku_ids[i]!r} is not "
+                             "a known sku_id in skus")
+    s_code = skus.codes(pd.Series(sku_ids, dtype=object), what="sku_id")
+    a = costs["shortage_cny"].to_numpy(dtype=float)
+    b = costs["surplus_cny"].to_numpy(dtype=float)
+    if "warehouse_id" in costs.columns:
+        wid = costs["warehouse_id"].astype(object).where(costs["warehouse_id"].notna(), "")
+        wid = wid.astype(str).to_numpy(dtype=object)
+    else:
+        wid = np.full(len(costs), "", dtype=object)
+    every = (wid == "") | (np.char.lower(wid.astype(str)) == "all")
+    # rows for every warehouse first, so a warehouse's own row overrides them
+    short[s_code[every]] = a[every]
+    surplus[s_code[every], :] = b[every][:, None]
+    if (~every).any():
+        own = np.flatnonzero(~every)
+        here = np.isin(wid[own].astype(str), np.asarray(warehouses.ids).astype(str))
+        if not here.all():
+            i = int(own[np.flatnonzero(~here)[0]])
+            raise ForestockError(f"{source}, row {i + 1}, column 'warehouse_id': {wid[i]!r} is "
+                                 "not a known warehouse_id in warehouses")
+        w_code = warehouses.codes(pd.Series(wid[own], dtype=object), what="warehouse_id")
+        surplus[s_code[own], w_code] = b[own]
+    return short, surplus
 
 
 def _given_national(national: pd.Series | pd.DataFrame, sku_ix: IdIndex) -> np.ndarray:
