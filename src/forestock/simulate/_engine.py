@@ -63,9 +63,10 @@ _SAMPLE = ("sample_key", "sample_k", "sample_time", "sample_size", "sample_w", "
            "sample_elapsed")
 # int32 sizes: a chunk's buffers stay in cache longer (3 ms less on the 3M-order day; int16
 # warehouses measured no faster)
-_BUFFERS = {"o_cell": np.int32, "o_time": np.float64, "o_size": np.int32, "o_noise": np.uint16,
-            "o_w": np.int32}
-_KEPT = {"o_k": np.int64, "o_ship": np.int64, "o_elapsed": np.float64}  # for the order sample
+_BUFFERS = {"o_time": np.float64, "o_size": np.int32, "o_noise": np.uint16, "o_w": np.int32,
+            "r_cell": np.int32, "r_end": np.int32}
+# for the order sample (the chunk's orders' cells, else read from the cells' runs)
+_KEPT = {"o_cell": np.int32, "o_k": np.int64, "o_ship": np.int64, "o_elapsed": np.float64}
 
 # scratch arrays (uninitialised, as np.empty) of the last threaded run, for the next one
 _spare: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
@@ -221,6 +222,7 @@ class Shard:
         self.own = np.empty(n_wh, dtype=np.int64)  # and the shard's
         self.span = np.empty((n_wh, 4), dtype=np.int64)  # see K.queue_bases
         self.ms = [0, 0]  # orders in each slot's buffers
+        self.runs = np.zeros(2, dtype=np.int64)  # cells' runs of orders in each slot's buffers
         self.chunk_counts = [self.counts[:, :0]] * 2
         self.sku_next = np.zeros(0)  # set by prepare
 
@@ -251,7 +253,8 @@ class Shard:
         self.bufs = []
         for slot in range(slots):  # each its own routed orders; ship hours set in settling
             b = {n: scratch(size, t) for n, t in _BUFFERS.items()}
-            b.update(kept if slot == 0 else {**kept, "o_k": np.empty_like(kept["o_k"])})
+            b.update(kept if slot == 0 else {**kept, "o_cell": np.empty_like(kept["o_cell"]),
+                                             "o_k": np.empty_like(kept["o_k"])})
             self.bufs.append(b)
         return size
 
@@ -271,9 +274,9 @@ class Shard:
             self.route_pos,
             d.factory_hours is not None,
             s0, float(s1), counts, b["o_cell"], b["o_k"], b["o_time"], b["o_size"], b["o_noise"],
-            b["o_w"])
+            b["o_w"], b["r_cell"], b["r_end"], self.runs[slot:slot + 1])
         if m < 0:
-            raise RuntimeError(f"order buffer of {b['o_cell'].size} too small for seconds "
+            raise RuntimeError(f"order buffer of {b['o_time'].size} too small for seconds "
                                f"[{s0}, {s1}): the chunk bound is wrong")
         if totals is not None:
             K.warehouse_totals(counts, totals)
@@ -303,7 +306,8 @@ class Shard:
         if self.sec_share is not None:
             per_second, sec0 = self.sec_local[:self.chunk_counts[slot].shape[1]], s0
             per_second[:] = 0
-        K.settle_chunk(m, b["o_cell"], b["o_time"], b["o_size"], b["o_noise"], b["o_w"],
+        K.settle_chunk(int(self.runs[slot]), b["r_cell"], b["r_end"], b["o_time"], b["o_size"],
+                       b["o_noise"], b["o_w"],
                        d.cell_sku, d.cell_region, d.price_cents, base, s0, arrived,
                        shipped_before,
                        d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
@@ -327,6 +331,7 @@ class Shard:
                 "sample_ship": b["o_ship"][:m][mask], "sample_elapsed": b["o_elapsed"][:m][mask],
             })
         self.ms[slot] = 0
+        self.runs[slot] = 0
         return added
 
     def scratch(self) -> list[np.ndarray]:
