@@ -103,7 +103,7 @@ class Model:
         short = np.zeros(n_s) if p.shortage_cost is None else p.shortage_cost
         surplus = np.zeros((n_s, n_w)) if p.surplus_cost is None else p.surplus_cost
         ship_cap = (p.outbound * q.outbound_hours * q.units_per_parcel if q.outbound_hours > 0
-                    else np.full(len(p.warehouses), np.inf))
+                    else np.full(n_w, np.inf))
         return cls(
             reg_w=np.ascontiguousarray(route[:, :L]),
             reg_tier=np.ascontiguousarray(tier[:, :L]),

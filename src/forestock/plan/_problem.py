@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forestock.errors import ForestockError
+from forestock.errors import ForestockError, TableError
 from forestock.geo import haversine_km
 from forestock.params import toml_fields
 from forestock.tables import IdIndex, lane_hours
@@ -512,50 +512,49 @@ def cost_arrays(costs: pd.DataFrame, skus: IdIndex, warehouses: IdIndex,
     warehouse]`` from a costs table (see :meth:`PlanProblem.with_costs`)."""
     missing = [c for c in ("sku_id", "shortage_cny", "surplus_cny") if c not in costs.columns]
     if missing:
-        raise ForestockError(f"{source}: missing column(s) {', '.join(missing)} (need sku_id, "
-                             "shortage_cny, surplus_cny and optionally warehouse_id)")
-    n_s, n_w = len(skus), len(warehouses)
-    short = np.zeros(n_s)
-    surplus = np.zeros((n_s, n_w))
+        raise TableError(source, 0, "-", f"missing column(s) {', '.join(missing)} (need "
+                         "sku_id, shortage_cny, surplus_cny and optionally warehouse_id)")
+    short = np.zeros(len(skus))
+    surplus = np.zeros((len(skus), len(warehouses)))
     if costs.empty:
         return short, surplus
-    for col in ("shortage_cny", "surplus_cny"):
-        vals = pd.to_numeric(costs[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(vals) | (vals < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            v = costs[col].iloc[i]
-            shown = f"'{v}'" if isinstance(v, str) else str(v)
-            raise ForestockError(f"{source}, row {i + 1}, column '{col}': value {shown} is "
-                                 "not a number >= 0")
-    sku_ids = costs["sku_id"].astype(str).to_numpy(dtype=object)
-    known = np.isin(sku_ids.astype(str), np.asarray(skus.ids).astype(str))
-    if not known.all():
-        i = int(np.flatnonzero(~known)[0])
-        raise ForestockError(f"{source}, row {i + 1}, column 'sku_id': {sku_ids[i]!r} is not "
-                             "a known sku_id in skus")
-    s_code = skus.codes(pd.Series(sku_ids, dtype=object), what="sku_id")
-    a = costs["shortage_cny"].to_numpy(dtype=float)
-    b = costs["surplus_cny"].to_numpy(dtype=float)
-    if "warehouse_id" in costs.columns:
-        wid = costs["warehouse_id"].astype(object).where(costs["warehouse_id"].notna(), "")
-        wid = wid.astype(str).to_numpy(dtype=object)
-    else:
-        wid = np.full(len(costs), "", dtype=object)
-    every = (wid == "") | (np.char.lower(wid.astype(str)) == "all")
+    a, b = (_costs_column(costs, col, source) for col in ("shortage_cny", "surplus_cny"))
+    s_code = _row_codes(costs["sku_id"], np.arange(len(costs)), skus, "sku_id", "skus",
+                        source)
+    wid = (costs["warehouse_id"].fillna("").astype(str) if "warehouse_id" in costs.columns
+           else pd.Series("", index=costs.index))
+    every = ((wid == "") | (wid.str.lower() == "all")).to_numpy()
     # rows for every warehouse first, so a warehouse's own row overrides them
     short[s_code[every]] = a[every]
     surplus[s_code[every], :] = b[every][:, None]
-    if (~every).any():
-        own = np.flatnonzero(~every)
-        here = np.isin(wid[own].astype(str), np.asarray(warehouses.ids).astype(str))
-        if not here.all():
-            i = int(own[np.flatnonzero(~here)[0]])
-            raise ForestockError(f"{source}, row {i + 1}, column 'warehouse_id': {wid[i]!r} is "
-                                 "not a known warehouse_id in warehouses")
-        w_code = warehouses.codes(pd.Series(wid[own], dtype=object), what="warehouse_id")
-        surplus[s_code[own], w_code] = b[own]
+    w_code = _row_codes(wid[~every], np.flatnonzero(~every), warehouses, "warehouse_id",
+                        "warehouses", source)
+    surplus[s_code[~every], w_code] = b[~every]
     return short, surplus
+
+
+def _costs_column(costs: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    """A cost column as numbers >= 0, or a :class:`TableError` naming the first bad row."""
+    vals = pd.to_numeric(costs[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(vals) | (vals < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        v = costs[col].iloc[i]
+        shown = f"'{v}'" if isinstance(v, str) else str(v)
+        raise TableError(source, i + 1, col, f"value {shown} is not a number >= 0")
+    return vals
+
+
+def _row_codes(values: pd.Series, rows: np.ndarray, ix: IdIndex, col: str, table: str,
+               source: str) -> np.ndarray:
+    """Codes of ``values`` (a user's table's rows ``rows``, 0-based), or a
+    :class:`TableError` naming the row of the first unknown one."""
+    codes = pd.Index(ix.ids.astype(str)).get_indexer(values.astype(str))
+    if (codes < 0).any():
+        k = int(np.flatnonzero(codes < 0)[0])
+        raise TableError(source, int(rows[k]) + 1, col,
+                         f"{str(values.iloc[k])!r} is not a known {col} in {table}")
+    return codes
 
 
 def _given_national(national: pd.Series | pd.DataFrame, sku_ix: IdIndex) -> np.ndarray:
