@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
-from forestock.events import Window, occurrences
+from forestock.events import Window, normalise_calendar, occurrences
 
 FREQS = {"D": "daily", "W": "weekly", "M": "monthly"}
 #: Periods in a season (a year) per frequency, and the window lengths used as levels.
@@ -193,7 +193,8 @@ def build_panel(
 
 def _calendar_arrays(calendar: pd.DataFrame, start: pd.Timestamp, freq: str, n: int
                      ) -> dict[str, Any]:
-    names = tuple(sorted(map(str, pd.unique(calendar["event"])))) if len(calendar) else ()
+    calendar = normalise_calendar(calendar)
+    names = tuple(sorted(pd.unique(calendar["event"])))
     code = np.full(n, -1, dtype=np.int16)
     count = np.zeros(n, dtype=np.int8)
     offset = np.zeros(n, dtype=np.int16)

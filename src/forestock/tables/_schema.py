@@ -55,6 +55,9 @@ class TableSpec:
 
     ``extra`` is a regular expression for additional columns a table may carry
     (the forecast's ``qNN`` quantile columns), all of kind ``extra_kind``.
+    ``skip_blank`` names a nullable column whose blank cell marks a row that
+    says nothing (a calendar date without events, as M5's calendar.csv keeps
+    them): :func:`~forestock.tables.validate` drops such rows.
     """
 
     name: str
@@ -65,6 +68,7 @@ class TableSpec:
     extra: str | None = None
     extra_kind: Kind = "float"
     sort: tuple[str, ...] = field(default=())
+    skip_blank: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -195,9 +199,13 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "calendar",
-            (_c("date", "date"), _c("event", "str", "event name, e.g. 11.11")),
+            (_c("date", "date"),
+             _c("event", "str", "event name, e.g. 11.11; blank on a date without events",
+                nullable=True)),
             key=("date", "event"),
-            doc="Dates carrying events; runs past the history into the days to plan for.",
+            doc="Dates carrying events; runs past the history into the days to plan for. "
+                "Rows with a blank event (one row per date, as M5 keeps it) are dropped.",
+            skip_blank="event",
         ),
         _sales("history", "Units sold per day, SKU and region; an absent row means zero."),
         _sales("truth", "What really sells in the event window; never read by forecast or plan."),

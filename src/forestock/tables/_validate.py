@@ -140,7 +140,8 @@ def validate(
     -------
     pandas.DataFrame
         Columns in contract order, typed: ids as ``object`` strings, numbers as
-        ``int64``/``float64``, dates as ``datetime64[s]``.
+        ``int64``/``float64``, dates as ``datetime64[s]``; rows blank in the
+        contract's ``skip_blank`` column (a calendar date without events) dropped.
 
     Raises
     ------
@@ -170,12 +171,17 @@ def validate(
     out = pd.DataFrame(
         {c: _coerce(frame[c], sp.column(c), src) for c in (*sp.names, *sorted(extra))}
     )
+    rows = np.arange(len(out))  # each kept row's 0-based data row in ``frame``
+    if sp.skip_blank is not None:
+        kept = out[sp.skip_blank].notna().to_numpy()
+        out, rows = out[kept].reset_index(drop=True), rows[kept]
     keys = list(sp.key)
     dup = out.duplicated(subset=keys, keep="first").to_numpy()
     if dup.any():
         row = _first(dup)
         shown = ", ".join(f"{k}={out[k].iloc[row]}" for k in keys)
-        raise TableError(src, row + 1, keys[-1], f"duplicate key ({shown}) seen in an earlier row")
+        raise TableError(src, int(rows[row]) + 1, keys[-1],
+                         f"duplicate key ({shown}) seen in an earlier row")
     for ref in sp.refs:
         if known is None or ref.table not in known:
             continue
@@ -187,7 +193,7 @@ def validate(
             row = _first(bad)
             raise TableError(
                 src,
-                row + 1,
+                int(rows[row]) + 1,
                 ref.column,
                 f"{_shown(vals.iloc[row])} is not a known {ref.target} in {ref.table}",
             )
