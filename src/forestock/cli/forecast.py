@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -25,6 +25,9 @@ from forestock.cli._common import (
 )
 from forestock.errors import ForestockError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+if TYPE_CHECKING:
+    from forestock.forecast import BacktestResult
 
 EventOpt = Annotated[str | None, typer.Option(help="Calendar event to forecast (its next "
                                                    "occurrence after the history).")]
@@ -153,17 +156,32 @@ def backtest(
                                                   "occurrence).")] = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods to score.")] = (
         "forestock,seasonal_naive,auto_ets,tsb"),
+    origins: Annotated[int, typer.Option(min=1, help="Rolling origins: the last K "
+                                                     "occurrences of the event, or K windows "
+                                                     "ending with --start/--end.")] = 1,
+    step: Annotated[int | None, typer.Option(min=1, help="Periods (days, weeks or months, as "
+                                                         "the history) between the origins of a "
+                                                         "--start/--end window (default: its "
+                                                         "length).")] = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score forecasts on an earlier occurrence of the event, held out.
+    """Score forecasts on earlier occurrences of the event, held out.
 
     Forecasts the held-out window from the history before it and reports WRMSSE (M5),
-    MASE and WAPE per level (market, region, SKU, SKU x region), bias, pinball loss and the
-    coverage of q10..q90. Without --event or --start/--end, uses the last 11.11 in the history.
+    MASE and WAPE per level (market, region, SKU, SKU x region), bias, pinball loss, the
+    coverage of q10..q90 and the shares of cells above q90 and below q10. Without --event or
+    --start/--end, uses the last 11.11 in the history. With --origins K, scores the last K
+    occurrences (or K windows stepped back from --start/--end) and their mean.
     """
-    from forestock.forecast import METHODS, Window, holdout_window
-    from forestock.forecast import backtest as run_backtest
+    from forestock.forecast import (
+        METHODS,
+        Window,
+        backtest_origins,
+        holdout_windows,
+        infer_freq,
+        rolling_windows,
+    )
 
     with user_errors():
         names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -179,29 +197,65 @@ def backtest(
             s, e = parse_date(start, "--start"), parse_date(end, "--end")
             if s is None or e is None:
                 raise ForestockError("give both --start and --end")
-            window = Window("custom", s, e)
+            windows = rolling_windows(Window("custom", s, e), origins, step, infer_freq(h_dates))
+        elif step is not None:
+            raise ForestockError("--step moves a --start/--end window; an event's origins are "
+                                 "its earlier occurrences")
         else:
-            window = holdout_window(data["calendar"], event or "11.11", h_end, h_start, lead_days)
-        with err.status(f"backtesting {window.start}..{window.end}"):
-            result = run_backtest(data["history"], data["calendar"], window, lead_days,
-                                  data["skus"], data["regions"], data["prices"], names,
-                                  seed=seed)
+            windows = holdout_windows(data["calendar"], event or "11.11", h_end, h_start,
+                                      lead_days, origins)
+        with progress_bar(as_json) as progress:
+            result = backtest_origins(data["history"], data["calendar"], windows, lead_days,
+                                      data["skus"], data["regions"], data["prices"], names,
+                                      seed=seed, callbacks=RichCallbacks(progress))
+    if origins == 1:
+        _print_backtest(ws, result.origins[0], as_json)
+        return
     table = result.table()
+    facts = {"origins": [{"window": [r.window.start, r.window.end],
+                          "history_end": r.history_end, "actual_units": r.actual_units}
+                         for r in result.origins],
+             "lead_days": lead_days, "methods": table.to_dict(orient="records")}
+    ws.note("backtest", facts)
+    if as_json:
+        emit_json(facts)
+        return
+    labels = {"origin": "origin", "history_end": "history to", "actual_units": "units",
+              **_SCORE_LABELS}
+    for name in result.methods:
+        mine = table[table["method"] == name]
+        shown = mine[[c for c in labels if c in mine.columns]].rename(columns=labels)
+        shown["history to"] = shown["history to"].map(lambda d: "" if pd.isna(d) else str(d))
+        out.print(rich_table(f"Backtest of {name}: {len(windows)} origins, "
+                             f"{lead_days} day(s) ahead; mean over origins last", shown,
+                             {"units": ",.0f", **dict.fromkeys(_SCORE_FORMATS, ".3f")}))
+    out.print(_SCORE_NOTE)
+
+
+_SCORE_LABELS = {"wrmsse": "WRMSSE", "wape_total": "WAPE all", "wape_sku_region": "WAPE cell",
+                 "bias": "bias", "coverage": "q10-q90", "above_q90": ">q90",
+                 "below_q10": "<q10", "seconds": "s"}
+_SCORE_FORMATS = tuple(_SCORE_LABELS.values())
+_SCORE_NOTE = ("WAPE cell: per SKU x region; q10-q90: share of cells inside; >q90, <q10: "
+               "shares of the cells of series that sold above q90, below q10; --json for all "
+               "scores (MASE, pinball, every level)")
+
+
+def _print_backtest(ws: Workspace, result: BacktestResult, as_json: bool) -> None:
+    """Note and print a backtest of one window."""
+    window, table = result.window, result.table()
     facts = {"window": [window.start, window.end], "history_end": result.history_end,
              "actual_units": result.actual_units, "methods": table.to_dict(orient="records")}
     ws.note("backtest", facts)
     if as_json:
         emit_json(facts)
         return
-    labels = {"method": "method", "wrmsse": "WRMSSE", "wape_total": "WAPE all",
-             "wape_sku_region": "WAPE cell", "bias": "bias", "coverage": "q10-q90",
-             "seconds": "s"}
+    labels = {"method": "method", **_SCORE_LABELS}
     shown = table[[c for c in labels if c in table.columns]].rename(columns=labels)
     out.print(rich_table(f"Backtest of {window.start}..{window.end} from history to "
                          f"{result.history_end} ({result.actual_units:,.0f} units)", shown,
-                         dict.fromkeys(list(labels.values())[1:], ".3f")))
-    out.print("WAPE cell: per SKU x region; q10-q90: share of cells inside; --json for all "
-              "scores (MASE, pinball, every level)")
+                         dict.fromkeys(_SCORE_FORMATS, ".3f")))
+    out.print(_SCORE_NOTE)
 
 
 def _default_lead(calendar: pd.DataFrame, event: str | None, history_end: dt.date) -> int:

@@ -11,29 +11,36 @@ at the bottom (SKU x region) and summed upward, so every level is coherent.
 Baselines in the same interface: :class:`SeasonalNaive` (last year's event
 aligned by event day, scaled by growth) and :class:`StatsBaseline`
 (statsforecast AutoETS or TSB per series, bottom-up). :func:`backtest`
-scores any of them on a held-out earlier occurrence of the event.
+scores any of them on a held-out earlier occurrence of the event, and
+:func:`backtest_origins` on several (rolling origins).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
-from forestock.events import Window, next_window, occurrences
+from forestock.events import Window, next_window
+from forestock.forecast._backtest import (
+    BacktestResult,
+    OriginsResult,
+    backtest,
+    backtest_origins,
+    holdout_window,
+    holdout_windows,
+    rolling_windows,
+)
 from forestock.forecast._baselines import StatsBaseline
 from forestock.forecast._blocks import BLOCK_CELLS, BlockReport, forecast_blocks
-from forestock.forecast._metrics import score
 from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
-from forestock.forecast._panel import build_panel, infer_freq, period_index, window_periods
+from forestock.forecast._panel import infer_freq
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 
 __all__ = [
@@ -45,18 +52,22 @@ __all__ = [
     "ForecastProblem",
     "Forecaster",
     "GlobalModel",
+    "OriginsResult",
     "SeasonalNaive",
     "StatsBaseline",
     "Window",
     "aggregate",
     "backtest",
+    "backtest_origins",
     "forecast",
     "forecast_blocks",
     "holdout_window",
+    "holdout_windows",
     "infer_freq",
     "make_method",
     "nb_quantiles",
     "next_window",
+    "rolling_windows",
     "target_window",
 ]
 
@@ -140,84 +151,3 @@ def aggregate(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Sum the forecast's means over the columns not in ``by`` (national: ``["sku_id",
     "date"]``; regional totals: ``["region_id", "date"]``)."""
     return table.groupby(list(by), as_index=False, observed=True)["mean"].sum()
-
-
-def holdout_window(calendar: pd.DataFrame, event: str, history_end: dt.date,
-                   history_start: dt.date, lead_days: int) -> Window:
-    """The latest occurrence of ``event`` inside the history with history before it."""
-    inside = [w for w in occurrences(calendar, event)
-              if w.end <= history_end and w.start - dt.timedelta(days=lead_days) > history_start]
-    if not inside:
-        raise ForestockError(
-            f"no occurrence of {event!r} lies inside the history ({history_start} to "
-            f"{history_end}) with history before it to learn from"
-        )
-    return inside[-1]
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    """Scores of each method on a held-out window."""
-
-    window: Window
-    history_end: dt.date
-    scores: dict[str, dict[str, object]]
-    seconds: dict[str, float]
-    actual_units: float
-    forecasts: dict[str, pd.DataFrame] = field(repr=False, default_factory=dict)
-
-    def table(self) -> pd.DataFrame:
-        """One row per method: the headline scores and seconds."""
-        rows = []
-        for name, s in self.scores.items():
-            rows.append({"method": name, **{k: v for k, v in s.items() if k != "cells"},
-                         "seconds": self.seconds[name]})
-        return pd.DataFrame(rows)
-
-
-def backtest(
-    history: pd.DataFrame,
-    calendar: pd.DataFrame,
-    window: Window,
-    lead_days: int = 1,
-    skus: pd.DataFrame | None = None,
-    regions: pd.DataFrame | None = None,
-    prices: pd.DataFrame | None = None,
-    methods: Sequence[str] = METHODS,
-    params: ForecastParams | None = None,
-    seed: int = 0,
-) -> BacktestResult:
-    """Hold out ``window``, forecast it from the history up to ``lead_days`` before it,
-    and score every method on the same cells.
-    """
-    _check_history(history)
-    dates = pd.to_datetime(history["date"])
-    cut = pd.Timestamp(window.start) - pd.Timedelta(days=max(lead_days, 1))
-    train = history[dates <= cut]
-    if train.empty or dates.min() >= cut:
-        raise ForestockError(f"no history before {cut.date()} to forecast {window.start} from")
-    problem = ForecastProblem(train, calendar, window, skus, regions, prices)
-    panel = build_panel(train, calendar, window,
-                        None if skus is None else skus["sku_id"].to_numpy(dtype=object),
-                        None if regions is None else regions["region_id"].to_numpy(dtype=object))
-    periods = window_periods(panel, window)
-    held = history[(dates >= pd.Timestamp(window.start)) & (dates <= pd.Timestamp(window.end))]
-    actual = np.zeros((panel.n_series, periods.size))
-    row = panel.series_of(pd.Index(panel.sku_ids).get_indexer(held["sku_id"].astype(object)),
-                          pd.Index(panel.region_ids).get_indexer(
-                              held["region_id"].astype(object)))
-    col = pd.Index(periods).get_indexer(period_index(held["date"], panel.start, panel.freq))
-    ok = (row >= 0) & (col >= 0)
-    np.add.at(actual, (row[ok], col[ok]), held["units"].to_numpy(float)[ok])
-    scores: dict[str, dict[str, object]] = {}
-    seconds: dict[str, float] = {}
-    tables: dict[str, pd.DataFrame] = {}
-    for name in methods:
-        t0 = time.perf_counter()
-        table = make_method(name, params, seed).fit(problem).predict()
-        seconds[name] = time.perf_counter() - t0
-        scores[name] = score(panel, periods, table, actual, skus)
-        tables[name] = table
-        log.info("backtest %s: WRMSSE %.3f in %.1f s", name, scores[name]["wrmsse"],
-                 seconds[name])
-    return BacktestResult(window, cut.date(), scores, seconds, float(actual.sum()), tables)

@@ -49,8 +49,11 @@ def score(
     ``p`` is the training panel (its history gives scales and weights).
     Returns a flat dict: ``wrmsse``, per level ``rmsse_<level>``,
     ``mase_<level>`` and ``wape_<level>``, ``bias``, ``pinball`` (scaled by
-    mean actual units) and ``coverage`` (share of cells with q10 <= actual <=
-    q90, among cells where either is non-zero).
+    mean actual units), ``coverage`` (share of cells with q10 <= actual <=
+    q90, among cells where either is non-zero), ``above_q90`` and
+    ``below_q10`` (shares of the cells of series that sold in the history
+    whose actual is above q90, or below q10: an actual 0 with q10 0 is not
+    below).
     """
     n, m = p.n_series, periods.size
     key = pd.MultiIndex.from_arrays([p.sku_ids[p.series_sku], p.region_ids[p.series_region]])
@@ -117,5 +120,11 @@ def score(
         live = (act > 0) | (hi > 0)
         inside = (act >= lo - 1e-9) & (act <= hi + 1e-9)
         out["coverage"] = float(inside[live].mean()) if live.any() else float("nan")
+        sold = Y.sum(axis=1) > 0
+        if sold.any():
+            out["above_q90"] = float((act[sold] > hi[sold] + 1e-9).mean())
+            out["below_q10"] = float((act[sold] < lo[sold] - 1e-9).mean())
+        else:
+            out["above_q90"] = out["below_q10"] = float("nan")
     out["cells"] = int(n * m)
     return out
