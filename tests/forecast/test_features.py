@@ -102,11 +102,10 @@ def test_typical_lift_is_the_median_skus_and_response_recovers_each_skus() -> No
     assert np.isnan(_response_of(agg, np.arange(2), np.array([peaks[0] - 1] * 2))).all()
 
 
-@pytest.mark.parametrize(("start", "offset"), [("2025-10-01", False), ("2024-10-01", True)])
-def test_response_offset_only_for_an_event_training_has_seen_with_it(start: str,
-                                                                      offset: bool) -> None:
-    """Forecasting 11.11 2026 from one earlier 11.11, no training row of 11.11 has a previous
-    occurrence, so its forecast rows get no response offset; from two, they do."""
+@pytest.mark.parametrize("start", ["2025-10-01", "2024-10-01"])
+def test_event_from_one_or_two_earlier_occurrences_is_sane(start: str) -> None:
+    """Forecasting 11.11 2026 from one or two earlier 11.11s gives a 10x event, neither
+    missed nor double-counted (the SKU's response is a feature, not an offset)."""
     days = pd.date_range(start, "2026-10-10", freq="D")
     history, calendar, _ = _response_history(np.linspace(0.6, 1.4, 21), days)
     calendar = pd.concat([calendar, pd.DataFrame({"date": [pd.Timestamp("2026-11-11")],
@@ -114,8 +113,6 @@ def test_response_offset_only_for_an_event_training_has_seen_with_it(start: str,
     window = Window("11.11", dt.date(2026, 11, 11), dt.date(2026, 11, 11))
     params = ForecastParams(rounds=20, min_data_in_leaf=10)
     model = GlobalModel(params).fit(ForecastProblem(history, calendar, window))
-    code = float(model.view_.panel.event_names.index("11.11") + 1)
-    assert (code in model.offset_events_) == offset
     fc = model.predict()
     assert np.isfinite(fc["mean"]).all()
     level = history.groupby("sku_id")["units"].median().mean()

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from forestock.events import Window, occurrences
 from forestock.forecast._metrics import score
 from forestock.forecast._panel import FREQS, build_panel, period_index, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem
+
+if TYPE_CHECKING:
+    from forestock.forecast import Forecaster
 
 log = logging.getLogger("forestock.forecast")
 
@@ -127,7 +131,7 @@ def backtest(
     skus: pd.DataFrame | None = None,
     regions: pd.DataFrame | None = None,
     prices: pd.DataFrame | None = None,
-    methods: Sequence[str] | None = None,
+    methods: Sequence[str | Forecaster] | None = None,
     params: ForecastParams | None = None,
     seed: int = 0,
     *,
@@ -141,7 +145,7 @@ def backtest(
     """
     from forestock.forecast import METHODS
 
-    names = list(METHODS if methods is None else methods)
+    names: list[str | Forecaster] = list(METHODS if methods is None else methods)
     cb = callbacks or Callbacks()
     cb.on_start("backtest", len(names))
     result = _backtest(history, calendar, window, lead_days, skus, regions, prices, names,
@@ -152,7 +156,7 @@ def backtest(
 
 def _backtest(history: pd.DataFrame, calendar: pd.DataFrame, window: Window, lead_days: int,
               skus: pd.DataFrame | None, regions: pd.DataFrame | None,
-              prices: pd.DataFrame | None, methods: Sequence[str],
+              prices: pd.DataFrame | None, methods: Sequence[str | Forecaster],
               params: ForecastParams | None, seed: int, cb: Callbacks) -> BacktestResult:
     from forestock.forecast import _check_history, make_method
 
@@ -178,9 +182,11 @@ def _backtest(history: pd.DataFrame, calendar: pd.DataFrame, window: Window, lea
     scores: dict[str, dict[str, object]] = {}
     seconds: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
-    for name in methods:
+    for method in methods:
         t0 = time.perf_counter()
-        table = make_method(name, params, seed).fit(problem).predict()
+        model = make_method(method, params, seed) if isinstance(method, str) else method
+        name = model.name
+        table = model.fit(problem).predict()
         seconds[name] = time.perf_counter() - t0
         scores[name] = score(panel, periods, table, actual, skus)
         tables[name] = table
@@ -248,7 +254,7 @@ def backtest_origins(
     skus: pd.DataFrame | None = None,
     regions: pd.DataFrame | None = None,
     prices: pd.DataFrame | None = None,
-    methods: Sequence[str] | None = None,
+    methods: Sequence[str | Forecaster] | None = None,
     params: ForecastParams | None = None,
     seed: int = 0,
     *,
@@ -279,7 +285,7 @@ def backtest_origins(
                 f"origin {i} ({w.start} to {w.end}) leaves no history to learn from: "
                 f"{lead_days} day(s) ahead it learns up to {cut}, and the history starts "
                 f"{first}")
-    names = list(METHODS if methods is None else methods)
+    names: list[str | Forecaster] = list(METHODS if methods is None else methods)
     cb = callbacks or Callbacks()
     cb.on_start("backtest", len(windows) * len(names))
     results = tuple(_backtest(history, calendar, w, lead_days, skus, regions, prices, names,
