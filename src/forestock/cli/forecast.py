@@ -27,7 +27,7 @@ from forestock.errors import ForestockError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
 if TYPE_CHECKING:
-    from forestock.forecast import BacktestResult
+    from forestock.forecast import BacktestResult, TotalCorrelation
 
 EventOpt = Annotated[str | None, typer.Option(help="Calendar event to forecast (its next "
                                                    "occurrence after the history).")]
@@ -61,11 +61,12 @@ def forecast(
 ) -> None:
     """Forecast units per SKU, region and date of an event window, with quantiles.
 
-    Writes the forecast table (mean, q10, q50, q90) for every SKU and region. Without
-    --event or --start/--end, forecasts the next 11.11 after the history ends.
+    Writes the forecast table (mean, q10, q50, q90) for every SKU and region, and the
+    forecast_total table: quantiles of the window's total per SKU and region and per SKU
+    over every region. Without --event or --start/--end, forecasts the next 11.11 after
+    the history ends.
     """
-    from forestock.forecast import forecast as run_forecast
-    from forestock.forecast import target_window
+    from forestock.forecast import forecast_with_totals, target_window
 
     with user_errors():
         ws = Workspace(workspace)
@@ -78,18 +79,23 @@ def forecast(
                                parse_date(end, "--end"))
         t0 = time.perf_counter()
         if method == "forestock" and _needs_blocks(ws, span, window.end):
-            daily, rows = _forecast_blocks(ws, calendar, window, seed)
+            daily, national, rows, corr = _forecast_blocks(ws, calendar, window, seed)
         else:
             data = _inputs(ws)
             with err.status(f"forecasting {window.start}..{window.end} ({method})"):
-                table = run_forecast(data["history"], data["calendar"], window, data["skus"],
-                                     data["regions"], prices=data["prices"], method=method,
-                                     seed=seed)
-                ws.write("forecast", table)
+                result = forecast_with_totals(data["history"], data["calendar"], window,
+                                              data["skus"], data["regions"],
+                                              prices=data["prices"], method=method, seed=seed)
+                ws.write_many({"forecast": result.table, "forecast_total": result.totals})
+            table, corr = result.table, result.correlation
             daily, rows = _daily(table), len(table)
+            national = _national(result.totals)
     facts = {"event": window.event, "start": window.start, "end": window.end, "method": method,
              "seed": seed, "rows": rows, "units_mean": float(daily["mean"].sum()),
              "units_q10": float(daily["q10"].sum()), "units_q90": float(daily["q90"].sum()),
+             "window_q10": float(national["q10"]), "window_q50": float(national["q50"]),
+             "window_q90": float(national["q90"]), "correlation_days": corr.days,
+             "correlation_regions": corr.regions,
              "seconds": round(time.perf_counter() - t0, 2)}
     ws.note("forecast", facts)
     if as_json:
@@ -99,10 +105,21 @@ def forecast(
     out.print(rich_table(f"National forecast, {window.event} {window.start}..{window.end}",
                          daily, dict.fromkeys(("mean", "q10", "q50", "q90"), ",.0f")))
     out.print("q10/q90 here are sums of the cells' quantiles (wider than the national ones).")
+    if len(daily) > 1:
+        out.print(f"Window total ({len(daily)} dates), every SKU over every region: mean "
+                  f"{facts['units_mean']:,.0f}; q10 / q50 / q90 of each SKU's national total, "
+                  f"summed: {national['q10']:,.0f} / {national['q50']:,.0f} / "
+                  f"{national['q90']:,.0f} (forecast_total; days correlate by "
+                  f"{corr.days:.2f}, regions by {corr.regions:.2f}).")
 
 
 def _daily(table: pd.DataFrame) -> pd.DataFrame:
     return table.groupby("date")[["mean", "q10", "q50", "q90"]].sum().reset_index()
+
+
+def _national(totals: pd.DataFrame) -> pd.Series:
+    """Mean and q10, q50, q90 of the SKUs' national window totals, summed over SKUs."""
+    return totals.loc[totals["region_id"].isna(), ["mean", "q10", "q50", "q90"]].sum()
 
 
 def _history_span(ws: Workspace) -> dict[str, Any]:
@@ -123,26 +140,35 @@ def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> b
 
 
 def _forecast_blocks(ws: Workspace, calendar: pd.DataFrame, window: Any, seed: int
-                     ) -> tuple[pd.DataFrame, int]:
-    """Forecast a large history block by block, streaming the table to the workspace."""
-    from forestock.forecast import forecast_blocks
+                     ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation]:
+    """Forecast a large history block by block, streaming the forecast and its window totals
+    to the workspace (the correlation measured on the first block)."""
+    from forestock.forecast import TotalCorrelation, forecast_blocks
     from forestock.tables import to_arrow, validate
 
     skus, regions = ws.read("skus"), ws.read("regions")
     prices = ws.read("prices") if ws.has("prices") else None
     known = {"skus": pd.Index(skus["sku_id"]), "regions": pd.Index(regions["region_id"])}
     daily: list[pd.DataFrame] = []
-    with ws.writer("forecast") as writer, progress_bar() as progress:
+    national: list[pd.Series] = []
+    with ws.writer("forecast") as writer, ws.writer("forecast_total") as total_writer, \
+            progress_bar() as progress:
 
         def sink(table: pd.DataFrame) -> None:
             writer.write_table(to_arrow(validate(table, "forecast", known=known), "forecast"))
             daily.append(_daily(table))
 
+        def totals(table: pd.DataFrame) -> None:
+            typed = validate(table, "forecast_total", known=known)
+            total_writer.write_table(to_arrow(typed, "forecast_total"))
+            national.append(_national(table))
+
         report = forecast_blocks(ws.path("history"), calendar, window, skus, regions,
-                                 prices=prices, seed=seed, sink=sink,
+                                 prices=prices, seed=seed, sink=sink, totals=totals,
                                  callbacks=RichCallbacks(progress))
     total = pd.concat(daily).groupby("date", as_index=False).sum()
-    return total, report.rows
+    corr = report.correlation or TotalCorrelation(0.0, 0.0)
+    return total, pd.concat(national, axis=1).sum(axis=1), report.rows, corr
 
 
 @app.command()

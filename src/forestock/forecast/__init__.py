@@ -13,6 +13,11 @@ aligned by event day, scaled by growth) and :class:`StatsBaseline`
 (statsforecast AutoETS or TSB per series, bottom-up). :func:`backtest`
 scores any of them on a held-out earlier occurrence of the event, and
 :func:`backtest_origins` on several (rolling origins).
+
+:func:`window_totals` turns a forecast into quantiles of the window's total
+per SKU x region and per SKU (the ``forecast_total`` table), with the
+correlation of a window's days and regions measured on the history by
+:func:`total_correlation`; :func:`forecast_with_totals` does both.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
 from forestock.forecast._panel import infer_freq
 from forestock.forecast._problem import ForecastParams, ForecastProblem
+from forestock.forecast._total import (
+    TotalCorrelation,
+    WindowForecast,
+    forecast_with_totals,
+    total_correlation,
+    window_totals,
+)
 
 __all__ = [
     "BLOCK_CELLS",
@@ -55,12 +67,15 @@ __all__ = [
     "OriginsResult",
     "SeasonalNaive",
     "StatsBaseline",
+    "TotalCorrelation",
     "Window",
+    "WindowForecast",
     "aggregate",
     "backtest",
     "backtest_origins",
     "forecast",
     "forecast_blocks",
+    "forecast_with_totals",
     "holdout_window",
     "holdout_windows",
     "infer_freq",
@@ -69,6 +84,8 @@ __all__ = [
     "next_window",
     "rolling_windows",
     "target_window",
+    "total_correlation",
+    "window_totals",
 ]
 
 log = logging.getLogger("forestock.forecast")

@@ -5,10 +5,13 @@ DuckDB, into blocks of SKUs, every region of a SKU in one block; the market
 (units per region and period over every SKU) is summed beside it. The model
 learns from the first block, a sample of SKUs taken round-robin from the SKU
 table, and then forecasts block after block, so memory follows one block and
-never the whole history. Every series sees the same features it would see in
-one dense panel: its own history, its SKU's national history (a SKU never
-spans blocks) and the whole market's; only the typical SKU's lift on each past
-event, a median, is measured on the first block's SKUs and used for all blocks.
+never the whole history. The window totals (``forecast_total``) follow block by
+block too, a SKU's regions being in one block, with the correlation of a
+window's days and regions measured once on the first block. Every series sees
+the same features it would see in one dense panel: its own history, its SKU's
+national history (a SKU never spans blocks) and the whole market's; only the
+typical SKU's lift on each past event, a median, is measured on the first
+block's SKUs and used for all blocks.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from forestock.errors import ForestockError
 from forestock.events import Window
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel
-from forestock.forecast._panel import Grid, build_panel, period_index
+from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem
+from forestock.forecast._total import TotalCorrelation, panel_correlation, window_totals
 
 __all__ = ["BLOCK_CELLS", "BlockReport", "forecast_blocks"]
 
@@ -42,12 +46,14 @@ log = logging.getLogger("forestock.forecast")
 
 @dataclass(frozen=True)
 class BlockReport:
-    """What a block-wise forecast did: blocks, series, rows and training rows."""
+    """What a block-wise forecast did: blocks, series, rows and training rows, and the
+    correlation the window totals used (None without totals)."""
 
     blocks: int
     series: int
     rows: int
     train_rows: int
+    correlation: TotalCorrelation | None = None
 
 
 def _sql_path(path: Path) -> str:
@@ -65,6 +71,7 @@ def forecast_blocks(
     prices: pd.DataFrame | None = None,
     seed: int = 0,
     sink: Callable[[pd.DataFrame], None],
+    totals: Callable[[pd.DataFrame], None] | None = None,
     callbacks: Callbacks | None = None,
     block_series: int = 100_000,
     memory_limit: str = "4GB",
@@ -72,8 +79,11 @@ def forecast_blocks(
     """Forecast every SKU x region of ``skus`` x ``regions`` from the Parquet ``history``.
 
     Each block's forecast table goes to ``sink`` as it is made (the caller
-    streams it to disk). ``block_series`` bounds the series in a block, and so
-    the memory; ``memory_limit`` bounds DuckDB's while it cuts the blocks.
+    streams it to disk), and, when ``totals`` is given, its ``forecast_total``
+    table to ``totals`` (:func:`~forestock.forecast.window_totals`, with the
+    correlation measured on the first block's history). ``block_series`` bounds
+    the series in a block, and so the memory; ``memory_limit`` bounds DuckDB's
+    while it cuts the blocks.
     """
     path = Path(history)
     if not path.exists():
@@ -109,6 +119,7 @@ def forecast_blocks(
         cb.on_start("forecast blocks", n_blocks)
         model = GlobalModel(params, seed)
         series = rows = 0
+        correlation: TotalCorrelation | None = None
         for k in range(n_blocks):
             block_skus = sku_ids[part == k]
             files = sorted((out / f"part={k}").glob("*.parquet"))
@@ -127,14 +138,18 @@ def forecast_blocks(
                 # are the market's for every block
                 market = replace(market, typical=view.agg.typical)
             table = model.predict_view(view)
+            if totals is not None and correlation is None:
+                correlation = panel_correlation(panel, window_periods(panel, window).size)
             series += panel.n_series
             rows += len(table)
             sink(table)
+            if totals is not None and correlation is not None:
+                totals(window_totals(table, correlation))
             del view, panel, table
             cb.on_step("forecast blocks", 1)
             log.info("forecast block %s of %s", k + 1, n_blocks)
         cb.on_end("forecast blocks")
-    return BlockReport(n_blocks, series, rows, model.train_rows_)
+    return BlockReport(n_blocks, series, rows, model.train_rows_, correlation)
 
 
 def _market(con: duckdb.DuckDBPyConnection, src: str, name: str, window: Window,

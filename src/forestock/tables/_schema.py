@@ -238,6 +238,26 @@ SPECS: dict[str, TableSpec] = {
             doc="Forecast units per SKU, region and date, with quantiles.",
         ),
         TableSpec(
+            "forecast_total",
+            (
+                _c("sku_id", "str"),
+                _c("region_id", "str", "empty for the SKU over every region", nullable=True),
+                _c("start", "date", "first date of the window"),
+                _c("end", "date", "last date of the window"),
+                _c("days", "int", "dates of the forecast summed (periods: weeks, months)",
+                   low=1),
+                _c("mean", "float", low=0.0),
+                _c("q10", "float", low=0.0),
+                _c("q50", "float", low=0.0),
+                _c("q90", "float", low=0.0),
+            ),
+            key=("sku_id", "region_id"),
+            refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
+            extra=r"q\d{2}",
+            doc="Forecast units over the whole window per SKU and region, and per SKU over "
+                "every region, with the total's quantiles (not sums of daily ones).",
+        ),
+        TableSpec(
             "plan",
             (_c("sku_id", "str"), _c("warehouse_id", "str"), _c("units", "int", low=0.0)),
             key=("sku_id", "warehouse_id"),
