@@ -46,6 +46,7 @@ from forestock.forecast._blocks import BLOCK_CELLS, BlockReport, forecast_blocks
 from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
 from forestock.forecast._panel import infer_freq
+from forestock.forecast._peers import LevelLift, MLForecastPeer
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import (
     TotalCorrelation,
@@ -64,6 +65,8 @@ __all__ = [
     "ForecastProblem",
     "Forecaster",
     "GlobalModel",
+    "LevelLift",
+    "MLForecastPeer",
     "OriginsResult",
     "SeasonalNaive",
     "StatsBaseline",
@@ -90,7 +93,7 @@ __all__ = [
 
 log = logging.getLogger("forestock.forecast")
 
-METHODS = ("forestock", "seasonal_naive", "auto_ets", "tsb")
+METHODS = ("forestock", "seasonal_naive", "auto_ets", "tsb", "mlforecast", "level_lift")
 
 
 class Forecaster(Protocol):
@@ -113,6 +116,10 @@ def make_method(name: str, params: ForecastParams | None = None, seed: int = 0) 
         return StatsBaseline("ets", params, seed)
     if name == "tsb":
         return StatsBaseline("tsb", params, seed)
+    if name == "mlforecast":
+        return MLForecastPeer(params, seed)
+    if name == "level_lift":
+        return LevelLift(params, seed)
     raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
 
 

@@ -25,9 +25,12 @@ class SeasonalNaive:
     """The planner's classic, and the baseline to beat.
 
     Growth compares the ordinary (non-event) level of recent periods with the
-    same periods a season earlier, per SKU, shrunk toward the market's growth;
-    series whose SKU did not sell at the reference take their recent level
-    times the market's lift at the reference.
+    same periods a season earlier, per SKU, shrunk toward the market's growth
+    with ``params.shrink`` units of evidence. Both windows lie inside the
+    history: with less than a season and a quarter of ``growth_days`` of history
+    there is no year-ago twin of the recent periods, and last year's units are
+    kept as they were (growth 1). Series whose SKU did not sell at the reference
+    take their recent level times the market's lift at the reference.
     """
 
     name = "seasonal_naive"
@@ -51,18 +54,29 @@ class SeasonalNaive:
         end = p.n_hist - 1
         span = {"D": prm.growth_days, "W": max(prm.growth_days // 7, 2), "M": 3}[p.freq]
         n_sku = len(p.sku_ids)
-        skus = np.arange(n_sku)
-        last = np.full(n_sku, end)
-        then_end = np.full(n_sku, max(end - p.season, 0))
-        now = _ordinary_level(a.CN_ord, a.n_ord, skus, last, span)
-        then = _ordinary_level(a.CN_ord, a.n_ord, skus, then_end, span)
-        if np.isnan(now).all() or np.isnan(then).all():  # every recent period had an event
-            now = _window(a.CN, skus, last, span)
-            then = _window(a.CN, skus, then_end, span)
-        now, then = np.nan_to_num(now), np.nan_to_num(then)
-        market = (now.sum() + 1e-9) / (then.sum() + 1e-9) if then.sum() > 0 else 1.0
-        growth = np.clip((now + prm.shrink / span * market) / (then + prm.shrink / span),
-                         0.2, 5.0)
+        # Growth compares the last k periods with the same k periods a season earlier, both
+        # inside the history; a history too short for that (a year and a few days) has no
+        # year-ago twin to compare with and keeps last year's units as they were.
+        k = min(span, end - p.season + 1)
+        now = then = np.zeros(n_sku)
+        growth = np.ones(n_sku)
+        if k >= max(span // 4, 1):
+            skus = np.arange(n_sku)
+            last = np.full(n_sku, end)
+            then_end = np.full(n_sku, end - p.season)
+            now = _ordinary_level(a.CN_ord, a.n_ord, skus, last, k)
+            then = _ordinary_level(a.CN_ord, a.n_ord, skus, then_end, k)
+            n_then = a.n_ord[end - p.season + 1] - a.n_ord[end - p.season + 1 - k]
+            if np.isnan(now).all() or np.isnan(then).all():  # every recent period had an event
+                now = _window(a.CN, skus, last, k)
+                then = _window(a.CN, skus, then_end, k)
+                n_then = k
+            now, then = np.nan_to_num(now), np.nan_to_num(then)
+            market = (now.sum() + 1e-9) / (then.sum() + 1e-9) if then.sum() > 0 else 1.0
+            # a SKU's growth, shrunk toward the market's by ``shrink`` units of evidence: the
+            # units it sold a season ago against what it sells now on as many periods
+            growth = np.clip((now * n_then + prm.shrink * market)
+                             / (then * n_then + prm.shrink), 0.2, 5.0)
         ref = reference_periods(p, self.periods_)
         Y = np.nan_to_num(p.Y, nan=0.0)
         n, m = p.n_series, self.periods_.size
