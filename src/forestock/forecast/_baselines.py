@@ -9,13 +9,18 @@ from forestock.forecast._panel import Panel, build_panel, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
 _SEASON = {"D": 7, "W": 1, "M": 12}
+#: Periods of history an ETS model is fitted on at most (a year of days, two of weeks, all
+#: months): an exponentially weighted model gains nothing from older data, and its fit
+#: costs time linear in the series' length.
+_RECENT = {"D": 364, "W": 104, "M": 10_000}
 
 
 class StatsBaseline:
     """One statsforecast model per bottom series (SKU x region), summed bottom-up.
 
     ``model`` is ``"ets"`` (AutoETS) or ``"tsb"`` (Teunter-Syntetos-Babai for
-    intermittent demand). Quantiles are not produced by these baselines: the
+    intermittent demand), AutoETS on the last year of days (two of weeks, all months).
+    Quantiles are not produced by these baselines: the
     q columns repeat the mean.
     """
 
@@ -43,18 +48,19 @@ class StatsBaseline:
 
         p = self.panel_
         n, n_hist = p.n_series, p.n_hist
-        Y = np.nan_to_num(p.Y[:, :n_hist], nan=0.0)
+        keep = min(n_hist, _RECENT[p.freq]) if self.model == "ets" else n_hist
+        Y = np.nan_to_num(p.Y[:, n_hist - keep:n_hist], nan=0.0)
         active = Y.sum(axis=1) > 0
         idx = np.flatnonzero(active)
         h = int(self.periods_.max() - (n_hist - 1))
         mean = np.zeros((n, self.periods_.size))
         if idx.size:
             long = pd.DataFrame({
-                "unique_id": np.repeat(idx, n_hist),
-                "ds": np.tile(np.arange(n_hist), idx.size),
+                "unique_id": np.repeat(idx, keep),
+                "ds": np.tile(np.arange(keep), idx.size),
                 "y": Y[idx].ravel(),
             })
-            season = _SEASON[p.freq] if n_hist >= 2 * _SEASON[p.freq] + 2 else 1
+            season = _SEASON[p.freq] if keep >= 2 * _SEASON[p.freq] + 2 else 1
             model = (AutoETS(season_length=season) if self.model == "ets"
                      else TSB(alpha_d=0.1, alpha_p=0.1))
             sf = StatsForecast(models=[model], freq=1, n_jobs=1)
