@@ -14,8 +14,9 @@ Peers, in the same process on the same cuts: mlforecast + LightGBM (lags,
 rolling means, date and calendar features), statsforecast AutoETS, the
 seasonal naive and level x lift (each series' recent level times last
 occurrence's lift per day of the event). AutoETS and mlforecast are
-single-threaded here; forestock's LightGBM uses ``ForecastParams.threads``
-(2), so seconds are also given per CPU-second (``cpu_seconds``).
+single-threaded (statsforecast ``n_jobs=1``); mlforecast's and forestock's
+LightGBM use ``ForecastParams.threads`` (2). Each data set's wall and CPU
+seconds over all methods are given as ``case_seconds`` and ``case_cpu_seconds``.
 
 Prints, last, one JSON object: per data set, WRMSSE per method and per level,
 the noise floor (WRMSSE of the generator's true means) where known, the ratio
@@ -37,13 +38,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from forestock import Workspace
 from forestock.adapters import stallion_tables
-from forestock.evaluate import DataSet, make_dataset
+from forestock.evaluate import DataSet, KnownMeans, make_dataset
 from forestock.forecast import (
-    ForecastProblem,
     OriginsResult,
     Window,
     backtest_origins,
@@ -57,24 +56,6 @@ STALLION = (Path(__file__).resolve().parents[2] / "shared" / "data" / "stallion"
 PEERS = ("mlforecast", "auto_ets", "seasonal_naive", "level_lift")
 CASES = ("festival", "promo", "grocery", "world", "stallion")
 LEVELS = ("total", "region", "category", "sku", "sku_region")
-
-
-class KnownMeans:
-    """The generator's true means as a forecast: its WRMSSE is the noise floor."""
-
-    name = "true_means"
-
-    def __init__(self, true_mean: pd.DataFrame) -> None:
-        self.table = true_mean
-
-    def fit(self, problem: ForecastProblem) -> KnownMeans:
-        return self
-
-    def predict(self) -> pd.DataFrame:
-        t = self.table.copy()
-        for q in ("q10", "q50", "q90"):
-            t[q] = t["mean"]
-        return t
 
 
 def _cpu() -> float:

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
+
 from forestock.evaluate._common import SIZES, DataSet
 from forestock.evaluate._festival import festival
 from forestock.evaluate._grocery import grocery
 from forestock.evaluate._promo import promo
 
-__all__ = ["GENERATORS", "SIZES", "DataSet", "make_dataset"]
+__all__ = ["GENERATORS", "SIZES", "DataSet", "KnownMeans", "make_dataset"]
 
 GENERATORS: dict[str, Callable[..., DataSet]] = {
     "festival": festival,
@@ -68,3 +70,25 @@ def make_dataset(name: str, seed: int = 0, size: str = "full") -> DataSet:
         known = ", ".join(GENERATORS)
         raise ValueError(f"name={name!r} is not a data set generator; known: {known}") from None
     return generator(seed=seed, size=size)
+
+
+class KnownMeans:
+    """A data set's true means as a forecast (every quantile at the mean): scored beside
+    the methods in a backtest, its WRMSSE is the noise floor no forecast can beat by much.
+
+    Pass it to :func:`forestock.forecast.backtest` among ``methods``.
+    """
+
+    name = "true_means"
+
+    def __init__(self, true_mean: pd.DataFrame) -> None:
+        self.true_mean = true_mean
+
+    def fit(self, problem: object) -> KnownMeans:
+        """Nothing to learn: returns itself."""
+        return self
+
+    def predict(self) -> pd.DataFrame:
+        """The true means, with q10, q50 and q90 at the mean."""
+        return self.true_mean.assign(q10=self.true_mean["mean"], q50=self.true_mean["mean"],
+                                     q90=self.true_mean["mean"])
