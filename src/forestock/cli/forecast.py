@@ -181,7 +181,7 @@ def backtest(
                                                   "and the window (default: as for the next "
                                                   "occurrence).")] = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods to score.")] = (
-        "forestock,seasonal_naive,auto_ets,tsb"),
+        "forestock,seasonal_naive,level_lift,auto_ets,tsb"),
     origins: Annotated[int, typer.Option(min=1, help="Rolling origins: the last K "
                                                      "occurrences of the event, or K windows "
                                                      "ending with --start/--end.")] = 1,
