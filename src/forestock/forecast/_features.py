@@ -188,20 +188,16 @@ def _window(C: np.ndarray, rows: np.ndarray, end: np.ndarray, w: int) -> np.ndar
 
 
 def _ordinary_level(C_ord: np.ndarray, n_ord: np.ndarray, rows: np.ndarray, end: np.ndarray,
-                    w: int) -> np.ndarray:
-    """Mean over the ordinary periods among the ``w`` ending at ``end``; NaN if none."""
+                    w: int, first: np.ndarray | None = None) -> np.ndarray:
+    """Mean over the ordinary periods among the ``w`` ending at ``end``; NaN if none.
+
+    With ``first`` (each row's first sale, -1 none), only periods from it count: a
+    series launched three weeks ago sells at its level of three weeks, not a quarter
+    of it.
+    """
     a = np.maximum(end + 1 - w, 0)
-    n = n_ord[end + 1] - n_ord[a]
-    s = C_ord[rows, end + 1] - C_ord[rows, a]
-    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
-
-
-def _level_since(C_ord: np.ndarray, n_ord: np.ndarray, rows: np.ndarray, end: np.ndarray,
-                 w: int, first: np.ndarray) -> np.ndarray:
-    """:func:`_ordinary_level`, counting only periods from the row's first sale: a series
-    launched three weeks ago sells at its level of three weeks, not a quarter of it."""
-    a = np.maximum(np.maximum(end + 1 - w, 0), np.where(first >= 0, first, 0))
-    a = np.minimum(a, end + 1)
+    if first is not None:
+        a = np.minimum(np.maximum(a, np.where(first >= 0, first, 0)), end + 1)
     n = n_ord[end + 1] - n_ord[a]
     s = C_ord[rows, end + 1] - C_ord[rows, a]
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
@@ -214,16 +210,28 @@ _WEEKDAY_PRIOR = 30.0
 
 
 def weekday_index(p: Panel, agg: Aggregates, sku: np.ndarray, origin: np.ndarray,
-                  day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's weekday index on the weekday of period ``day``: the SKU's national units
-    on that weekday over its ordinary mean, over the ordinary days of the
+                  *days: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each row's weekday index on the weekday of each of ``days`` (periods): the SKU's
+    national units on that weekday over its ordinary mean, over the ordinary days of the
     ``_WEEKDAY_WEEKS`` weeks up to ``origin``, shrunk towards the market's index.
 
-    Returns ``(sku_index, market_index)``; both are 1 on weekly and monthly panels.
+    Returns ``(sku_index, market_index)`` per day; both are 1 on weekly and monthly
+    panels.
     """
     if p.freq != "D":
         one = np.ones(len(sku))
-        return one, one
+        return [(one, one) for _ in days]
+    span = 7 * _WEEKDAY_WEEKS
+    ones = np.zeros(len(sku), dtype=np.int64)
+    level = np.nan_to_num(_ordinary_level(agg.CN_ord, agg.n_ord, sku, origin, span))
+    market = np.nan_to_num(_ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, origin,
+                                           span))
+    return [_weekday_index_on(p, agg, sku, origin, day, level, market) for day in days]
+
+
+def _weekday_index_on(p: Panel, agg: Aggregates, sku: np.ndarray, origin: np.ndarray,
+                      day: np.ndarray, level: np.ndarray, market: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
     back = origin - np.mod(origin - day, 7)  # the latest day up to the origin on that weekday
     s_d = np.zeros(len(sku))
     m_d = np.zeros(len(sku))
@@ -235,11 +243,6 @@ def weekday_index(p: Panel, agg: Aggregates, sku: np.ndarray, origin: np.ndarray
         s_d += np.where(ok, agg.N[sku, tc], 0.0)
         m_d += np.where(ok, agg.tot[tc], 0.0)
         n_d += ok
-    span = 7 * _WEEKDAY_WEEKS
-    ones = np.zeros(len(sku), dtype=np.int64)
-    level = np.nan_to_num(_ordinary_level(agg.CN_ord, agg.n_ord, sku, origin, span))
-    market = np.nan_to_num(_ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, origin,
-                                           span))
     good = (n_d > 0) & (market > 0)
     m_idx = np.where(good, m_d / np.where(good, n_d * market, 1.0), 1.0)
     idx = (s_d + _WEEKDAY_PRIOR * m_idx) / (n_d * level + _WEEKDAY_PRIOR)
@@ -312,7 +315,7 @@ def row_features(
     first = agg.first_sale[series]
     sku_first = agg.sku_first_sale[sku]
     # ordinary levels from the first sale on: a recent launch is not diluted by its zeros
-    f["level_ord"] = _level_since(agg.C_ord, agg.n_ord, series, origin, mid, first)
+    f["level_ord"] = _ordinary_level(agg.C_ord, agg.n_ord, series, origin, mid, first)
     f["trend"] = (f[f"level_{short}"] + _EPS) / (f[f"level_{long_}"] + _EPS)
     a = np.maximum(origin + 1 - long_, 0)
     f["sold_share"] = (agg.C_nz[series, origin + 1] - agg.C_nz[series, a]) / np.maximum(
@@ -322,7 +325,7 @@ def row_features(
     known = (first >= short) & (first <= origin)
     f["age"] = np.where(known, origin - first, np.where(first < 0, -1, np.nan)).astype(
         np.float32)
-    nat_ord = _level_since(agg.CN_ord, agg.n_ord, sku, origin, mid, sku_first)
+    nat_ord = _ordinary_level(agg.CN_ord, agg.n_ord, sku, origin, mid, sku_first)
     f["sku_level_ord"] = nat_ord
     f["sku_level_short"] = _window(agg.CN, sku, origin, short)
     f["region_level"] = _window(agg.CR, reg, origin, mid)
@@ -368,12 +371,11 @@ def row_features(
     okp_sku = okp & since(sku_first, pb - short)
     # weekday indices of the target and of the aligned day of the previous occurrence: lifts
     # are read net of the weekday they fell on and applied on the target's
-    wd, _ = weekday_index(p, agg, sku, origin, target)
-    wd_prev, wd_market_prev = weekday_index(p, agg, sku, origin, ac)
+    (wd, _), (wd_prev, wd_market_prev) = weekday_index(p, agg, sku, origin, target, ac)
     ser_prev = Yh[series, ac]
-    ser_base = _level_since(agg.C_ord, agg.n_ord, series, pb, mid, first) * wd_prev
+    ser_base = _ordinary_level(agg.C_ord, agg.n_ord, series, pb, mid, first) * wd_prev
     nat_prev = agg.N[sku, ac]
-    nat_base = _level_since(agg.CN_ord, agg.n_ord, sku, pb, mid, sku_first) * wd_prev
+    nat_base = _ordinary_level(agg.CN_ord, agg.n_ord, sku, pb, mid, sku_first) * wd_prev
     tot_prev = agg.tot[ac]
     tot_base = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, pb, mid) * wd_market_prev
     f["event_prev"] = np.where(okp_ser, ser_prev, np.nan)
