@@ -27,6 +27,10 @@ class MissingTableError(ForestockError):
     """A stage needs a table the workspace does not hold."""
 
 
+class WorkspaceNotFoundError(ForestockError):
+    """A verb that reads a workspace was pointed at a folder that does not exist."""
+
+
 class InfeasibleError(ForestockError):
     """A request cannot be met (for example stock beyond every warehouse's room)."""
 

@@ -57,6 +57,7 @@ def test_world_seed_twice_gives_identical_files(tmp_path: Path) -> None:
 def test_user_errors_exit_2(args: list[str], message: str, tmp_path: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
     """Missing tables and bad arguments exit 2 with a message saying what to do."""
+    (tmp_path / "empty").mkdir()
     assert main([*args, "-w", str(tmp_path / "empty")]) == 2
     assert message in " ".join(capsys.readouterr().err.split())
 
@@ -126,7 +127,7 @@ def test_embedded_world_flow_keeps_the_invariants(tmp_path: Path) -> None:
 
 
 def test_sigterm_leaves_no_half_written_file(tmp_path: Path) -> None:
-    """A `forestock world` stopped by SIGTERM mid-write exits 143 and leaves no temporary file."""
+    """A `forestock world` stopped by SIGTERM mid-write exits 143 and leaves no staged file."""
     import signal
     import subprocess
     import sys
@@ -137,11 +138,11 @@ def test_sigterm_leaves_no_half_written_file(tmp_path: Path) -> None:
                              "world", "-w", str(ws), "--skus", "20000", "--regions", "31"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list(ws.glob(".history.parquet.tmp-*")):
+    while not list(ws.glob(".stage-world-*/history.parquet")):
         assert proc.poll() is None, "the world finished before it could be stopped"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert not list(ws.glob(".*tmp*"))
+    assert not list(ws.glob(".*tmp*")) and not list(ws.glob(".stage-*"))
     assert not (ws / "history.parquet").exists()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,6 +32,7 @@ from rich.text import Text
 
 from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
+from forestock.workspace import jsonable
 
 app = typer.Typer(
     name="forestock",
@@ -55,16 +58,49 @@ WorkspaceOpt = Annotated[
                  envvar="FORESTOCK_WORKSPACE"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of every random draw; same seed, same tables.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random draw (>= 0); same "
+                                                  "seed, same tables.")]
+
+#: ``errno`` values of a full disk or an exhausted quota.
+DISK_FULL = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line: line breaks become spaces."""
+    return " ".join(str(text).split())
+
+
+def fail(message: object) -> NoReturn:
+    """Print ``error: message`` on one line of stderr (markup escaped) and exit with code 2."""
+    err.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False,
+              soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def warn(message: object) -> None:
+    """Print ``warning: message`` on one line of stderr (markup escaped)."""
+    err.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False,
+              soft_wrap=True)
+
+
+def disk_full(exc: OSError) -> str:
+    """The one-line message of a write that ran out of room."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return (f"no space left on the device{where} ({exc.strerror or 'disk full'}); nothing was "
+            "published, the workspace is as it was; free some space and run again")
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
+    """Turn bad input and a full disk into one-line errors with exit code 2."""
     try:
         yield
     except (ForestockError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc)
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            fail(disk_full(exc))
+        raise
 
 
 class RichCallbacks(Callbacks):
@@ -118,11 +154,12 @@ def parse_date(value: str | None, flag: str) -> dt.date | None:
 
 
 def rich_table(title: str, frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Table:
+    """A Rich table of ``frame``; the title, headers and cells are shown as text, never markup."""
     formats = formats or {}
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(title), title_justify="left")
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
-        t.add_column(str(col), justify="right" if numeric else "left")
+        t.add_column(Text(str(col)), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         cells = []
         for col, v in zip(frame.columns, row, strict=True):
@@ -135,12 +172,13 @@ def rich_table(title: str, frame: pd.DataFrame, formats: dict[str, str] | None =
                 cells.append(f"{v:,}")
             else:
                 cells.append(str(v))
-        t.add_row(*cells)
+        t.add_row(*(Text(c) for c in cells))
     return t
 
 
 def emit_json(payload: dict[str, Any]) -> None:
-    out.print_json(json.dumps(payload, default=str))
+    """Print ``payload`` as strict JSON: NaN and infinities as ``null``, never ``NaN``."""
+    out.print_json(json.dumps(jsonable(payload), allow_nan=False, ensure_ascii=False))
 
 
 def public_facts(obj: object) -> dict[str, Any]:

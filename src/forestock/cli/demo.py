@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from forestock.cli._common import (
     SeedOpt,
@@ -21,7 +22,7 @@ from forestock.workspace import DEFAULT_WORKSPACE
 def demo(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     seed: SeedOpt = 0,
-    skus: Annotated[int, typer.Option(help="Number of products in the world.")] = 500,
+    skus: Annotated[int, typer.Option(min=1, help="Number of products in the world.")] = 500,
 ) -> None:
     """Run the whole flow on the embedded China world and write the report.
 
@@ -50,4 +51,5 @@ def demo(
         out.rule(f"[bold]{i}/{len(steps)} {name}")
         step()
     out.rule()
-    out.print(f"demo finished in {time.perf_counter() - t0:.0f} s; workspace {workspace.resolve()}")
+    out.print(escape(f"demo finished in {time.perf_counter() - t0:.0f} s; workspace "
+                     f"{workspace.resolve()}"))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from forestock.cli._common import (
     JsonOpt,
@@ -78,26 +79,32 @@ def forecast(
         window = target_window(calendar, span["last"], event, parse_date(start, "--start"),
                                parse_date(end, "--end"))
         t0 = time.perf_counter()
-        if method == "forestock" and _needs_blocks(ws, span, window.end):
-            daily, national, rows, corr = _forecast_blocks(ws, calendar, window, seed)
-        else:
-            data = _inputs(ws)
-            with err.status(f"forecasting {window.start}..{window.end} ({method})"):
-                result = forecast_with_totals(data["history"], data["calendar"], window,
-                                              data["skus"], data["regions"],
-                                              prices=data["prices"], method=method, seed=seed)
-                ws.write_many({"forecast": result.table, "forecast_total": result.totals})
-            table, corr = result.table, result.correlation
-            daily, rows = _daily(table), len(table)
-            national = _national(result.totals)
-    facts = {"event": window.event, "start": window.start, "end": window.end, "method": method,
-             "seed": seed, "rows": rows, "units_mean": float(daily["mean"].sum()),
-             "units_q10": float(daily["q10"].sum()), "units_q90": float(daily["q90"].sum()),
-             "window_q10": float(national["q10"]), "window_q50": float(national["q50"]),
-             "window_q90": float(national["q90"]), "correlation_days": corr.days,
-             "correlation_regions": corr.regions,
-             "seconds": round(time.perf_counter() - t0, 2)}
-    ws.note("forecast", facts)
+        reads = [t for t in ("history", "calendar", "skus", "regions", "prices") if ws.has(t)]
+        with ws.stage("forecast", reads=reads):  # forecast, its totals and notes together
+            if method == "forestock" and _needs_blocks(ws, span, window.end):
+                daily, national, rows, corr = _forecast_blocks(ws, calendar, window, seed)
+            else:
+                data = _inputs(ws)
+                with err.status(escape(f"forecasting {window.start}..{window.end} "
+                                       f"({method})")):
+                    result = forecast_with_totals(data["history"], data["calendar"], window,
+                                                  data["skus"], data["regions"],
+                                                  prices=data["prices"], method=method,
+                                                  seed=seed)
+                    ws.write_many({"forecast": result.table, "forecast_total": result.totals})
+                table, corr = result.table, result.correlation
+                daily, rows = _daily(table), len(table)
+                national = _national(result.totals)
+            facts = {"event": window.event, "start": window.start, "end": window.end,
+                     "method": method, "seed": seed, "rows": rows,
+                     "units_mean": float(daily["mean"].sum()),
+                     "units_q10": float(daily["q10"].sum()),
+                     "units_q90": float(daily["q90"].sum()),
+                     "window_q10": float(national["q10"]), "window_q50": float(national["q50"]),
+                     "window_q90": float(national["q90"]), "correlation_days": corr.days,
+                     "correlation_regions": corr.regions,
+                     "seconds": round(time.perf_counter() - t0, 2)}
+            ws.note("forecast", facts)
     if as_json:
         emit_json(facts)
         return

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from forestock.cli._common import (
     JsonOpt,
@@ -17,6 +18,7 @@ from forestock.cli._common import (
     out,
     rich_table,
     user_errors,
+    warn,
 )
 from forestock.errors import ForestockError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace, load_dir
@@ -37,14 +39,17 @@ def load(
     on any problem nothing in the workspace changes."""
     with user_errors():
         ws = Workspace(workspace)
-        report = load_dir(ws, folder)
+        with ws.stage("load"):
+            report = load_dir(ws, folder)
     if as_json:
         emit_json({"loaded": dict(report), "ignored": report.ignored})
         return
     frame = pd.DataFrame({"table": list(report), "rows": list(report.values())})
     out.print(rich_table(f"Loaded into {ws.root}", frame))
     if report.ignored:
-        out.print(f"ignored (not forestock tables): {', '.join(report.ignored)}")
+        out.print(f"ignored (not forestock tables): {escape(', '.join(report.ignored))}")
+    for name, why in ws.stale().items():
+        warn(f"{name} is stale: {why}; re-run the stage that makes it")
 
 
 @app.command()
@@ -52,12 +57,17 @@ def sql(
     query: Annotated[str, typer.Argument(help='SQL over the tables, e.g. "SELECT * FROM '
                                               'outcomes_brand ORDER BY gmv DESC LIMIT 10"')],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print at most.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Query the workspace with SQL (DuckDB); every table is a view named after it."""
+    """Query the workspace with SQL (DuckDB, read-only); every table is a view named after it.
+
+    Only queries run: statements that write (COPY, CREATE, INSERT...), attach, install or
+    change settings are refused, and no file outside the workspace can be read.
+    """
     with user_errors():
         ws = Workspace(workspace)
+        ws.check_exists()
         if not ws.tables():
             raise ForestockError(f"{ws.root} holds no tables yet; run `forestock demo` or "
                                  "`forestock load DIR` first")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from forestock.cli._common import (
     WorkspaceOpt,
@@ -13,6 +14,7 @@ from forestock.cli._common import (
     err,
     out,
     user_errors,
+    warn,
 )
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -33,7 +35,11 @@ def report(
 
     with user_errors():
         ws = Workspace(workspace)
+        ws.check_exists()
+        ws.tidy()
+        for name, why in ws.stale().items():
+            warn(f"{name} is stale: {why}; the report marks the sections that show it")
         with err.status("writing the report"):
             seed = ws.notes().get("simulate", {}).get("seed")
             path = build_report(ws, output, seed=seed if isinstance(seed, int) else None)
-    out.print(f"report: {path.resolve()}")
+    out.print(f"report: {escape(str(path.resolve()))}", soft_wrap=True)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from forestock.cli._common import (
     JsonOpt,
@@ -104,21 +105,22 @@ def simulate(
              "quantiles (a rehearsal before the event), or your own orders table.")
     ] = Source.truth,
     scale: Annotated[float, typer.Option(
+        min=0,
         help="Multiply demand, stock and warehouse capacity (about 400 makes the default "
              "world's 11.11 a 1.3-billion-order day).")] = 1.0,
-    workers: Annotated[int, typer.Option(help="Workers the SKU shards run on; results do not "
-                                              "depend on it.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Workers the SKU shards run on; results "
+                                                     "do not depend on it.")] = 1,
     pool: Annotated[Pool, typer.Option(
         help="Workers as threads of this process (the kernels release the GIL) or as "
              "spawned processes.")] = Pool.threads,
     policy: Annotated[Policy, typer.Option(help="Routing policy.")] = Policy.nearest,
     factory_hours: Annotated[float | None, typer.Option(
-        help="Ship orders no warehouse can fill from the factory, arriving after this many "
+        min=0, help="Ship orders no warehouse can fill from the factory, arriving after this many "
              "hours (default: they are unfilled).")] = None,
-    chunk_orders: Annotated[int, typer.Option(help="Orders held in memory at once.")
+    chunk_orders: Annotated[int, typer.Option(min=1, help="Orders held in memory at once.")
                             ] = 200_000,
     checkpoint_every: Annotated[float, typer.Option(
-        help="Seconds between checkpoints of a long run.")] = 30.0,
+        min=0, help="Seconds between checkpoints of a long run.")] = 30.0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted run (same options) from its checkpoint.")
     ] = False,
@@ -139,23 +141,25 @@ def simulate(
                                 factory_hours=factory_hours, chunk_orders=chunk_orders,
                                 checkpoint_seconds=checkpoint_every)
         ws = Workspace(workspace)
-        ws.require(["plan", "warehouses", "lanes", "skus", "regions"], "simulate")
+        inputs = ["plan", "warehouses", "lanes", "skus", "regions"]
+        ws.require(inputs, "simulate")
         ckpt = Path(workspace) / CHECKPOINT
         if resume and not ckpt.exists():
             raise ForestockError(f"no interrupted rehearsal to resume in {workspace}")
-        the_day, demand = _demand(ws, source, day, event, seed)
-        problem = SimulateProblem.from_tables(
-            the_day, demand, ws.read("plan"), ws.read("warehouses"), ws.read("lanes"),
-            ws.read("skus"), ws.read("regions"))
-        t0 = time.perf_counter()
-        with progress_bar(as_json) as progress:
-            result = run(problem, params, seed, RichCallbacks(progress), checkpoint=ckpt,
-                         resume=resume)
-        elapsed = time.perf_counter() - t0
-        check_outcomes(result, problem)
-        ws.write_many(result.tables)
-    facts = _sim_facts(result, elapsed, source.value)
-    ws.note("simulate", facts)
+        with ws.stage("simulate", reads=[*inputs, source.value]):  # outcomes and notes
+            the_day, demand = _demand(ws, source, day, event, seed)
+            problem = SimulateProblem.from_tables(
+                the_day, demand, ws.read("plan"), ws.read("warehouses"), ws.read("lanes"),
+                ws.read("skus"), ws.read("regions"))
+            t0 = time.perf_counter()
+            with progress_bar(as_json) as progress:
+                result = run(problem, params, seed, RichCallbacks(progress), checkpoint=ckpt,
+                             resume=resume)
+            elapsed = time.perf_counter() - t0
+            check_outcomes(result, problem)
+            ws.write_many(result.tables)
+            facts = _sim_facts(result, elapsed, source.value)
+            ws.note("simulate", facts)
     if as_json:
         emit_json(facts)
         return
@@ -183,7 +187,7 @@ def _sim_facts(result: Any, elapsed: float, source: str) -> dict[str, Any]:
 
 
 def _print_headline(f: dict[str, Any]) -> None:
-    t = Table(title=f"Rehearsal of {f['day']}", show_header=False, title_justify="left")
+    t = Table(title=Text(f"Rehearsal of {f['day']}"), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_row("GMV", f"CNY {f['gmv']:,.0f}")

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from forestock.cli._common import (
     JsonOpt,
@@ -51,7 +53,7 @@ def _best_known(instance: Path) -> int | None:
 
 
 def _print(title: str, facts: dict[str, Any]) -> None:
-    t = Table(title=title, show_header=False, title_justify="left")
+    t = Table(title=Text(title), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
     for k, v in facts.items():
@@ -60,7 +62,7 @@ def _print(title: str, facts: dict[str, Any]) -> None:
         elif isinstance(v, int) and not isinstance(v, bool):
             t.add_row(k.replace("_", " "), f"{v:,}")
         else:
-            t.add_row(k.replace("_", " "), str(v))
+            t.add_row(k.replace("_", " "), Text(str(v)))
     out.print(t)
 
 
@@ -90,14 +92,14 @@ def replay(
     _print(f"Replay of {solution.name}", {k: v for k, v in facts.items()
                                           if k != "first_conflicts"})
     for msg in r.first_conflicts:
-        out.print(f"  {msg}", highlight=False)
+        out.print(f"  {escape(msg)}", highlight=False)
 
 
 @sortation_app.command()
 def run(
     instance: InstanceArg,
-    steps: Annotated[int | None, typer.Option(help="Steps to plan; default: the instance's.")
-                     ] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Steps to plan; default: the "
+                                                         "instance's.")] = None,
     heatmap: Annotated[Path | None, typer.Option(help="Write the congestion heat map (PNG) "
                                                       "here.")] = None,
     seed: SeedOpt = 0,
@@ -137,7 +139,8 @@ def size(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     figures: Annotated[Path | None, typer.Option(help="Folder for the PNG figures; default "
                                                       "WORKSPACE/sortation.")] = None,
-    station_rate: Annotated[float, typer.Option(help="Parcels an induction station feeds "
+    station_rate: Annotated[float, typer.Option(min=0,
+                                                help="Parcels an induction station feeds "
                                                      "per hour (sets the stations).")] = 800.0,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
@@ -156,7 +159,8 @@ def size(
         ws.require(["outcomes_flow"], "sortation size")
         hour, mix = peak_hour(ws.read("outcomes_flow"), warehouse)
         target = sum(mix.values())
-        with out.status(f"sizing the fleet of {warehouse} for {target:,.0f} parcels an hour"):
+        with out.status(escape(f"sizing the fleet of {warehouse} for {target:,.0f} parcels "
+                               "an hour")):
             r = size_fleet(target, mix, SizingParams(station_rate=station_rate), seed=seed,
                            warehouse=warehouse, hour=hour)
     folder = figures or (ws.root / "sortation")

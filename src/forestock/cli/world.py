@@ -28,8 +28,9 @@ from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 def world(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     seed: SeedOpt = 0,
-    skus: Annotated[int, typer.Option(help="Number of products (SKUs).")] = 500,
-    regions: Annotated[int, typer.Option(help="Delivery regions (31 provinces always).")] = 80,
+    skus: Annotated[int, typer.Option(min=1, help="Number of products (SKUs).")] = 500,
+    regions: Annotated[int, typer.Option(min=1, help="Delivery regions (31 provinces always).")
+                       ] = 80,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the embedded China world (deterministic for a seed).
@@ -43,11 +44,12 @@ def world(
         params = WorldParams(seed=seed, skus=skus, regions=regions)
         ws = Workspace(workspace)
         t0 = time.perf_counter()
-        with progress_bar(as_json) as progress:
-            result = build_world(ws, params, RichCallbacks(progress))
-        elapsed = time.perf_counter() - t0
-    facts = {**public_facts(result), "seconds": round(elapsed, 2)}
-    ws.note("world", facts)
+        with ws.stage("world"):  # every table of the world, published together
+            with progress_bar(as_json) as progress:
+                result = build_world(ws, params, RichCallbacks(progress))
+            elapsed = time.perf_counter() - t0
+            facts = {**public_facts(result), "seconds": round(elapsed, 2)}
+            ws.note("world", facts)
     if as_json:
         emit_json(facts)
         return

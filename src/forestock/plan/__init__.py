@@ -33,12 +33,19 @@ from forestock.errors import InfeasibleError
 from forestock.plan._lagrange import solve_fast
 from forestock.plan._lp import lp_size, round_plan, solve_lp
 from forestock.plan._model import Evaluation, Model, evaluate
-from forestock.plan._notices import lead_days, make_notices, write_notice_pages
+from forestock.plan._notices import (
+    PastDueWarning,
+    lead_days,
+    make_notices,
+    notice_page_names,
+    write_notice_pages,
+)
 from forestock.plan._problem import METHODS, PlanError, PlanParams, PlanProblem, PlanResult
 from forestock.plan._validate import validate_plan
 
 __all__ = [
     "METHODS",
+    "PastDueWarning",
     "PlanError",
     "PlanParams",
     "PlanProblem",
@@ -47,6 +54,7 @@ __all__ = [
     "lead_days",
     "lp_columns",
     "make_notices",
+    "notice_page_names",
     "solve_plan",
     "validate_plan",
     "write_notice_pages",

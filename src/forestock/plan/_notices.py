@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forestock.errors import ForestockError
+from forestock.errors import ForestockError, ForestockWarning
 from forestock.geo import haversine_km
 from forestock.plan._problem import BONDED_PORTS, PlanParams
 
-__all__ = ["lead_days", "make_notices", "write_notice_pages"]
+__all__ = ["PastDueWarning", "lead_days", "make_notices", "notice_page_names",
+           "write_notice_pages"]
+
+
+class PastDueWarning(ForestockWarning):
+    """Notices whose ship-by date is not after the last day of the history."""
 
 
 def lead_days(
@@ -46,13 +53,21 @@ def make_notices(
     warehouses: pd.DataFrame,
     event_start: dt.date,
     params: PlanParams | None = None,
+    history_end: dt.date | None = None,
 ) -> pd.DataFrame:
     """Advance shipping notices: one per SKU and warehouse of the plan.
 
     ``arrive_by`` is ``cutoff_days`` before the event (the pre-stock cut-off);
     ``ship_by`` is the lead time plus ``safety_days`` before that. Notices are
     sorted by brand, ship-by date, SKU and warehouse; their units add up to
-    the plan's.
+    the plan's. ``past_due`` flags the notices whose ship-by date is on or
+    before ``history_end`` (the last day of the history the forecast saw): due
+    before the plan could reach the manufacturer.
+
+    Warns
+    -----
+    PastDueWarning
+        When any notice is past due, saying how many and the earliest.
 
     Raises
     ------
@@ -80,8 +95,17 @@ def make_notices(
     width = max(6, math.ceil(math.log10(len(rows) + 1)))
     rows["notice_id"] = [f"N{i:0{width}d}" for i in range(1, len(rows) + 1)]
     rows["units"] = rows["units"].astype(np.int64)
+    rows["past_due"] = (rows["ship_by"] <= pd.Timestamp(history_end) if history_end is not None
+                        else False)
+    late = int(rows["past_due"].sum())
+    if late:
+        first = pd.Timestamp(rows["ship_by"].min()).date()
+        warnings.warn(PastDueWarning(
+            f"{late:,} of {len(rows):,} notices have a ship-by date on or before {history_end}, "
+            f"the last day of the history (the earliest {first}); they are flagged past_due: "
+            "those units cannot arrive by the cut-off unless shipped at once"), stacklevel=2)
     return rows[["notice_id", "brand_id", "sku_id", "warehouse_id", "units", "ship_by",
-                 "arrive_by"]]
+                 "arrive_by", "past_due"]]
 
 
 _CSS = """
@@ -127,12 +151,43 @@ def _safe(brand_id: str) -> str:
     return name or "brand"
 
 
+#: File names some systems refuse whatever the extension.
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+             *(f"lpt{i}" for i in range(1, 10))}
+
+
+def notice_page_names(brand_ids: list[str]) -> dict[str, str]:
+    """A unique page file name per brand id, ``<brand_id>.html`` where that is safe.
+
+    An id that is not a plain file name (``A/B``, a reserved name, text that
+    folds to another id's name on a case-insensitive disk) gets its cleaned
+    form plus a short hash of the id (``A_B-5f0c4b1e.html``), so two brands
+    never share a page and each name still says which brand it is.
+    """
+    def folded(b: str) -> str:
+        return _safe(b).casefold()
+
+    counts: dict[str, int] = {}
+    for b in brand_ids:
+        counts[folded(b)] = counts.get(folded(b), 0) + 1
+    names = {}
+    for b in brand_ids:
+        plain = _safe(b) == b and len(b) <= 100 and b.casefold() not in _RESERVED
+        if plain and counts[folded(b)] == 1:
+            names[b] = f"{b}.html"
+        else:
+            digest = hashlib.sha256(b.encode("utf-8")).hexdigest()[:8]
+            names[b] = f"{_safe(b)[:100]}-{digest}.html"
+    return names
+
+
 def write_notice_pages(folder: str | Path, notices: pd.DataFrame, brands: pd.DataFrame,
                        skus: pd.DataFrame, warehouses: pd.DataFrame) -> list[Path]:
     """Write one printable HTML page per manufacturer, ``<folder>/<brand_id>.html``.
 
-    Each page is written to a temporary file and renamed, so a crash leaves
-    the old page or the new one. Returns the paths written, by brand.
+    File names are unique per brand id (see :func:`notice_page_names`). Each
+    page is written to a temporary file and renamed, so a crash leaves the old
+    page or the new one. Returns the paths written, by brand.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,12 +195,13 @@ def write_notice_pages(folder: str | Path, notices: pd.DataFrame, brands: pd.Dat
     rows = rows.merge(warehouses[["warehouse_id", "name"]].rename(columns={"name": "wh_name"}),
                       on="warehouse_id", how="left")
     info = brands.set_index("brand_id")
+    files = notice_page_names(sorted({str(b) for b in rows["brand_id"]}))
     paths = []
     for brand_id, part in rows.groupby("brand_id", sort=True):
         bid = str(brand_id)
         name = str(info.at[bid, "name"]) if bid in info.index else bid
         country = str(info.at[bid, "country"]) if bid in info.index else ""
-        final = folder / f"{_safe(bid)}.html"
+        final = folder / files[bid]
         tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
         tmp.write_text(_page(bid, name, country, part), encoding="utf-8")
         tmp.replace(final)

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-Kind = Literal["str", "int", "float", "date", "timestamp"]
+Kind = Literal["str", "int", "float", "date", "timestamp", "bool"]
 
 _ARROW: dict[str, pa.DataType] = {
     "str": pa.string(),
@@ -16,6 +16,7 @@ _ARROW: dict[str, pa.DataType] = {
     "float": pa.float64(),
     "date": pa.date32(),
     "timestamp": pa.timestamp("s"),
+    "bool": pa.bool_(),
 }
 
 
@@ -87,6 +88,11 @@ class TableSpec:
         return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in cols])
 
 
+#: The largest quantity a table holds (units, storage, population): sums of a
+#: billion of them still fit a 64-bit integer.
+QUANTITY_MAX = 1e15
+
+
 def _c(
     name: str,
     kind: Kind,
@@ -105,7 +111,7 @@ def _sales(name: str, doc: str) -> TableSpec:
     return TableSpec(
         name,
         (_c("date", "date"), _c("sku_id", "str"), _c("region_id", "str"),
-         _c("units", "int", low=0.0)),
+         _c("units", "int", low=0.0, high=QUANTITY_MAX)),
         key=("date", "sku_id", "region_id"),
         refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
         doc=doc,
@@ -136,7 +142,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("province", "str"),
                 _c("lat", "float", low=-90.0, high=90.0),
                 _c("lon", "float", low=-180.0, high=180.0),
-                _c("population", "int", low=0.0),
+                _c("population", "int", low=0.0, high=QUANTITY_MAX),
             ),
             key=("region_id",),
             doc="Where buyers live: one row per delivery region.",
@@ -150,8 +156,10 @@ SPECS: dict[str, TableSpec] = {
                 _c("lat", "float", low=-90.0, high=90.0),
                 _c("lon", "float", low=-180.0, high=180.0),
                 _c("tier", "str", "rdc (regional hub) or fdc (forward)", choices=("rdc", "fdc")),
-                _c("storage_units", "int", "units it can hold before the event", low=0.0),
-                _c("outbound_per_hour", "int", "parcels it can ship per hour", low=0.0),
+                _c("storage_units", "int", "units it can hold before the event", low=0.0,
+                   high=QUANTITY_MAX),
+                _c("outbound_per_hour", "int", "parcels it can ship per hour", low=0.0,
+                   high=QUANTITY_MAX),
             ),
             key=("warehouse_id",),
             refs=(Ref("region_id", "regions", "region_id"),),
@@ -259,7 +267,8 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "plan",
-            (_c("sku_id", "str"), _c("warehouse_id", "str"), _c("units", "int", low=0.0)),
+            (_c("sku_id", "str"), _c("warehouse_id", "str"),
+             _c("units", "int", low=0.0, high=QUANTITY_MAX)),
             key=("sku_id", "warehouse_id"),
             refs=(
                 Ref("sku_id", "skus", "sku_id"),
@@ -277,6 +286,8 @@ SPECS: dict[str, TableSpec] = {
                 _c("units", "int", low=0.0),
                 _c("ship_by", "date"),
                 _c("arrive_by", "date"),
+                _c("past_due", "bool", "ship_by is on or before the last day of the history: "
+                                       "the notice is due before the plan could be sent"),
             ),
             key=("notice_id",),
             refs=(
@@ -293,7 +304,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("time", "timestamp", "when the order was placed"),
                 _c("sku_id", "str"),
                 _c("region_id", "str"),
-                _c("units", "int", low=1),
+                _c("units", "int", low=1, high=QUANTITY_MAX),
             ),
             key=("order_id",),
             refs=(Ref("sku_id", "skus", "sku_id"), Ref("region_id", "regions", "region_id")),
