@@ -159,25 +159,28 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
 def notice_page_names(brand_ids: list[str]) -> dict[str, str]:
     """A unique page file name per brand id, ``<brand_id>.html`` where that is safe.
 
-    An id that is not a plain file name (``A/B``, a reserved name, text that
-    folds to another id's name on a case-insensitive disk) gets its cleaned
-    form plus a short hash of the id (``A_B-5f0c4b1e.html``), so two brands
-    never share a page and each name still says which brand it is.
+    An id that is not a plain file name (``A/B``, a reserved name, or one of
+    two ids that differ only in case, alike on a case-insensitive disk) gets
+    its cleaned form plus a short hash of the id (``A_B-1d2bc6fa.html``), so
+    two brands never share a page and each name still says which brand it is.
     """
-    def folded(b: str) -> str:
-        return _safe(b).casefold()
+    def plain(b: str) -> bool:
+        return _safe(b) == b and len(b) <= 100 and b.casefold() not in _RESERVED
 
-    counts: dict[str, int] = {}
+    folds: dict[str, int] = {}
     for b in brand_ids:
-        counts[folded(b)] = counts.get(folded(b), 0) + 1
+        if plain(b):
+            folds[b.casefold()] = folds.get(b.casefold(), 0) + 1
     names = {}
     for b in brand_ids:
-        plain = _safe(b) == b and len(b) <= 100 and b.casefold() not in _RESERVED
-        if plain and counts[folded(b)] == 1:
+        if plain(b) and folds[b.casefold()] == 1:
             names[b] = f"{b}.html"
         else:
             digest = hashlib.sha256(b.encode("utf-8")).hexdigest()[:8]
             names[b] = f"{_safe(b)[:100]}-{digest}.html"
+    if len({n.casefold() for n in names.values()}) < len(names):  # an id shaped like a hash
+        names = {b: f"{_safe(b)[:100]}-{hashlib.sha256(b.encode('utf-8')).hexdigest()[:16]}"
+                    ".html" for b in brand_ids}
     return names
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import forestock
@@ -11,9 +13,37 @@ from forestock.report._headline import headline
 from forestock.report._html import Figures, esc, page, write_atomic
 from forestock.workspace import Workspace
 
-__all__ = ["build_report"]
+__all__ = ["SECTION_TABLES", "build_report", "mark_stale"]
 
 log = logging.getLogger("forestock.report")
+
+#: The tables each section shows (by its anchor): it is marked stale when one of them is.
+SECTION_TABLES: dict[str, tuple[str, ...]] = {
+    "cards": ("outcomes_region", "outcomes_second", "outcomes_brand", "outcomes_warehouse"),
+    "day": ("outcomes_second",),
+    "delivery": ("outcomes_region", "regions"),
+    "brands": ("outcomes_brand", "brands"),
+    "warehouses": ("warehouses", "plan", "outcomes_warehouse", "regions"),
+    "forecast": ("forecast", "plan", "truth", "warehouses"),
+}
+
+
+def mark_stale(html_text: str, tables: Sequence[str], stale: Mapping[str, str]) -> str:
+    """``html_text`` (a section) with a banner naming its stale tables, after its heading.
+
+    A table is stale when a table it was computed from changed since (see
+    :meth:`forestock.workspace.Workspace.stale`); the banner says which and why.
+    """
+    mine = [t for t in tables if t in stale]
+    if not mine:
+        return html_text
+    reasons = "; ".join(f"<code>{esc(t)}</code>: {esc(stale[t])}" for t in mine)
+    banner = (f'<p class="stale"><strong>Stale</strong>: this section shows tables computed '
+              f"from inputs that changed since ({reasons}). Re-run the stages that make them.</p>")
+    heading = re.search(r"</h2>", html_text)
+    if heading is None:
+        return banner + html_text
+    return html_text[:heading.end()] + banner + html_text[heading.end():]
 
 
 def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = None) -> Path:
@@ -38,7 +68,9 @@ def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = N
     Path
         The file written (atomically: a temporary file, then a rename).
     """
+    ws.check_exists()
     out = Path(out) if out is not None else ws.root / "report.html"
+    stale = ws.stale()
     day = sec.event_date(ws)
     seed = seed if seed is not None else sec.seed_of(ws)
     fig = Figures()
@@ -53,12 +85,12 @@ def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = N
             + " (run <code>forestock simulate</code>).</p>"
         )
     body = "\n".join([
-        cards,
-        sec.over_the_day(ws, fig, day),
-        sec.delivery(ws, fig),
-        sec.brands(ws, fig),
-        sec.warehouses(ws, fig),
-        sec.forecast_plan(ws, fig, day),
+        mark_stale(cards, SECTION_TABLES["cards"], stale),
+        mark_stale(sec.over_the_day(ws, fig, day), SECTION_TABLES["day"], stale),
+        mark_stale(sec.delivery(ws, fig), SECTION_TABLES["delivery"], stale),
+        mark_stale(sec.brands(ws, fig), SECTION_TABLES["brands"], stale),
+        mark_stale(sec.warehouses(ws, fig), SECTION_TABLES["warehouses"], stale),
+        mark_stale(sec.forecast_plan(ws, fig, day), SECTION_TABLES["forecast"], stale),
         sec.notes(ws, seed),
     ])
     when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"

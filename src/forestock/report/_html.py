@@ -57,6 +57,8 @@ section h2 { margin:0 0 6px; font-size:20px; }
 section h3 { margin:18px 0 6px; font-size:16px; }
 .note { color:var(--muted); font-size:13px; margin:4px 0 10px; }
 .skipped { color:var(--muted); font-style:italic; }
+.stale { background:#fff4e6; border-left:4px solid #e8590c; color:#862e00; padding:6px 12px;
+  margin:6px 0 10px; font-size:14px; }
 .grid2 { display:grid; grid-template-columns:1fr 1fr; gap:16px; }
 @media (max-width:1000px) { .grid2 { grid-template-columns:1fr; } }
 .fig { min-height:360px; }
