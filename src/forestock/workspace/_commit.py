@@ -40,7 +40,7 @@ log = logging.getLogger("forestock.workspace")
 
 STAGE_PREFIX = ".stage-"
 JOURNAL_PREFIX = ".commit-"
-_TMP = re.compile(r"^\..+\.tmp-(\d+)$")
+_TMP = re.compile(r"^\..+\.tmp-(\d+)(\.wal)?$")
 
 
 def digest(path: Path) -> str:
