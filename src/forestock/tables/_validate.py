@@ -132,6 +132,19 @@ def _ints(values: pd.Series, empty: np.ndarray, col: Column,
     return out, wide
 
 
+def _exact_floats(values: pd.Series, num: pd.Series) -> np.ndarray:
+    """Numbers as ``float64``, text read correctly rounded (pandas' fast parser is not)."""
+    arr = num.to_numpy(dtype=float, na_value=np.nan)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        text = values.astype("string").str.strip()
+        ok = ~np.isnan(arr) & text.notna().to_numpy(dtype=bool)
+        is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
+        ok &= is_text
+        if ok.any():
+            arr[ok] = text[ok].to_numpy(dtype=str).astype(np.float64)
+    return arr
+
+
 def _finite_whole(arr: np.ndarray, skip: np.ndarray, values: pd.Series, col: Column,
                   source: str) -> None:
     """Raise at the first infinite or fractional value of ``arr`` outside ``skip``."""
@@ -229,7 +242,7 @@ def _coerce(values: pd.Series, col: Column, source: str) -> pd.Series:
                 col.name,
                 f"value {_shown(values.iloc[row])} is not a number (expected {col.kind})",
             )
-        arr = num.to_numpy(dtype=float, na_value=np.nan)
+        arr = _exact_floats(values, num)
         inf = np.isinf(arr)
         if inf.any():
             raise TableError(source, _first(inf) + 1, col.name, "value is infinite")
