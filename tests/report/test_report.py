@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
-from forestock.errors import MissingTableError
+from forestock.errors import MissingTableError, WorkspaceNotFoundError
 from forestock.report import Headline, build_report, clock, headline
 from forestock.workspace import Workspace
 
@@ -139,6 +139,10 @@ def test_partial_report(partial_ws: Workspace, tmp_path: Path) -> None:
 
 
 def test_empty_report(tmp_path: Path) -> None:
-    """Even an empty workspace gives a report."""
+    """Even an empty workspace gives a report; a folder that does not exist is refused."""
+    (tmp_path / "nothing").mkdir()
     out = build_report(Workspace(tmp_path / "nothing"))
     assert "Skipped" in out.read_text(encoding="utf-8")
+    with pytest.raises(WorkspaceNotFoundError):
+        build_report(Workspace(tmp_path / "typo"))
+    assert not (tmp_path / "typo").exists()
