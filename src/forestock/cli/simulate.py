@@ -105,7 +105,6 @@ def simulate(
              "quantiles (a rehearsal before the event), or your own orders table.")
     ] = Source.truth,
     scale: Annotated[float, typer.Option(
-        min=0,
         help="Multiply demand, stock and warehouse capacity (about 400 makes the default "
              "world's 11.11 a 1.3-billion-order day).")] = 1.0,
     workers: Annotated[int, typer.Option(min=1, help="Workers the SKU shards run on; results "
