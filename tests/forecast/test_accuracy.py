@@ -61,12 +61,14 @@ def test_stallion_accuracy_is_pinned() -> None:
 #: forestock's WRMSSE on each evaluation data set's small instance (seed 0), measured when
 #: pinned, the level x lift peer's beside it, and the pin's tolerance above the measure.
 #: On these small instances (40 SKUs x 5 regions) the global model misses much of the
-#: festival's 11.11 peak and loses to level x lift there and on grocery; on the full
-#: instances it wins (benchmarks/forecast.py). The pins guard against regressions.
+#: festival's 11.11 peak; the combination with level x lift (weighted by the last
+#: occurrence) narrows the gap (festival 1.96 -> 1.71, grocery 1.38 -> 1.28) and the SKUs'
+#: price elasticities help promo (1.93 -> 1.88). On the full instances forestock wins
+#: (benchmarks/forecast.py). The pins guard against regressions.
 SUITE = {
-    "festival": (1.96, 1.53),
-    "promo": (1.93, 3.06),
-    "grocery": (1.38, 1.20),
+    "festival": (1.71, 1.53),
+    "promo": (1.88, 3.06),
+    "grocery": (1.28, 1.20),
 }
 
 

@@ -43,6 +43,7 @@ from forestock.forecast._backtest import (
 )
 from forestock.forecast._baselines import StatsBaseline
 from forestock.forecast._blocks import BLOCK_CELLS, BlockReport, forecast_blocks
+from forestock.forecast._combine import Combined
 from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
 from forestock.forecast._panel import infer_freq
@@ -61,6 +62,7 @@ __all__ = [
     "METHODS",
     "BacktestResult",
     "BlockReport",
+    "Combined",
     "ForecastParams",
     "ForecastProblem",
     "Forecaster",
@@ -109,7 +111,7 @@ class Forecaster(Protocol):
 def make_method(name: str, params: ForecastParams | None = None, seed: int = 0) -> Forecaster:
     """The forecaster called ``name`` (one of :data:`METHODS`)."""
     if name == "forestock":
-        return GlobalModel(params, seed)
+        return Combined(params, seed)
     if name == "seasonal_naive":
         return SeasonalNaive(params, seed)
     if name == "auto_ets":

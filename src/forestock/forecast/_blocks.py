@@ -134,9 +134,10 @@ def forecast_blocks(
             del hist
             if k == 0:
                 model.fit_view(view, window)
-                # the typical SKU's event lifts, measured on the SKUs the model trains on,
-                # are the market's for every block
-                market = replace(market, typical=view.agg.typical)
+                # the typical SKU's event lifts and the categories' price response,
+                # measured on the SKUs the model trains on, are the market's for every block
+                market = replace(market, typical=view.agg.typical,
+                                 price=None if view.price is None else view.price.pooled)
             table = model.predict_view(view)
             if totals is not None and correlation is None:
                 correlation = panel_correlation(panel, window_periods(panel, window).size)

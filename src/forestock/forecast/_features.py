@@ -9,12 +9,16 @@ the target, static attributes and planned prices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from forestock.forecast._kernels import group_sums, prefix_sums
 from forestock.forecast._panel import LEVELS, Panel
+
+if TYPE_CHECKING:
+    from forestock.forecast._price import PooledPrice, PriceResponse
 
 _EPS = 1e-3
 
@@ -54,6 +58,7 @@ class Market:
     R: np.ndarray  # float64 [region, periods]
     tot: np.ndarray  # float64 [periods]
     typical: np.ndarray | None = None  # [periods]: see typical_log_lift; None: of the panel
+    price: PooledPrice | None = None  # the categories' price response; None: of the panel
 
     @classmethod
     def of(cls, p: Panel) -> Market:
@@ -296,7 +301,7 @@ def row_features(
     target: np.ndarray,
     sku_static: pd.DataFrame,
     region_static: pd.DataFrame,
-    price_ratio: np.ndarray | None,
+    price: PriceResponse | None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features of each (series, origin, target) row and its baseline level.
 
@@ -419,7 +424,8 @@ def row_features(
         f[col] = sku_static[col].to_numpy()[sku]
     for col in region_static.columns:
         f[col] = region_static[col].to_numpy()[reg]
-    if price_ratio is not None:  # [series, periods]: planned over regular price
+    if price is not None:
+        price_ratio = price.ratio  # [series, periods]: planned over regular price
         pr = price_ratio[series, target]
         f["price_ratio"] = pr
         # the promotion's depth against the series' usual price, and last season's price
@@ -431,6 +437,13 @@ def row_features(
         f["price_vs_recent"] = _ratio(pr, recent)
         f["price_last_season"] = np.where(ok, price_ratio[series, sc], np.nan)
         f["price_vs_last_season"] = _ratio(pr, f["price_last_season"])
+        # the deal's expected effect by the SKU's elasticity learnt from its past deals: a
+        # feature, not a factor of the base. As a factor (with lifts read net of past
+        # prices or not) the trees stacked their own deal lift on it and the suite's promo
+        # set went from WRMSSE 1.30/1.48 (seeds 0/1) to 6.6/2.9; as a feature, 1.27/1.34
+        elasticity = price.elasticity(sku, origin)
+        f["price_elasticity"] = elasticity
+        f["price_effect"] = price.effect(series, target, elasticity)
     frame = pd.DataFrame(f)
     # the ordinary level, or the plain one where every recent period carried an event
     level = np.where(np.isnan(f["level_ord"]), f[f"level_{mid}"], f["level_ord"])

@@ -26,6 +26,7 @@ from forestock.forecast._features import (
     row_features,
 )
 from forestock.forecast._panel import LEVELS, Panel, build_panel, period_index, window_periods
+from forestock.forecast._price import PriceResponse, price_response
 from forestock.forecast._problem import ForecastParams, ForecastProblem, quantile_columns
 
 log = logging.getLogger("forestock.forecast")
@@ -72,7 +73,7 @@ class _View:
     agg: Aggregates
     sku_static: pd.DataFrame
     region_static: pd.DataFrame
-    price: np.ndarray | None
+    price: PriceResponse | None
 
 
 class GlobalModel:
@@ -113,8 +114,16 @@ class GlobalModel:
              ) -> _View:
         """``panel`` ready for features; ``market`` when it holds only some SKUs."""
         sku, reg = self._static(problem, panel)
-        return _View(panel, aggregates(panel, market), sku, reg,
-                     self._price_matrix(problem, panel))
+        agg = aggregates(panel, market)
+        ratio = self._price_matrix(problem, panel)
+        price = None
+        if ratio is not None and problem.skus is not None:
+            # categories coded over the whole SKU table (one more for SKUs without one)
+            n_cat = int(problem.skus["category"].nunique()) + 1
+            codes = np.nan_to_num(sku["category"].to_numpy(dtype=float), nan=n_cat - 1)
+            price = price_response(panel, agg, ratio, codes.astype(np.int64), n_cat,
+                                   None if market is None else market.price)
+        return _View(panel, agg, sku, reg, price)
 
     def _price_matrix(self, problem: ForecastProblem, panel: Panel) -> np.ndarray | None:
         """Planned over regular price per series and period (NaN where not planned).
@@ -321,12 +330,21 @@ class GlobalModel:
         log.info("global model: %s training rows, %s features", len(y), X.shape[1])
         return self
 
-    def predict(self) -> pd.DataFrame:
-        """The forecast table: every series on every period of the window."""
-        return self.predict_view(self.view_)
+    def predict(self, other: pd.DataFrame | None = None, weight: float = 1.0) -> pd.DataFrame:
+        """The forecast table: every series on every period of the window.
 
-    def predict_view(self, v: _View) -> pd.DataFrame:
-        """The forecast table of a prepared panel's series."""
+        With ``other`` (another method's forecast table), the mean is ``weight`` times
+        the model's plus ``1 - weight`` times ``other``'s, and the quantiles are the
+        model's calibrated ones around it.
+        """
+        return self.predict_view(self.view_, other, weight)
+
+    def predict_view(self, v: _View, other: pd.DataFrame | None = None, weight: float = 1.0
+                     ) -> pd.DataFrame:
+        """The forecast table of a prepared panel's series (``other``, ``weight``: as
+        :meth:`predict`)."""
+        from forestock.forecast._combine import blend_means
+
         p = v.panel
         periods = window_periods(p, self.window_)
         n, m = p.n_series, periods.size
@@ -334,7 +352,13 @@ class GlobalModel:
                      np.tile(periods, n))
         X, base = self._features(v, rows)
         mean = self._mean(self.booster_, X, base)
-        phi = _dispersion_for(self.dispersion_, mean, X["event"].to_numpy() > 0)
+        event = X["event"].to_numpy() > 0
+        if other is not None:
+            keys = pd.DataFrame({"sku_id": p.sku_ids[p.series_sku[rows.series]],
+                                 "region_id": p.region_ids[p.series_region[rows.series]],
+                                 "date": p.dates[rows.target], "mean": mean})
+            mean = blend_means(keys, other, weight)
+        phi = _dispersion_for(self.dispersion_, mean, event)
         return _table(p, rows, mean, phi, self.params)
 
 
