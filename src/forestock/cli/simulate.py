@@ -123,6 +123,9 @@ def simulate(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted run (same options) from its checkpoint.")
     ] = False,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Publish the rehearsal's progress chunk by chunk to the workspace's "
+                        "progress file, for `forestock serve`.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Rehearse the event day order by order and measure the 48-hour promise.
@@ -130,8 +133,10 @@ def simulate(
     Orders arrive with the midnight surge, go to the nearest warehouse holding stock, wait
     behind its hourly outbound capacity, travel the lane, and count as delivered within
     24 h, within 48 h, late, or unfilled. Writes the outcomes_* tables. A long run writes
-    checkpoints; after a crash, `--resume` finishes it with identical results.
+    checkpoints; after a crash, `--resume` finishes it with identical results. With `--live`
+    its progress is published chunk by chunk for `forestock serve`.
     """
+    from forestock.cli.serve import live_callbacks
     from forestock.simulate import SimulateParams, SimulateProblem, check_outcomes
     from forestock.simulate import simulate as run
 
@@ -152,7 +157,8 @@ def simulate(
                 ws.read("skus"), ws.read("regions"))
             t0 = time.perf_counter()
             with progress_bar(as_json) as progress:
-                result = run(problem, params, seed, RichCallbacks(progress), checkpoint=ckpt,
+                cb = live_callbacks(RichCallbacks(progress), live, ws, problem, params, seed)
+                result = run(problem, params, seed, cb, checkpoint=ckpt,
                              resume=resume)
             elapsed = time.perf_counter() - t0
             check_outcomes(result, problem)

@@ -45,6 +45,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,26 @@ from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
 from forestock.simulate._check import OutcomeError, check_outcomes, scaled
 from forestock.simulate._demand import demand_from_forecast, orders_in_day
+from forestock.simulate._live import (
+    REGION_COLS,
+    SKU_COLS,
+    ChunkView,
+    DayStart,
+    LiveCallbacks,
+    chunk_view,
+)
 from forestock.simulate._profile import SECONDS, intraday_cdf
 from forestock.simulate._routing import ROUTING_POLICIES, RoutingPolicy
 from forestock.tables import IdIndex, lane_hours
 
 __all__ = [
     "OUTCOME_TABLES",
+    "REGION_COLS",
     "ROUTING_POLICIES",
+    "SKU_COLS",
+    "ChunkView",
+    "DayStart",
+    "LiveCallbacks",
     "OutcomeError",
     "RoutingPolicy",
     "SimulateParams",
@@ -418,7 +432,8 @@ def simulate(
     seed
         Seed of every random draw (order sizes and times, transit noise).
     callbacks
-        Progress listener: one task ``"simulate"`` counted in orders.
+        Progress listener: one task ``"simulate"`` counted in orders; a
+        :class:`LiveCallbacks` also sees the tallies after every chunk.
     checkpoint
         File to write checkpoints to while running (removed at the end).
     resume
@@ -508,7 +523,9 @@ def simulate(
         run = E.Run(capacity=np.maximum(capacity, 1), horizon=params.horizon_hours,
                     chunk_orders=params.chunk_orders, expected_cdf=expected,
                     cells=tuple(cell_ranges), skus=tuple(shards), stamp=stamp, checkpoint=ckpt,
-                    checkpoint_seconds=params.checkpoint_seconds, resume=resume)
+                    checkpoint_seconds=params.checkpoint_seconds, resume=resume,
+                    on_chunk=_live_listener(cb, DayStart(np.maximum(capacity, 1), stock,
+                                                         expected)))
 
         def make_pool() -> E.LocalPool | E.ThreadPool | E.ProcessPool:
             if start is not None:
@@ -538,6 +555,21 @@ def simulate(
     finally:
         if executor is not None:  # the run failed (a thread may still be running)
             executor.shutdown(wait=True)
+
+
+def _live_listener(cb: Callbacks, start: DayStart) -> Callable[..., None] | None:
+    """The engine's chunk listener for a :class:`LiveCallbacks`, told of the day's ``start``
+    (else none)."""
+    if not isinstance(cb, LiveCallbacks):
+        return None
+    live = cb
+    live.on_day(start)
+
+    def listen(s0: int, s1: int, done: int, views: list[dict[str, np.ndarray]],
+               backlog: np.ndarray) -> None:
+        live.on_chunk(chunk_view(s0, s1, done, views, backlog))
+
+    return listen
 
 
 def _money(col: str, cents_or_counts: np.ndarray) -> np.ndarray:
