@@ -4,23 +4,22 @@ Forecast demand per SKU and region, pre-position stock in the warehouses
 nearest the buyers, rehearse the day order by order, and report.
 """
 
-import os as _os
+# threading (passive OpenMP waiting, threads following the cores available) is decided in
+# one place, before any OpenMP runtime loads: see forestock._runtime. Hence the imports
+# after a statement (E402).
+from forestock import _runtime
 
-# OpenMP worker threads (LightGBM's, numba's) spin while they wait by default, and on a
-# machine shared with other work they fight it for the cores: a forecast took 60 times its
-# CPU time in wall time. Passive waiting costs a quiet machine nothing measurable. Set before
-# any OpenMP runtime loads; a value the user set is kept.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_runtime.configure()
 
-from forestock.callbacks import Callbacks
-from forestock.errors import (
+from forestock.callbacks import Callbacks  # noqa: E402
+from forestock.errors import (  # noqa: E402
     ForestockError,
     ForestockWarning,
     InfeasibleError,
     MissingTableError,
     TableError,
 )
-from forestock.workspace import Workspace
+from forestock.workspace import Workspace  # noqa: E402
 
 __all__ = [
     "Callbacks",

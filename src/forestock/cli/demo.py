@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from forestock._runtime import CompileClock
 from forestock.cli._common import (
     SeedOpt,
     WorkspaceOpt,
@@ -47,9 +48,11 @@ def demo(
         ("report", lambda: report(workspace=workspace, output=None)),
     ]
     t0 = time.perf_counter()
-    for i, (name, step) in enumerate(steps, 1):
-        out.rule(f"[bold]{i}/{len(steps)} {name}")
-        step()
+    with CompileClock() as clock:
+        for i, (name, step) in enumerate(steps, 1):
+            out.rule(f"[bold]{i}/{len(steps)} {name}")
+            step()
     out.rule()
-    out.print(escape(f"demo finished in {time.perf_counter() - t0:.0f} s; workspace "
-                     f"{workspace.resolve()}"))
+    out.print(escape(f"demo finished in {time.perf_counter() - t0:.0f} s ({clock.seconds:.1f} s "
+                     f"of it compiling or loading kernels, {clock.compiled} compiled); "
+                     f"workspace {workspace.resolve()}"))

@@ -85,12 +85,14 @@ def forecast(
                 daily, national, rows, corr = _forecast_blocks(ws, calendar, window, seed)
             else:
                 data = _inputs(ws)
-                with err.status(escape(f"forecasting {window.start}..{window.end} "
-                                       f"({method})")):
+                err.print(escape(f"forecasting {window.start}..{window.end} ({method})"),
+                          highlight=False)
+                with progress_bar(as_json) as progress:
                     result = forecast_with_totals(data["history"], data["calendar"], window,
                                                   data["skus"], data["regions"],
                                                   prices=data["prices"], method=method,
-                                                  seed=seed)
+                                                  seed=seed, callbacks=RichCallbacks(progress))
+                with err.status("writing the forecast"):
                     ws.write_many({"forecast": result.table, "forecast_total": result.totals})
                 table, corr = result.table, result.correlation
                 daily, rows = _daily(table), len(table)

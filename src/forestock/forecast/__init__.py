@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window, next_window
 from forestock.forecast._backtest import (
@@ -108,10 +109,12 @@ class Forecaster(Protocol):
     def predict(self) -> pd.DataFrame: ...
 
 
-def make_method(name: str, params: ForecastParams | None = None, seed: int = 0) -> Forecaster:
-    """The forecaster called ``name`` (one of :data:`METHODS`)."""
+def make_method(name: str, params: ForecastParams | None = None, seed: int = 0,
+                callbacks: Callbacks | None = None) -> Forecaster:
+    """The forecaster called ``name`` (one of :data:`METHODS`); ``callbacks`` hears the
+    progress of forestock's fits."""
     if name == "forestock":
-        return Combined(params, seed)
+        return Combined(params, seed, callbacks)
     if name == "seasonal_naive":
         return SeasonalNaive(params, seed)
     if name == "auto_ets":
@@ -163,14 +166,16 @@ def forecast(
     prices: pd.DataFrame | None = None,
     method: str = "forestock",
     seed: int = 0,
+    callbacks: Callbacks | None = None,
 ) -> pd.DataFrame:
     """Forecast every SKU x region on every date of ``window`` (the ``forecast`` table).
 
-    ``method`` picks forestock's engine (default) or a baseline.
+    ``method`` picks forestock's engine (default) or a baseline; ``callbacks`` hears
+    the progress of forestock's fits (see :class:`Combined`).
     """
     _check_history(history)
     problem = ForecastProblem(history, calendar, window, skus, regions, prices)
-    return make_method(method, params, seed).fit(problem).predict()
+    return make_method(method, params, seed, callbacks).fit(problem).predict()
 
 
 def aggregate(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

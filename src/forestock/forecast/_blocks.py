@@ -117,7 +117,7 @@ def forecast_blocks(
             con.close()
         cb = callbacks or Callbacks()
         cb.on_start("forecast blocks", n_blocks)
-        model = GlobalModel(params, seed)
+        model = GlobalModel(params, seed, callbacks)
         series = rows = 0
         correlation: TotalCorrelation | None = None
         for k in range(n_blocks):

@@ -22,6 +22,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.forecast._backtest import backtest, holdout_window
 from forestock.forecast._model import GlobalModel
@@ -37,6 +38,8 @@ log = logging.getLogger("forestock.forecast")
 #: 0.8 forecast the event best (grocery, seed 0: WRMSSE 1.29 against 1.23).
 WEIGHTS = (1.0, 0.8, 0.6)
 _KEYS = ["sku_id", "region_id", "date"]
+#: Progress task of the global model's fit measuring the weights on the last occurrence.
+CHECK_TASK = "fit (last occurrence)"
 
 
 def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.ndarray:
@@ -53,14 +56,16 @@ class _Pair:
     """The global model and level x lift fitted once per problem (the candidates share
     them)."""
 
-    def __init__(self, params: ForecastParams, seed: int) -> None:
-        self.params, self.seed = params, seed
+    def __init__(self, params: ForecastParams, seed: int,
+                 callbacks: Callbacks | None = None) -> None:
+        self.params, self.seed, self.callbacks = params, seed, callbacks
         self._problem: ForecastProblem | None = None
         self.tables: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def of(self, problem: ForecastProblem) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._problem is not problem or self.tables is None:
-            model = GlobalModel(self.params, self.seed).fit(problem).predict()
+            model = GlobalModel(self.params, self.seed, self.callbacks,
+                                CHECK_TASK).fit(problem).predict()
             peer = LevelLift(self.params, self.seed).fit(problem).predict()
             self._problem, self.tables = problem, (model, peer)
         return self.tables
@@ -88,20 +93,24 @@ class Combined:
 
     After ``fit``: ``weight_`` (the global model's share of the mean) and
     ``validation_`` (WRMSSE per candidate weight on the last occurrence; empty
-    when there was none to measure on).
+    when there was none to measure on). ``callbacks`` hears the global model's
+    fits: :data:`CHECK_TASK` (on the history before the last occurrence) and
+    ``"fit"``.
     """
 
     name = "forestock"
 
-    def __init__(self, params: ForecastParams | None = None, seed: int = 0) -> None:
+    def __init__(self, params: ForecastParams | None = None, seed: int = 0,
+                 callbacks: Callbacks | None = None) -> None:
         self.params = params or ForecastParams()
         self.seed = seed
+        self.callbacks = callbacks
 
     def fit(self, problem: ForecastProblem) -> Combined:
         self.validation_ = self._validate(problem)
         self.weight_ = (min(self.validation_, key=self.validation_.__getitem__)
                         if self.validation_ else 1.0)
-        self.model_ = GlobalModel(self.params, self.seed).fit(problem)
+        self.model_ = GlobalModel(self.params, self.seed, self.callbacks).fit(problem)
         self.peer_ = (LevelLift(self.params, self.seed).fit(problem) if self.weight_ < 1.0
                       else None)
         log.info("forecast: global model weight %.2f (WRMSSE on the last occurrence: %s)",
@@ -123,7 +132,7 @@ class Combined:
             held = holdout_window(problem.calendar, w.event, last, first, lead)
         except ForestockError:
             return {}
-        pair = _Pair(self.params, self.seed)
+        pair = _Pair(self.params, self.seed, self.callbacks)
         try:
             result = backtest(problem.history, problem.calendar, held, lead, problem.skus,
                               problem.regions, problem.prices,

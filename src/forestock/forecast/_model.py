@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
 from forestock.forecast._features import (
@@ -80,14 +81,18 @@ class GlobalModel:
     """forestock's engine: a global LightGBM direct model with calibrated quantiles.
 
     ``fit(problem)`` learns from the history; ``predict()`` returns the
-    forecast table for the problem's window.
+    forecast table for the problem's window. ``callbacks`` hears the fit as the
+    task ``task``: one step for the features, then one per boosting round.
     """
 
     name = "forestock"
 
-    def __init__(self, params: ForecastParams | None = None, seed: int = 0) -> None:
+    def __init__(self, params: ForecastParams | None = None, seed: int = 0,
+                 callbacks: Callbacks | None = None, task: str = "fit") -> None:
         self.params = params or ForecastParams()
         self.seed = seed
+        self.callbacks = callbacks or NO_CALLBACKS
+        self.task = task
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -275,7 +280,12 @@ class GlobalModel:
             "num_threads": p.threads if rows >= 200_000 else 1,
             "verbose": -1,
         }
-        return lgb.train(cfg, data, num_boost_round=max(1, round(p.rounds / speed)))
+        return lgb.train(cfg, data, num_boost_round=max(1, round(p.rounds / speed)),
+                         callbacks=[self._round_done])
+
+    def _round_done(self, env: object) -> None:
+        """LightGBM's callback after each boosting round: progress only."""
+        self.callbacks.on_step(self.task, 1)
 
     @staticmethod
     def _mean(booster: lgb.Booster, X: pd.DataFrame, base: np.ndarray) -> np.ndarray:
@@ -298,6 +308,9 @@ class GlobalModel:
             raise ForestockError(f"the window {window.start}..{window.end} "
                                  "holds no period after the history")
         self.window_ = window
+        cb, task = self.callbacks, self.task
+        # features count as one step; the two fold models take a quarter of the rounds each
+        cb.on_start(task, 1 + 2 * max(1, round(self.params.rounds / 4.0)) + self.params.rounds)
         horizons = periods - (v.panel.n_hist - 1)
         rows = self._rows(v, horizons, rng)
         # no event offset in the base: a SKU's predicted event lift (its response to past
@@ -306,6 +319,7 @@ class GlobalModel:
         # festival, promo and grocery sets WRMSSE went 0.800/1.639/1.798 with it and
         # 0.832/1.370/1.334 without (benchmarks/forecast.py).
         X, base = self._features(v, rows)
+        cb.on_step(task, 1)
         y = v.panel.Y[rows.series, rows.target].astype(np.float64)
         # out-of-fold means for calibration: two folds of SKUs. Both folds see every event,
         # as the forecast will; a SKU's regions share its shocks, so they share a fold.
@@ -327,6 +341,7 @@ class GlobalModel:
         self.dispersion_ = _calibrate(oof, y[sample], (X["event"].to_numpy()[sample] > 0),
                                       self.params.coverage)
         self.train_rows_ = len(y)
+        cb.on_end(task)
         log.info("global model: %s training rows, %s features", len(y), X.shape[1])
         return self
 

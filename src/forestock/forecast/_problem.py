@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from forestock import _runtime
 from forestock.events import Window
 
 
@@ -34,7 +35,11 @@ class ForecastParams:
         suite's festival, promo, grocery and Stallion's rolling origins WRMSSE went
         0.832/1.370/1.334/0.544 -> 0.827/1.302/1.251/0.534.
     threads
-        Threads LightGBM may use.
+        Threads LightGBM may use; default: the cores available to forestock
+        (``$FORESTOCK_THREADS``, else the affinity mask capped by the cgroup's
+        CPU quota; see ``forestock._runtime``). The forecast is identical for any
+        count on data small enough for one thread (under 200,000 training rows);
+        above, LightGBM's sums may round differently with a different count.
     growth_days, shrink
         Seasonal naive: days of recent history measuring growth, and units
         of evidence before a SKU's own growth outweighs the national one.
@@ -48,7 +53,7 @@ class ForecastParams:
     num_leaves: int = 31
     min_data_in_leaf: int = 100
     tweedie_power: float = 1.3
-    threads: int = 2
+    threads: int = field(default_factory=_runtime.threads)
     growth_days: int = 56
     shrink: float = 50.0
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError, ForestockWarning
 from forestock.events import Window
 from forestock.forecast._model import nb_quantiles
@@ -533,17 +534,18 @@ def forecast_with_totals(
     prices: pd.DataFrame | None = None,
     method: str = "forestock",
     seed: int = 0,
+    callbacks: Callbacks | None = None,
 ) -> WindowForecast:
     """Forecast ``window`` (:func:`~forestock.forecast.forecast`) and its totals.
 
     The correlation is measured on ``history`` over blocks as long as the
     window (in the history's periods), and the ``forecast_total`` table built
-    from the forecast with it.
+    from the forecast with it. ``callbacks`` hears the forecast's progress.
     """
     from forestock.forecast import forecast  # the package's entry point imports this module
 
     table = forecast(history, calendar, window, skus, regions, params, prices=prices,
-                     method=method, seed=seed)
+                     method=method, seed=seed, callbacks=callbacks)
     periods = max(int(pd.to_datetime(table["date"]).nunique()), 1)
     correlation = total_correlation(history, calendar, periods)
     return WindowForecast(table, window_totals(table, correlation), correlation)
