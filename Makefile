@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+WARMSTAMP := $(VENV)/.warm
+KERNELS := $(wildcard src/forestock/*/_kernels.py)
 
 .PHONY: demo test lint clean
 
@@ -19,7 +21,13 @@ $(DEVSTAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP) $(DEVSTAMP)
 
-demo: $(STAMP)
+# numba kernels compiled ahead into their on-disk cache (again when a kernel file changes), so
+# the demo does not spend its first minutes compiling
+$(WARMSTAMP): $(STAMP) $(KERNELS)
+	$(BIN)/forestock warm
+	touch $(WARMSTAMP)
+
+demo: $(WARMSTAMP)
 	$(BIN)/forestock demo
 
 lint: $(DEVSTAMP)

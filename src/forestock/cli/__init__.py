@@ -26,14 +26,14 @@ from forestock.errors import ForestockError, ForestockWarning
 
 # the verbs register, and --help lists them, in import order: the flow's order
 # isort: off
-from forestock.cli import world, load, forecast, plan, simulate, report, demo, sortation
+from forestock.cli import world, load, forecast, plan, simulate, report, demo, sortation, warm
 from forestock.cli import serve
 # isort: on
 
 __all__ = ["app", "main", "run"]
 
 _VERBS = (world, load, forecast, plan, simulate, report, demo,
-          sortation, serve)  # registered in this order
+          sortation, warm, serve)  # registered in this order
 
 
 def _printer(previous: Callable[..., None]) -> Callable[..., None]:
