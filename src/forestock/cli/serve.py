@@ -74,7 +74,8 @@ def live_callbacks(base: Callbacks, live: bool, ws: Workspace, problem: Any, par
     where the workspace has one for the day."""
     if not live:
         return base
-    from forestock.serve import ProgressWriter, progress_path
+    from forestock.serve import progress_path
+    from forestock.serve._writer import ProgressWriter
 
     expected = None
     if ws.has("forecast"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from forestock.serve._app import create_app, map_names, serve
 from forestock.serve._hub import Hub
-from forestock.serve._progress import PROGRESS_FILE, ProgressReader, ProgressWriter, progress_path
+from forestock.serve._progress import PROGRESS_FILE, ProgressReader, progress_path
 from forestock.serve._timeline import MILESTONES, ServeParams, Timeline, is_loopback
 
 __all__ = [
@@ -33,3 +33,13 @@ __all__ = [
     "progress_path",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """:class:`ProgressWriter` on first use: it needs the rehearsal (numba kernels), which
+    the server, reading its file, does not (a faster cold start)."""
+    if name == "ProgressWriter":
+        from forestock.serve._writer import ProgressWriter
+
+        return ProgressWriter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -165,5 +165,6 @@ def serve(workspace: str | Path, params: ServeParams | None = None,
     params = params or ServeParams()
     app = create_app(workspace, params, progress)
     config = uvicorn.Config(app, host=params.host, port=params.port, log_level="warning",
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=1)  # open event streams never end
     uvicorn.Server(config).run()
