@@ -34,8 +34,9 @@ class Recorder(Callbacks):
 
 
 def test_fits_report_every_round_and_forecast_unchanged(tiny: dict[str, pd.DataFrame]) -> None:
-    """Both fits (last occurrence, final) count features and every boosting round, and the
-    forecast with callbacks equals the one without bit for bit."""
+    """The forecast's task and both fits (last occurrence, final: panel, features, every
+    boosting round) are heard to the end; the forecast equals the one without callbacks bit
+    for bit."""
     w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
     params = ForecastParams(rounds=40)
     rec = Recorder()
@@ -43,8 +44,9 @@ def test_fits_report_every_round_and_forecast_unchanged(tiny: dict[str, pd.DataF
     heard = forecast(*args, seed=1, callbacks=rec)
     quiet = forecast(*args, seed=1)
     pd.testing.assert_frame_equal(heard, quiet, check_exact=True)
-    assert set(rec.total) == {CHECK_TASK, "fit"}
-    for task, total in rec.total.items():
-        assert total == 1 + 2 * 10 + 40
-        assert rec.done[task] == total
+    assert set(rec.total) == {"forecast", CHECK_TASK, "fit"}
+    assert rec.total["forecast"] == 2 and rec.done["forecast"] == 1  # (its end completes it)
+    for task in (CHECK_TASK, "fit"):
+        assert rec.total[task] == 2 + 2 * 10 + 40
+        assert rec.done[task] == rec.total[task]
     assert sorted(rec.ended) == sorted(rec.total)

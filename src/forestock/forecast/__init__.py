@@ -171,11 +171,18 @@ def forecast(
     """Forecast every SKU x region on every date of ``window`` (the ``forecast`` table).
 
     ``method`` picks forestock's engine (default) or a baseline; ``callbacks`` hears
-    the progress of forestock's fits (see :class:`Combined`).
+    the task ``"forecast"`` (two steps: fitted, predicted) and forestock's fits (see
+    :class:`Combined`).
     """
     _check_history(history)
+    cb = callbacks or Callbacks()
+    cb.on_start("forecast", 2)
     problem = ForecastProblem(history, calendar, window, skus, regions, prices)
-    return make_method(method, params, seed, callbacks).fit(problem).predict()
+    fitted = make_method(method, params, seed, callbacks).fit(problem)
+    cb.on_step("forecast", 1)
+    table = fitted.predict()
+    cb.on_end("forecast")
+    return table
 
 
 def aggregate(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

@@ -82,7 +82,8 @@ class GlobalModel:
 
     ``fit(problem)`` learns from the history; ``predict()`` returns the
     forecast table for the problem's window. ``callbacks`` hears the fit as the
-    task ``task``: one step for the features, then one per boosting round.
+    task ``task``: a step for the panel, one for the features, then one per
+    boosting round.
     """
 
     name = "forestock"
@@ -93,6 +94,7 @@ class GlobalModel:
         self.seed = seed
         self.callbacks = callbacks or NO_CALLBACKS
         self.task = task
+        self._started = False
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -294,11 +296,21 @@ class GlobalModel:
 
     def fit(self, problem: ForecastProblem) -> GlobalModel:
         """Build the panel and features, fit the model, calibrate the quantiles."""
+        self._start()
         panel = build_panel(problem.history, problem.calendar, problem.window,
                             _ids(problem.skus, "sku_id"), _ids(problem.regions, "region_id"))
         self.problem_ = problem
         self.view_ = self.view(problem, panel)
+        self.callbacks.on_step(self.task, 1)
         return self.fit_view(self.view_, problem.window)
+
+    def _start(self) -> None:
+        """Progress: the fit begins (panel, features, the fold models' and the model's
+        rounds), once per fit."""
+        if not self._started:
+            rounds = self.params.rounds
+            self.callbacks.on_start(self.task, 2 + 2 * max(1, round(rounds / 4.0)) + rounds)
+            self._started = True
 
     def fit_view(self, v: _View, window: Window) -> GlobalModel:
         """Fit on a prepared panel (all SKUs, or a sample of them for a large history)."""
@@ -309,8 +321,7 @@ class GlobalModel:
                                  "holds no period after the history")
         self.window_ = window
         cb, task = self.callbacks, self.task
-        # features count as one step; the two fold models take a quarter of the rounds each
-        cb.on_start(task, 1 + 2 * max(1, round(self.params.rounds / 4.0)) + self.params.rounds)
+        self._start()  # (a prepared panel: its step is the caller's)
         horizons = periods - (v.panel.n_hist - 1)
         rows = self._rows(v, horizons, rng)
         # no event offset in the base: a SKU's predicted event lift (its response to past
@@ -342,6 +353,7 @@ class GlobalModel:
                                       self.params.coverage)
         self.train_rows_ = len(y)
         cb.on_end(task)
+        self._started = False
         log.info("global model: %s training rows, %s features", len(y), X.shape[1])
         return self
 

@@ -540,12 +540,17 @@ def forecast_with_totals(
 
     The correlation is measured on ``history`` over blocks as long as the
     window (in the history's periods), and the ``forecast_total`` table built
-    from the forecast with it. ``callbacks`` hears the forecast's progress.
+    from the forecast with it. ``callbacks`` hears the forecast's progress, then
+    the task ``"window totals"`` (one step).
     """
     from forestock.forecast import forecast  # the package's entry point imports this module
 
     table = forecast(history, calendar, window, skus, regions, params, prices=prices,
                      method=method, seed=seed, callbacks=callbacks)
+    cb = callbacks or Callbacks()
+    cb.on_start("window totals", 1)
     periods = max(int(pd.to_datetime(table["date"]).nunique()), 1)
     correlation = total_correlation(history, calendar, periods)
-    return WindowForecast(table, window_totals(table, correlation), correlation)
+    result = WindowForecast(table, window_totals(table, correlation), correlation)
+    cb.on_end("window totals")
+    return result
