@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import forestock.forecast._combine as combine
 from forestock.errors import ForestockError
 from forestock.forecast import ForecastParams, GlobalModel, forecast, forecast_blocks, target_window
 from forestock.forecast._features import Market, row_features
@@ -61,6 +62,25 @@ def test_one_block_equals_the_in_memory_forecast(tmp_path: Path,
     pd.testing.assert_frame_equal(got.drop(columns="date"), want.drop(columns="date"),
                                   check_dtype=False)
     assert (pd.to_datetime(got["date"]) == pd.to_datetime(want["date"])).all()
+
+
+def test_one_block_equals_the_in_memory_combination(tmp_path: Path,
+                                                    tiny: dict[str, pd.DataFrame],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the combination gives level x lift a share (forced here: the only candidate
+    weight is 0.6), the block path combines alike."""
+    monkeypatch.setattr(combine, "WEIGHTS", (0.6,))
+    path = _stored_history(tmp_path, tiny)
+    got, _ = _collect(path, tiny, 1_000_000)
+    w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
+    want = forecast(tiny["history"], tiny["calendar"], w, tiny["skus"], tiny["regions"])
+    want = want.sort_values(["sku_id", "region_id", "date"], ignore_index=True)
+    alone = GlobalModel().fit(ForecastProblem(tiny["history"], tiny["calendar"], w,
+                                              tiny["skus"], tiny["regions"])).predict()
+    alone = alone.sort_values(["sku_id", "region_id", "date"], ignore_index=True)
+    assert not np.allclose(want["mean"], alone["mean"])  # a real blend
+    pd.testing.assert_frame_equal(got.drop(columns="date"), want.drop(columns="date"),
+                                  check_dtype=False)
 
 
 def test_blocks_cover_every_series_once(tmp_path: Path, tiny: dict[str, pd.DataFrame]) -> None:

@@ -10,8 +10,11 @@ block too, a SKU's regions being in one block, with the correlation of a
 window's days and regions measured once on the first block. Every series sees
 the same features it would see in one dense panel: its own history, its SKU's
 national history (a SKU never spans blocks) and the whole market's; only the
-typical SKU's lift on each past event, a median, is measured on the first
-block's SKUs and used for all blocks.
+typical SKU's lift on each past event, a median, the categories' price
+response and the combination's weight (:class:`~forestock.forecast.Combined`:
+the global model and level x lift measured on the event's last occurrence) are
+measured on the first block's SKUs and used for all blocks; level x lift is
+fitted block by block (its market lift is that of the block's SKUs, a sample).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ import pandas as pd
 from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
+from forestock.forecast._combine import Combined, best_weight
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
+from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import TotalCorrelation, panel_correlation, window_totals
 
@@ -54,6 +59,7 @@ class BlockReport:
     rows: int
     train_rows: int
     correlation: TotalCorrelation | None = None
+    weight: float = 1.0  # the global model's share of the mean (see Combined)
 
 
 def _sql_path(path: Path) -> str:
@@ -118,6 +124,7 @@ def forecast_blocks(
         cb = callbacks or Callbacks()
         cb.on_start("forecast blocks", n_blocks)
         model = GlobalModel(params, seed, callbacks)
+        weight = 1.0
         series = rows = 0
         correlation: TotalCorrelation | None = None
         for k in range(n_blocks):
@@ -131,14 +138,21 @@ def forecast_blocks(
             problem = ForecastProblem(hist, calendar, window, skus, regions, prices)
             panel = build_panel(hist, calendar, window, block_skus, region_ids, grid=grid)
             view = model.view(problem, panel, market)
+            # the block's own SKUs: level x lift (and the weight's measurement) build panels
+            # of the problem's SKU table
+            own = ForecastProblem(hist, calendar, window,
+                                  skus[skus["sku_id"].isin(block_skus)], regions, prices)
             del hist
             if k == 0:
+                # the combination's weight, measured on the first block's SKUs
+                weight = best_weight(Combined(params, seed, callbacks).validate(own))
                 model.fit_view(view, window)
                 # the typical SKU's event lifts and the categories' price response,
                 # measured on the SKUs the model trains on, are the market's for every block
                 market = replace(market, typical=view.agg.typical,
                                  price=None if view.price is None else view.price.pooled)
-            table = model.predict_view(view)
+            peer = LevelLift(params, seed).fit(own).predict() if weight < 1.0 else None
+            table = model.predict_view(view, peer, weight)
             if totals is not None and correlation is None:
                 correlation = panel_correlation(panel, window_periods(panel, window).size)
             series += panel.n_series
@@ -146,11 +160,11 @@ def forecast_blocks(
             sink(table)
             if totals is not None and correlation is not None:
                 totals(window_totals(table, correlation))
-            del view, panel, table
+            del view, panel, table, peer, own
             cb.on_step("forecast blocks", 1)
             log.info("forecast block %s of %s", k + 1, n_blocks)
         cb.on_end("forecast blocks")
-    return BlockReport(n_blocks, series, rows, model.train_rows_, correlation)
+    return BlockReport(n_blocks, series, rows, model.train_rows_, correlation, weight)
 
 
 def _market(con: duckdb.DuckDBPyConnection, src: str, name: str, window: Window,

@@ -52,6 +52,12 @@ def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.nd
     return np.where(np.isnan(theirs), mine, weight * mine + (1.0 - weight) * theirs)
 
 
+def best_weight(validation: dict[float, float]) -> float:
+    """The candidate weight that scored best (1: the global model alone, where nothing was
+    measured)."""
+    return min(validation, key=validation.__getitem__) if validation else 1.0
+
+
 class _Pair:
     """The global model and level x lift fitted once per problem (the candidates share
     them)."""
@@ -107,9 +113,8 @@ class Combined:
         self.callbacks = callbacks
 
     def fit(self, problem: ForecastProblem) -> Combined:
-        self.validation_ = self._validate(problem)
-        self.weight_ = (min(self.validation_, key=self.validation_.__getitem__)
-                        if self.validation_ else 1.0)
+        self.validation_ = self.validate(problem)
+        self.weight_ = best_weight(self.validation_)
         self.model_ = GlobalModel(self.params, self.seed, self.callbacks).fit(problem)
         self.peer_ = (LevelLift(self.params, self.seed).fit(problem) if self.weight_ < 1.0
                       else None)
@@ -122,8 +127,9 @@ class Combined:
             return self.model_.predict()
         return self.model_.predict(self.peer_.predict(), self.weight_)
 
-    def _validate(self, problem: ForecastProblem) -> dict[float, float]:
-        """WRMSSE of each candidate weight on the last occurrence of the window's event."""
+    def validate(self, problem: ForecastProblem) -> dict[float, float]:
+        """WRMSSE of each candidate weight on the last occurrence of the window's event
+        (empty when the history holds none to measure on)."""
         w = problem.window
         dates = pd.to_datetime(problem.history["date"])
         first, last = dates.min().date(), dates.max().date()
