@@ -27,13 +27,13 @@ from forestock.errors import ForestockError, ForestockWarning
 # the verbs register, and --help lists them, in import order: the flow's order
 # isort: off
 from forestock.cli import world, load, forecast, plan, simulate, report, demo, sortation, warm
-from forestock.cli import serve
+from forestock.cli import serve, insights
 # isort: on
 
 __all__ = ["app", "main", "run"]
 
 _VERBS = (world, load, forecast, plan, simulate, report, demo,
-          sortation, warm, serve)  # registered in this order
+          sortation, warm, serve, insights)  # registered in this order
 
 
 def _printer(previous: Callable[..., None]) -> Callable[..., None]:

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import forestock
+from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
+from forestock.insights._report import insights_section
 from forestock.report import _sections as sec
 from forestock.report._headline import headline
 from forestock.report._html import Figures, esc, page, write_atomic
@@ -91,6 +93,7 @@ def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = N
         mark_stale(sec.brands(ws, fig), SECTION_TABLES["brands"], stale),
         mark_stale(sec.warehouses(ws, fig), SECTION_TABLES["warehouses"], stale),
         mark_stale(sec.forecast_plan(ws, fig, day), SECTION_TABLES["forecast"], stale),
+        mark_stale(insights_section(ws, fig), INSIGHT_TABLES, stale),
         sec.notes(ws, seed),
     ])
     when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"

@@ -99,6 +99,8 @@ OUTCOME_TABLES = (
     "outcomes_second",
     "outcomes_brand",
     "outcomes_flow",
+    "outcomes_reason",
+    "outcomes_stock",
 )
 _REGION_COLS = ("orders", "units", "gmv", "shipped", "delivered_24h", "delivered_48h", "late",
                 "unfilled")
@@ -627,6 +629,27 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         "region_id": p.regions.ids[r_i],
         "parcels": parcels,
     }, copy=False)
+    # units not within 24 h by reason, beside the region's nearest warehouse (the one whose
+    # stock, backlog or lanes it was)
+    near = p.routes(params.policy)[:, 0]
+    near_ids = np.r_[p.warehouses.ids, np.array([None], dtype=object)][
+        np.where(near >= 0, near, len(p.warehouses))]
+    reasons = pd.DataFrame({
+        "region_id": np.repeat(p.regions.ids, 24),
+        "hour": np.tile(np.arange(24, dtype=np.int64), n_reg),
+        "warehouse_id": np.repeat(near_ids, 24),
+        **{col: region_hour[:, :, j].ravel() for col, j in (
+            ("stock", K.R_NOT24_STOCK), ("backlog", K.R_NOT24_BACKLOG),
+            ("transit", K.R_NOT24_TRANSIT))},
+    }, copy=False)
+    placed = scaled(p.stock, params.scale)
+    s_i, w_i2 = np.nonzero(placed)
+    stock_table = pd.DataFrame({
+        "sku_id": p.skus.ids[s_i],
+        "warehouse_id": p.warehouses.ids[w_i2],
+        "placed": placed[s_i, w_i2].astype(np.int64),
+        "left": st["stock"][s_i, w_i2].astype(np.int64),
+    })
     totals = region_hour.sum(axis=(0, 1))
     units = int(totals[K.R_UNITS])
     factory_units = int(totals[K.R_SHIPPED]) - int((scaled(p.stock, params.scale)
@@ -644,6 +667,8 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
             "outcomes_second": sec,
             "outcomes_brand": brands,
             "outcomes_flow": flows,
+            "outcomes_reason": reasons,
+            "outcomes_stock": stock_table,
         },
         stock_left=st["stock"],
         orders=int(totals[K.R_ORDERS]),

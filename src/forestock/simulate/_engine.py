@@ -312,7 +312,7 @@ class Shard:
                        shipped_before,
                        d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
                        d.transit, self.region_hour, per_second, self.per_sku, self.flow,
-                       keep, b["o_ship"], b["o_elapsed"], span, sec0)
+                       keep, b["o_ship"], b["o_elapsed"], span, sec0, d.route)
         if self.sec_share is not None:
             lock, shared = self.sec_share
             with lock:

@@ -155,7 +155,10 @@ FACTORY, UNFILLED = -2, -1
 
 # columns of the tallies
 R_ORDERS, R_UNITS, R_GMV, R_SHIPPED, R_D24, R_D48, R_LATE, R_UNFILLED, R_D72 = range(9)
-N_REGION_COLS = 9
+# units not delivered within 24 h by reason: the region's nearest warehouse lacked the
+# stock (served farther, by the factory, or unfilled), its backlog held them, or transit
+R_NOT24_STOCK, R_NOT24_BACKLOG, R_NOT24_TRANSIT = range(9, 12)
+N_REGION_COLS = 12
 K_ORDERS, K_UNITS, K_GMV, K_SHIPPED, K_D24, K_D48, K_UNFILLED, K_D72 = range(8)
 N_SKU_COLS = 8
 
@@ -822,6 +825,7 @@ def settle_chunk(
     o_elapsed: np.ndarray,
     span: np.ndarray,
     sec0: int,
+    route: np.ndarray,
 ) -> None:
     """Ship hours, delivery times and tallies of one routed chunk of one hour.
 
@@ -852,6 +856,11 @@ def settle_chunk(
     orders leaving one warehouse in one hour are added at once). With
     ``keep``, ``o_ship`` gets the ship hour (-1 unfilled or factory) and
     ``o_elapsed`` the hours from order to door (NaN unfilled).
+
+    Units not delivered within 24 h are tallied by reason in ``region_hour``'s
+    ``R_NOT24_*`` columns: ``STOCK`` if not shipped from the region's nearest
+    warehouse (``route[r, 0]``); else ``BACKLOG`` if shipping in the order's own
+    hour would have made 24 h; else ``TRANSIT``.
     """
     n_hours = flow.shape[1]
     inv_cap = 1.0 / capacity
@@ -874,6 +883,10 @@ def settle_chunk(
         d48 = 0
         d72 = 0
         unfilled = 0
+        n_stock = 0
+        n_backlog = 0
+        n_transit = 0
+        near = route[r, 0]
         f_w = -1  # the run's parcels at warehouse f_w leaving in hour f_h, f_n of them
         f_h = 0
         f_n = 0
@@ -888,6 +901,7 @@ def settle_chunk(
             w = o_w[i]
             if w == UNFILLED:
                 unfilled += size
+                n_stock += size
                 if keep:
                     o_ship[i] = -1
                     o_elapsed[i] = np.nan
@@ -936,6 +950,14 @@ def settle_chunk(
                 d48 += size
             if elapsed <= 72.0:
                 d72 += size
+            if elapsed > 24.0:
+                if w != near:
+                    n_stock += size
+                elif (hour + 1) + transit[w, r] * (1.0 + jitter) + last_mile \
+                        - t * _PER_HOUR <= 24.0:
+                    n_backlog += size
+                else:
+                    n_transit += size
         if f_n:
             flow[f_w, f_h, r] += f_n
         gmv = units * price
@@ -947,6 +969,9 @@ def settle_chunk(
         region_hour[r, hour, R_D48] += d48
         region_hour[r, hour, R_UNFILLED] += unfilled
         region_hour[r, hour, R_D72] += d72
+        region_hour[r, hour, R_NOT24_STOCK] += n_stock
+        region_hour[r, hour, R_NOT24_BACKLOG] += n_backlog
+        region_hour[r, hour, R_NOT24_TRANSIT] += n_transit
         # the SKU's runs lie together: its tallies are added once, when the next SKU starts
         if sku != cur:
             _add_sku(per_sku, cur, k_ord, k_units, k_gmv, k_shipped, k_d24, k_d48, k_unf, k_d72)

@@ -131,6 +131,9 @@ _OUTCOME_REGION = (
     _c("unfilled", "int", "units no warehouse could serve", low=0.0),
 )
 
+# the insight tables' contracts live beside (they need TableSpec and _c, defined above)
+from forestock.tables._insight_specs import INSIGHT_SPECS  # noqa: E402
+
 SPECS: dict[str, TableSpec] = {
     s.name: s
     for s in (
@@ -365,6 +368,35 @@ SPECS: dict[str, TableSpec] = {
             key=("warehouse_id", "hour", "region_id"),
             doc="Parcels per warehouse, hour and destination: the sortation stage's input.",
         ),
+        TableSpec(
+            "outcomes_reason",
+            (
+                _c("region_id", "str"),
+                _c("hour", "int", "hour of the event day the orders were placed", low=0,
+                   high=23),
+                _c("warehouse_id", "str", "the region's nearest warehouse", nullable=True),
+                _c("stock", "int", "units not within 24 h: not shipped from the nearest "
+                   "warehouse (out of stock there)", low=0.0),
+                _c("backlog", "int", "units not within 24 h: shipped from the nearest, late "
+                   "because of its backlog", low=0.0),
+                _c("transit", "int", "units not within 24 h: shipped in their hour, the lane "
+                   "and last mile took longer", low=0.0),
+            ),
+            key=("region_id", "hour"),
+            doc="Why units were not delivered within 24 h, per region and order hour.",
+        ),
+        TableSpec(
+            "outcomes_stock",
+            (
+                _c("sku_id", "str"),
+                _c("warehouse_id", "str"),
+                _c("placed", "int", "units placed before the day (the plan, scaled)", low=0.0),
+                _c("left", "int", "units left at the end of the rehearsal", low=0.0),
+            ),
+            key=("sku_id", "warehouse_id"),
+            doc="Stock per SKU and warehouse placed and left over by the rehearsal.",
+        ),
+        *INSIGHT_SPECS,
     )
 }
 

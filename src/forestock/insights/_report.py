@@ -1,0 +1,310 @@
+"""The report's insights section: Plotly figures over the insight_* tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from forestock.report._html import Figures, esc, money, pct, table
+from forestock.workspace import Workspace
+
+__all__ = ["SECTION_TABLES", "insights_section"]
+
+#: Tables the section shows (it is marked stale with any of them).
+SECTION_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste",
+                  "insight_lift", "insight_events", "insight_stock", "insight_error",
+                  "insight_late", "insight_gap", "insight_misses", "insight_moves")
+
+_REASON_COLOURS = {"stock": "#d6336c", "backlog": "#f59f00", "transit": "#4263eb"}
+
+
+def _read(ws: Workspace, name: str) -> pd.DataFrame | None:
+    return ws.read(name) if ws.has(name) else None
+
+
+def insights_section(ws: Workspace, fig: Figures) -> str:
+    """The section "After the event", or a note saying how to make it."""
+    if not ws.has("insight_leaderboard") and not ws.has("insight_gap"):
+        return ('<section id="insights"><h2>After the event: what the data says</h2>'
+                '<p class="skipped">Skipped: run <code>forestock insights</code> to fill this '
+                "section.</p></section>")
+    regions = _read(ws, "regions")
+    names = {} if regions is None else dict(zip(regions["region_id"].astype(str),
+                                                regions["name"], strict=True))
+    parts = [_leaderboard(ws, fig), _gap(ws, fig, names), _lift(ws, fig, names),
+             _taste(ws, fig, regions), _events(ws), _post_mortem(ws, fig, names),
+             _next_year(ws, names)]
+    return ('<section id="insights"><h2>After the event: what the data says</h2>'
+            '<p class="note">From <code>forestock insights</code> (tables '
+            "<code>insight_*</code> in the workspace; each figure says how it was "
+            "computed).</p>" + "".join(p for p in parts if p) + "</section>")
+
+
+def _leaderboard(ws: Workspace, fig: Figures) -> str:
+    board = _read(ws, "insight_leaderboard")
+    counts = _read(ws, "insight_brand_counts")
+    if board is None or counts is None:
+        return ""
+    rehearsal = board[board["scope"].str.startswith("rehearsal")]
+    scope = rehearsal if len(rehearsal) else board
+    total = float(scope["gmv"].sum())
+    allc = counts[(counts["country"] == "all") & (counts["category"] == "all")]
+    crossed = ", ".join(f"{int(r.brands)} at or above CNY {money(r.threshold)} ({r.scope})"
+                        for r in allc.itertuples())
+    # the same thresholds as shares of 2019's GMV (CNY 268.4 bn): what they mean at this
+    # day's size
+    eq = [(t, t * total / 268.4e9) for t in sorted(set(allc["threshold"]), reverse=True)]
+    eq_txt = "; ".join(
+        f"CNY {money(t)} was {t / 268.4e9:.2%} of 2019's GMV, here CNY {money(e)}: "
+        f"{int((scope['gmv'] >= e).sum())} brands" for t, e in eq)
+    by_country = (scope.groupby("country")["gmv"].sum().sort_values(ascending=False))
+    f1 = go.Figure(go.Bar(x=by_country.index, y=by_country.to_numpy(),
+                          marker_color="#4263eb"))
+    f1.update_layout(title="GMV by brand country, the rehearsed day (CNY)",
+                     yaxis={"title": "GMV, CNY"})
+    top = scope.head(15)
+    rows = [[int(r["rank"]), r["name"], r["country"], r["category"], money(r["gmv"]),
+             r["tier"] or ""] for r in top.to_dict("records")]
+    return ("<h3>Brand leaderboard by country</h3>"
+            f'<p class="note">Brands crossing the thresholds (GMV of the day at list prices '
+            f"from <code>outcomes_brand</code>; past 11.11s from the history): {esc(crossed)}. "
+            f"This day's GMV is CNY {money(total)}; {esc(eq_txt)}. Rehearse at Singles' Day "
+            "size with <code>forestock simulate --scale 400</code>.</p>"
+            + fig(f1, 340)
+            + table(["rank", "brand", "country", "category", "GMV (CNY)", "tier"], rows,
+                    [True, False, False, False, True, False]))
+
+
+def _gap(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+    gap = _read(ws, "insight_gap")
+    late = _read(ws, "insight_late")
+    if gap is None or late is None:
+        return ""
+    g = dict(zip(gap["component"], gap["share"], strict=True))
+    f = go.Figure(go.Waterfall(
+        x=["plan expected", "lost: stock", "lost: backlog", "lost: transit",
+           "plan's own expected loss", "rehearsed"],
+        measure=["absolute", "relative", "relative", "relative", "relative", "total"],
+        y=[g["plan_expected_24h"], -g["lost_stock"], -g["lost_backlog"], -g["lost_transit"],
+           g["plan_expected_loss"], 0],
+        text=[pct(g["plan_expected_24h"]), pct(-g["lost_stock"]), pct(-g["lost_backlog"]),
+              pct(-g["lost_transit"]), "+" + pct(g["plan_expected_loss"]),
+              pct(g["rehearsed_24h"])],
+        textposition="outside"))
+    f.update_layout(title="Share of units within 24 h: the plan's expectation to the rehearsal",
+                    yaxis={"tickformat": ".0%",
+                           "range": [max(0.0, g["rehearsed_24h"] - 0.2), 1.05]})
+    worst = late.head(10)
+    f2 = go.Figure()
+    for reason, colour in _REASON_COLOURS.items():
+        f2.add_bar(x=[names.get(str(r), str(r)) for r in worst["region_id"]], y=worst[reason],
+                   name=reason, marker_color=colour)
+    f2.update_layout(barmode="stack", title="Units not within 24 h by reason, the 10 regions "
+                     "losing most (bar label: region; its nearest warehouse in the table)",
+                     yaxis={"title": "units"})
+    by_wh = late.groupby("warehouse_id")[["stock", "backlog", "transit", "units"]].sum()
+    by_wh = by_wh.sort_values("units", ascending=False).head(8)
+    rows = [[w, f"{r.stock:,}", f"{r.backlog:,}", f"{r.transit:,}", f"{r.units:,}"]
+            for w, r in by_wh.iterrows()]
+    return ("<h3>Why 24 h was missed</h3>"
+            f'<p class="note">The plan expected {pct(g["plan_expected_24h"])} of units within '
+            f"24 h; the rehearsal delivered {pct(g['rehearsed_24h'])}. Every unit not within "
+            "24 h has one reason (<code>outcomes_reason</code>): <b>stock</b>, not shipped "
+            "from its region's nearest warehouse (out of stock there: served farther or not "
+            "at all); <b>backlog</b>, shipped from the nearest but it would have made 24 h "
+            "had it left in its own hour; <b>transit</b>, the lane and last mile were too "
+            "long. The waterfall starts from the plan's share, takes off the rehearsal's "
+            "losses and adds back what the plan itself expected to lose.</p>"
+            + fig(f, 380) + fig(f2, 380)
+            + table(["nearest warehouse", "stock", "backlog", "transit", "all"], rows,
+                    [False, True, True, True, True]))
+
+
+def _lift(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+    lift = _read(ws, "insight_lift")
+    if lift is None:
+        return ('<h3>Event lift</h3><p class="skipped">No event lift: run '
+                "<code>forestock insights</code> with the counterfactual (the default).</p>")
+    tot = lift[lift["dimension"] == "total"].iloc[0]
+    cat = lift[lift["dimension"] == "category"].sort_values("added_gmv", ascending=False)
+    f = go.Figure()
+    f.add_bar(x=cat["item"], y=cat["counterfactual_gmv"], name="without the event (forecast)",
+              marker_color="#adb5bd")
+    f.add_bar(x=cat["item"], y=cat["added_gmv"], name="added by the event",
+              marker_color="#d6336c")
+    f.update_layout(barmode="stack", title="GMV by category: no-event counterfactual and what "
+                    "the event added (CNY, list prices)", yaxis={"title": "CNY"})
+    band = lift[lift["dimension"] == "price_band"]
+    f2 = go.Figure(go.Bar(x=band["item"], y=band["lift"], marker_color="#4263eb",
+                          text=[f"x{v:.1f}" for v in band["lift"]], textposition="outside"))
+    f2.update_layout(title="Lift by price band: units on the day / no-event counterfactual",
+                     yaxis={"title": "lift (x)"})
+    brands = lift[lift["dimension"] == "brand"].sort_values("added_gmv", ascending=False)
+    rows = [[b, f"{r['units']:,.0f}", f"{r['counterfactual']:,.0f}", f"x{r['lift']:.1f}",
+             money(r["added_gmv"])] for b, r in brands.head(10).set_index("item").iterrows()]
+    regions = lift[lift["dimension"] == "region"].sort_values("lift", ascending=False)
+    hi = ", ".join(f"{names.get(str(r), r)} x{v:.1f}" for r, v in
+                   zip(regions["item"].head(3), regions["lift"].head(3), strict=True))
+    lo = ", ".join(f"{names.get(str(r), r)} x{v:.1f}" for r, v in
+                   zip(regions["item"].tail(3), regions["lift"].tail(3), strict=True))
+    return ("<h3>Event lift over the no-event forecast</h3>"
+            f'<p class="note">forestock\'s own forecast of the same day with the event blanked '
+            "from the calendar (the same model and history, no event features) is the "
+            f"counterfactual: the event added {tot['added_units']:,.0f} units "
+            f"(x{tot['lift']:.1f}) and CNY {money(tot['added_gmv'])}. Regions lifting most: "
+            f"{esc(hi)}; least: {esc(lo)}.</p>"
+            + fig(f, 380) + fig(f2, 320)
+            + "<h4>Brands adding most GMV</h4>"
+            + table(["brand", "units", "counterfactual", "lift", "added GMV (CNY)"], rows,
+                    [False, True, True, True, True]))
+
+
+def _taste(ws: Workspace, fig: Figures, regions: pd.DataFrame | None) -> str:
+    t = _read(ws, "insight_taste")
+    if t is None:
+        return ""
+    cat = t[t["level"] == "category"]
+    period = "event" if (cat["period"] == "event").any() else "ordinary"
+    body = ""
+    if regions is not None:
+        geo = cat[cat["period"] == period].merge(
+            regions[["region_id", "name", "lat", "lon"]].astype({"region_id": str}),
+            on="region_id")
+        items = sorted(geo["item"].unique())
+        f = go.Figure()
+        for i, item in enumerate(items):
+            g = geo[geo["item"] == item]
+            f.add_trace(go.Scattergeo(
+                lat=g["lat"], lon=g["lon"], visible=i == 0, name=item,
+                hovertext=[f"{n}<br>{item}: LQ {v:.2f}" for n, v in
+                           zip(g["name"], g["lq"], strict=True)], hoverinfo="text",
+                marker={"size": 11, "color": np.log2(g["lq"].clip(0.25, 4)),
+                        "colorscale": "RdBu_r", "cmin": -1, "cmax": 1,
+                        "line": {"width": 0.5, "color": "#495057"},
+                        "colorbar": {"title": {"text": "LQ"}, "tickvals": [-1, 0, 1],
+                                     "ticktext": ["0.5", "1", "2"]}}))
+        buttons = [{"label": item, "method": "update",
+                    "args": [{"visible": [j == i for j in range(len(items))]},
+                             {"title": f"Location quotient of {item} by region ({period} "
+                                       "days): red over-indexes, blue under"}]}
+                   for i, item in enumerate(items)]
+        f.update_layout(title=f"Location quotient of {items[0]} by region ({period} days): red "
+                        "over-indexes, blue under",
+                        updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right",
+                                      "y": 1.12, "yanchor": "top"}])
+        f.update_geos(projection_type="mercator", showcoastlines=False, showcountries=False,
+                      showland=False, showocean=False, showlakes=False, showrivers=False,
+                      showframe=True, lataxis={"range": [16, 56], "showgrid": True, "dtick": 5},
+                      lonaxis={"range": [71, 137], "showgrid": True, "dtick": 5})
+        body += fig(f, 520)
+    rows = []
+    names = {} if regions is None else dict(zip(regions["region_id"].astype(str),
+                                                regions["name"], strict=True))
+    both = cat.pivot_table(index=["item", "region_id"], columns="period", values="lq")
+    for item, g in cat[(cat["period"] == period) & (cat["units"] >= 50)].groupby("item"):
+        g = g.sort_values("lq")
+        over = ", ".join(f"{names.get(r, r)} {v:.2f}" for r, v in
+                         zip(g["region_id"].tail(3)[::-1], g["lq"].tail(3)[::-1], strict=True))
+        under = ", ".join(f"{names.get(r, r)} {v:.2f}" for r, v in
+                          zip(g["region_id"].head(3), g["lq"].head(3), strict=True))
+        shift = ""
+        if {"event", "ordinary"} <= set(both.columns):
+            d = (both.loc[item, "event"] - both.loc[item, "ordinary"]).dropna()
+            if len(d):
+                shift = f"{names.get(d.idxmax(), d.idxmax())} +{d.max():.2f}"
+        rows.append([item, over, under, shift])
+    return ("<h3>Regional taste</h3>"
+            '<p class="note">Location quotient = the region\'s share of a category\'s units / '
+            "its share of all units (1: as its size says; 2: twice). Ordinary days: the "
+            "history's last 365 days without events; event: the rehearsed day's truth. Pick a "
+            "category on the map's menu.</p>" + body
+            + table(["category", f"over-indexes most ({period})", "under-indexes most",
+                     "rises most on the event vs ordinary days"], rows,
+                    [False, False, False, False]))
+
+
+def _events(ws: Workspace) -> str:
+    ev = _read(ws, "insight_events")
+    if ev is None or ev.empty:
+        return ""
+    rows = [[r["event"], str(r["start"].date()), int(r["days"]), r["source"],
+             f"{r['units_per_day']:,.0f}",
+             "" if pd.isna(r["lift"]) else f"x{r['lift']:.1f}",
+             "" if pd.isna(r["share_of_year"]) else pct(r["share_of_year"]),
+             "" if pd.isna(r["peak_hour_share"]) else pct(r["peak_hour_share"])]
+            for r in ev.sort_values(["start", "event"]).to_dict("records")]
+    return ("<h3>Event comparison</h3>"
+            '<p class="note">Every occurrence of every calendar event in the history and the '
+            "rehearsal: units per day, lift over the mean of the ordinary days among the 28 "
+            "before it, share of the 365 days ending on its last day (blank where the data "
+            "starts later), and the busiest hour's share of the day (the rehearsed day only: "
+            "the history is daily).</p>"
+            + table(["event", "start", "days", "source", "units/day", "lift", "share of year",
+                     "peak hour"], rows, [False, False, True, False, True, True, True, True],
+                    scroll=True))
+
+
+def _post_mortem(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+    st = _read(ws, "insight_stock")
+    err = _read(ws, "insight_error")
+    out = ""
+    if st is not None:
+        left, short = int(st["left"].sum()), int(st["short"].sum())
+        placed = int(st["placed"].sum())
+        worst = st.sort_values("short", ascending=False).head(10)
+        rows = [[r["sku_id"], r["warehouse_id"], f"{r['placed']:,}", f"{r['demand_nearest']:,}",
+                 f"{r['short']:,}", f"{r['left']:,}"] for r in worst.to_dict("records")]
+        out += ("<h3>Post-mortem: stock short and left over</h3>"
+                f'<p class="note">{placed:,} units placed; {left:,} left over after the day '
+                f"({pct(left / max(placed, 1))}); {short:,} units of demand beyond what was "
+                "placed at the buyers' nearest warehouse, over "
+                f"{int((st['short'] > 0).sum()):,} SKU x warehouse pairs (short = demand of the "
+                "regions it is nearest to - units placed there).</p>"
+                + table(["SKU", "warehouse", "placed", "nearest demand", "short", "left over"],
+                        rows, [False, False, True, True, True, True]))
+    if err is not None:
+        f = go.Figure()
+        for dim, colour in (("category", "#4263eb"), ("size", "#f59f00")):
+            e = err[err["dimension"] == dim]
+            f.add_bar(x=e["item"], y=e["bias"], name=f"bias by {dim}", marker_color=colour)
+        f.update_layout(title="Forecast bias on the event window: (forecast - actual) / actual, "
+                        "by category and SKU size (units/day in the last 28 days)",
+                        yaxis={"tickformat": ".0%"})
+        reg = err[err["dimension"] == "region"].sort_values("wape", ascending=False).head(5)
+        worst_r = ", ".join(f"{names.get(str(r), r)} {v:.0%}" for r, v in
+                            zip(reg["item"], reg["wape"], strict=True))
+        out += (f'<p class="note">Worst regions by WAPE (sum of |forecast - actual| over SKUs '
+                f"/ actual): {esc(worst_r)}.</p>" + fig(f, 360))
+    return out
+
+
+def _next_year(ws: Workspace, names: dict[str, str]) -> str:
+    ms = _read(ws, "insight_misses")
+    mv = _read(ws, "insight_moves")
+    out = ""
+    if ms is not None:
+        rows = [[r["sku_id"], f"{r['actual']:,.0f}", f"{r['q10']:,.0f}", f"{r['q90']:,.0f}",
+                 r["side"], f"{r['miss']:,.0f}"] for r in ms.head(12).to_dict("records")]
+        above = int((ms["side"] == "above q90").sum())
+        out += ("<h3>For next year</h3>"
+                f'<p class="note">{len(ms)} SKUs sold outside their forecast q10-q90 band of '
+                f"the window's total ({above} above q90, {len(ms) - above} below q10); an "
+                "80% band should leave about 20% outside. The largest misses:</p>"
+                + table(["SKU", "actual", "q10", "q90", "side", "miss"], rows,
+                        [False, True, True, True, False, True]))
+    if mv is not None:
+        more = mv[mv["net"] > 0].head(6)
+        less = mv.sort_values("net").head(6)
+        rows = [[w, names.get(str(r), str(r)), f"{s:,}", f"{lft:,}", f"{n:+,}"]
+                for w, r, s, lft, n in zip(pd.concat([more, less])["warehouse_id"],
+                                           pd.concat([more, less])["region_id"],
+                                           pd.concat([more, less])["short"],
+                                           pd.concat([more, less])["left"],
+                                           pd.concat([more, less])["net"], strict=True)]
+        out += ('<p class="note">Where stock should move: per warehouse, units short for its '
+                "nearest buyers and units left over (net = short - left; positive: place more "
+                "there next year, negative: less).</p>"
+                + table(["warehouse", "region", "short", "left over", "net"], rows,
+                        [False, False, True, True, True]))
+    return out
