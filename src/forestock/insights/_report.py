@@ -50,13 +50,14 @@ def _leaderboard(ws: Workspace, fig: Figures) -> str:
     scope = rehearsal if len(rehearsal) else board
     total = float(scope["gmv"].sum())
     allc = counts[(counts["country"] == "all") & (counts["category"] == "all")]
-    crossed = ", ".join(f"{int(r.brands)} at or above CNY {money(r.threshold)} ({r.scope})"
+    crossed = ", ".join(f"{int(r.brands)} at or above {money(r.threshold)} ({r.scope})"
                         for r in allc.itertuples())
     # the same thresholds as shares of 2019's GMV (CNY 268.4 bn): what they mean at this
     # day's size
     eq = [(t, t * total / 268.4e9) for t in sorted(set(allc["threshold"]), reverse=True)]
     eq_txt = "; ".join(
-        f"CNY {money(t)} was {t / 268.4e9:.2%} of 2019's GMV, here CNY {money(e)}: "
+        f"{money(t)} was {t / 268.4e9:.2%} of 2019's GMV (CNY 268.4 bn), at this day's size "
+        f"{money(e)}: "
         f"{int((scope['gmv'] >= e).sum())} brands" for t, e in eq)
     by_country = (scope.groupby("country")["gmv"].sum().sort_values(ascending=False))
     f1 = go.Figure(go.Bar(x=by_country.index, y=by_country.to_numpy(),
@@ -69,7 +70,7 @@ def _leaderboard(ws: Workspace, fig: Figures) -> str:
     return ("<h3>Brand leaderboard by country</h3>"
             f'<p class="note">Brands crossing the thresholds (GMV of the day at list prices '
             f"from <code>outcomes_brand</code>; past 11.11s from the history): {esc(crossed)}. "
-            f"This day's GMV is CNY {money(total)}; {esc(eq_txt)}. Rehearse at Singles' Day "
+            f"This day's GMV is {money(total)}; {esc(eq_txt)}. Rehearse at Singles' Day "
             "size with <code>forestock simulate --scale 400</code>.</p>"
             + fig(f1, 340)
             + table(["rank", "brand", "country", "category", "GMV (CNY)", "tier"], rows,
@@ -135,14 +136,20 @@ def _lift(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
               marker_color="#d6336c")
     f.update_layout(barmode="stack", title="GMV by category: no-event counterfactual and what "
                     "the event added (CNY, list prices)", yaxis={"title": "CNY"})
-    band = lift[lift["dimension"] == "price_band"]
+    band = lift[lift["dimension"] == "price_band"].copy()
+    band["low"] = [float(str(i).split("-")[0].lstrip(">= ").split()[0]) for i in band["item"]]
+    band = band.sort_values("low")
     f2 = go.Figure(go.Bar(x=band["item"], y=band["lift"], marker_color="#4263eb",
                           text=[f"x{v:.1f}" for v in band["lift"]], textposition="outside"))
     f2.update_layout(title="Lift by price band: units on the day / no-event counterfactual",
                      yaxis={"title": "lift (x)"})
     brands = lift[lift["dimension"] == "brand"].sort_values("added_gmv", ascending=False)
-    rows = [[b, f"{r['units']:,.0f}", f"{r['counterfactual']:,.0f}", f"x{r['lift']:.1f}",
-             money(r["added_gmv"])] for b, r in brands.head(10).set_index("item").iterrows()]
+    bt = _read(ws, "brands")
+    bname = {} if bt is None else dict(zip(bt["brand_id"].astype(str), bt["name"] + " (" +
+                                           bt["country"] + ")", strict=True))
+    rows = [[bname.get(str(b), str(b)), f"{r['units']:,.0f}", f"{r['counterfactual']:,.0f}",
+             f"x{r['lift']:.1f}", money(r["added_gmv"])]
+            for b, r in brands.head(10).set_index("item").iterrows()]
     regions = lift[lift["dimension"] == "region"].sort_values("lift", ascending=False)
     hi = ", ".join(f"{names.get(str(r), r)} x{v:.1f}" for r, v in
                    zip(regions["item"].head(3), regions["lift"].head(3), strict=True))
@@ -233,16 +240,17 @@ def _events(ws: Workspace) -> str:
              "" if pd.isna(r["lift"]) else f"x{r['lift']:.1f}",
              "" if pd.isna(r["share_of_year"]) else pct(r["share_of_year"]),
              "" if pd.isna(r["peak_hour_share"]) else pct(r["peak_hour_share"])]
-            for r in ev.sort_values(["start", "event"]).to_dict("records")]
+            for r in ev.sort_values(["start", "event"], ascending=[False, True])
+            .to_dict("records")]
     return ("<h3>Event comparison</h3>"
             '<p class="note">Every occurrence of every calendar event in the history and the '
-            "rehearsal: units per day, lift over the mean of the ordinary days among the 28 "
+            "rehearsal (newest first; one-day events such as 11.11 beside multi-day ones such "
+            "as its presale): units per day, lift over the mean of the ordinary days among the 28 "
             "before it, share of the 365 days ending on its last day (blank where the data "
             "starts later), and the busiest hour's share of the day (the rehearsed day only: "
             "the history is daily).</p>"
             + table(["event", "start", "days", "source", "units/day", "lift", "share of year",
-                     "peak hour"], rows, [False, False, True, False, True, True, True, True],
-                    scroll=True))
+                     "peak hour"], rows, [False, False, True, False, True, True, True, True]))
 
 
 def _post_mortem(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
