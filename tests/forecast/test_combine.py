@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from forestock.forecast import Combined, GlobalModel, make_method, target_window
-from forestock.forecast._combine import WEIGHTS, blend_means
+from forestock.forecast._combine import UNMEASURED, WEIGHTS, blend_means
 from forestock.forecast._problem import ForecastProblem
 
 EVENT = "추석 세일"
@@ -64,3 +64,15 @@ def test_forestock_is_the_combination_and_deterministic(tiny: dict[str, pd.DataF
     assert isinstance(make_method("forestock"), Combined)
     a, b = (Combined(seed=5).fit(_problem(tiny)).predict() for _ in range(2))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_one_occurrence_too_early_to_measure_shares_the_mean(
+        tiny: dict[str, pd.DataFrame]) -> None:
+    """History from 2025-08-29: the 2025 event is in it, with too little before it to
+    forecast it from. The model never saw the event recur, so level x lift takes half."""
+    short = {**tiny, "history": tiny["history"][tiny["history"]["date"] >= "2025-08-29"]}
+    m = Combined(seed=0).fit(_problem(short))
+    assert m.validation_ == {}
+    assert m.weight_ == UNMEASURED == 0.5
+    alone = GlobalModel(seed=0).fit(_problem(short)).predict()["mean"].to_numpy()
+    assert not np.allclose(m.predict()["mean"].to_numpy(), alone)

@@ -33,7 +33,7 @@ import pandas as pd
 from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
-from forestock.forecast._combine import Combined, best_weight
+from forestock.forecast._combine import Combined
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
@@ -145,7 +145,7 @@ def forecast_blocks(
             del hist
             if k == 0:
                 # the combination's weight, measured on the first block's SKUs
-                weight = best_weight(Combined(params, seed, callbacks).validate(own))
+                weight = Combined(params, seed, callbacks).weigh(own)[0]
                 model.fit_view(view, window)
                 # the typical SKU's event lifts and the categories' price response,
                 # measured on the SKUs the model trains on, are the market's for every block
