@@ -27,11 +27,12 @@ def demo(
 ) -> None:
     """Run the whole flow on the embedded China world and write the report.
 
-    world, forecast, plan, simulate, report; prints the headline figures and the report's
-    path.
+    world, forecast, plan, simulate, insights, report; prints the headline figures and the
+    report's path.
     """
     # the stage verbs, imported here so that they register in flow order
     from forestock.cli.forecast import forecast
+    from forestock.cli.insights import ExportFormat, insights
     from forestock.cli.plan import plan
     from forestock.cli.report import report
     from forestock.cli.simulate import simulate
@@ -44,6 +45,9 @@ def demo(
                                       seed=seed, as_json=False)),
         ("plan", lambda: plan(workspace=workspace, seed=seed, as_json=False)),
         ("simulate", lambda: simulate(workspace=workspace, day=None, event="11.11", seed=seed,
+                                      as_json=False)),
+        ("insights", lambda: insights(workspace=workspace, threshold=None, counterfactual=True,
+                                      export=None, fmt=ExportFormat.csv, seed=seed,
                                       as_json=False)),
         ("report", lambda: report(workspace=workspace, output=None)),
     ]

@@ -71,8 +71,7 @@ def insights(
                     "end": result.window.end}})
         return
     f = result.figures
-    rows = [(k, f"{v:,}" if isinstance(v, int) else f"{v:,.4g}" if isinstance(v, float)
-             else str(v)) for k, v in f.items() if k != "brands_above"]
+    rows = [(k.replace("_", " "), _shown(k, v)) for k, v in f.items() if k != "brands_above"]
     above = f.get("brands_above", {})
     if isinstance(above, dict):
         rows += [(f"brands {k}", str(v)) for k, v in above.items()]
@@ -82,3 +81,15 @@ def insights(
                      "them"), soft_wrap=True)
     if export is not None:
         out.print(escape(f"exported to {export}"), soft_wrap=True)
+
+
+def _shown(name: str, value: object) -> str:
+    """A figure as a planner reads it: shares in percent, counts and money with separators,
+    ratios to two decimals."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if name.startswith("share"):
+        return f"{value:.1%}"
+    if isinstance(value, int) or abs(value) >= 1_000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
