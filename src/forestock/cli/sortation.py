@@ -102,16 +102,24 @@ def run(
                                                          "instance's.")] = None,
     heatmap: Annotated[Path | None, typer.Option(help="Write the congestion heat map (PNG) "
                                                       "here.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write the paths as a competition "
+                                                     "solution (JSON) here, for PlanViz and "
+                                                     "`sortation replay`.")] = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan an instance with forestock's PIBT planner; paths are validated."""
-    from forestock.sortation import read_instance, solve
+    from forestock.sortation import read_instance, solve, write_solution
 
     with user_errors():
         if steps is not None and steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
         problem = read_instance(instance, steps=steps)
+        if output is not None:
+            from forestock.sortation._solution import writable
+
+            writable(problem)  # refuse before planning, not after
         with progress_bar(as_json) as progress:
             r = solve(problem, seed=seed, callbacks=RichCallbacks(progress))
     best = _best_known(instance)
@@ -127,6 +135,9 @@ def run(
         from forestock.sortation._figures import congestion_png
 
         facts["heatmap"] = str(congestion_png(problem.grid, r.waits, heatmap))
+    if output is not None:
+        with user_errors():
+            facts["solution"] = str(write_solution(problem, r, output))
     if as_json:
         emit_json(facts)
         return

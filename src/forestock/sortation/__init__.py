@@ -2,8 +2,9 @@
 
 Maps in the MovingAI / League of Robot Runners format, generated sortation
 centres, a PIBT planner with a numba kernel, an independent path checker,
-replay of published competition solutions, and fleet sizing for a
-warehouse's peak hour.
+replay of published competition solutions, the planner's runs written as
+solutions in the competition's format, and fleet sizing for a warehouse's
+peak hour.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from forestock.sortation._instance import (
 )
 from forestock.sortation._maps import GridMap, parse_map, read_map
 from forestock.sortation._pibt import PlannerParams, SortationResult, solve
+from forestock.sortation._solution import competition_solution, write_solution
 from forestock.sortation._validate import find_conflicts, validate_paths
 
 __all__ = [
@@ -32,10 +34,12 @@ __all__ = [
     "SortationProblem",
     "SortationResult",
     "TaskList",
+    "competition_solution",
     "find_conflicts",
     "parse_map",
     "read_instance",
     "read_map",
     "solve",
     "validate_paths",
+    "write_solution",
 ]

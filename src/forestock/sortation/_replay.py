@@ -21,7 +21,7 @@ from forestock.sortation._errors import SolutionError
 from forestock.sortation._instance import SortationProblem, TaskList
 from forestock.sortation._validate import find_conflicts
 
-__all__ = ["ReplayResult", "load_solution", "replay"]
+__all__ = ["ReplayResult", "follow_tasks", "load_solution", "replay"]
 
 _ACTIONS = "FRCW"
 _CODE = np.full(256, -1, dtype=np.int8)
@@ -114,6 +114,64 @@ def _actions(paths: list[Any], name: str) -> np.ndarray:
     return np.stack([r[:steps] for r in rows], axis=1)  # [steps, robots]
 
 
+def follow_tasks(tasks: TaskList, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hand out ``tasks`` by their rule along ``positions`` and count what is finished.
+
+    Robot ``i`` starts on task ``i`` (modulo the tasks). A robot standing on
+    its next errand's cell after a step moves on to the errand after it;
+    after the last, the task is finished and the robot takes its next task
+    in the same step: ``i + n, i + 2n, ...`` under ``"roundrobin"``, the next
+    unhanded task under ``"greedy"`` (robots in index order).
+
+    Parameters
+    ----------
+    tasks
+        The task list and its assignment rule.
+    positions
+        [steps + 1, robots] cells; row 0 is the start.
+
+    Returns
+    -------
+    finished : np.ndarray
+        ``int64`` [steps]: tasks finished at each step.
+    log : np.ndarray
+        ``int64`` [events, 4] rows ``(robot, task, step, kind)`` in the order
+        they happen, ``kind`` 0 for assigned and 1 for finished, ``task`` an
+        index into ``tasks``.
+    """
+    steps, n = positions.shape[0] - 1, positions.shape[1]
+    m = tasks.n_tasks
+    robots = np.arange(n, dtype=np.int64)
+    task = robots % m
+    count = np.ones(n, dtype=np.int64)
+    handed = n  # greedy: tasks handed out so far
+    errand = np.zeros(n, dtype=np.int64)
+    finished = np.zeros(steps, dtype=np.int64)
+    logs = [np.stack([robots, task, np.zeros(n, np.int64), np.zeros(n, np.int64)], axis=1)]
+    for t in range(steps):
+        goal = tasks.errands[tasks.ptr[task] + errand]
+        hit = robots[positions[t + 1] == goal]
+        if not hit.size:
+            continue
+        errand[hit] += 1
+        done = hit[tasks.ptr[task[hit]] + errand[hit] == tasks.ptr[task[hit] + 1]]
+        if not done.size:
+            continue
+        finished[t] = done.size
+        old = task[done]
+        if tasks.assignment == "roundrobin":
+            task[done] = (done + count[done] * n) % m
+            count[done] += 1
+        else:
+            task[done] = (handed + np.arange(done.size)) % m
+            handed += done.size
+        errand[done] = 0
+        at = np.full(done.size, t + 1, dtype=np.int64)
+        logs.append(np.stack([done, old, at, np.ones_like(at)], axis=1))
+        logs.append(np.stack([done, task[done], at, np.zeros_like(at)], axis=1))
+    return finished, np.concatenate(logs)
+
+
 def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
            max_messages: int = 5) -> ReplayResult:
     """Replay ``solution`` on ``problem``; count tasks finished and conflicts.
@@ -165,13 +223,6 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
     r, c, hd = sr.copy(), sc.copy(), sh.copy()
     positions[0] = r * wd + c
     headings[0] = hd
-    count = np.zeros(n, dtype=np.int64)
-    errand = np.zeros(n, dtype=np.int64)
-    m = tasks.n_tasks
-    task = np.arange(n, dtype=np.int64) % m
-    count[:] = 1
-    finished = np.zeros(steps, dtype=np.int64)
-    agents = np.arange(n)
     for t in range(steps):
         a = acts[t]
         fw = a == 0
@@ -179,18 +230,9 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
         c = np.where(fw, c + _DC[hd], c)
         hd = np.where(a == 1, (hd + 1) % 4, np.where(a == 2, (hd + 3) % 4, hd))
         inside = (r >= 0) & (r < h) & (c >= 0) & (c < wd)
-        cell = np.where(inside, r * wd + c, -1)
-        positions[t + 1] = cell
+        positions[t + 1] = np.where(inside, r * wd + c, -1)
         headings[t + 1] = hd
-        goal = tasks.errands[tasks.ptr[task] + errand]
-        hit = agents[cell == goal]
-        if hit.size:
-            errand[hit] += 1
-            done = hit[tasks.ptr[task[hit]] + errand[hit] == tasks.ptr[task[hit] + 1]]
-            finished[t] = done.size
-            task[done] = (done + count[done] * n) % m
-            count[done] += 1
-            errand[done] = 0
+    finished, _ = follow_tasks(tasks, positions)
     found = find_conflicts(problem.grid, positions, headings, lanes=problem.lanes)
     published = data.get("numTaskFinished")
     return ReplayResult(
