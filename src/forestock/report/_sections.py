@@ -491,13 +491,20 @@ def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
         nat["date"] = pd.to_datetime(nat["date"])
         fc_total = float(nat["mean"].sum())
         f1 = go.Figure()
-        f1.add_scatter(x=nat["date"], y=nat["q90"], line={"width": 0}, showlegend=False,
-                       mode="lines", hoverinfo="skip")
-        f1.add_scatter(x=nat["date"], y=nat["q10"], line={"width": 0}, fill="tonexty",
-                       mode="lines", hoverinfo="skip",
-                       fillcolor="rgba(28,126,214,0.18)", name="q10–q90 (summed)")
-        f1.add_scatter(x=nat["date"], y=nat["mean"], name="forecast mean",
-                       line={"color": PALETTE[1], "width": 2}, mode="lines+markers")
+        one_day = len(nat) == 1  # a band needs two dates: one day shows its q10-q90 as a bar
+        if not one_day:
+            f1.add_scatter(x=nat["date"], y=nat["q90"], line={"width": 0}, showlegend=False,
+                           mode="lines", hoverinfo="skip")
+            f1.add_scatter(x=nat["date"], y=nat["q10"], line={"width": 0}, fill="tonexty",
+                           mode="lines", hoverinfo="skip",
+                           fillcolor="rgba(28,126,214,0.18)", name="q10–q90 (summed)")
+        f1.add_scatter(x=nat["date"], y=nat["mean"],
+                       name="forecast mean (bar: q10–q90 summed)" if one_day else "forecast mean",
+                       line={"color": PALETTE[1], "width": 2}, mode="lines+markers",
+                       error_y={"type": "data", "symmetric": False,
+                                "array": nat["q90"] - nat["mean"],
+                                "arrayminus": nat["mean"] - nat["q10"], "width": 12}
+                       if one_day else None)
         if ws.has("truth"):
             tr = ws.sql(
                 "SELECT date, sum(units) AS units FROM truth GROUP BY date ORDER BY date"
@@ -511,9 +518,13 @@ def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
         if day is not None:
             f1.add_vline(x=pd.Timestamp(day).timestamp() * 1000,
                          line={"dash": "dot", "color": PALETTE[0]})
+        xaxis: dict[str, object] = {"tickformat": "%d %b"}
+        if one_day:  # one tick, the day itself, with a day either side for room
+            d0 = nat["date"].iloc[0]
+            xaxis.update(tickvals=[d0], range=[d0 - pd.Timedelta(days=1),
+                                               d0 + pd.Timedelta(days=1)])
         f1.update_layout(title="National forecast, units per date of the window",
-                         yaxis={"title": "units", "rangemode": "tozero"},
-                         xaxis={"tickformat": "%d %b"})
+                         yaxis={"title": "units", "rangemode": "tozero"}, xaxis=xaxis)
         body += fig(f1, 380)
         notes.append("the band sums each series' q10 and q90, so it is wider than the "
                      "national q10–q90")
