@@ -54,6 +54,26 @@ def _sql(query: str, **frames: pd.DataFrame) -> pd.DataFrame:
         con.close()
 
 
+def _by_dimension(measures: str, dimensions: Sequence[tuple[str, str]],
+                  **frames: pd.DataFrame) -> pd.DataFrame:
+    """``measures`` (SQL aggregates over ``x JOIN k USING (sku_id)``) per item of each
+    dimension (``(name, SQL expression of the item)``), stacked with a ``dimension``
+    column; one DuckDB connection serves every dimension."""
+    con = duckdb.connect(":memory:")
+    try:
+        for name, frame in frames.items():
+            con.register(name, frame)
+        parts = []
+        for dim, item in dimensions:
+            f = con.execute(f"SELECT {item} AS item, {measures} FROM x JOIN k USING (sku_id) "
+                            "GROUP BY 1 ORDER BY 1").df()
+            f.insert(0, "dimension", dim)
+            parts.append(f)
+    finally:
+        con.close()
+    return pd.concat(parts, ignore_index=True)
+
+
 def _band(values: pd.Series | np.ndarray, bounds: Sequence[float], unit: str) -> np.ndarray:
     """Label of the band each value falls in: ``"50-200 CNY"``, the last ``">= 1000 CNY"``."""
     v = np.asarray(values, dtype=float)
@@ -210,18 +230,13 @@ def event_lift(truth: pd.DataFrame, counterfactual: pd.DataFrame, skus: pd.DataF
     k = skus[["sku_id", "brand_id", "category", "price"]].astype({"sku_id": str,
                                                                    "brand_id": str})
     k = k.assign(price_band=_band(k["price"], PRICE_BANDS, "CNY"))
-    frames = []
-    for dim, col in (("total", "'all'"), ("brand", "k.brand_id"), ("category", "k.category"),
-                     ("region", "x.region_id"), ("price_band", "k.price_band")):
-        f = _sql(
-            f"SELECT {col} AS item, sum(x.units) AS units, sum(x.counterfactual) AS "
-            "counterfactual, sum(x.units) - sum(x.counterfactual) AS added_units, "
-            "sum(x.units * k.price) AS gmv, sum(x.counterfactual * k.price) AS "
-            "counterfactual_gmv, sum((x.units - x.counterfactual) * k.price) AS added_gmv "
-            "FROM x JOIN k USING (sku_id) GROUP BY 1 ORDER BY 1", x=cells, k=k)
-        f.insert(0, "dimension", dim)
-        frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
+    out = _by_dimension(
+        "sum(x.units) AS units, sum(x.counterfactual) AS counterfactual, "
+        "sum(x.units) - sum(x.counterfactual) AS added_units, sum(x.units * k.price) AS gmv, "
+        "sum(x.counterfactual * k.price) AS counterfactual_gmv, "
+        "sum((x.units - x.counterfactual) * k.price) AS added_gmv",
+        (("total", "'all'"), ("brand", "k.brand_id"), ("category", "k.category"),
+         ("region", "x.region_id"), ("price_band", "k.price_band")), x=cells, k=k)
     cf = out["counterfactual"].to_numpy(dtype=float)
     out["lift"] = np.where(cf > 0, out["units"].to_numpy(dtype=float) / np.where(cf > 0, cf, 1),
                            np.nan)
@@ -356,17 +371,12 @@ def forecast_error(forecast: pd.DataFrame, truth: pd.DataFrame, history: pd.Data
     k["size"] = _band(k["sku_id"].map(per_day.rename(index=str)).fillna(0.0), SIZE_BANDS,
                       "units/day")
     cells = _window_cells(truth, forecast[["sku_id", "region_id", "date", "mean"]], skus)
-    frames = []
-    for dim, col in (("total", "'all'"), ("category", "k.category"), ("region", "x.region_id"),
-                     ("size", "k.size")):
-        f = _sql(
-            f"SELECT {col} AS item, sum(x.counterfactual) AS forecast, sum(x.units) AS actual, "
-            "sum(x.counterfactual - x.units) AS error, "
-            "sum(abs(x.counterfactual - x.units)) AS abs_error "
-            "FROM x JOIN k USING (sku_id) GROUP BY 1 ORDER BY 1", x=cells, k=k)
-        f.insert(0, "dimension", dim)
-        frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
+    out = _by_dimension(
+        "sum(x.counterfactual) AS forecast, sum(x.units) AS actual, "
+        "sum(x.counterfactual - x.units) AS error, "
+        "sum(abs(x.counterfactual - x.units)) AS abs_error",
+        (("total", "'all'"), ("category", "k.category"), ("region", "x.region_id"),
+         ("size", "k.size")), x=cells, k=k)
     actual = out["actual"].to_numpy(dtype=float)
     safe = np.where(actual > 0, actual, 1.0)
     out["wape"] = np.where(actual > 0, out["abs_error"] / safe, np.nan)
