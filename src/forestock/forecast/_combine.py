@@ -21,14 +21,13 @@ import datetime as dt
 import logging
 from typing import cast
 
-import numpy as np
 import pandas as pd
 
 from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
 from forestock.events import occurrences
 from forestock.forecast._backtest import backtest, holdout_window
-from forestock.forecast._model import GlobalModel
+from forestock.forecast._model import GlobalModel, blend_means
 from forestock.forecast._panel import LEVELS, infer_freq
 from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastParams, ForecastProblem
@@ -41,19 +40,8 @@ log = logging.getLogger("forestock.forecast")
 #: than level x lift (it needs one). On the evaluation suite the measurement chose 0.4 where
 #: 0.8 forecast the event best (grocery, seed 0: WRMSSE 1.29 against 1.23).
 WEIGHTS = (1.0, 0.8, 0.6)
-_KEYS = ["sku_id", "region_id", "date"]
 #: Progress task of the global model's fit measuring the weights on the last occurrence.
 CHECK_TASK = "fit (last occurrence)"
-
-
-def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.ndarray:
-    """``weight x`` the model's means ``+ (1 - weight) x`` the peer's, on the model's rows
-    (a cell the peer lacks keeps the model's mean)."""
-    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
-    other = peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
-    theirs = other.reindex(key).to_numpy(dtype=float)
-    mine = model["mean"].to_numpy(dtype=float)
-    return np.where(np.isnan(theirs), mine, weight * mine + (1.0 - weight) * theirs)
 
 
 #: The global model's weight where the history holds one occurrence of the event, too early

@@ -370,8 +370,6 @@ class GlobalModel:
                      ) -> pd.DataFrame:
         """The forecast table of a prepared panel's series (``other``, ``weight``: as
         :meth:`predict`)."""
-        from forestock.forecast._combine import blend_means
-
         p = v.panel
         periods = window_periods(p, self.window_)
         n, m = p.n_series, periods.size
@@ -387,6 +385,19 @@ class GlobalModel:
             mean = blend_means(keys, other, weight)
         phi = _dispersion_for(self.dispersion_, mean, event)
         return _table(p, rows, mean, phi, self.params)
+
+
+_KEYS = ["sku_id", "region_id", "date"]
+
+
+def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.ndarray:
+    """``weight x`` the model's means ``+ (1 - weight) x`` the peer's, on the model's rows
+    (a cell the peer lacks keeps the model's mean)."""
+    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
+    other = peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
+    theirs = other.reindex(key).to_numpy(dtype=float)
+    mine = model["mean"].to_numpy(dtype=float)
+    return np.where(np.isnan(theirs), mine, weight * mine + (1.0 - weight) * theirs)
 
 
 def _ids(frame: pd.DataFrame | None, col: str) -> np.ndarray | None:
