@@ -23,7 +23,6 @@ import scipy.sparse as sp
 
 from forestock.forecast import forecast, target_window
 from forestock.plan import PlanParams, PlanProblem, exact_value, solve_plan
-from forestock.plan._problem import _national
 from forestock.simulate import SimulateParams, SimulateProblem, simulate
 from forestock.tables import IdIndex
 from forestock.workspace import Workspace
@@ -61,7 +60,9 @@ def subset(p: PlanProblem, n: int, level: float) -> PlanProblem:
     """The first ``n`` SKUs, with storage and outbound scaled to their share of the quantities."""
     ip = p.indptr[:n + 1]
     c = int(ip[-1])
-    nat = _national(ip, p.cell_mean[:c], p.cell_quant[:c], p.levels, level, p.correlation)
+    sub = p.replace(skus=IdIndex(p.skus.ids[:n]), indptr=ip, cell_region=p.cell_region[:c],
+                    cell_mean=p.cell_mean[:c], cell_quant=p.cell_quant[:c])
+    nat = sub.uncertainty.national(level)
     share = nat.sum() / max(p.national.sum(), 1)
     return p.replace(skus=IdIndex(p.skus.ids[:n]), indptr=ip, cell_region=p.cell_region[:c],
                      cell_mean=p.cell_mean[:c], cell_quant=p.cell_quant[:c], national=nat,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from forestock.plan import _kernels as K
 from forestock.plan._baselines import split_units
-from forestock.plan._model import on_time
 
 
 def _instance(seed: int) -> dict[str, np.ndarray]:
@@ -29,7 +26,7 @@ def _instance(seed: int) -> dict[str, np.ndarray]:
         "unit": rng.uniform(0, 3, (n_s, n_w)), "reg_w": np.ascontiguousarray(route[:, :L]),
         "reg_tier": np.where(r_hours[:, :L] <= 20, 1.0, 0.5),
         "reg_cost": rng.uniform(0, 4, (n_r, L)), "fb_cost": rng.uniform(1, 5, n_w),
-        "route": route, "route_hours": r_hours, "route_cost": rng.uniform(0, 4, (n_r, n_w)),
+        "route": route,
     }
 
 
@@ -104,55 +101,6 @@ def test_greedy_within_room_never_overfills(seed: int) -> None:
     assert (x.sum(axis=0) <= room0).all()
     assert (room == room0 - x.sum(axis=0)).all()
     assert (x.sum(axis=1) <= a["national"]).all()
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_route_share_matches_nearest_first_oracle(seed: int) -> None:
-    """route_share's tallies equal a per-lane loop serving shortest lanes first."""
-    a = _instance(seed)
-    n_s, n_w = a["unit"].shape
-    rng = np.random.default_rng(seed + 100)
-    x = rng.integers(0, 6, (n_s, n_w)).astype(np.int64)
-    out = np.zeros(5)
-    p24 = on_time(a["route_hours"], 24.0, 0.15, 2.0)
-    p48 = on_time(a["route_hours"], 48.0, 0.15, 2.0)
-    K.route_share(a["indptr"], a["regions"], a["D"], x, a["route"], a["route_hours"],
-                  a["route_cost"], p24, p48, out)
-    want = np.zeros(5)
-    n_k = a["D"].shape[1]
-    for s in range(n_s):
-        c0, c1 = a["indptr"][s], a["indptr"][s + 1]
-        lanes = sorted(
-            (a["route_hours"][a["regions"][c0 + i], j], i * 100 + j, i, j)
-            for i in range(c1 - c0) for j in range(n_w)
-            if x[s, a["route"][a["regions"][c0 + i], j]] > 0
-        )
-        for k in range(n_k):
-            st = x[s].astype(float).copy()
-            rem = a["D"][c0:c1, k].copy()
-            want[0] += rem.sum() / n_k
-            for _h, _, i, j in lanes:
-                r = a["regions"][c0 + i]
-                w = a["route"][r, j]
-                q = min(rem[i], st[w])
-                rem[i] -= q
-                st[w] -= q
-                want[1] += q / n_k
-                want[2] += q * p24[r, j] / n_k
-                want[3] += q * p48[r, j] / n_k
-                want[4] += q * a["route_cost"][r, j] / n_k
-    np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-9)
-
-
-@given(st.floats(0.5, 80.0), st.floats(0.0, 0.5), st.floats(0.0, 6.0))
-def test_on_time_is_the_chance_of_the_noisy_lane(hours: float, noise: float,
-                                                 last_mile: float) -> None:
-    """on_time equals the empirical share of noisy lane draws meeting the promise."""
-    u = np.linspace(-noise, noise, 200_001)
-    want = float(np.mean(hours * (1.0 + u) + last_mile <= 24.0))
-    got = float(on_time(np.array([hours]), 24.0, noise, last_mile)[0])
-    assert abs(got - want) <= 1e-4
-    assert float(on_time(np.array([np.inf]), 24.0, noise, last_mile)[0]) == 0.0
 
 
 def test_nearest_with_room_matches_oracle() -> None:

@@ -1,4 +1,4 @@
-"""numba kernels of the planner: counter-based draws, per-SKU greedy, plan evaluation.
+"""numba kernels of the planner: per-SKU greedy, plan evaluation (draws: ``forestock._draws``).
 
 Every kernel here has a slow oracle in ``tests/plan/test_kernels.py``.
 """
@@ -8,33 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
-
-
-@njit(cache=True, inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, nogil=True)
-def uniforms(seed: np.uint64, keys: np.ndarray, k: int, stream: int) -> np.ndarray:
-    """Uniform draws in (0, 1), shape ``(keys.size, k)``, keyed by (seed, key, column, stream).
-
-    A draw depends only on its own key, so any chunking of the keys gives the same numbers.
-    """
-    out = np.empty((keys.size, k))
-    for i in range(keys.size):
-        base = _mix(seed + _GOLDEN * np.uint64(keys[i] + 1))
-        base = _mix(base + _GOLDEN * np.uint64(stream))
-        for j in range(k):
-            z = _mix(base + _GOLDEN * np.uint64(j + 1))
-            out[i, j] = (float(z >> np.uint64(11)) + 0.5) * _TO_UNIT
-    return out
+from forestock._draws import uniforms as uniforms  # the plan's draws, re-exported
 
 
 @njit(cache=True, inline="always")
@@ -444,82 +418,6 @@ def plan_value(
         for w in range(W):
             net -= xs[w] * unit_cost[s, w]
         value_out[s] = net
-
-
-@njit(cache=True, nogil=True)
-def route_share(
-    indptr: np.ndarray,
-    cell_region: np.ndarray,
-    D: np.ndarray,
-    x: np.ndarray,
-    route: np.ndarray,
-    route_hours: np.ndarray,
-    route_cost: np.ndarray,
-    route_p24: np.ndarray,
-    route_p48: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """Serve each scenario's demand nearest-first (shortest lanes of all the SKU's regions
-    first) from stock ``x[s, w]``, as the rehearsal routes orders.
-
-    ``route[r, j]`` is region ``r``'s ``j``-th nearest warehouse (-1 past the
-    last), ``route_hours``/``route_cost`` its lane and ``route_p24``/``route_p48``
-    the chance it delivers within 24 h / 48 h. Adds, averaged over scenarios,
-    to ``out``: [0] demand, [1] units served, [2] expected units within 24 h,
-    [3] within 48 h, [4] lane cost of the units served.
-    """
-    n_s = indptr.size - 1
-    W = x.shape[1]
-    L = route.shape[1]
-    K = D.shape[1]
-    st = np.empty(W)
-    for s in range(n_s):
-        c0 = indptr[s]
-        n_c = indptr[s + 1] - c0
-        if n_c == 0:
-            continue
-        lc = np.empty(n_c * L, dtype=np.int64)
-        lw = np.empty(n_c * L, dtype=np.int64)
-        lh = np.empty(n_c * L)
-        lk = np.empty(n_c * L)
-        l24 = np.empty(n_c * L)
-        l48 = np.empty(n_c * L)
-        nl = 0
-        for i in range(n_c):
-            r = cell_region[c0 + i]
-            for j in range(L):
-                w = route[r, j]
-                if w < 0:
-                    break
-                if x[s, w] <= 0:
-                    continue
-                lc[nl] = i
-                lw[nl] = w
-                lh[nl] = route_hours[r, j]
-                lk[nl] = route_cost[r, j]
-                l24[nl] = route_p24[r, j]
-                l48[nl] = route_p48[r, j]
-                nl += 1
-        order = np.argsort(lh[:nl], kind="mergesort")
-        rem = np.empty(n_c)
-        for k in range(K):
-            for w in range(W):
-                st[w] = x[s, w]
-            for i in range(n_c):
-                rem[i] = D[c0 + i, k]
-                out[0] += rem[i] / K
-            for t in range(nl):
-                i = order[t]
-                c = lc[i]
-                w = lw[i]
-                q = min(rem[c], st[w])
-                if q > 0.0:
-                    rem[c] -= q
-                    st[w] -= q
-                    out[1] += q / K
-                    out[2] += q * l24[i] / K
-                    out[3] += q * l48[i] / K
-                    out[4] += q * lk[i] / K
 
 
 @njit(cache=True, nogil=True)

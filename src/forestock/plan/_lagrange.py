@@ -25,7 +25,7 @@ import numpy as np
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.plan import _kernels as K
-from forestock.plan._model import Model, chunks, scenarios
+from forestock.plan._model import Model, chunks
 from forestock.plan._problem import PlanParams, PlanProblem
 
 __all__ = ["FastOutcome", "solve_fast"]
@@ -59,7 +59,7 @@ class _Pass:
     def demand(self, lo: int, hi: int) -> np.ndarray:
         if self.cache is not None and lo in self.cache:
             return self.cache[lo]
-        D = scenarios(self.p, lo, hi, self.q.scenarios, self.seed)
+        D = self.p.uncertainty.scenarios(lo, hi, self.q.scenarios, self.seed)
         if self.cache is not None:
             self.cache[lo] = D
         return D

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from forestock.plan._model import Model, scenarios
+from forestock.plan._model import Model
 from forestock.plan._problem import PlanParams, PlanProblem
 
 __all__ = ["LpOutcome", "lp_size", "round_plan", "solve_lp"]
@@ -95,7 +95,7 @@ def solve_lp(problem: PlanProblem, params: PlanParams, model: Model, seed: int,
     t0 = time.perf_counter()
     n_s, n_w, n_k = len(p.skus), len(p.warehouses), q.scenarios
     n_c = int(p.indptr[-1])
-    D = scenarios(p, 0, n_s, n_k, seed)  # [cell, k]
+    D = p.uncertainty.scenarios(0, n_s, n_k, seed)  # [cell, k]
     l_cell, l_w, l_val = _lanes(p, m)
     n_l = l_cell.size
     l_sku = p.cell_sku[l_cell].astype(np.int64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from forestock.errors import ForestockError, TableError
 from forestock.geo import haversine_km
 from forestock.params import toml_fields
 from forestock.tables import IdIndex, lane_hours
+from forestock.uncertainty import DemandUncertainty, id_keys, quantile_level
 
 __all__ = ["BONDED_PORTS", "METHODS", "PlanError", "PlanParams", "PlanProblem", "PlanResult"]
 
@@ -185,9 +187,10 @@ def _level(quantile: str) -> float | None:
     """Service level of ``quantile`` (``q90`` -> 0.9); None for ``mean``."""
     if quantile == "mean":
         return None
-    if len(quantile) == 3 and quantile[0] == "q" and quantile[1:].isdigit() and quantile != "q00":
-        return int(quantile[1:]) / 100
-    raise ValueError(f"quantile must be 'mean' or like 'q90', got {quantile!r}")
+    try:
+        return quantile_level(quantile)
+    except ValueError:
+        raise ValueError(f"quantile must be 'mean' or like 'q90', got {quantile!r}") from None
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,15 @@ class PlanProblem:
         """SKU code of every cell."""
         return np.repeat(np.arange(len(self.skus), dtype=np.int32), np.diff(self.indptr))
 
+    @functools.cached_property
+    def uncertainty(self) -> DemandUncertainty:
+        """The forecast's joint distribution over the cells, as plan and rehearsal share it
+        (see :mod:`forestock.uncertainty`)."""
+        return DemandUncertainty(
+            indptr=self.indptr, cell_region=self.cell_region, mean=self.cell_mean,
+            quant=self.cell_quant, levels=self.levels, sku_key=id_keys(self.skus.ids),
+            region_key=id_keys(self.regions.ids), correlation=self.correlation)
+
     @property
     def demand(self) -> int:
         """Units to place: the national quantities added up."""
@@ -294,7 +306,10 @@ class PlanProblem:
         indptr = m.indptr.astype(np.int64)
         region = m.indices.astype(np.int32)
         if national is None:
-            national = _national(indptr, mu, quant, levels, _level(quantile), correlation)
+            national = DemandUncertainty(
+                indptr=indptr, cell_region=region, mean=mu, quant=quant, levels=levels,
+                sku_key=np.zeros(n_s, dtype=np.int64), region_key=np.zeros(n_r, dtype=np.int64),
+                correlation=correlation).national(_level(quantile))
         return cls(
             event_start=event_start,
             skus=IdIndex([f"s{i}" for i in range(n_s)]),
@@ -381,21 +396,7 @@ class PlanProblem:
                     f"{warehouses['warehouse_id'].iloc[i]} has a negative {col} "
                     f"({warehouses[col].iloc[i]})"
                 )
-        qcols = sorted(c for c in forecast.columns
-                       if len(c) == 3 and c[0] == "q" and c[1:].isdigit())
-        if len(qcols) < 2 or "mean" not in forecast.columns:
-            raise ForestockError(
-                f"the forecast needs a mean and at least two quantile columns (has "
-                f"{list(forecast.columns)})"
-            )
-        try:
-            fs = sku_ix.codes(forecast["sku_id"], what="sku_id")
-            fr = reg_ix.codes(forecast["region_id"], what="region_id")
-        except ValueError as err:
-            raise ForestockError(
-                f"the forecast names an {str(err).removeprefix('unknown ')}, which is not in "
-                "the skus or regions table; forecast again or load the missing rows"
-            ) from None
+        model = DemandUncertainty.from_forecast(forecast, sku_ix, reg_ix, correlation)
         try:
             transit = lane_hours(lanes, wh_ix, reg_ix)
         except ValueError as err:
@@ -411,26 +412,7 @@ class PlanProblem:
                 f"({int(missing.sum()):,} warehouse and region pairs lack a lane); the planner "
                 "needs transit_hours and cost_per_unit for every pair"
             )
-        cells = pd.DataFrame({"s": fs, "r": fr})
-        cells["mean"] = forecast["mean"].to_numpy(dtype=float)
-        for c in qcols:
-            cells[c] = forecast[c].to_numpy(dtype=float)
-        cells = cells.groupby(["s", "r"], sort=True).sum()
-        vals = cells[["mean", *qcols]].to_numpy()
-        keep = vals.max(axis=1) > 0
-        cells = cells[keep]
-        s_code = cells.index.get_level_values("s").to_numpy()
-        r_code = cells.index.get_level_values("r").to_numpy().astype(np.int32)
-        mean = cells["mean"].to_numpy(dtype=float)
-        quant = np.maximum.accumulate(cells[qcols].to_numpy(dtype=float), axis=1)
-        levels = np.array([int(c[1:]) / 100 for c in qcols])
-        indptr = np.zeros(len(sku_ix) + 1, dtype=np.int64)
-        np.add.at(indptr, s_code + 1, 1)
-        indptr = np.cumsum(indptr)
-        if national is None:
-            nat = _national(indptr, mean, quant, levels, level, correlation)
-        else:
-            nat = _given_national(national, sku_ix)
+        nat = model.national(level) if national is None else _given_national(national, sku_ix)
         event_start = pd.Timestamp(forecast["date"].min()).date()
         inbound = np.zeros((len(sku_ix), len(wh_ix)))
         if brands is not None:
@@ -449,11 +431,11 @@ class PlanProblem:
             skus=sku_ix,
             regions=reg_ix,
             warehouses=wh_ix,
-            indptr=indptr,
-            cell_region=r_code,
-            cell_mean=mean,
-            cell_quant=quant,
-            levels=levels,
+            indptr=model.indptr,
+            cell_region=model.cell_region,
+            cell_mean=model.mean,
+            cell_quant=model.quant,
+            levels=model.levels,
             national=nat,
             storage=warehouses["storage_units"].to_numpy(dtype=np.int64),
             outbound=warehouses["outbound_per_hour"].to_numpy(dtype=float),
@@ -464,46 +446,6 @@ class PlanProblem:
             inbound_km=inbound,
             correlation=correlation,
         )
-
-
-def cell_sd(quant: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Standard deviation implied by the outermost quantiles (a normal's spread)."""
-    z = np.array([NormalDist().inv_cdf(q) for q in (levels[0], levels[-1])])
-    return np.maximum(quant[:, -1] - quant[:, 0], 0.0) / (z[1] - z[0])
-
-
-#: Largest share of a cell's variance taken as national (some is always the region's own).
-_MAX_SHARED = 0.95
-
-
-def cell_shared(mean: np.ndarray, sd: np.ndarray, correlation: float | None) -> np.ndarray:
-    """Each cell's share of variance common to its SKU's regions: ``correlation``, or
-    (``None``) the share beyond a Poisson count's, ``(sd**2 - mean) / sd**2``, so that two
-    cells correlate as ``sqrt(rho_i * rho_j)``: Poisson counts under one shared multiplier."""
-    if correlation is not None:
-        return np.full(mean.size, float(correlation))
-    var = sd * sd
-    excess = np.divide(var - mean, var, out=np.zeros(mean.size), where=var > 0)
-    return np.clip(excess, 0.0, _MAX_SHARED)
-
-
-def _national(indptr: np.ndarray, mean: np.ndarray, quant: np.ndarray, levels: np.ndarray,
-              level: float | None, correlation: float | None) -> np.ndarray:
-    """Each SKU's national quantity: the mean, or the ``level`` quantile of a normal whose
-    variance is ``(sum sqrt(rho) sd)**2 + sum (1 - rho) sd**2`` over the SKU's regions
-    (``rho`` from :func:`cell_shared`)."""
-    n_s = indptr.size - 1
-    sku = np.repeat(np.arange(n_s), np.diff(indptr))
-    mu = np.bincount(sku, weights=mean, minlength=n_s)
-    if level is None:
-        return np.ceil(mu - 1e-9).astype(np.int64)
-    sd = cell_sd(quant, levels)
-    rho = cell_shared(mean, sd, correlation)
-    s1 = np.bincount(sku, weights=np.sqrt(rho) * sd, minlength=n_s)
-    s2 = np.bincount(sku, weights=(1.0 - rho) * sd * sd, minlength=n_s)
-    nat_sd = np.sqrt(s1 * s1 + s2)
-    z = NormalDist().inv_cdf(level)
-    return np.ceil(np.maximum(mu + z * nat_sd, 0.0) - 1e-9).astype(np.int64)
 
 
 def cost_arrays(costs: pd.DataFrame, skus: IdIndex, warehouses: IdIndex,

@@ -1,28 +1,31 @@
-"""Demand sources of a rehearsal: a scenario drawn from the forecast's quantiles, or orders."""
+"""Demand sources of a rehearsal: a scenario of the forecast's demand model, or orders."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError, TableError
+from forestock.tables import IdIndex
+from forestock.uncertainty import DemandUncertainty, quantile_columns
 
 __all__ = ["demand_from_forecast", "orders_in_day"]
 
-_QUANTILE = re.compile(r"q(\d{2})")
+def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
+                         scenario: int = 0, scenarios: int = 1,
+                         correlation: float | None = None) -> pd.DataFrame:
+    """Draw one demand scenario for ``day`` from the forecast, with the plan's model.
 
-
-def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0) -> pd.DataFrame:
-    """Draw one demand scenario for ``day`` from the forecast's quantiles.
-
-    Each SKU and region draws a uniform level ``u`` and takes the forecast's
-    inverse cdf at ``u``: linear between the ``qNN`` columns (sorted, so
-    crossed quantiles do no harm), extended linearly beyond the outer ones
-    and floored at zero; the value is rounded up or down at random in
-    proportion to its fraction, so the expected units are kept.
+    The scenario is drawn by :class:`forestock.uncertainty.DemandUncertainty`,
+    the model the plan optimises against: the cells of a SKU share a national
+    factor, each cell's marginal follows its quantiles, and values are rounded
+    up or down at random in proportion to their fraction (expected units kept).
+    Scenario ``scenario`` of ``scenarios`` with ``seed`` and ``correlation`` is
+    the plan's scenario of the same index when the plan used those settings and
+    this one day's forecast: rehearsing the plan's scenarios measures what the
+    plan expected.
 
     Parameters
     ----------
@@ -30,8 +33,11 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0) ->
         The ``forecast`` table (sku_id, region_id, date, mean, qNN...).
     day
         The day to rehearse.
-    seed
-        Seed of the scenario.
+    seed, scenario, scenarios
+        Seed of the draws, and which of how many stratified scenarios to draw.
+    correlation
+        Share of each cell's variance common to its SKU's regions; None: read
+        from the forecast's dispersion (the plan's default).
 
     Returns
     -------
@@ -43,27 +49,19 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0) ->
     ForestockError
         When the forecast has no rows for ``day`` or no quantile columns.
     """
-    cols = sorted((c for c in forecast.columns if _QUANTILE.fullmatch(str(c))),
-                  key=lambda c: int(str(c)[1:]))
-    if len(cols) < 2:
+    if len(quantile_columns(forecast.columns)) < 2:
         raise ForestockError("the forecast needs at least two quantile columns (q10, q90...) "
                              "to draw scenarios from")
     rows = forecast[pd.to_datetime(forecast["date"]).dt.date == day]
     if rows.empty:
         raise ForestockError(f"the forecast has no rows for {day}")
-    levels = np.array([int(str(c)[1:]) / 100 for c in cols])
-    q = np.sort(rows[cols].to_numpy(dtype=np.float64), axis=1)
-    rng = np.random.default_rng(seed)
-    u = rng.random(len(rows))
-    hi = np.clip(np.searchsorted(levels, u), 1, len(levels) - 1)
-    lo = hi - 1
-    q_lo = np.take_along_axis(q, lo[:, None], axis=1)[:, 0]
-    q_hi = np.take_along_axis(q, hi[:, None], axis=1)[:, 0]
-    value = q_lo + (q_hi - q_lo) * (u - levels[lo]) / (levels[hi] - levels[lo])
-    value = np.maximum(value, 0.0)
-    units = np.floor(value + rng.random(len(rows))).astype(np.int64)
-    out = pd.DataFrame({"sku_id": rows["sku_id"].astype(str).to_numpy(),
-                        "region_id": rows["region_id"].astype(str).to_numpy(), "units": units})
+    skus = IdIndex(np.sort(pd.unique(rows["sku_id"].astype(str))))
+    regions = IdIndex(np.sort(pd.unique(rows["region_id"].astype(str))))
+    model = DemandUncertainty.from_forecast(rows, skus, regions, correlation)
+    units = model.scenario_units(scenario, scenarios, seed)
+    out = pd.DataFrame({"sku_id": skus.ids[model.cell_sku].astype(str),
+                        "region_id": regions.ids[model.cell_region].astype(str),
+                        "units": units})
     return out[out["units"] > 0].reset_index(drop=True)
 
 
