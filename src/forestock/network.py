@@ -29,7 +29,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["DAY_SECONDS", "ServiceOutcome", "expected_service", "fluid_route", "intraday_cdf",
-           "lane_service_units", "nearest", "nearest_only", "on_time"]
+           "lane_on_time", "lane_service_units", "late_reasons", "nearest", "nearest_only",
+           "on_time"]
 
 DAY_SECONDS = 86_400
 
@@ -231,22 +232,58 @@ def lane_service(parcels: np.ndarray, share: np.ndarray, capacity: np.ndarray,
                 out[w, r, k] = p
 
 
+def lane_on_time(parcels: np.ndarray, transit: np.ndarray, capacity: np.ndarray, *,
+                 promise: tuple[float, ...] = (24.0, 48.0), noise: float = 0.15,
+                 last_mile: float = 2.0, cdf: np.ndarray | None = None) -> np.ndarray:
+    """Chance ``[w, r, promise]`` that a unit sent from warehouse ``w`` to region ``r``
+    reaches the door within each promise of its order, when ``parcels[w]`` orders arrive
+    through the day as ``cdf`` (default :func:`intraday_cdf`) and queue behind
+    ``capacity[w]`` parcels an hour (``inf``: no queue beyond the order's own hour)."""
+    ends = np.asarray(intraday_cdf() if cdf is None else cdf)[_BIN - 1::_BIN]
+    share = np.diff(np.r_[0.0, ends])
+    W, R = transit.shape
+    p = np.zeros((W, R, len(promise)))
+    lane_service(np.asarray(parcels, dtype=np.float64), share,
+                 np.asarray(capacity, dtype=np.float64),
+                 np.where(np.isnan(transit), np.inf, transit), noise, last_mile,
+                 np.asarray(promise, dtype=np.float64), p)
+    return p
+
+
 def lane_service_units(flow: np.ndarray, transit: np.ndarray, capacity: np.ndarray, *,
                        units_per_parcel: float, promise: tuple[float, ...] = (24.0, 48.0),
                        noise: float = 0.15, last_mile: float = 2.0,
                        cdf: np.ndarray | None = None) -> np.ndarray:
     """Units of ``flow[w, r]`` (units per lane over the day) delivered within each promise,
-    after the warehouses' queues (orders of ``units_per_parcel`` units on average, arriving
-    through the day as ``cdf``, default :func:`intraday_cdf`) and noisy lanes."""
-    cap = np.asarray(capacity, dtype=np.float64)
-    ends = np.asarray(intraday_cdf() if cdf is None else cdf)[_BIN - 1::_BIN]
-    share = np.diff(np.r_[0.0, ends])
-    W, R = transit.shape
-    p = np.zeros((W, R, len(promise)))
-    lane_service(flow.sum(axis=1) / units_per_parcel, share, cap,
-                 np.where(np.isnan(transit), np.inf, transit), noise, last_mile,
-                 np.asarray(promise, dtype=np.float64), p)
+    after the warehouses' queues (orders of ``units_per_parcel`` units on average) and noisy
+    lanes (see :func:`lane_on_time`)."""
+    p = lane_on_time(flow.sum(axis=1) / units_per_parcel, transit, capacity, promise=promise,
+                     noise=noise, last_mile=last_mile, cdf=cdf)
     return np.asarray(np.einsum("wr,wrk->k", flow, p))
+
+
+def late_reasons(flow: np.ndarray, unserved: float, route: np.ndarray, transit: np.ndarray,
+                 capacity: np.ndarray, *, units_per_parcel: float, promise: float = 24.0,
+                 noise: float = 0.15, last_mile: float = 2.0,
+                 cdf: np.ndarray | None = None) -> dict[str, float]:
+    """Expected units not delivered within ``promise`` by the rehearsal's reasons: ``stock``
+    (not shipped from the region's nearest warehouse: served farther, or ``unserved``),
+    ``backlog`` (from the nearest, and in time had it left at the end of its order's hour),
+    ``transit`` (the lane and last mile too long even so); and ``within``."""
+    parcels = flow.sum(axis=1) / units_per_parcel
+    p, p0 = (lane_on_time(parcels, transit, cap, promise=(promise,), noise=noise,
+                          last_mile=last_mile, cdf=cdf)[:, :, 0]
+             for cap in (capacity, np.full(parcels.size, np.inf)))
+    W, R = transit.shape
+    near = np.zeros((W, R), dtype=bool)
+    first = route[:, 0]
+    near[first[first >= 0], np.flatnonzero(first >= 0)] = True
+    return {
+        "within": float((flow * p).sum()),
+        "stock": float((flow * (1.0 - p))[~near].sum()) + float(unserved),
+        "backlog": float((flow * (p0 - p))[near].sum()),
+        "transit": float((flow * (1.0 - p0))[near].sum()),
+    }
 
 
 class ServiceOutcome:

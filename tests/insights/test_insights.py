@@ -23,6 +23,7 @@ from forestock.insights import (
     leaderboard,
     misses,
     moves,
+    share_gap,
     stock_post_mortem,
     taste,
 )
@@ -261,3 +262,20 @@ def test_cli_insights_on_a_tiny_flow(tmp_path: Path, tiny: dict[str, pd.DataFram
     assert main(["insights", "-w", ws, "--threshold", "-5"]) == 2
     with pytest.raises(ValueError, match="thresholds"):
         InsightsParams(thresholds=())
+
+
+def test_gap_splits_by_reason_when_the_plan_noted_its_losses() -> None:
+    """With the plan's expected losses by reason, the gap between its expected share and the
+    rehearsed one splits into the three reasons, adding up to the whole gap."""
+    late = pd.DataFrame({"warehouse_id": ["W1", "W2"], "region_id": ["R1", "R2"],
+                         "stock": [30, 10], "backlog": [5, 0], "transit": [2, 3],
+                         "units": [37, 13]})
+    g = share_gap(0.95, 1000.0, late, {"stock": 0.02, "backlog": 0.01, "transit": 0.02})
+    s = g.set_index("component")["share"]
+    assert s["rehearsed_24h"] == pytest.approx(0.95)
+    assert s["gap_stock"] == pytest.approx(0.04 - 0.02)
+    assert s["gap_backlog"] == pytest.approx(0.005 - 0.01)
+    # the plan's expected losses add up to its expected loss: the split is the whole gap
+    assert s["gap_stock"] + s["gap_backlog"] + s["gap_transit"] == pytest.approx(s["gap"])
+    no_split = share_gap(0.95, 1000.0, late).set_index("component")["share"]
+    assert "gap_stock" not in no_split.index

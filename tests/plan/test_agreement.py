@@ -38,7 +38,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
 
 def test_plan_expects_what_its_scenarios_rehearse(world: dict[str, pd.DataFrame]) -> None:
     """Within one percentage point: the plan's expected share of units within 24 h (and
-    48 h) and the rehearsal, order by order, of the very scenarios the plan was valued on."""
+    48 h) and the rehearsal, order by order, of the very scenarios the plan was valued on;
+    and the units it expects to miss 24 h for each reason (stock, backlog, transit) are
+    what the rehearsal misses for it."""
     t = world
     problem = PlanProblem.from_tables(t["forecast"], t["warehouses"], t["lanes"], t["skus"],
                                       t["regions"], "q90", brands=t["brands"])
@@ -46,6 +48,7 @@ def test_plan_expects_what_its_scenarios_rehearse(world: dict[str, pd.DataFrame]
     plan = solve_plan(problem, params, seed=5)
     day = pd.Timestamp(t["forecast"]["date"].min()).date()
     units = within24 = within48 = 0.0
+    late = dict.fromkeys(("stock", "backlog", "transit"), 0.0)
     for k in range(params.scenarios):
         demand = demand_from_forecast(t["forecast"], day, seed=5, scenario=k,
                                       scenarios=params.scenarios)
@@ -55,10 +58,14 @@ def test_plan_expects_what_its_scenarios_rehearse(world: dict[str, pd.DataFrame]
         units += r.units
         within24 += r.share_24h * r.units
         within48 += r.share_48h * r.units
+        for why in late:
+            late[why] += float(r.tables["outcomes_reason"][why].sum())
     assert units > 10_000
     assert abs(plan.expected_share_24h - within24 / units) < 0.01
     assert abs(plan.expected_share_48h - within48 / units) < 0.01
     assert plan.expected_share_24h < 0.995  # queues and lanes do cost something here
+    for why, lost in late.items():  # and for the same reasons
+        assert abs(plan.figures[f"expected_lost_24h_{why}"] - lost / units) < 0.005, why
 
 
 def test_rehearsed_scenario_is_the_plans_scenario(world: dict[str, pd.DataFrame]) -> None:

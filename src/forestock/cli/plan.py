@@ -91,7 +91,9 @@ def plan(
                      "seconds": round(result.seconds, 2), "notices": len(notices),
                      "past_due": int(notices["past_due"].sum()),
                      "notice_pages": str(ws.root / "notices"),
-                     "event_start": problem.event_start, "seed": seed}
+                     "event_start": problem.event_start, "seed": seed,
+                     **{k: v for k, v in result.figures.items()
+                        if k.startswith("expected_lost_24h_")}}
             ws.note("plan", facts)
     if as_json:
         emit_json({**facts, "warehouses": result.warehouses.to_dict(orient="records")})

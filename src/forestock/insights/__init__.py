@@ -287,8 +287,13 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
         late = late_reasons(t["outcomes_reason"])
         out["insight_late"] = late
         exp = notes.get("plan", {}).get("expected_share_24h")
+        noted = notes.get("plan", {})
+        expected_lost = {why: float(v) if isinstance(v := noted.get(f"expected_lost_24h_{why}"),
+                                                      float | int) else None
+                         for why in ("stock", "backlog", "transit")}
         out["insight_gap"] = share_gap(exp if isinstance(exp, float | int) else None,
-                                       float(t["outcomes_region"]["units"].sum()), late)
+                                       float(t["outcomes_region"]["units"].sum()), late,
+                                       expected_lost)
     else:
         skipped.append("reasons (re-run simulate: outcomes_reason)")
     cb.on_step("insights", 1)

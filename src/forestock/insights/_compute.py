@@ -394,22 +394,29 @@ def late_reasons(reasons: pd.DataFrame) -> pd.DataFrame:
         "ORDER BY units DESC, region_id", r=reasons)
 
 
-def share_gap(expected_24h: float | None, region_units: float, late: pd.DataFrame
-              ) -> pd.DataFrame:
+def share_gap(expected_24h: float | None, region_units: float, late: pd.DataFrame,
+              expected_lost: dict[str, float | None] | None = None) -> pd.DataFrame:
     """The plan's expected share within 24 h beside the rehearsed one, and the gap
     between them as ``stock + backlog + transit - plan_expected_loss`` (each a share of
     the units ordered): the rehearsal's losses by reason less what the plan expected to
-    lose."""
+    lose. Where the plan noted its expected losses by reason (``expected_lost``: plan and
+    rehearsal share one model of demand and network, so these are what a rehearsal of the
+    plan's own scenarios loses), ``gap_stock``, ``gap_backlog`` and ``gap_transit`` split
+    the gap by reason: the forecast's error, reason by reason."""
     units = max(float(region_units), 1.0)
-    stock, backlog, transit = (float(late[c].sum()) / units for c in ("stock", "backlog",
-                                                                        "transit"))
-    rehearsed = 1.0 - stock - backlog - transit
+    lost = {c: float(late[c].sum()) / units for c in ("stock", "backlog", "transit")}
+    rehearsed = 1.0 - sum(lost.values())
     exp = float(expected_24h) if expected_24h is not None else np.nan
-    return pd.DataFrame([
+    rows = [
         ("plan_expected_24h", exp), ("rehearsed_24h", rehearsed), ("gap", exp - rehearsed),
-        ("lost_stock", stock), ("lost_backlog", backlog), ("lost_transit", transit),
+        *((f"lost_{c}", v) for c, v in lost.items()),
         ("plan_expected_loss", 1.0 - exp),
-    ], columns=["component", "share"])
+    ]
+    given = expected_lost or {}
+    if all(isinstance(given.get(c), float | int) for c in lost):
+        rows += [(f"plan_expected_lost_{c}", float(given[c] or 0.0)) for c in lost]
+        rows += [(f"gap_{c}", v - float(given[c] or 0.0)) for c, v in lost.items()]
+    return pd.DataFrame(rows, columns=["component", "share"])
 
 
 # ------------------------------------------------------------------ for next year

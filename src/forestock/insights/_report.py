@@ -83,16 +83,28 @@ def _gap(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
     if gap is None or late is None:
         return ""
     g = dict(zip(gap["component"], gap["share"], strict=True))
-    f = go.Figure(go.Waterfall(
-        x=["plan expected", "lost: stock", "lost: backlog", "lost: transit",
-           "plan's own expected loss", "rehearsed"],
-        measure=["absolute", "relative", "relative", "relative", "relative", "total"],
-        y=[g["plan_expected_24h"], -g["lost_stock"], -g["lost_backlog"], -g["lost_transit"],
-           g["plan_expected_loss"], 0],
-        text=[pct(g["plan_expected_24h"]), pct(-g["lost_stock"]), pct(-g["lost_backlog"]),
-              pct(-g["lost_transit"]), "+" + pct(g["plan_expected_loss"]),
-              pct(g["rehearsed_24h"])],
-        textposition="outside"))
+    by_reason = all(f"gap_{c}" in g for c in ("stock", "backlog", "transit"))
+    if by_reason:  # the plan noted its own expected losses by reason: the gap by reason
+        f = go.Figure(go.Waterfall(
+            x=["plan expected", "forecast error: stock", "forecast error: backlog",
+               "forecast error: transit", "rehearsed"],
+            measure=["absolute", "relative", "relative", "relative", "total"],
+            y=[g["plan_expected_24h"], -g["gap_stock"], -g["gap_backlog"], -g["gap_transit"],
+               0],
+            text=[pct(g["plan_expected_24h"]), pct(-g["gap_stock"]), pct(-g["gap_backlog"]),
+                  pct(-g["gap_transit"]), pct(g["rehearsed_24h"])],
+            textposition="outside"))
+    else:
+        f = go.Figure(go.Waterfall(
+            x=["plan expected", "lost: stock", "lost: backlog", "lost: transit",
+               "plan's own expected loss", "rehearsed"],
+            measure=["absolute", "relative", "relative", "relative", "relative", "total"],
+            y=[g["plan_expected_24h"], -g["lost_stock"], -g["lost_backlog"], -g["lost_transit"],
+               g["plan_expected_loss"], 0],
+            text=[pct(g["plan_expected_24h"]), pct(-g["lost_stock"]), pct(-g["lost_backlog"]),
+                  pct(-g["lost_transit"]), "+" + pct(g["plan_expected_loss"]),
+                  pct(g["rehearsed_24h"])],
+            textposition="outside"))
     f.update_layout(title="Share of units within 24 h: the plan's expectation to the rehearsal",
                     yaxis={"tickformat": ".0%",
                            "range": [max(0.0, g["rehearsed_24h"] - 0.2), 1.05]})
@@ -115,8 +127,14 @@ def _gap(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
             "from its region's nearest warehouse (out of stock there: served farther or not "
             "at all); <b>backlog</b>, shipped from the nearest but it would have made 24 h "
             "had it left in its own hour; <b>transit</b>, the lane and last mile were too "
-            "long. The waterfall starts from the plan's share, takes off the rehearsal's "
-            "losses and adds back what the plan itself expected to lose.</p>"
+            "long. " + (
+                "Plan and rehearsal share one model of demand and of the network (a "
+                "rehearsal of the plan's own forecast scenarios delivers what the plan "
+                "expected), so the gap is the forecast's error alone: the waterfall splits "
+                "it by reason, each bar the rehearsal's loss for that reason less the "
+                "plan's expected loss for it." if by_reason else
+                "The waterfall starts from the plan's share, takes off the rehearsal's "
+                "losses and adds back what the plan itself expected to lose.") + "</p>"
             + fig(f, 380) + fig(f2, 380)
             + table(["nearest warehouse", "stock", "backlog", "transit", "all"], rows,
                     [False, True, True, True, True]))

@@ -141,6 +141,9 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
         gap = max(bound - value, 0.0) / abs(bound)
         figures["exact_value"] = value
     units = int(stock.sum())
+    if ev.demand > 0:
+        figures.update({f"expected_lost_24h_{why}": units_late / ev.demand
+                        for why, units_late in ev.late_24h.items()})
     shortfall = p.demand - units
     if shortfall > 0 and status == "ok":
         status = "shortfall"

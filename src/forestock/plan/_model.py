@@ -93,6 +93,7 @@ class Evaluation:
     lane_cost: float
     value: float
     shipments: np.ndarray  # float64 [warehouse]: expected units shipped (model routing)
+    late_24h: dict[str, float]  # expected units not within 24 h: stock, backlog, transit
 
 
 def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.ndarray,
@@ -107,14 +108,14 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.n
     value = 0.0
     mu = np.zeros(n_w) if mu is None else mu
     flow = np.zeros((n_k, n_w, n_r))
-    unserved = 0.0
+    unserved_k = np.zeros(n_k)
     for lo, hi in chunks(len(p.skus), params.chunk_skus):
         D = p.uncertainty.scenarios(lo, hi, n_k, seed)
         ip = p.indptr[lo:hi + 1] - p.indptr[lo]
         regions = p.cell_region[p.indptr[lo]:p.indptr[hi]]
         x = np.ascontiguousarray(stock[lo:hi], dtype=np.float64)
         for k in range(n_k):
-            unserved += network.fluid_route(ip, regions, np.ascontiguousarray(D[:, k]), x,
+            unserved_k[k] += network.fluid_route(ip, regions, np.ascontiguousarray(D[:, k]), x,
                                             model.route, flow[k])
         vals = np.zeros(hi - lo)
         K.plan_value(ip, regions, D, model.margin[lo:hi], x, model.base_cost[lo:hi],
@@ -122,13 +123,20 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.n
                      model.prices(mu, lo, hi), ship, vals)
         value += float(vals.sum())
     within = np.zeros(2)
+    late = dict.fromkeys(("stock", "backlog", "transit"), 0.0)
+    upp, noise, last_mile = params.units_per_parcel, params.transit_noise, params.last_mile_hours
     for k in range(n_k):
-        within += network.lane_service_units(
-            flow[k], p.transit, p.outbound, units_per_parcel=params.units_per_parcel,
-            promise=params.promise_hours, noise=params.transit_noise,
-            last_mile=params.last_mile_hours)
+        within += network.lane_service_units(flow[k], p.transit, p.outbound,
+                                             units_per_parcel=upp, promise=params.promise_hours,
+                                             noise=noise, last_mile=last_mile)
+        for why, units in network.late_reasons(
+                flow[k], unserved_k[k], model.route, p.transit, p.outbound,
+                units_per_parcel=upp, promise=params.promise_hours[0], noise=noise,
+                last_mile=last_mile).items():
+            if why in late:
+                late[why] += units / n_k
     served = float(flow.sum()) / n_k
-    return Evaluation(demand=served + unserved / n_k, served=served,
+    return Evaluation(demand=served + float(unserved_k.mean()), served=served,
                       within_24h=float(within[0]) / n_k, within_48h=float(within[1]) / n_k,
                       lane_cost=float((flow.sum(axis=0) * np.nan_to_num(p.lane_cost)).sum())
-                      / n_k, value=value, shipments=ship)
+                      / n_k, value=value, shipments=ship, late_24h=late)

@@ -548,7 +548,7 @@ class PlanResult:
         Units placed, units asked for (national quantities), and the difference.
     expected_share_24h, expected_share_48h
         Expected share of the demand delivered within 24 h / 48 h over the
-        scenarios, routing nearest-first as the rehearsal does.
+        scenarios, by the rehearsal's rules (:mod:`forestock.network`).
     warehouses
         Per warehouse: units, storage_units, utilisation, expected_outbound.
     objective
@@ -559,6 +559,11 @@ class PlanResult:
         method) and the relative gap to it; NaN when not known.
     costs
         inbound, holding, outbound (expected) and total, CNY.
+    figures
+        Further figures: ``expected_lost_24h_stock``, ``_backlog`` and ``_transit``, the
+        shares of demand the plan expects to miss 24 h for each of the rehearsal's reasons
+        (so that a rehearsal's losses by reason less these are the forecast's doing);
+        the fast method's iterations, the exact method's LP size.
     """
 
     plan: pd.DataFrame
