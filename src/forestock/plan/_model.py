@@ -11,7 +11,7 @@ from scipy.special import ndtri
 from forestock.plan import _kernels as K
 from forestock.plan._problem import PlanParams, PlanProblem, cell_sd, cell_shared
 
-__all__ = ["Model", "chunks", "evaluate", "scenarios"]
+__all__ = ["SolverArrays", "chunks", "evaluate", "scenarios"]
 
 
 def chunks(n_skus: int, size: int) -> Iterator[tuple[int, int]]:
@@ -65,8 +65,10 @@ def on_time(hours: np.ndarray, promise: float, noise: float, last_mile: float) -
 
 
 @dataclass(frozen=True)
-class Model:
-    """The problem's arrays as the solvers use them."""
+class SolverArrays:
+    """The problem's arrays as the solvers use them: each region's routing list with its
+    lanes' hours, costs and delivery-tier values, and the unit costs and margins per SKU
+    and warehouse (built once per solve by :meth:`build`)."""
 
     reg_w: np.ndarray  # int32 [region, lane]: nearest warehouses, -1 past the last
     reg_tier: np.ndarray  # float64 [region, lane]: share of margin by delivery tier
@@ -85,7 +87,7 @@ class Model:
     route_p48: np.ndarray
 
     @classmethod
-    def build(cls, problem: PlanProblem, params: PlanParams) -> Model:
+    def build(cls, problem: PlanProblem, params: PlanParams) -> SolverArrays:
         p, q = problem, params
         usable = ~np.isnan(p.transit)
         hours = np.where(usable, p.transit, np.inf).T  # [region, warehouse]
@@ -146,7 +148,7 @@ class Evaluation:
     shipments: np.ndarray  # float64 [warehouse]: expected units shipped (model routing)
 
 
-def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.ndarray,
+def evaluate(problem: PlanProblem, params: PlanParams, model: SolverArrays, stock: np.ndarray,
              seed: int, mu: np.ndarray | None = None) -> Evaluation:
     """Expected delivery of ``stock [sku, warehouse]``: shares by nearest-first routing,
     and the model's value (lanes by value, then the fallback pool)."""
