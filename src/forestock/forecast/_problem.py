@@ -9,6 +9,7 @@ import pandas as pd
 
 from forestock import _runtime
 from forestock.events import Window
+from forestock.params import Params, within
 
 
 def quantile_columns(levels: tuple[float, ...]) -> list[str]:
@@ -17,7 +18,7 @@ def quantile_columns(levels: tuple[float, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ForecastParams:
+class ForecastParams(Params):
     """Settings of the forecast engines.
 
     Parameters
@@ -45,6 +46,18 @@ class ForecastParams:
         of evidence before a SKU's own growth outweighs the national one.
     """
 
+    section = "forecast"
+    checks = (
+        within("(0, 1)", "coverage"),
+        within("[1_000, inf)", "max_train_rows", integer=True),
+        within("[1, inf)", "rounds", "min_data_in_leaf", "threads", integer=True),
+        within("[2, inf)", "num_leaves", integer=True),
+        within("(0, 1]", "learning_rate"),
+        within("(1, 2)", "tweedie_power"),
+        within("[7, inf)", "growth_days", integer=True),
+        within("[0, inf]", "shrink"),
+    )
+
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     coverage: float = 0.8
     max_train_rows: int = 600_000
@@ -57,30 +70,11 @@ class ForecastParams:
     growth_days: int = 56
     shrink: float = 50.0
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
             raise ValueError(f"quantiles must lie in (0, 1), got {self.quantiles}")
         if len({round(q * 100) for q in self.quantiles}) != len(self.quantiles):
             raise ValueError(f"quantiles must differ in whole percents, got {self.quantiles}")
-        if not 0 < self.coverage < 1:
-            raise ValueError(f"coverage must lie in (0, 1), got {self.coverage}")
-        if self.max_train_rows < 1_000:
-            raise ValueError(f"max_train_rows must be >= 1000, got {self.max_train_rows}")
-        if self.rounds < 1 or self.num_leaves < 2 or self.min_data_in_leaf < 1:
-            raise ValueError("rounds, num_leaves and min_data_in_leaf must be positive")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"learning_rate must lie in (0, 1], got {self.learning_rate}")
-        if not 1 < self.tweedie_power < 2:
-            raise ValueError(f"tweedie_power must lie in (1, 2), got {self.tweedie_power}")
-        if self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if self.growth_days < 7:
-            raise ValueError(f"growth_days must be >= 7, got {self.growth_days}")
-        if self.shrink < 0:
-            raise ValueError(f"shrink must be >= 0, got {self.shrink}")
-
-    def replace(self, **changes: object) -> ForecastParams:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

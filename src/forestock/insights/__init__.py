@@ -28,7 +28,6 @@ elasticity by statsmodels), usable on its own in a notebook:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,7 +60,7 @@ from forestock.insights._compute import (
     stock_post_mortem,
     taste,
 )
-from forestock.params import toml_fields
+from forestock.params import Params, within
 
 __all__ = [
     "INSIGHT_TABLES",
@@ -104,7 +103,7 @@ READS = ("regions", "warehouses", "brands", "skus", "lanes", "calendar", "histor
 
 
 @dataclass(frozen=True)
-class InsightsParams:
+class InsightsParams(Params):
     """Settings of the insights.
 
     Parameters
@@ -119,23 +118,16 @@ class InsightsParams:
         a counterfactual given, there is no event lift.
     """
 
+    section = "insights"
+    checks = (within("[7, inf)", "ordinary_days", integer=True),)
+
     thresholds: tuple[float, ...] = (1e9, 1e8)
     ordinary_days: int = 365
     counterfactual: bool = True
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if not self.thresholds or any(not (t > 0 and np.isfinite(t)) for t in self.thresholds):
             raise ValueError(f"thresholds must be positive numbers, got {self.thresholds!r}")
-        if self.ordinary_days < 7:
-            raise ValueError(f"ordinary_days must be >= 7, got {self.ordinary_days}")
-
-    def replace(self, **changes: object) -> InsightsParams:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> InsightsParams:
-        """Load from a TOML file (an ``[insights]`` table, or top-level keys)."""
-        return cls(**toml_fields(path, "insights", cls))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from forestock.callbacks import Callbacks
 from forestock.errors import InfeasibleError
 from forestock.plan._lagrange import solve_fast
 from forestock.plan._lp import lp_size, round_plan, solve_lp
-from forestock.plan._model import Evaluation, Model, evaluate
+from forestock.plan._model import Evaluation, SolverArrays, evaluate
 from forestock.plan._notices import (
     PastDueWarning,
     lead_days,
@@ -111,7 +111,7 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
     p = problem
     _check_room(p, q)
     t0 = time.perf_counter()
-    model = Model.build(p, q)
+    model = SolverArrays.build(p, q)
     bound = gap = float("nan")
     figures: dict[str, float] = {}
     status = "ok"
@@ -192,11 +192,11 @@ def exact_value(problem: PlanProblem, stock: np.ndarray, params: PlanParams | No
     """The value of a given plan ``stock [sku, warehouse]`` with the best recourse in every
     scenario (the LP's second stage): the yardstick for gaps to the LP optimum."""
     q = params or PlanParams()
-    model = Model.build(problem, q)
+    model = SolverArrays.build(problem, q)
     return solve_lp(problem, q, model, seed, fixed=stock).objective
 
 
 def lp_columns(problem: PlanProblem, params: PlanParams | None = None) -> int:
     """Columns of the exact LP (to see whether it is small enough to solve)."""
     q = params or PlanParams()
-    return lp_size(problem, q, Model.build(problem, q))[0]
+    return lp_size(problem, q, SolverArrays.build(problem, q))[0]

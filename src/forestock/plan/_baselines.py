@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from forestock.plan import _kernels as K
-from forestock.plan._model import Model
+from forestock.plan._model import SolverArrays
 from forestock.plan._problem import PlanProblem
 
 __all__ = ["baseline", "split_units"]
@@ -44,7 +44,7 @@ def split_units(total: np.ndarray, weights: np.ndarray, group: np.ndarray,
     return base + extra
 
 
-def _place(problem: PlanProblem, model: Model, cell_sku: np.ndarray, cell_region: np.ndarray,
+def _place(problem: PlanProblem, model: SolverArrays, cell_sku: np.ndarray, cell_region: np.ndarray,
            units: np.ndarray) -> np.ndarray:
     n_s, n_w = len(problem.skus), len(problem.warehouses)
     keep = units > 0
@@ -56,7 +56,7 @@ def _place(problem: PlanProblem, model: Model, cell_sku: np.ndarray, cell_region
     return alloc
 
 
-def baseline(problem: PlanProblem, model: Model, method: str) -> np.ndarray:
+def baseline(problem: PlanProblem, model: SolverArrays, method: str) -> np.ndarray:
     """Stock ``[sku, warehouse]`` of a baseline rule (see the module's notes)."""
     p = problem
     n_s, n_r = len(p.skus), len(p.regions)

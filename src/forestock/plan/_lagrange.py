@@ -25,7 +25,7 @@ import numpy as np
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.plan import _kernels as K
-from forestock.plan._model import Model, chunks
+from forestock.plan._model import SolverArrays, chunks
 from forestock.plan._problem import PlanParams, PlanProblem
 
 __all__ = ["FastOutcome", "solve_fast"]
@@ -49,7 +49,8 @@ class FastOutcome:
 class _Pass:
     """One placement of every SKU at given prices (optionally within room)."""
 
-    def __init__(self, problem: PlanProblem, params: PlanParams, model: Model, seed: int) -> None:
+    def __init__(self, problem: PlanProblem, params: PlanParams, model: SolverArrays,
+                 seed: int) -> None:
         self.p, self.q, self.m, self.seed = problem, params, model, seed
         total = int(problem.indptr[-1]) * params.scenarios
         # a chunk takes at most a twentieth of a warehouse's storage
@@ -147,7 +148,7 @@ class _Pass:
         return x, float(vals.sum() + (x * lam[None, :]).sum() + mu @ ship)
 
 
-def solve_fast(problem: PlanProblem, params: PlanParams, model: Model, seed: int,
+def solve_fast(problem: PlanProblem, params: PlanParams, model: SolverArrays, seed: int,
                callbacks: Callbacks | None = None) -> FastOutcome:
     """Dual ascent on warehouse prices, then a feasible placement at the final prices."""
     p, q, m = problem, params, model

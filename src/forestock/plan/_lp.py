@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from forestock.plan._model import Model
+from forestock.plan._model import SolverArrays
 from forestock.plan._problem import PlanParams, PlanProblem
 
 __all__ = ["LpOutcome", "lp_size", "round_plan", "solve_lp"]
@@ -63,7 +63,7 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def _lanes(problem: PlanProblem, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _lanes(problem: PlanProblem, model: SolverArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every cell's lanes with a positive value: (cell, warehouse, value)."""
     p, m = problem, model
     reg = p.cell_region
@@ -76,7 +76,7 @@ def _lanes(problem: PlanProblem, model: Model) -> tuple[np.ndarray, np.ndarray, 
     return cell[ok], w[ok].astype(np.int64), val[ok]
 
 
-def lp_size(problem: PlanProblem, params: PlanParams, model: Model) -> tuple[int, int]:
+def lp_size(problem: PlanProblem, params: PlanParams, model: SolverArrays) -> tuple[int, int]:
     """Columns and rows of the LP."""
     n_s, n_w = len(problem.skus), len(problem.warehouses)
     n_k, n_c = params.scenarios, int(problem.indptr[-1])
@@ -86,7 +86,7 @@ def lp_size(problem: PlanProblem, params: PlanParams, model: Model) -> tuple[int
     return cols, rows
 
 
-def solve_lp(problem: PlanProblem, params: PlanParams, model: Model, seed: int,
+def solve_lp(problem: PlanProblem, params: PlanParams, model: SolverArrays, seed: int,
              fixed: np.ndarray | None = None) -> LpOutcome:
     """Solve the LP (with ``fixed`` stock, only its second stage: the plan's exact value)."""
     import highspy

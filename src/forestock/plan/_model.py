@@ -12,7 +12,7 @@ from forestock import network
 from forestock.plan import _kernels as K
 from forestock.plan._problem import PlanParams, PlanProblem
 
-__all__ = ["Model", "chunks", "evaluate"]
+__all__ = ["SolverArrays", "chunks", "evaluate"]
 
 
 def chunks(n_skus: int, size: int) -> Iterator[tuple[int, int]]:
@@ -22,8 +22,10 @@ def chunks(n_skus: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class Model:
-    """The problem's arrays as the solvers use them."""
+class SolverArrays:
+    """The problem's arrays as the solvers use them: each region's routing list with its
+    lanes' hours, costs and delivery-tier values, and the unit costs and margins per SKU
+    and warehouse (built once per solve by :meth:`build`)."""
 
     reg_w: np.ndarray  # int32 [region, lane]: nearest warehouses, -1 past the last
     reg_tier: np.ndarray  # float64 [region, lane]: share of margin by delivery tier
@@ -38,7 +40,7 @@ class Model:
     route: np.ndarray  # int32 [region, rank]: the rehearsal's routes (forestock.network)
 
     @classmethod
-    def build(cls, problem: PlanProblem, params: PlanParams) -> Model:
+    def build(cls, problem: PlanProblem, params: PlanParams) -> SolverArrays:
         p, q = problem, params
         usable = ~np.isnan(p.transit)
         hours = np.where(usable, p.transit, np.inf).T  # [region, warehouse]
@@ -96,7 +98,7 @@ class Evaluation:
     late_24h: dict[str, float]  # expected units not within 24 h: stock, backlog, transit
 
 
-def evaluate(problem: PlanProblem, params: PlanParams, model: Model, stock: np.ndarray,
+def evaluate(problem: PlanProblem, params: PlanParams, model: SolverArrays, stock: np.ndarray,
              seed: int, mu: np.ndarray | None = None) -> Evaluation:
     """Expected delivery of ``stock [sku, warehouse]`` over the plan's scenarios, by the
     network's rules as the rehearsal applies them (:mod:`forestock.network`: nearest

@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError, TableError
 from forestock.geo import haversine_km
-from forestock.params import toml_fields
+from forestock.params import Params, one_of, within
 from forestock.tables import IdIndex, lane_hours
 from forestock.uncertainty import DemandUncertainty, id_keys, quantile_level
 
@@ -48,7 +45,7 @@ def _check(ok: bool, name: str, value: object, need: str) -> None:
 
 
 @dataclass(frozen=True)
-class PlanParams:
+class PlanParams(Params):
     """Settings of the planner.
 
     Parameters
@@ -119,6 +116,21 @@ class PlanParams:
         recourse, giving the bound and the gap (small instances only).
     """
 
+    section = "plan"
+    checks = (
+        one_of(METHODS, "method"),
+        within("[1, inf)", "scenarios", "lanes_per_region", "iterations", "steps",
+               "chunk_skus", integer=True),
+        within("(0, 1]", "margin_rate"),
+        within("[0, 1)", "transit_noise"),
+        within("[0, inf)", "last_mile_hours", "holding_rate", "inbound_cny_per_km",
+               "outbound_hours", "promise_cny"),
+        within("[1, inf]", "units_per_parcel"),
+        within("(0, inf]", "time_limit"),
+        within("[0, inf)", "cutoff_days", "safety_days", "customs_days", integer=True),
+        within("(0, inf]", "road_km_per_day", "sea_km_per_day"),
+    )
+
     method: str = "fast"
     scenarios: int = 8
     lanes_per_region: int = 6
@@ -144,43 +156,13 @@ class PlanParams:
     allow_shortfall: bool = False
     check_gap: bool = False
 
-    def __post_init__(self) -> None:
-        _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
-        for name in ("scenarios", "lanes_per_region", "iterations", "steps", "chunk_skus"):
-            v = getattr(self, name)
-            _check(isinstance(v, int) and v >= 1, name, v, "must be an integer >= 1")
-        _check(0.0 < self.margin_rate <= 1.0, "margin_rate", self.margin_rate,
-               "must be in (0, 1]")
+    def _validate(self) -> None:
         h = self.promise_hours
         _check(len(h) == 2 and 0.0 < h[0] <= h[1], "promise_hours", h,
                "must be two increasing positive hours")
-        _check(0.0 <= self.transit_noise < 1.0, "transit_noise", self.transit_noise,
-               "must be in [0, 1)")
-        _check(math.isfinite(self.last_mile_hours) and self.last_mile_hours >= 0.0,
-               "last_mile_hours", self.last_mile_hours, "must be >= 0")
         v3 = self.tier_values
         _check(len(v3) == 3 and v3[0] >= v3[1] >= v3[2] >= 0.0 and v3[0] > 0.0, "tier_values",
                v3, "must be three non-increasing non-negative shares, the first positive")
-        for name in ("holding_rate", "inbound_cny_per_km", "outbound_hours", "promise_cny"):
-            v = getattr(self, name)
-            _check(math.isfinite(v) and v >= 0.0, name, v, "must be >= 0")
-        _check(self.units_per_parcel >= 1.0, "units_per_parcel", self.units_per_parcel,
-               "must be >= 1")
-        _check(self.time_limit > 0, "time_limit", self.time_limit, "must be > 0")
-        for name in ("cutoff_days", "safety_days", "customs_days"):
-            v = getattr(self, name)
-            _check(isinstance(v, int) and v >= 0, name, v, "must be an integer >= 0")
-        _check(self.road_km_per_day > 0 and self.sea_km_per_day > 0, "road_km_per_day",
-               (self.road_km_per_day, self.sea_km_per_day), "speeds must be positive")
-
-    def replace(self, **changes: Any) -> PlanParams:
-        """A copy with ``changes`` applied (and checked)."""
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> PlanParams:
-        """Load parameters from a TOML file (a ``[plan]`` table, or top-level keys)."""
-        return cls(**toml_fields(path, "plan", cls))
 
 
 def _level(quantile: str) -> float | None:

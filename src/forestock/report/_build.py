@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import forestock
-from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
-from forestock.insights._report import insights_section
 from forestock.report import _sections as sec
 from forestock.report._headline import headline
 from forestock.report._html import Figures, esc, page, write_atomic
@@ -70,6 +68,10 @@ def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = N
     Path
         The file written (atomically: a temporary file, then a rename).
     """
+    # (imported here: the insights section uses the report's HTML blocks)
+    from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
+    from forestock.insights._report import insights_section
+
     ws.check_exists()
     out = Path(out) if out is not None else ws.root / "report.html"
     stale = ws.stale()

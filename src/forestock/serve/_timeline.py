@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from forestock.errors import ForestockError
-from forestock.params import toml_fields
+from forestock.params import Params, within
 
 SECONDS = 86_400
 MINUTES = 1_440
@@ -20,7 +18,7 @@ MILESTONES = (100_000_000.0, 1_000_000_000.0)
 
 
 @dataclass(frozen=True)
-class ServeParams:
+class ServeParams(Params):
     """How the dashboard serves and what it calls an alert.
 
     Attributes
@@ -49,6 +47,17 @@ class ServeParams:
         Frames held for a slow viewer before it is sent one full frame instead.
     """
 
+    section = "serve"
+    checks = (
+        within("[0, 65_535]", "port", integer=True),
+        within("(0, inf]", "speed", "backlog_hours"),
+        within(f"[0, {SECONDS}]", "start"),
+        within("[0.02, 1]", "tick"),  # a frame at least once a second
+        within("[0, 1]", "promise_share"),
+        within("[0, inf)", "min_units", integer=True),
+        within("[2, inf)", "queue_frames", integer=True),
+    )
+
     host: str = "127.0.0.1"
     port: int = 8018
     token: str | None = None
@@ -60,40 +69,11 @@ class ServeParams:
     min_units: int = 100
     queue_frames: int = 64
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65_535:
-            raise ValueError(f"port must be within 0..65535, got {self.port}")
-        if not self.speed > 0:
-            raise ValueError(f"speed must be > 0, got {self.speed}")
-        if not 0 <= self.start <= SECONDS:
-            raise ValueError(f"start must be within 0..86400 seconds, got {self.start}")
-        if not 0.02 <= self.tick <= 1.0:
-            raise ValueError(f"tick must be within 0.02..1 s (a frame at least once a "
-                             f"second), got {self.tick}")
-        if not self.backlog_hours > 0:
-            raise ValueError(f"backlog_hours must be > 0, got {self.backlog_hours}")
-        if not 0 <= self.promise_share <= 1:
-            raise ValueError(f"promise_share must be within 0..1, got {self.promise_share}")
-        if self.min_units < 0:
-            raise ValueError(f"min_units must be >= 0, got {self.min_units}")
-        if self.queue_frames < 2:
-            raise ValueError(f"queue_frames must be >= 2, got {self.queue_frames}")
+    def _validate(self) -> None:
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
         if not is_loopback(self.host) and self.token is None:
             raise ValueError(f"serving on {self.host!r} (beyond this machine) needs a token")
-
-    def replace(self, **changes: object) -> ServeParams:
-        """A copy with ``changes`` applied (and checked)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> ServeParams:
-        """Load the fields from a TOML file (a ``[serve]`` table, or top-level keys).
-
-        Unknown keys raise ``ValueError`` naming them.
-        """
-        return cls(**toml_fields(path, "serve", cls))
 
 
 def is_loopback(host: str) -> bool:

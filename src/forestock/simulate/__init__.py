@@ -43,7 +43,6 @@ import datetime as dt
 import functools
 import itertools
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,7 +54,7 @@ import pandas as pd
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
-from forestock.params import toml_fields
+from forestock.params import Params, one_of, within
 from forestock.simulate import _checkpoint
 from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
@@ -108,7 +107,7 @@ _BRAND_COLS = ("orders", "units", "gmv", "shipped", "delivered_24h", "delivered_
 
 
 @dataclass(frozen=True)
-class SimulateParams:
+class SimulateParams(Params):
     """How orders are made, routed and carried, and how the work is run.
 
     Parameters
@@ -151,6 +150,23 @@ class SimulateParams:
         each). Results do not depend on it.
     """
 
+    section = "simulate"
+    checks = (
+        within("[0, inf)", "surge"),
+        within("(0, inf)", "surge_seconds"),
+        within("[0, 1)", "transit_noise"),
+        within("[0, inf)", "last_mile_hours"),
+        within("[1_000, inf)", "chunk_orders", integer=True),
+        within("[48, inf)", "horizon_hours", integer=True),
+        within("(0, inf)", "scale"),
+        within("[1, 256]", "workers", integer=True),
+        one_of(ROUTING_POLICIES, "policy"),
+        within("(0, inf]", "factory_hours", optional=True),
+        within("[0, 1]", "sample_share"),
+        within("[0, inf]", "checkpoint_seconds"),
+        one_of(("threads", "processes"), "pool"),
+    )
+
     size_probs: tuple[float, ...] = (0.72, 0.18, 0.07, 0.03)
     surge: float = 32.0
     surge_seconds: float = 420.0
@@ -166,49 +182,10 @@ class SimulateParams:
     checkpoint_seconds: float = 30.0
     pool: str = "threads"
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         p = np.asarray(self.size_probs, dtype=float)
         if p.size == 0 or (p < 0).any() or not np.isclose(p.sum(), 1.0):
             raise ValueError(f"size_probs must be non-negative and add up to 1, got {p}")
-        if self.surge < 0 or self.surge_seconds <= 0:
-            raise ValueError(f"surge must be >= 0 and surge_seconds > 0, got {self.surge}, "
-                             f"{self.surge_seconds}")
-        if not 0 <= self.transit_noise < 1:
-            raise ValueError(f"transit_noise must be in [0, 1), got {self.transit_noise}")
-        if self.last_mile_hours < 0:
-            raise ValueError(f"last_mile_hours must be >= 0, got {self.last_mile_hours}")
-        if self.chunk_orders < 1_000:
-            raise ValueError(f"chunk_orders must be >= 1000, got {self.chunk_orders}")
-        if self.horizon_hours < 48:
-            raise ValueError(f"horizon_hours must be >= 48, got {self.horizon_hours}")
-        if not (isinstance(self.scale, int | float) and math.isfinite(self.scale)
-                and self.scale > 0):
-            raise ValueError(f"scale must be a positive number, got {self.scale!r}")
-        if not 1 <= self.workers <= 256:
-            raise ValueError(f"workers must be from 1 to 256, got {self.workers}")
-        if self.policy not in ROUTING_POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(ROUTING_POLICIES)}, got "
-                             f"{self.policy!r}")
-        if self.factory_hours is not None and not self.factory_hours > 0:
-            raise ValueError(f"factory_hours must be > 0 or None, got {self.factory_hours}")
-        if not 0 <= self.sample_share <= 1:
-            raise ValueError(f"sample_share must be in [0, 1], got {self.sample_share}")
-        if self.pool not in ("threads", "processes"):
-            raise ValueError(f"pool must be 'threads' or 'processes', got {self.pool!r}")
-        if self.checkpoint_seconds < 0:
-            raise ValueError(f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}")
-
-    def replace(self, **changes: object) -> SimulateParams:
-        """A copy with some fields changed (and checked)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> SimulateParams:
-        """Load parameters from a TOML file (a ``[simulate]`` table, or top-level keys).
-
-        Unknown keys raise ``ValueError`` naming them.
-        """
-        return cls(**toml_fields(path, "simulate", cls))
 
 
 @dataclass(frozen=True)

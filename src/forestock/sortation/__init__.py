@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from forestock.sortation._errors import InstanceError, MapError, PathError, SolutionError
 from forestock.sortation._instance import (
-    Model,
+    ActionModel,
     ParcelFlow,
     SortationProblem,
     TaskList,
@@ -23,10 +23,10 @@ from forestock.sortation._solution import competition_solution, write_solution
 from forestock.sortation._validate import find_conflicts, validate_paths
 
 __all__ = [
+    "ActionModel",
     "GridMap",
     "InstanceError",
     "MapError",
-    "Model",
     "ParcelFlow",
     "PathError",
     "PlannerParams",

@@ -26,11 +26,11 @@ import numpy as np
 from forestock.sortation._errors import InstanceError
 from forestock.sortation._maps import DIRECTIONS, GridMap, read_map
 
-__all__ = ["Model", "ParcelFlow", "SortationProblem", "TaskList", "read_instance"]
+__all__ = ["ActionModel", "ParcelFlow", "SortationProblem", "TaskList", "read_instance"]
 
 log = logging.getLogger("forestock.sortation")
 
-Model = Literal["rotation", "four"]
+ActionModel = Literal["rotation", "four"]
 """``"rotation"``: forward, turn clockwise, turn counter-clockwise, wait (the
 competition's MAPF_T). ``"four"``: move to any of the 4 neighbours, or wait."""
 
@@ -148,7 +148,7 @@ class SortationProblem:
     steps
         Number of steps to run.
     model
-        ``"rotation"`` or ``"four"`` (see :data:`Model`).
+        ``"rotation"`` or ``"four"`` (see :data:`ActionModel`).
     lanes
         One-way lanes: ``uint8`` [cells], bit ``d`` set where a robot may
         move out of the cell in direction ``d`` (0 east, 1 south, 2 west, 3
@@ -161,7 +161,7 @@ class SortationProblem:
     headings: np.ndarray = field(repr=False)
     tasks: TaskList | ParcelFlow
     steps: int = DEFAULT_STEPS
-    model: Model = "rotation"
+    model: ActionModel = "rotation"
     lanes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -288,7 +288,7 @@ def _steps_for(path: Path) -> int | None:
     return None
 
 
-def read_instance(path: str | Path, steps: int | None = None, model: Model = "rotation"
+def read_instance(path: str | Path, steps: int | None = None, model: ActionModel = "rotation"
                   ) -> SortationProblem:
     """Read a League of Robot Runners instance JSON and the files it names.
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forestock.params import Params, within
 from forestock.sortation._instance import ParcelFlow, SortationProblem
 from forestock.sortation._maps import GridMap
 
@@ -42,7 +43,7 @@ PITCH = 3
 
 
 @dataclass(frozen=True)
-class CentreParams:
+class CentreParams(Params):
     """Shape of a generated centre.
 
     Parameters
@@ -59,24 +60,20 @@ class CentreParams:
         beside the chute while it tips the parcel in.
     """
 
+    section = "centre"
+    checks = (
+        within("[1, 400]", "chute_rows", "chute_cols", integer=True),
+        within("[1, 50]", "station_every", integer=True),
+        within("(0, inf]", "step_seconds"),
+        within("[0, 100]", "load_steps", "drop_steps", integer=True),
+    )
+
     chute_rows: int = 8
     chute_cols: int = 12
     station_every: int = 2
     step_seconds: float = 1.0
     load_steps: int = 2
     drop_steps: int = 1
-
-    def __post_init__(self) -> None:
-        if not (1 <= self.chute_rows <= 400 and 1 <= self.chute_cols <= 400):
-            raise ValueError(f"chute_rows and chute_cols must be in 1..400, got "
-                             f"{self.chute_rows}, {self.chute_cols}")
-        if not 1 <= self.station_every <= 50:
-            raise ValueError(f"station_every must be in 1..50, got {self.station_every}")
-        if not self.step_seconds > 0:
-            raise ValueError(f"step_seconds must be > 0, got {self.step_seconds}")
-        if not (0 <= self.load_steps <= 100 and 0 <= self.drop_steps <= 100):
-            raise ValueError(f"load_steps and drop_steps must be in 0..100, got "
-                             f"{self.load_steps}, {self.drop_steps}")
 
     @property
     def shape(self) -> tuple[int, int]:

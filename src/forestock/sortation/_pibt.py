@@ -30,6 +30,7 @@ import numpy as np
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import InfeasibleError
+from forestock.params import Params, one_of, within
 from forestock.sortation import _kernels as K
 from forestock.sortation._instance import ParcelFlow, SortationProblem, TaskList
 from forestock.sortation._maps import GridMap
@@ -40,7 +41,7 @@ log = logging.getLogger("forestock.sortation")
 
 
 @dataclass(frozen=True)
-class PlannerParams:
+class PlannerParams(Params):
     """Settings of the PIBT planner.
 
     Parameters
@@ -87,6 +88,19 @@ class PlannerParams:
         Check the recorded paths with :func:`validate_paths` before returning.
     """
 
+    section = "sortation"
+    checks = (
+        within("[0, 10]", "congestion_weight"),
+        within("[0, 1)", "flow_decay"),
+        within("[0, 20]", "highway", integer=True),
+        one_of(("task", "progress"), "priority"),
+        one_of(("state", "convert"), "turning"),
+        within("[0, inf]", "commit_weight", "stuck_weight", "induction_balance",
+               "drop_balance"),
+        within("[0, inf)", "stuck_after", integer=True),
+        within("[1, inf)", "table_mb", integer=True),
+    )
+
     congestion_weight: float = 0.05
     flow_decay: float = 0.98
     stuck_after: int = 3
@@ -101,28 +115,7 @@ class PlannerParams:
     record_paths: bool = True
     validate: bool = True
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.congestion_weight <= 10:
-            raise ValueError(f"congestion_weight must be in [0, 10], got "
-                             f"{self.congestion_weight}")
-        if not 0 <= self.flow_decay < 1:
-            raise ValueError(f"flow_decay must be in [0, 1), got {self.flow_decay}")
-        if not 0 <= self.highway <= 20:
-            raise ValueError(f"highway must be in 0..20, got {self.highway}")
-        if self.priority not in ("task", "progress"):
-            raise ValueError(f"priority must be 'task' or 'progress', got {self.priority!r}")
-        if self.turning not in ("state", "convert"):
-            raise ValueError(f"turning must be 'state' or 'convert', got {self.turning!r}")
-        if self.commit_weight < 0:
-            raise ValueError(f"commit_weight must be >= 0, got {self.commit_weight}")
-        if self.stuck_after < 0 or self.stuck_weight < 0:
-            raise ValueError(f"stuck_after and stuck_weight must be >= 0, got "
-                             f"{self.stuck_after}, {self.stuck_weight}")
-        if self.induction_balance < 0 or self.drop_balance < 0:
-            raise ValueError(f"induction_balance and drop_balance must be >= 0, got "
-                             f"{self.induction_balance}, {self.drop_balance}")
-        if self.table_mb < 1:
-            raise ValueError(f"table_mb must be >= 1, got {self.table_mb}")
+    def _validate(self) -> None:
         if self.validate and not self.record_paths:
             raise ValueError("validate needs record_paths")
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
+from forestock.params import Params, within
 from forestock.sortation._layout import (
     Centre,
     CentreParams,
@@ -37,7 +38,7 @@ log = logging.getLogger("forestock.sortation")
 
 
 @dataclass(frozen=True)
-class SizingParams:
+class SizingParams(Params):
     """How centres are laid out and fleets tried.
 
     Parameters
@@ -54,20 +55,19 @@ class SizingParams:
         Base shape of the centre (its depth; the width grows to fit the stations).
     """
 
+    section = "sizing"
+    checks = (
+        within("(0, inf]", "station_rate"),
+        within("[0, inf)", "warmup_steps", integer=True),
+        within("[10, inf)", "measure_steps", integer=True),
+        within("(0, 0.8]", "max_density"),
+    )
+
     station_rate: float = 800.0
     warmup_steps: int = 300
     measure_steps: int = 1200
     max_density: float = 0.3
     centre: CentreParams = field(default_factory=lambda: CentreParams(chute_rows=10))
-
-    def __post_init__(self) -> None:
-        if not self.station_rate > 0:
-            raise ValueError(f"station_rate must be > 0, got {self.station_rate}")
-        if self.warmup_steps < 0 or self.measure_steps < 10:
-            raise ValueError(f"warmup_steps must be >= 0 and measure_steps >= 10, got "
-                             f"{self.warmup_steps}, {self.measure_steps}")
-        if not 0 < self.max_density <= 0.8:
-            raise ValueError(f"max_density must be in (0, 0.8], got {self.max_density}")
 
 
 @dataclass(frozen=True)

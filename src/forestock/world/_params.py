@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from forestock.params import toml_fields
+from forestock.params import Params, within
 from forestock.world._calendar import CNY_DATES
 
 __all__ = ["MAX_REGIONS", "WorldParams", "WorldResult"]
@@ -27,7 +23,7 @@ def _check(ok: bool, what: str, value: object, need: str) -> None:
 
 
 @dataclass(frozen=True)
-class WorldParams:
+class WorldParams(Params):
     """Size and shape of the generated world.
 
     Parameters
@@ -71,6 +67,22 @@ class WorldParams:
         region at the national service level would put there, so a plan matters.
     """
 
+    section = "world"
+    checks = (
+        within("[0, inf)", "seed", integer=True),
+        within("[1, 10_000_000]", "skus", integer=True),
+        within(f"[31, {MAX_REGIONS}]", "regions", integer=True),
+        within("[1, inf)", "brands", integer=True, optional=True),
+        within(f"({_FIRST_DAY.year}, {max(CNY_DATES)}]", "event_year", integer=True),
+        within("[28, inf)", "history_days", integer=True),
+        within("[1, inf)", "chunk_skus", integer=True),
+        within("(0, inf)", "units_per_day", optional=True),
+        within("[1, 100]", "event_lift"),
+        within("[0, 0.5]", "launched_share", "discontinued_share"),
+        within("[1, 10]", "storage_over_event"),
+        within("(0, inf)", "fdc_over_served"),
+    )
+
     seed: int = 0
     skus: int = 500
     regions: int = 80
@@ -85,53 +97,12 @@ class WorldParams:
     storage_over_event: float = 1.8
     fdc_over_served: float = 1.3
 
-    def __post_init__(self) -> None:
-        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed,
-               "must be an integer >= 0")
-        _check(isinstance(self.skus, int) and 1 <= self.skus <= 10_000_000, "skus", self.skus,
-               "must be an integer from 1 to 10,000,000")
-        _check(isinstance(self.regions, int) and 31 <= self.regions <= MAX_REGIONS,
-               "regions", self.regions, f"must be an integer from 31 to {MAX_REGIONS}")
-        _check(self.brands is None or (isinstance(self.brands, int) and self.brands >= 1),
-               "brands", self.brands, "must be None or an integer >= 1")
-        last = max(CNY_DATES)
-        _check(isinstance(self.event_year, int) and _FIRST_DAY.year < self.event_year <= last,
-               "event_year", self.event_year,
-               f"must be an integer from {_FIRST_DAY.year + 1} to {last}")
-        _check(isinstance(self.history_days, int) and self.history_days >= 28,
-               "history_days", self.history_days, "must be an integer >= 28")
+    def _validate(self) -> None:
         room = (dt.date(self.event_year, 10, 10) - _FIRST_DAY).days + 1
         _check(self.history_days <= room, "history_days", self.history_days,
                f"must start on or after {_FIRST_DAY} (at most {room} days for {self.event_year})")
-        _check(self.units_per_day is None
-               or (math.isfinite(self.units_per_day) and self.units_per_day > 0),
-               "units_per_day", self.units_per_day, "must be None or a finite number > 0")
-        _check(math.isfinite(self.event_lift) and 1.0 <= self.event_lift <= 100.0,
-               "event_lift", self.event_lift, "must be from 1 to 100")
-        _check(0.0 <= self.launched_share <= 0.5, "launched_share", self.launched_share,
-               "must be from 0 to 0.5")
-        _check(0.0 <= self.discontinued_share <= 0.5, "discontinued_share",
-               self.discontinued_share, "must be from 0 to 0.5")
-        _check(isinstance(self.chunk_skus, int) and self.chunk_skus >= 1, "chunk_skus",
-               self.chunk_skus, "must be an integer >= 1")
-        _check(math.isfinite(self.storage_over_event) and 1.0 <= self.storage_over_event <= 10.0,
-               "storage_over_event", self.storage_over_event, "must be from 1 to 10")
-        _check(math.isfinite(self.fdc_over_served)
-               and 0.0 < self.fdc_over_served <= self.storage_over_event,
-               "fdc_over_served", self.fdc_over_served,
-               "must be > 0 and at most storage_over_event")
-
-    def replace(self, **changes: Any) -> WorldParams:
-        """Return a copy with ``changes`` applied (and checked)."""
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> WorldParams:
-        """Load parameters from a TOML file (a ``[world]`` table, or top-level keys).
-
-        Unknown keys raise ``ValueError`` naming them.
-        """
-        return cls(**toml_fields(path, "world", cls))
+        _check(self.fdc_over_served <= self.storage_over_event, "fdc_over_served",
+               self.fdc_over_served, "must be at most storage_over_event")
 
     @property
     def n_brands(self) -> int:
