@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import forestock
+from forestock.network import NetworkParams
 from forestock.params import OneOf, Params, Within, one_of, within
 from forestock.plan import PlanParams
 from forestock.sortation._layout import CentreParams
@@ -156,10 +157,30 @@ def test_validate_ties_fields_together() -> None:
 def test_from_file_reads_its_section_of_a_shared_file(tmp_path: Path) -> None:
     """One TOML file holds every stage's table; each class reads its own."""
     path = tmp_path / "run.toml"
-    path.write_text("[world]\nseed = 3\nskus = 100\n\n[plan]\nmethod = \"exact\"\n"
-                    "promise_hours = [20.0, 40.0]\n", encoding="utf-8")
+    path.write_text("[world]\nseed = 3\nskus = 100\n\n[plan]\nmethod = \"exact\"\n",
+                    encoding="utf-8")
     assert WorldParams.from_file(path) == WorldParams(seed=3, skus=100)
-    assert PlanParams.from_file(path) == PlanParams(method="exact", promise_hours=(20.0, 40.0))
+    assert PlanParams.from_file(path) == PlanParams(method="exact")
+
+
+def test_network_table_serves_every_stage(tmp_path: Path) -> None:
+    """The [network] table sets the network's rules of each stage that has them, unless the
+    stage's own table sets them; a bad rule there names the table."""
+    path = tmp_path / "run.toml"
+    path.write_text("[network]\ntransit_noise = 0.3\npromise_hours = [20.0, 40.0]\n\n"
+                    "[plan]\nscenarios = 4\n", encoding="utf-8")
+    want = NetworkParams(transit_noise=0.3, promise_hours=(20.0, 40.0))
+    assert PlanParams.from_file(path) == PlanParams(scenarios=4, network=want)
+    own = tmp_path / "own.toml"
+    own.write_text("[network]\ntransit_noise = 0.3\n\n[plan.network]\nlast_mile_hours = 1.0\n",
+                   encoding="utf-8")
+    assert PlanParams.from_file(own).network == NetworkParams(last_mile_hours=1.0)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\ntransit_noise = 1.5\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="transit_noise"):
+        PlanParams.from_file(bad)
+    with pytest.raises(ValueError, match=r"size_probs"):
+        NetworkParams(size_probs=(0.5, 0.2))
 
 
 def test_from_file_top_level_keys(tmp_path: Path) -> None:

@@ -25,12 +25,16 @@ single orders.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
-__all__ = ["DAY_SECONDS", "ServiceOutcome", "expected_service", "fluid_route", "intraday_cdf",
-           "lane_on_time", "lane_service_units", "late_reasons", "nearest", "nearest_only",
-           "on_time"]
+from forestock.params import Params, within
+
+__all__ = ["DAY_SECONDS", "NetworkParams", "ServiceOutcome", "expected_service", "fluid_route",
+           "intraday_cdf", "lane_on_time", "lane_service_units", "late_reasons", "nearest",
+           "nearest_only", "on_time"]
 
 DAY_SECONDS = 86_400
 
@@ -42,6 +46,63 @@ _HOURLY = np.array(
 
 #: Seconds per bin of the fluid queue (the rehearsal's queue is exact to the order).
 _BIN = 60
+
+
+@dataclass(frozen=True)
+class NetworkParams(Params):
+    """The network's rules, one set for plan and rehearsal (the ``[network]`` table of a
+    configuration file serves both stages).
+
+    Parameters
+    ----------
+    promise_hours
+        The delivery tiers: hours from order to door (within 24 h, within 48 h).
+    transit_noise
+        A lane's hours vary uniformly by up to this share either way.
+    last_mile_hours
+        Hours from the destination's depot to the buyer's door.
+    size_probs
+        Probability of an order of 1, 2, 3, ... units.
+    surge
+        Order rate in the first second after midnight, in multiples of the day's
+        average rate, on top of the diurnal curve (2019: about 36).
+    surge_seconds
+        Decay time of the midnight surge.
+    """
+
+    section = "network"
+    checks = (
+        within("[0, 1)", "transit_noise"),
+        within("[0, inf)", "last_mile_hours", "surge"),
+        within("(0, inf)", "surge_seconds"),
+    )
+
+    promise_hours: tuple[float, float] = (24.0, 48.0)
+    transit_noise: float = 0.15
+    last_mile_hours: float = 2.0
+    size_probs: tuple[float, ...] = (0.72, 0.18, 0.07, 0.03)
+    surge: float = 32.0
+    surge_seconds: float = 420.0
+
+    def _validate(self) -> None:
+        h = self.promise_hours
+        if not (len(h) == 2 and 0.0 < h[0] <= h[1]):
+            raise ValueError(f"promise_hours={h!r} is invalid: must be two increasing "
+                             "positive hours")
+        p = np.asarray(self.size_probs, dtype=float)
+        if p.size == 0 or (p < 0).any() or not np.isclose(p.sum(), 1.0):
+            raise ValueError(f"size_probs={self.size_probs!r} is invalid: must be "
+                             "non-negative and add up to 1")
+
+    @property
+    def units_per_order(self) -> float:
+        """Mean units of an order (of ``size_probs``)."""
+        p = np.asarray(self.size_probs, dtype=float)
+        return float((np.arange(1, p.size + 1) * p).sum())
+
+    def day_cdf(self) -> np.ndarray:
+        """The day's cumulative share of orders by the second (:func:`intraday_cdf`)."""
+        return intraday_cdf(self.surge, self.surge_seconds)
 
 
 def intraday_cdf(surge: float = 32.0, surge_seconds: float = 420.0) -> np.ndarray:

@@ -202,14 +202,30 @@ class Params:
         Without that table, the file's top-level keys are read (the tables of
         other stages' sections are left to them). Fields absent keep their
         defaults; arrays become tuples; a table whose field is itself a
-        :class:`Params` (a centre's shape within a sizing) fills that field.
+        :class:`Params` (a centre's shape within a sizing) fills that field. A
+        field whose parameters have a section of their own (the network's
+        rules, ``[network]``, shared by plan and rehearsal) is also read from
+        that top-level table when the class's table does not set it.
 
         Raises
         ------
         ValueError
             Unknown keys, named with the file, or a value breaking a rule.
         """
-        return cls(**toml_fields(path, cls.section, cls))
+        fields = toml_fields(path, cls.section, cls)
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = hints.get(f.name)
+            shared = getattr(kind, "section", "")
+            # a group shared by stages (the network's rules) also reads its own top-level
+            # table, unless the stage's table sets it
+            if (f.name not in fields and isinstance(kind, type) and issubclass(kind, Params)
+                    and shared and shared != cls.section
+                    and isinstance(data.get(shared), dict)):
+                fields[f.name] = kind(**_fields(data[shared], kind, f"{path}: [{shared}]"))
+        return cls(**fields)
 
 
 def toml_fields(path: str | Path, section: str, cls: type) -> dict[str, Any]:

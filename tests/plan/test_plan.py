@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from forestock.errors import ForestockError, InfeasibleError
+from forestock.network import NetworkParams
 from forestock.plan import (
     PlanError,
     PlanParams,
@@ -280,8 +281,10 @@ def test_params_check_their_ranges(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scenarios"):
         PlanParams(scenarios=0)
     path = tmp_path / "plan.toml"
-    path.write_text('[plan]\nmethod = "exact"\npromise_hours = [20.0, 40.0]\n', encoding="utf-8")
-    assert PlanParams.from_file(path) == PlanParams(method="exact", promise_hours=(20.0, 40.0))
+    path.write_text('[plan]\nmethod = "exact"\n[plan.network]\npromise_hours = [20.0, 40.0]\n',
+                    encoding="utf-8")
+    assert PlanParams.from_file(path) == PlanParams(
+        method="exact", network=NetworkParams(promise_hours=(20.0, 40.0)))
 
 
 def _costs(p: PlanProblem, seed: int) -> pd.DataFrame:

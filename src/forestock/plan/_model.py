@@ -49,16 +49,17 @@ class SolverArrays:
         r_cost = np.take_along_axis(np.nan_to_num(p.lane_cost.T, nan=0.0), order, axis=1)
         route = np.where(np.isfinite(r_hours), order, -1).astype(np.int32)
         L = min(q.lanes_per_region, route.shape[1])
-        p24, p48 = (network.on_time(r_hours, t, q.transit_noise, q.last_mile_hours)
-                    for t in q.promise_hours)
+        net = q.network
+        p24, p48 = (network.on_time(r_hours, t, net.transit_noise, net.last_mile_hours)
+                    for t in net.promise_hours)
         v24, v48, vlate = q.tier_values
         tier = v24 * p24 + v48 * (p48 - p24) + vlate * (1.0 - p48)
         fb_cost = np.nanmean(np.where(usable, p.lane_cost, np.nan), axis=1)
         n_s, n_w = len(p.skus), len(p.warehouses)
         short = np.zeros(n_s) if p.shortage_cost is None else p.shortage_cost
         surplus = np.zeros((n_s, n_w)) if p.surplus_cost is None else p.surplus_cost
-        ship_cap = (p.outbound * q.outbound_hours * q.units_per_parcel if q.outbound_hours > 0
-                    else np.full(n_w, np.inf))
+        ship_cap = (p.outbound * q.outbound_hours * q.network.units_per_order
+                    if q.outbound_hours > 0 else np.full(n_w, np.inf))
         return cls(
             reg_w=np.ascontiguousarray(route[:, :L]),
             reg_tier=np.ascontiguousarray(tier[:, :L]),
@@ -126,15 +127,17 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: SolverArrays, stoc
         value += float(vals.sum())
     within = np.zeros(2)
     late = dict.fromkeys(("stock", "backlog", "transit"), 0.0)
-    upp, noise, last_mile = params.units_per_parcel, params.transit_noise, params.last_mile_hours
+    net = params.network
+    upp, noise, last_mile, cdf = (net.units_per_order, net.transit_noise, net.last_mile_hours,
+                                  net.day_cdf())
     for k in range(n_k):
         within += network.lane_service_units(flow[k], p.transit, p.outbound,
-                                             units_per_parcel=upp, promise=params.promise_hours,
-                                             noise=noise, last_mile=last_mile)
+                                             units_per_parcel=upp, promise=net.promise_hours,
+                                             noise=noise, last_mile=last_mile, cdf=cdf)
         for why, units in network.late_reasons(
                 flow[k], unserved_k[k], model.route, p.transit, p.outbound,
-                units_per_parcel=upp, promise=params.promise_hours[0], noise=noise,
-                last_mile=last_mile).items():
+                units_per_parcel=upp, promise=net.promise_hours[0], noise=noise,
+                last_mile=last_mile, cdf=cdf).items():
             if why in late:
                 late[why] += units / n_k
     served = float(flow.sum()) / n_k

@@ -13,6 +13,7 @@ import pandas as pd
 
 from forestock.errors import ForestockError, TableError
 from forestock.geo import haversine_km
+from forestock.network import NetworkParams
 from forestock.params import Params, one_of, within
 from forestock.tables import IdIndex, lane_hours
 from forestock.uncertainty import DemandUncertainty, id_keys, quantile_level
@@ -63,15 +64,13 @@ class PlanParams(Params):
         demand they cannot serve falls back to any warehouse with stock left.
     margin_rate
         Margin per unit as a share of its price.
-    promise_hours
-        The delivery tiers: hours from order to door (within 24 h, within 48 h).
-    transit_noise, last_mile_hours
-        A lane's hours vary uniformly by up to ``transit_noise`` either way,
-        and the last mile adds ``last_mile_hours``, as in the rehearsal: a
-        unit sent down a lane of ``h`` hours meets a tier with probability
-        ``P(h * (1 + U) + last_mile_hours <= promise)``. So of two lanes in
-        the same tier the shorter one is worth more, and the plan stocks the
-        warehouse the rehearsal routes to first.
+    network
+        The network's rules, the rehearsal's (:class:`forestock.network.NetworkParams`:
+        promise tiers, transit noise, last mile, orders' sizes and the day's
+        shape). A unit sent down a lane of ``h`` hours meets a tier with
+        probability ``P(h * (1 + U) + last_mile_hours <= promise)``, so of two
+        lanes in the same tier the shorter one is worth more; the plan's
+        expected shares follow every rule, the warehouses' queues included.
     tier_values
         Share of the margin a unit earns when delivered within 24 h, within
         48 h, and later.
@@ -91,10 +90,10 @@ class PlanParams(Params):
         Holding cost of a unit over the event, as a share of its price.
     inbound_cny_per_km
         Inbound cost per unit and road km from the factory (or bonded port).
-    outbound_hours, units_per_parcel
+    outbound_hours
         A warehouse may ship (in expectation) at most ``outbound_per_hour *
-        outbound_hours * units_per_parcel`` units for the event; 0 hours: no
-        limit.
+        outbound_hours`` orders (of ``network.units_per_order`` units) for the
+        event; 0 hours: no limit.
     iterations
         Price updates of the fast method.
     steps
@@ -122,10 +121,8 @@ class PlanParams(Params):
         within("[1, inf)", "scenarios", "lanes_per_region", "iterations", "steps",
                "chunk_skus", integer=True),
         within("(0, 1]", "margin_rate"),
-        within("[0, 1)", "transit_noise"),
-        within("[0, inf)", "last_mile_hours", "holding_rate", "inbound_cny_per_km",
-               "outbound_hours", "promise_cny"),
-        within("[1, inf]", "units_per_parcel"),
+        within("[0, inf)", "holding_rate", "inbound_cny_per_km", "outbound_hours",
+               "promise_cny"),
         within("(0, inf]", "time_limit"),
         within("[0, inf)", "cutoff_days", "safety_days", "customs_days", integer=True),
         within("(0, inf]", "road_km_per_day", "sea_km_per_day"),
@@ -135,15 +132,12 @@ class PlanParams(Params):
     scenarios: int = 8
     lanes_per_region: int = 6
     margin_rate: float = 0.25
-    promise_hours: tuple[float, float] = (24.0, 48.0)
-    transit_noise: float = 0.15
-    last_mile_hours: float = 2.0
+    network: NetworkParams = field(default_factory=NetworkParams)
     tier_values: tuple[float, float, float] = (1.0, 0.6, 0.3)
     promise_cny: float = 1000.0
     holding_rate: float = 0.02
     inbound_cny_per_km: float = 0.002
     outbound_hours: float = 30.0
-    units_per_parcel: float = 1.4
     iterations: int = 12
     steps: int = 96
     chunk_skus: int = 4096
@@ -157,9 +151,8 @@ class PlanParams(Params):
     check_gap: bool = False
 
     def _validate(self) -> None:
-        h = self.promise_hours
-        _check(len(h) == 2 and 0.0 < h[0] <= h[1], "promise_hours", h,
-               "must be two increasing positive hours")
+        _check(isinstance(self.network, NetworkParams), "network", self.network,
+               "must be a NetworkParams")
         v3 = self.tier_values
         _check(len(v3) == 3 and v3[0] >= v3[1] >= v3[2] >= 0.0 and v3[0] > 0.0, "tier_values",
                v3, "must be three non-increasing non-negative shares, the first positive")
