@@ -40,7 +40,9 @@ from forestock.plan._notices import (
     notice_page_names,
     write_notice_pages,
 )
-from forestock.plan._problem import METHODS, PlanError, PlanParams, PlanProblem, PlanResult
+from forestock.plan._params import METHODS, PlanParams
+from forestock.plan._problem import PlanProblem
+from forestock.plan._result import PlanError, PlanResult
 from forestock.plan._validate import validate_plan
 
 __all__ = [

@@ -26,7 +26,8 @@ import numpy as np
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.plan import _kernels as K
 from forestock.plan._model import SolverArrays, chunks
-from forestock.plan._problem import PlanParams, PlanProblem
+from forestock.plan._params import PlanParams
+from forestock.plan._problem import PlanProblem
 
 __all__ = ["FastOutcome", "solve_fast"]
 

@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from forestock.plan._model import SolverArrays
-from forestock.plan._problem import PlanParams, PlanProblem
+from forestock.plan._params import PlanParams
+from forestock.plan._problem import PlanProblem
 
 __all__ = ["LpOutcome", "lp_size", "round_plan", "solve_lp"]
 

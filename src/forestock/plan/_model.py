@@ -10,7 +10,8 @@ import numpy as np
 
 from forestock import network
 from forestock.plan import _kernels as K
-from forestock.plan._problem import PlanParams, PlanProblem
+from forestock.plan._params import PlanParams
+from forestock.plan._problem import PlanProblem
 
 __all__ = ["SolverArrays", "chunks", "evaluate"]
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from forestock.errors import ForestockError, ForestockWarning
 from forestock.geo import haversine_km
-from forestock.plan._problem import BONDED_PORTS, PlanParams
+from forestock.plan._costs import BONDED_PORTS
+from forestock.plan._params import PlanParams
 
 __all__ = ["PastDueWarning", "lead_days", "make_notices", "notice_page_names",
            "write_notice_pages"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forestock.plan._problem import PlanError
+from forestock.plan._result import PlanError
 
 __all__ = ["validate_plan"]
 
