@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forestock.forecast._panel import LEVELS, Panel
+from forestock.uncertainty import quantile_columns, quantile_level
 
 
 def _group(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -59,7 +60,7 @@ def score(
     key = pd.MultiIndex.from_arrays([p.sku_ids[p.series_sku], p.region_ids[p.series_region]])
     fc = forecast.assign(date=pd.to_datetime(forecast["date"]))
     dates = p.dates[periods]
-    cols = [c for c in fc.columns if c == "mean" or (c.startswith("q") and c[1:].isdigit())]
+    cols = ["mean", *quantile_columns(fc.columns)]
     wide = {}
     for c in cols:
         piv = fc.pivot_table(index=["sku_id", "region_id"], columns="date", values=c,
@@ -107,11 +108,11 @@ def score(
     out["wrmsse"] = float(np.mean(rmsse_levels)) if rmsse_levels else float("nan")
     total = act.sum()
     out["bias"] = float((F.sum() - total) / total) if total > 0 else float("nan")
-    qs = sorted(c for c in wide if c != "mean")
+    qs = quantile_columns(wide)
     if qs:
         losses = []
         for c in qs:
-            tau = int(c[1:]) / 100
+            tau = quantile_level(c)
             e = act - wide[c]
             losses.append(np.maximum(tau * e, (tau - 1) * e).mean())
         out["pinball"] = float(np.mean(losses) / max(act.mean(), 1e-12))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ from forestock.events import Window
 from forestock.forecast._model import nb_quantiles
 from forestock.forecast._panel import SEASON, Grid, Panel, build_panel
 from forestock.forecast._problem import ForecastParams
+from forestock.uncertainty import quantile_columns, quantile_level
 
 __all__ = [
     "TotalCorrelation",
@@ -57,7 +57,6 @@ LEVEL_PERIODS = {"D": 28, "W": 4, "M": 3}
 MAX_BLOCK = 28
 #: Cells (series x periods) of the panel turned into float64 sums at a time.
 _CHUNK_CELLS = 4_000_000
-_QUANTILE = re.compile(r"q(\d{2})")
 #: Dispersions scanned when recovering a cell's from its quantiles; the best is refined.
 _GRID = np.r_[0.0, np.geomspace(1e-3, 100.0, 13)]
 _REFINE_STEPS = 10
@@ -367,9 +366,8 @@ def recover_dispersion(mean: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
 
 # ------------------------------------------------------------------ totals
 def _levels(columns: pd.Index) -> tuple[list[str], tuple[float, ...]]:
-    names = sorted((c for c in columns if _QUANTILE.fullmatch(str(c))),
-                   key=lambda c: int(str(c)[1:]))
-    return names, tuple(int(c[1:]) / 100 for c in names)
+    names = quantile_columns(columns)
+    return names, tuple(quantile_level(c) for c in names)
 
 
 def window_totals(forecast: pd.DataFrame, correlation: TotalCorrelation, *,
