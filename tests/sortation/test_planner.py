@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from forestock.sortation import (
-    PlannerParams,
+    SortationParams,
     SortationProblem,
     TaskList,
-    solve,
+    solve_sortation,
     validate_paths,
 )
 from forestock.sortation import _kernels as K
@@ -81,7 +81,7 @@ def test_distance_kernel_on_one_way_lanes() -> None:
 def test_runs_are_valid_and_make_progress(model: str, turning: str, seed: int) -> None:
     """Every run's paths pass validate_paths, and robots finish tasks."""
     p = random_problem(seed, robots=15, steps=150, model=model)
-    r = solve(p, PlannerParams(turning=turning), seed=seed)
+    r = solve_sortation(p, SortationParams(turning=turning), seed=seed)
     assert r.positions is not None and r.headings is not None
     validate_paths(p.grid, r.positions, r.headings if model == "rotation" else None)
     assert r.tasks_finished > 0
@@ -93,21 +93,21 @@ def test_runs_are_valid_and_make_progress(model: str, turning: str, seed: int) -
 def test_progress_priority_runs_are_valid(seed: int) -> None:
     """Priority by time since last progress also gives valid paths that finish tasks."""
     p = random_problem(seed, robots=25, steps=150)
-    r = solve(p, PlannerParams(priority="progress"), seed=seed)  # validated inside
+    r = solve_sortation(p, SortationParams(priority="progress"), seed=seed)  # validated inside
     assert r.tasks_finished > 0
 
 
 def test_dense_room_stays_valid() -> None:
     """Half the cells full of robots: still no conflict (validated inside solve)."""
     p = random_problem(5, robots=60, steps=100, height=10, width=12, obstacles=0.05)
-    r = solve(p, seed=1)
+    r = solve_sortation(p, seed=1)
     assert r.n_agents == 60 and 0 <= r.moving_share <= 1
 
 
 def test_same_seed_same_paths() -> None:
     """The same problem and seed give identical paths; another seed may differ."""
     p = random_problem(2, robots=20, steps=80)
-    a, b = solve(p, seed=4), solve(p, seed=4)
+    a, b = solve_sortation(p, seed=4), solve_sortation(p, seed=4)
     assert a.positions is not None and b.positions is not None
     assert np.array_equal(a.positions, b.positions) and a.tasks_finished == b.tasks_finished
 
@@ -117,14 +117,14 @@ def test_single_robot_takes_a_shortest_route(open_room: SortationProblem) -> Non
     p = open_room.replace(starts=np.array([0], np.int32), headings=np.array([0], np.int8),
                           tasks=TaskList(np.array([36, 0], np.int32), np.array([0, 1, 2])),
                           steps=12)
-    r = solve(p, PlannerParams(highway=0))
+    r = solve_sortation(p, SortationParams(highway=0))
     assert r.finished_per_step[:9].sum() == 0 and r.finished_per_step[9] == 1  # 10th action
 
 
 def test_planner_task_count_agrees_with_replay() -> None:
     """The planner's paths, written as competition actions and replayed, finish as many tasks."""
     p = random_problem(7, robots=10, steps=120)
-    r = solve(p, seed=0)
+    r = solve_sortation(p, seed=0)
     assert r.positions is not None and r.headings is not None
     turn = (r.headings[1:].astype(int) - r.headings[:-1]) % 4
     moved = r.positions[1:] != r.positions[:-1]
@@ -149,4 +149,4 @@ def test_planner_task_count_agrees_with_replay() -> None:
 def test_bad_params_are_refused(field: str, value: object) -> None:
     """Out-of-range planner settings raise ValueError naming the field."""
     with pytest.raises(ValueError, match=field):
-        PlannerParams(**{field: value})  # type: ignore[arg-type]
+        SortationParams(**{field: value})  # type: ignore[arg-type]
