@@ -154,10 +154,9 @@ def _run_checked(monkeypatch: pytest.MonkeyPatch, problem: SortationProblem, tur
     c = _Checked()
     monkeypatch.setattr(K, "plan_step", c.checked_plan_step)
     monkeypatch.setattr(K, "execute", c.checked_execute)
-    r = solve_sortation(problem, SortationParams(turning=turning), seed=seed)
+    solve_sortation(problem, SortationParams(turning=turning), seed=seed)
     assert c.steps == problem.steps + 1  # the dry step before the clock, then every step
     assert c.applied == problem.steps
-    assert r.tasks_finished >= 0
     return c
 
 
