@@ -22,7 +22,7 @@ import json
 import time
 from pathlib import Path
 
-from forestock.sortation import PlannerParams, read_instance, solve
+from forestock.sortation import SortationParams, read_instance, solve_sortation
 from forestock.sortation._replay import replay
 from forestock.sortation._sizing import (
     SizingParams,
@@ -37,8 +37,8 @@ LORR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lorr"
 TR23 = LORR / "2023 Competition" / "Test Round Evaluation Instances"
 INSTANCES = ("TR23-sortation_large", "TR23-warehouse_large")
 REAL_WORLD_PER_ROBOT_HOUR = 20_000 / 300
-BASELINE = PlannerParams(highway=0, congestion_weight=0.0, commit_weight=0.0, record_paths=False,
-                         validate=False)
+BASELINE = SortationParams(highway=0, congestion_weight=0.0, commit_weight=0.0,
+                           record_paths=False, validate=False)
 
 
 def _best_known() -> dict[str, int]:
@@ -111,9 +111,9 @@ def main() -> None:
     for name in () if args.centres_only else INSTANCES:
         problem = read_instance(TR23 / "warehouse.domain" / f"{name}.json", steps=steps)
         t0 = time.perf_counter()
-        ours = solve(problem, seed=args.seed)  # validated inside
+        ours = solve_sortation(problem, seed=args.seed)  # validated inside
         wall = time.perf_counter() - t0
-        base = solve(problem, BASELINE, seed=args.seed)
+        base = solve_sortation(problem, BASELINE, seed=args.seed)
         bk = best[name] * steps / 5000  # the published run is 5,000 steps
         row: dict[str, object] = {
             "robots": problem.n_agents,

@@ -37,7 +37,7 @@ PARAMS = _all_params()
 def test_every_params_class_derives_from_the_base() -> None:
     """Every ``*Params`` class of the package is a Params, with a section of its own."""
     names = {c.__name__ for c in PARAMS}
-    assert {"CentreParams", "ForecastParams", "InsightsParams", "PlanParams", "PlannerParams",
+    assert {"CentreParams", "ForecastParams", "InsightsParams", "PlanParams", "SortationParams",
             "ServeParams", "SimulateParams", "SizingParams", "WorldParams"} <= names
     sections = [c.section for c in PARAMS]
     assert all(sections) and len(set(sections)) == len(sections)

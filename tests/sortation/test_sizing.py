@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 
 from forestock import Workspace
 from forestock.cli import main
-from forestock.sortation import GridMap, PlannerParams, solve, validate_paths
+from forestock.sortation import GridMap, SortationParams, solve_sortation, validate_paths
 from forestock.sortation._layout import CentreParams, build_centre, centre_problem
 from forestock.sortation._sizing import (
     SizingParams,
@@ -72,7 +72,7 @@ def test_parcel_flow_run_is_valid(model: str, turning: str) -> None:
     c = build_centre(CentreParams(chute_rows=3, chute_cols=4))
     dest, share = c.assign({"A": 3.0, "B": 1.0})
     p = centre_problem(c, 20, share, steps=300, seed=2, model=model, chute_dest=dest)
-    r = solve(p, PlannerParams(turning=turning), seed=2)  # validated inside, lanes included
+    r = solve_sortation(p, SortationParams(turning=turning), seed=2)
     assert r.positions is not None and r.headings is not None
     validate_paths(p.grid, r.positions, r.headings if model == "rotation" else None, c.lanes)
     assert r.tasks_finished > 10 and 0 < r.loaded_share < 1
@@ -84,7 +84,7 @@ def test_centre_runs_are_deterministic() -> None:
     c = build_centre(CentreParams(chute_rows=3, chute_cols=4))
     dest, share = c.assign({"A": 3.0, "B": 1.0, "C": 1.0})
     p = centre_problem(c, 15, share, steps=200, seed=5, chute_dest=dest)
-    a, b = solve(p, seed=5), solve(p, seed=5)
+    a, b = solve_sortation(p, seed=5), solve_sortation(p, seed=5)
     assert a.positions is not None and b.positions is not None
     assert np.array_equal(a.positions, b.positions) and a.tasks_finished == b.tasks_finished
 
@@ -111,7 +111,7 @@ def test_loading_takes_its_steps() -> None:
         c = build_centre(CentreParams(chute_rows=3, chute_cols=4, load_steps=load))
         dest, share = c.assign({"A": 3.0, "B": 1.0})
         p = centre_problem(c, 12, share, steps=300, seed=1, chute_dest=dest)
-        r = solve(p, seed=1)
+        r = solve_sortation(p, seed=1)
         assert r.positions is not None
         # a loaded robot never leaves a station before load_steps more steps
         on = np.isin(r.positions, c.induction)
@@ -129,8 +129,8 @@ def test_one_way_centre_beats_two_way_plain_pibt() -> None:
     sp = SizingParams(warmup_steps=100, measure_steps=400,
                       centre=CentreParams(chute_rows=4, chute_cols=6))
     centre, dest, share = centre_for(3000.0, {"A": 5.0, "B": 3.0, "C": 1.0}, sp)
-    plain = PlannerParams(highway=0, congestion_weight=0.0, commit_weight=0.0,
-                          record_paths=False, validate=False)
+    plain = SortationParams(highway=0, congestion_weight=0.0, commit_weight=0.0,
+                            record_paths=False, validate=False)
     ours, _ = run_fleet(centre, dest, share, 40, sp, seed=0)
     base, _ = run_fleet(centre, dest, share, 40, sp, plain, seed=0, lanes=False)
     assert ours["parcels_per_hour"] > base["parcels_per_hour"]

@@ -10,11 +10,11 @@ import pytest
 
 from forestock.cli import main
 from forestock.sortation import (
-    PlannerParams,
+    SortationParams,
     SortationProblem,
     TaskList,
     competition_solution,
-    solve,
+    solve_sortation,
     write_solution,
 )
 from forestock.sortation._replay import load_solution, replay
@@ -28,7 +28,7 @@ FIELDS = ("actionModel", "teamSize", "start", "actualPaths", "events", "tasks",
 def test_written_solution_replays_to_the_planners_count(seed: int, tmp_path: Path) -> None:
     """A planned run written to JSON has the competition's fields and replays to its count."""
     p = random_problem(seed, robots=10, steps=150)
-    r = solve(p, seed=seed)
+    r = solve_sortation(p, seed=seed)
     path = write_solution(p, r, tmp_path / "solution.json")
     data = json.loads(path.read_text())
     assert set(FIELDS) <= set(data)
@@ -74,7 +74,7 @@ def _check_events(p: SortationProblem, positions: np.ndarray, data: dict[str, ob
 def test_events_and_tasks_match_a_slow_oracle() -> None:
     """Events and task rows agree, robot by robot, with the paths and the round-robin rule."""
     p = random_problem(11, robots=8, steps=200)
-    r = solve(p, seed=1)
+    r = solve_sortation(p, seed=1)
     data = competition_solution(p, r)
     assert r.positions is not None
     assert _check_events(p, r.positions, data) == r.tasks_finished == data["numTaskFinished"]
@@ -85,7 +85,7 @@ def test_greedy_assignment_is_written_with_the_planners_count() -> None:
     p = random_problem(5, robots=10, steps=150)
     assert isinstance(p.tasks, TaskList)
     p = p.replace(tasks=TaskList(p.tasks.errands, p.tasks.ptr, "greedy"))
-    r = solve(p)
+    r = solve_sortation(p)
     data = competition_solution(p, r)
     done = sum(e[2] == "finished" for ev in data["events"] for e in ev)
     assert done == data["numTaskFinished"] == r.tasks_finished
@@ -107,7 +107,7 @@ def _several_errands(p: SortationProblem) -> SortationProblem:
 def test_unwritable_problems_are_refused(change: object, message: str) -> None:
     """The four-neighbour model and tasks of several errands raise ValueError."""
     p = change(random_problem(0, robots=3, steps=20))  # type: ignore[operator]
-    r = solve(p, PlannerParams(validate=False))
+    r = solve_sortation(p, SortationParams(validate=False))
     with pytest.raises(ValueError, match=message):
         competition_solution(p, r)
 
@@ -115,7 +115,7 @@ def test_unwritable_problems_are_refused(change: object, message: str) -> None:
 def test_run_without_paths_is_refused() -> None:
     """A run that kept no paths cannot be written."""
     p = random_problem(0, robots=3, steps=20)
-    r = solve(p, PlannerParams(record_paths=False, validate=False))
+    r = solve_sortation(p, SortationParams(record_paths=False, validate=False))
     with pytest.raises(ValueError, match="kept no paths"):
         competition_solution(p, r)
 
@@ -163,6 +163,6 @@ def test_tr23_warehouse_large_short_run_replays_to_the_same_count(tmp_path: Path
 
     inst = lorr_path("warehouse.domain", "TR23-warehouse_large.json")
     p = read_instance(inst, steps=100)
-    r = solve(p)
+    r = solve_sortation(p)
     rep = replay(p, write_solution(p, r, tmp_path / "s.json"))
     assert rep.tasks_finished == r.tasks_finished and rep.conflicts == 0

@@ -110,7 +110,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Plan an instance with forestock's PIBT planner; paths are validated."""
-    from forestock.sortation import read_instance, solve, write_solution
+    from forestock.sortation import read_instance, solve_sortation, write_solution
 
     with user_errors():
         if steps is not None and steps < 1:
@@ -121,7 +121,7 @@ def run(
 
             writable(problem)  # refuse before planning, not after
         with progress_bar(as_json) as progress:
-            r = solve(problem, seed=seed, callbacks=RichCallbacks(progress))
+            r = solve_sortation(problem, seed=seed, callbacks=RichCallbacks(progress))
     best = _best_known(instance)
     facts: dict[str, Any] = {
         "instance": r.name, "robots": r.n_agents, "steps": r.steps, "seed": seed,

@@ -18,13 +18,13 @@ def _sortation() -> None:
     """The lifelong planner on a small generated centre, in both motion models."""
     import numpy as np
 
-    from forestock.sortation import solve
+    from forestock.sortation import solve_sortation
     from forestock.sortation._layout import CentreParams, build_centre, centre_problem
 
     centre = build_centre(CentreParams(chute_rows=2, chute_cols=4))
     share = np.full(centre.n_chutes, 1.0 / centre.n_chutes)
     for model in ("rotation", "four"):
-        solve(centre_problem(centre, 6, share, 20, seed=0, model=model))
+        solve_sortation(centre_problem(centre, 6, share, 20, seed=0, model=model))
 
 
 def _forecast(folder: Path) -> None:

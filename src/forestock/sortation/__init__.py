@@ -18,7 +18,7 @@ from forestock.sortation._instance import (
     read_instance,
 )
 from forestock.sortation._maps import GridMap, parse_map, read_map
-from forestock.sortation._pibt import PlannerParams, SortationResult, solve
+from forestock.sortation._pibt import SortationParams, SortationResult, solve_sortation
 from forestock.sortation._solution import competition_solution, write_solution
 from forestock.sortation._validate import find_conflicts, validate_paths
 
@@ -29,8 +29,8 @@ __all__ = [
     "MapError",
     "ParcelFlow",
     "PathError",
-    "PlannerParams",
     "SolutionError",
+    "SortationParams",
     "SortationProblem",
     "SortationResult",
     "TaskList",
@@ -39,7 +39,7 @@ __all__ = [
     "parse_map",
     "read_instance",
     "read_map",
-    "solve",
+    "solve_sortation",
     "validate_paths",
     "write_solution",
 ]

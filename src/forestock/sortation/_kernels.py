@@ -116,7 +116,7 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
         nc += 1
     if not pushed:
         cand[i, nc] = v
-        ckey[i, nc] = dist[s, v] + (unit if rotation else 0.0) + _tie(i, v, step, salt)
+        ckey[i, nc] = dist[s, v] + unit + _tie(i, v, step, salt)  # staying costs a step
         cact[i, nc] = 4
         nc += 1
     for a in range(1, nc):  # insertion sort by key

@@ -35,13 +35,13 @@ from forestock.sortation import _kernels as K
 from forestock.sortation._instance import ParcelFlow, SortationProblem, TaskList
 from forestock.sortation._maps import GridMap
 
-__all__ = ["PlannerParams", "SortationResult", "solve"]
+__all__ = ["SortationParams", "SortationResult", "solve_sortation"]
 
 log = logging.getLogger("forestock.sortation")
 
 
 @dataclass(frozen=True)
-class PlannerParams(Params):
+class SortationParams(Params):
     """Settings of the PIBT planner.
 
     Parameters
@@ -389,8 +389,8 @@ def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
     return cost
 
 
-def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: int = 0,
-          callbacks: Callbacks = NO_CALLBACKS) -> SortationResult:
+def solve_sortation(problem: SortationProblem, params: SortationParams | None = None,
+                    seed: int = 0, callbacks: Callbacks = NO_CALLBACKS) -> SortationResult:
     """Run the planner on ``problem`` for ``problem.steps`` steps.
 
     Parameters
@@ -398,7 +398,7 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
     problem
         Map, robots and tasks.
     params
-        Planner settings; default :class:`PlannerParams`.
+        Planner settings; default :class:`SortationParams`.
     seed
         Seed of the tie-breaks and of parcel destinations.
     callbacks
@@ -416,7 +416,7 @@ def solve(problem: SortationProblem, params: PlannerParams | None = None, seed: 
     """
     from forestock.sortation._validate import validate_paths
 
-    params = params or PlannerParams()
+    params = params or SortationParams()
     grid = problem.grid
     full_nbr = grid.neighbours()
     free = grid.free

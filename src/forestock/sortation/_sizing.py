@@ -29,7 +29,7 @@ from forestock.sortation._layout import (
     centre_problem,
     params_for,
 )
-from forestock.sortation._pibt import PlannerParams, solve
+from forestock.sortation._pibt import SortationParams, solve_sortation
 
 __all__ = ["SizingParams", "SizingResult", "centre_for", "fleet_curve", "peak_hour", "run_fleet",
            "size_fleet"]
@@ -142,19 +142,19 @@ def centre_for(target_per_hour: float, mix: dict[str, float], params: SizingPara
 
 
 def run_fleet(centre: Centre, dest: np.ndarray, share: np.ndarray, robots: int,
-              params: SizingParams | None = None, planner: PlannerParams | None = None,
+              params: SizingParams | None = None, planner: SortationParams | None = None,
               seed: int = 0, lanes: bool = True) -> tuple[dict[str, float], np.ndarray]:
     """Run ``robots`` robots on ``centre``: one row of the fleet curve, and the waits per cell.
 
     ``lanes=False`` lets robots move both ways everywhere (for comparison).
     """
     sp = params or SizingParams()
-    pl = planner or PlannerParams(record_paths=False, validate=False)
+    pl = planner or SortationParams(record_paths=False, validate=False)
     steps = sp.warmup_steps + sp.measure_steps
     problem = centre_problem(centre, robots, share, steps, seed, chute_dest=dest)
     if not lanes:
         problem = problem.replace(lanes=None)
-    r = solve(problem, pl, seed)
+    r = solve_sortation(problem, pl, seed)
     done = int(r.finished_per_step[sp.warmup_steps:].sum())
     hours = sp.measure_steps * centre.params.step_seconds / 3600
     row = {"robots": robots, "parcels_per_hour": done / hours,
@@ -166,7 +166,7 @@ def run_fleet(centre: Centre, dest: np.ndarray, share: np.ndarray, robots: int,
 
 
 def fleet_curve(centre: Centre, dest: np.ndarray, share: np.ndarray, fleets: list[int],
-                params: SizingParams | None = None, planner: PlannerParams | None = None,
+                params: SizingParams | None = None, planner: SortationParams | None = None,
                 seed: int = 0) -> pd.DataFrame:
     """Throughput against fleet size on ``centre``: one :func:`run_fleet` row per fleet."""
     rows = [run_fleet(centre, dest, share, n, params, planner, seed)[0] for n in fleets]
@@ -174,7 +174,7 @@ def fleet_curve(centre: Centre, dest: np.ndarray, share: np.ndarray, fleets: lis
 
 
 def _search(centre: Centre, dest: np.ndarray, share: np.ndarray, target: float,
-            sp: SizingParams, pl: PlannerParams, seed: int
+            sp: SizingParams, pl: SortationParams, seed: int
             ) -> tuple[int | None, dict[int, dict[str, float]], dict[int, np.ndarray]]:
     plain = int((centre.grid.chars == ord(".")).sum())
     cap = max(1, min(plain, int(centre.n_free * sp.max_density)))
@@ -207,7 +207,7 @@ def _search(centre: Centre, dest: np.ndarray, share: np.ndarray, target: float,
 
 
 def size_fleet(target_per_hour: float, mix: dict[str, float], params: SizingParams | None = None,
-               planner: PlannerParams | None = None, seed: int = 0, warehouse: str = "",
+               planner: SortationParams | None = None, seed: int = 0, warehouse: str = "",
                hour: int = 0) -> SizingResult:
     """Find the smallest fleet whose generated centre sorts ``target_per_hour`` parcels.
 
@@ -230,7 +230,7 @@ def size_fleet(target_per_hour: float, mix: dict[str, float], params: SizingPara
         generated again with 1.5 times the stations (three times at most).
     """
     sp = params or SizingParams()
-    pl = planner or PlannerParams(record_paths=False, validate=False)
+    pl = planner or SortationParams(record_paths=False, validate=False)
     for grow in range(4):
         centre, dest, share = centre_for(target_per_hour, mix, sp, grow)
         hi, tried, waits = _search(centre, dest, share, target_per_hour, sp, pl, seed)

@@ -75,7 +75,7 @@ def competition_solution(problem: SortationProblem, result: SortationResult) -> 
     """
     tasks = writable(problem)
     if result.positions is None or result.headings is None:
-        raise ValueError("the run kept no paths; plan with PlannerParams(record_paths=True)")
+        raise ValueError("the run kept no paths; plan with SortationParams(record_paths=True)")
     finished, log = follow_tasks(tasks, result.positions)
     if int(finished.sum()) != result.tasks_finished:
         raise ValueError(f"the paths finish {int(finished.sum())} tasks under the "
