@@ -109,9 +109,9 @@ def test_forecast_and_orders_sources(tmp_path: Path, tiny: dict[str, pd.DataFram
     ("setup", "args", "message"),
     [
         ("bad_plan", [], "W-NOWHERE"),
-        ("", ["--scale", "0"], "scale must be a positive number"),
-        ("", ["--scale", "-2"], "scale must be a positive number"),
-        ("", ["--scale", "nan"], "scale must be a positive number"),
+        ("", ["--scale", "0"], "scale=0.0 is invalid: must be a number > 0"),
+        ("", ["--scale", "-2"], "is invalid: must be a number > 0"),
+        ("", ["--scale", "nan"], "is invalid: must be a number > 0"),
         ("late_orders", ["--source", "orders", "--day", DAY], "outside the rehearsed day"),
         ("", ["--resume"], "no interrupted rehearsal"),
         ("", ["--source", "forecast"], "needs the table(s) forecast"),
