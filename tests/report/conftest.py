@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
+from forestock.report import build_report
 from forestock.workspace import Workspace
 
 _OUTCOME_REGION_COLS = ["region_id", "hour", "orders", "units", "gmv", "shipped",
@@ -96,11 +95,13 @@ def report_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
     Day totals: 20 orders, 200 units, GMV CNY 1.751 bn; 120 units within 24 h,
     160 within 48 h, 20 late, 20 unfilled; peak 7 orders/s first at second 1;
-    the summed backlog last waits at hour 24, so it clears at hour 25.
+    the summed backlog last waits at hour 24, so it clears at hour 25. Its notes
+    (``forestock.json``) record the world's seed 7 and the rehearsal's seed 42.
     """
     ws = Workspace(tmp_path_factory.mktemp("report-full"))
     ws.write_many({**_world(), **_outcomes()})
-    (Path(ws.root) / "run.json").write_text('{"seed": 42}', encoding="utf-8")
+    ws.note("world", {"seed": 7, "event_date": "2025-11-11"})
+    ws.note("simulate", {"seed": 42, "orders": 20})
     return ws
 
 
@@ -112,3 +113,22 @@ def partial_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     del world["plan"]
     ws.write_many(world)
     return ws
+
+
+@pytest.fixture
+def world_frames() -> dict[str, pd.DataFrame]:
+    """The tables of :func:`report_ws` before its outcomes (world, forecast, plan), in memory."""
+    return _world()
+
+
+@pytest.fixture
+def outcome_frames() -> dict[str, pd.DataFrame]:
+    """The outcome tables of :func:`report_ws`, in memory."""
+    return _outcomes()
+
+
+@pytest.fixture(scope="session")
+def report_html(report_ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The report of the full tiny workspace, as text."""
+    out = build_report(report_ws, tmp_path_factory.mktemp("out") / "report.html")
+    return out.read_text(encoding="utf-8")

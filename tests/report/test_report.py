@@ -15,13 +15,6 @@ from forestock.workspace import Workspace
 _PLOTLY_BANNER = get_plotlyjs()[:40]
 
 
-@pytest.fixture(scope="module")
-def report_html(report_ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The report of the full tiny workspace, as text."""
-    out = build_report(report_ws, tmp_path_factory.mktemp("out") / "report.html")
-    return out.read_text(encoding="utf-8")
-
-
 def test_headline_totals(report_ws: Workspace) -> None:
     """Headline GMV, orders, units and GMV per second equal the sums of outcomes_region."""
     h = headline(report_ws)
@@ -126,7 +119,7 @@ def test_report_embeds_plotly_once(report_html: str) -> None:
 def test_report_notes(report_html: str) -> None:
     """The notes list the tables with row counts and the recorded seed."""
     assert "outcomes_region</td><td class=\"num\">4<" in report_html
-    assert "<p>42</p>" in report_html
+    assert "<h3>Seed</h3><p>42</p>" in report_html
 
 
 def test_partial_report(partial_ws: Workspace, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forestock.report._html import Figures, esc, money, pct, table
-from forestock.workspace import Workspace
+from forestock.report._source import TableReader
 
 __all__ = ["SECTION_TABLES", "insights_section"]
 
@@ -19,11 +19,11 @@ SECTION_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste"
 _REASON_COLOURS = {"stock": "#d6336c", "backlog": "#f59f00", "transit": "#4263eb"}
 
 
-def _read(ws: Workspace, name: str) -> pd.DataFrame | None:
+def _read(ws: TableReader, name: str) -> pd.DataFrame | None:
     return ws.read(name) if ws.has(name) else None
 
 
-def insights_section(ws: Workspace, fig: Figures) -> str:
+def insights_section(ws: TableReader, fig: Figures) -> str:
     """The section "After the event", or a note saying how to make it."""
     if not ws.has("insight_leaderboard") and not ws.has("insight_gap"):
         return ('<section id="insights"><h2>After the event: what the data says</h2>'
@@ -41,7 +41,7 @@ def insights_section(ws: Workspace, fig: Figures) -> str:
             "computed).</p>" + "".join(p for p in parts if p) + "</section>")
 
 
-def _leaderboard(ws: Workspace, fig: Figures) -> str:
+def _leaderboard(ws: TableReader, fig: Figures) -> str:
     board = _read(ws, "insight_leaderboard")
     counts = _read(ws, "insight_brand_counts")
     if board is None or counts is None:
@@ -77,7 +77,7 @@ def _leaderboard(ws: Workspace, fig: Figures) -> str:
                     [True, False, False, False, True, False]))
 
 
-def _gap(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+def _gap(ws: TableReader, fig: Figures, names: dict[str, str]) -> str:
     gap = _read(ws, "insight_gap")
     late = _read(ws, "insight_late")
     if gap is None or late is None:
@@ -140,7 +140,7 @@ def _gap(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
                     [False, True, True, True, True]))
 
 
-def _lift(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+def _lift(ws: TableReader, fig: Figures, names: dict[str, str]) -> str:
     lift = _read(ws, "insight_lift")
     if lift is None:
         return ('<h3>Event lift</h3><p class="skipped">No event lift: run '
@@ -185,7 +185,7 @@ def _lift(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
                     [False, True, True, True, True]))
 
 
-def _taste(ws: Workspace, fig: Figures, regions: pd.DataFrame | None) -> str:
+def _taste(ws: TableReader, fig: Figures, regions: pd.DataFrame | None) -> str:
     t = _read(ws, "insight_taste")
     if t is None:
         return ""
@@ -249,7 +249,7 @@ def _taste(ws: Workspace, fig: Figures, regions: pd.DataFrame | None) -> str:
                     [False, False, False, False]))
 
 
-def _events(ws: Workspace) -> str:
+def _events(ws: TableReader) -> str:
     ev = _read(ws, "insight_events")
     if ev is None or ev.empty:
         return ""
@@ -271,7 +271,7 @@ def _events(ws: Workspace) -> str:
                      "peak hour"], rows, [False, False, True, False, True, True, True, True]))
 
 
-def _post_mortem(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
+def _post_mortem(ws: TableReader, fig: Figures, names: dict[str, str]) -> str:
     st = _read(ws, "insight_stock")
     err = _read(ws, "insight_error")
     out = ""
@@ -305,7 +305,7 @@ def _post_mortem(ws: Workspace, fig: Figures, names: dict[str, str]) -> str:
     return out
 
 
-def _next_year(ws: Workspace, names: dict[str, str]) -> str:
+def _next_year(ws: TableReader, names: dict[str, str]) -> str:
     ms = _read(ws, "insight_misses")
     mv = _read(ws, "insight_moves")
     out = ""

@@ -1,4 +1,10 @@
-"""Assemble the report: one self-contained HTML file that opens offline."""
+"""Assemble the report: one self-contained HTML file that opens offline.
+
+:func:`report_data` (the data layer) reads the tables, from a workspace or
+from memory, into a :class:`~forestock.report._data.ReportData`;
+:func:`render_report` (the rendering layer) turns that into the page;
+:func:`build_report` does both and writes the file.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,24 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import forestock
 from forestock.report import _sections as sec
-from forestock.report._headline import headline
+from forestock.report._data import SECTION_TABLES, ReportData
+from forestock.report._data import report_data as _collect
 from forestock.report._html import Figures, esc, page, write_atomic
-from forestock.workspace import Workspace
+from forestock.report._source import Frames, Source, open_source
 
-__all__ = ["SECTION_TABLES", "build_report", "mark_stale"]
+if TYPE_CHECKING:
+    from forestock.report._source import ReportInput
+
+__all__ = ["DEFAULT_NAME", "build_report", "mark_stale", "render_report", "report_data"]
 
 log = logging.getLogger("forestock.report")
 
-#: The tables each section shows (by its anchor): it is marked stale when one of them is.
-SECTION_TABLES: dict[str, tuple[str, ...]] = {
-    "cards": ("outcomes_region", "outcomes_second", "outcomes_brand", "outcomes_warehouse"),
-    "day": ("outcomes_second",),
-    "delivery": ("outcomes_region", "regions"),
-    "brands": ("outcomes_brand", "brands"),
-    "warehouses": ("warehouses", "plan", "outcomes_warehouse", "regions"),
-    "forecast": ("forecast", "plan", "truth", "warehouses"),
-}
+DEFAULT_NAME = "report.html"
+"""The report's file name: in the workspace, or in the current folder for tables in memory."""
 
 
 def mark_stale(html_text: str, tables: Sequence[str], stale: Mapping[str, str]) -> str:
@@ -46,61 +50,104 @@ def mark_stale(html_text: str, tables: Sequence[str], stale: Mapping[str, str]) 
     return html_text[:heading.end()] + banner + html_text[heading.end():]
 
 
-def build_report(ws: Workspace, out: Path | None = None, *, seed: int | None = None) -> Path:
-    """Write the HTML report of a workspace.
-
-    Every section reads the tables it needs and is replaced by a short note
-    when they are absent, so a partial run still gets a report. plotly.js is
-    inlined once; the file needs no network.
+def report_data(source: ReportInput | Source, *, seed: int | None = None) -> ReportData:
+    """What the report shows, read from a workspace or from tables and results in memory.
 
     Parameters
     ----------
-    ws
-        The workspace to report on.
-    out
-        Where to write; default ``ws.root / "report.html"``.
+    source
+        A :class:`~forestock.workspace.Workspace`; or tables by name (a
+        mapping such as ``{"regions": ..., "forecast": ...}``), stage results
+        (:class:`~forestock.simulate.SimulateResult`,
+        :class:`~forestock.plan.PlanResult`,
+        :class:`~forestock.insights.InsightsResult`,
+        :class:`~forestock.world.WorldResult`) or a list of these.
     seed
-        The run's seed, shown in the notes; by default a ``seed`` found in a
-        JSON file at the workspace's root, if any.
+        The run's seed shown in the notes; by default the rehearsal's seed as
+        the workspace's notes (``forestock.json``) or the results record it,
+        else the latest other stage's.
+
+    Raises
+    ------
+    WorkspaceNotFoundError
+        A workspace whose folder does not exist.
+    TableError
+        A table in memory that breaks its contract.
+    """
+    return _collect(open_source(source), seed=seed)
+
+
+def render_report(data: ReportData) -> str:
+    """The self-contained HTML page of ``data`` (plotly.js inlined once; no network needed).
+
+    Sections whose tables are absent are replaced by a short note naming them;
+    sections showing a stale table carry a banner saying so.
+    """
+    # (imported here: the insights section draws with this package's HTML blocks)
+    from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
+    from forestock.insights._report import insights_section
+
+    fig = Figures()
+    missing = data.missing
+
+    def part(anchor: str, draw: str | None) -> str:
+        html = sec.skipped(anchor, missing[anchor]) if draw is None else draw
+        return mark_stale(html, SECTION_TABLES[anchor], data.stale)
+
+    h, seconds, regions, brands = data.headline, data.seconds, data.regions, data.brands
+    wh, flow = data.warehouses, data.flow
+    body = "\n".join([
+        part("cards", sec.cards(h) if h is not None else None),
+        part("day", sec.over_the_day(seconds, fig, data.day) if seconds is not None else None),
+        part("regions", sec.delivery(regions, fig) if regions is not None else None),
+        part("brands", sec.brands(brands, fig) if brands is not None else None),
+        part("warehouses", sec.warehouses(wh, fig) if wh is not None else None),
+        part("forecast", sec.forecast_plan(flow, fig, data.day) if flow is not None else None),
+        mark_stale(insights_section(Frames(data.insights), fig), INSIGHT_TABLES,
+                   data.stale),
+        sec.notes(data.tables, data.seed, data.seeds),
+    ])
+    day = data.day
+    when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"
+    where = (f"workspace <code>{esc(data.workspace)}</code>" if data.workspace is not None
+             else "tables in memory")
+    footer = f"forestock {esc(forestock.__version__)} · self-contained report, opens offline"
+    log.debug("report rendered: %d figures", fig.n)
+    return page("Singles' Day rehearsal", f"{esc(when)} · {where}", body, footer)
+
+
+def build_report(source: ReportInput | Source, out: str | Path | None = None, *,
+                 seed: int | None = None) -> Path:
+    """Write the HTML report of a workspace, or of tables and results in memory.
+
+    Every section reads the tables it needs and is replaced by a short note
+    when they are absent, so a partial run still gets a report. The same
+    tables give the same page whether they lie in a workspace or in memory
+    (but for the subtitle, which names the workspace).
+
+    Parameters
+    ----------
+    source
+        A workspace, tables by name, stage results or a list of these (see
+        :func:`report_data`): ``build_report(simulate_result)`` reports the
+        rehearsal alone, ``build_report([world_tables, plan_result,
+        simulate_result])`` the whole flow.
+    out
+        Where to write; default ``report.html`` in the workspace, or in the
+        current folder for tables in memory.
+    seed
+        The run's seed, shown in the notes; default: as recorded (see
+        :func:`report_data`).
 
     Returns
     -------
     Path
         The file written (atomically: a temporary file, then a rename).
     """
-    # (imported here: the insights section uses the report's HTML blocks)
-    from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
-    from forestock.insights._report import insights_section
-
-    ws.check_exists()
-    out = Path(out) if out is not None else ws.root / "report.html"
-    stale = ws.stale()
-    day = sec.event_date(ws)
-    seed = seed if seed is not None else sec.seed_of(ws)
-    fig = Figures()
-
-    if ws.has("outcomes_region") and ws.has("outcomes_second"):
-        cards = sec.cards(headline(ws))
-    else:
-        missing = [t for t in ("outcomes_region", "outcomes_second") if not ws.has(t)]
-        cards = (
-            '<p class="skipped">No headline figures: they need '
-            + ", ".join(f"<code>{m}</code>" for m in missing)
-            + " (run <code>forestock simulate</code>).</p>"
-        )
-    body = "\n".join([
-        mark_stale(cards, SECTION_TABLES["cards"], stale),
-        mark_stale(sec.over_the_day(ws, fig, day), SECTION_TABLES["day"], stale),
-        mark_stale(sec.delivery(ws, fig), SECTION_TABLES["delivery"], stale),
-        mark_stale(sec.brands(ws, fig), SECTION_TABLES["brands"], stale),
-        mark_stale(sec.warehouses(ws, fig), SECTION_TABLES["warehouses"], stale),
-        mark_stale(sec.forecast_plan(ws, fig, day), SECTION_TABLES["forecast"], stale),
-        mark_stale(insights_section(ws, fig), INSIGHT_TABLES, stale),
-        sec.notes(ws, seed),
-    ])
-    when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"
-    subtitle = f"{esc(when)} · workspace <code>{esc(ws.root)}</code>"
-    footer = f"forestock {esc(forestock.__version__)} · self-contained report, opens offline"
-    write_atomic(out, page("Singles' Day rehearsal", subtitle, body, footer))
-    log.info("report of %s written to %s (%d figures)", ws.root, out, fig.n)
+    data = report_data(source, seed=seed)
+    if out is None:
+        out = (data.workspace if data.workspace is not None else Path()) / DEFAULT_NAME
+    out = Path(out)
+    write_atomic(out, render_report(data))
+    log.info("report of %s written to %s", data.workspace or "tables in memory", out)
     return out

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from forestock.workspace import Workspace
+from forestock.report._source import Source, open_source
+
+if TYPE_CHECKING:
+    from forestock.report._source import ReportInput
 
 __all__ = [
     "BN",
@@ -18,6 +22,7 @@ __all__ = [
     "clear_hour",
     "clock",
     "headline",
+    "headline_of",
     "per_second",
 ]
 
@@ -133,13 +138,15 @@ def clear_hour(hours: np.ndarray, backlog: np.ndarray) -> int | None:
     return None if last >= int(hours.max()) else last + 1
 
 
-def headline(ws: Workspace) -> Headline:
+def headline(source: ReportInput | Source) -> Headline:
     """Compute the headline figures of the rehearsed day.
 
     Parameters
     ----------
-    ws
-        A workspace holding ``outcomes_region`` and ``outcomes_second``;
+    source
+        A workspace, tables by name, stage results (a
+        :class:`~forestock.simulate.SimulateResult` alone will do) or a list of
+        these, holding ``outcomes_region`` and ``outcomes_second``;
         ``outcomes_brand`` and ``outcomes_warehouse`` are used when present.
 
     Returns
@@ -152,27 +159,32 @@ def headline(ws: Workspace) -> Headline:
     MissingTableError
         When ``outcomes_region`` or ``outcomes_second`` is absent.
     """
-    ws.require(["outcomes_region", "outcomes_second"], "the report's headline")
-    tot = ws.sql(
+    return headline_of(open_source(source))
+
+
+def headline_of(src: Source) -> Headline:
+    """:func:`headline` of a source already opened."""
+    src.require(["outcomes_region", "outcomes_second"], "the report's headline")
+    tot = src.sql(
         "SELECT sum(orders) AS orders, sum(units) AS units, sum(gmv) AS gmv, "
         "sum(shipped) AS shipped, sum(delivered_24h) AS d24, sum(delivered_48h) AS d48, "
         "sum(late) AS late, sum(unfilled) AS unfilled FROM outcomes_region"
     ).fillna(0).iloc[0]
-    sec = per_second(ws.read("outcomes_second"))
+    sec = per_second(src.read("outcomes_second"))
     orders_s, gmv_s = sec["orders"], sec["gmv"]
     peak = int(np.argmax(orders_s))  # argmax keeps the first of equal peaks
 
     brands_1bn = brands_100m = None
-    if ws.has("outcomes_brand"):
-        b = ws.sql(
+    if src.has("outcomes_brand"):
+        b = src.sql(
             f"SELECT count(*) FILTER (WHERE gmv >= {BN}) AS bn, "
             f"count(*) FILTER (WHERE gmv >= {HUNDRED_M}) AS hm FROM outcomes_brand"
         ).iloc[0]
         brands_1bn, brands_100m = int(b["bn"]), int(b["hm"])
 
     cleared = None
-    if ws.has("outcomes_warehouse"):
-        w = ws.sql(
+    if src.has("outcomes_warehouse"):
+        w = src.sql(
             "SELECT hour, sum(backlog) AS backlog FROM outcomes_warehouse GROUP BY hour"
         )
         cleared = clear_hour(w["hour"].to_numpy(), w["backlog"].to_numpy())
@@ -197,5 +209,5 @@ def headline(ws: Workspace) -> Headline:
         brands_100m=brands_100m,
         backlog_cleared_hour=cleared,
     )
-    log.debug("headline of %s: %s", ws.root, out)
+    log.debug("headline of %s: %s", src.workspace or "tables in memory", out)
     return out

@@ -1,20 +1,22 @@
-"""The report's sections: each reads the tables it needs and skips itself when they are absent."""
+"""The report's rendering layer: each section's Plotly figures and HTML from its data.
+
+Every function here takes data computed by :mod:`forestock.report._data` (no
+table is read here) and returns an HTML fragment; a section without data says
+which tables it lacks.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import pyarrow.parquet as pq
 
-from forestock.report._headline import BN, DAY_SECONDS, HUNDRED_M, Headline, clear_hour
-from forestock.report._headline import per_second as dense_seconds
+from forestock.report._data import FlowData, WarehouseData
+from forestock.report._headline import BN, DAY_SECONDS, HUNDRED_M, Headline
 from forestock.report._html import (
     PALETTE,
     Figures,
@@ -27,21 +29,17 @@ from forestock.report._html import (
     table,
     yi,
 )
-from forestock.workspace import Workspace
 
 __all__ = [
     "brands",
     "cards",
     "delivery",
-    "event_date",
     "forecast_plan",
     "notes",
     "over_the_day",
-    "seed_of",
+    "skipped",
     "warehouses",
 ]
-
-log = logging.getLogger("forestock.report")
 
 #: Regions shown one by one in the delivery bar chart (the worst ones).
 MAX_REGION_BARS = 60
@@ -59,73 +57,39 @@ _COUNTRIES = {
     "FI": "Finland", "NO": "Norway", "AT": "Austria", "IE": "Ireland", "IL": "Israel",
 }
 
+#: Each section's anchor and title.
+TITLES = {
+    "day": "The day, second by second",
+    "regions": "Delivery by region",
+    "brands": "Brand leaderboard",
+    "warehouses": "Warehouses",
+    "forecast": "Forecast and plan",
+}
+
 
 def _country(code: str) -> str:
     name = _COUNTRIES.get(str(code).upper())
     return f"{name} ({code})" if name else str(code)
 
 
-def _section(anchor: str, title: str, body: str, note: str = "") -> str:
+def _section(anchor: str, body: str, note: str = "") -> str:
     note_html = f'<p class="note">{note}</p>' if note else ""
-    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{note_html}{body}</section>'
+    return f'<section id="{anchor}"><h2>{esc(TITLES[anchor])}</h2>{note_html}{body}</section>'
 
 
-def _skipped(anchor: str, title: str, missing: Sequence[str], what: str) -> str:
+def skipped(anchor: str, missing: Sequence[str]) -> str:
+    """The section ``anchor`` replaced by a note naming the tables it lacks."""
+    if anchor == "cards":
+        return ('<p class="skipped">No headline figures: they need '
+                + ", ".join(f"<code>{esc(m)}</code>" for m in missing)
+                + " (run <code>forestock simulate</code>).</p>")
     names = ", ".join(f"<code>{esc(m)}</code>" for m in missing)
-    return _section(
-        anchor, title,
-        f'<p class="skipped">Skipped: {what} needs {names}, not in this workspace.</p>',
-    )
-
-
-def _missing(ws: Workspace, names: Sequence[str]) -> list[str]:
-    return [n for n in names if not ws.has(n)]
+    return _section(anchor, f'<p class="skipped">Skipped: this section needs {names}, '
+                            "not in these tables.</p>")
 
 
 def _base(day: dt.date | None) -> pd.Timestamp:
     return pd.Timestamp(day) if day is not None else pd.Timestamp("2000-01-01")
-
-
-# ---------------------------------------------------------------------------- context
-
-
-def event_date(ws: Workspace) -> dt.date | None:
-    """The date of the rehearsed 11.11, from ``calendar`` (within the forecast or truth window).
-
-    Returns ``None`` when the workspace has no calendar or no ``11.11`` in it.
-    """
-    if not ws.has("calendar"):
-        return None
-    days = pd.to_datetime(
-        ws.sql("SELECT date FROM calendar WHERE event = '11.11' ORDER BY date")["date"]
-    )
-    if days.empty:
-        return None
-    for source in ("forecast", "truth"):
-        if ws.has(source):
-            lo_hi = ws.sql(f"SELECT min(date) AS lo, max(date) AS hi FROM {source}").iloc[0]
-            if pd.notna(lo_hi["lo"]):
-                lo, hi = pd.Timestamp(lo_hi["lo"]), pd.Timestamp(lo_hi["hi"])
-                inside = days[(days >= lo) & (days <= hi)]
-                if not inside.empty:
-                    return inside.iloc[-1].date()
-    return days.iloc[-1].date()
-
-
-def seed_of(ws: Workspace) -> int | None:
-    """A ``seed`` recorded in a small JSON file at the workspace's root, if any."""
-    if not ws.root.is_dir():
-        return None
-    for path in sorted(ws.root.glob("*.json")):
-        if path.stat().st_size > 1_000_000:
-            continue
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict) and isinstance(meta.get("seed"), int):
-            return int(meta["seed"])
-    return None
 
 
 # ---------------------------------------------------------------------------- 1. cards
@@ -159,13 +123,9 @@ def cards(h: Headline) -> str:
 # ---------------------------------------------------------------------------- 2. the day
 
 
-def over_the_day(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
-    """GMV per second over the day, the midnight surge, and orders per minute."""
-    title = "The day, second by second"
-    missing = _missing(ws, ["outcomes_second"])
-    if missing:
-        return _skipped("day", title, missing, "this section")
-    sec = dense_seconds(ws.read("outcomes_second"))
+def over_the_day(sec: dict[str, np.ndarray], fig: Figures, day: dt.date | None) -> str:
+    """GMV per second over the day, the midnight surge, and orders per minute (from dense
+    per-second arrays)."""
     base = _base(day)
     gmv_min = sec["gmv"].reshape(-1, 60)
     minutes = base + pd.to_timedelta(np.arange(DAY_SECONDS // 60), unit="min")
@@ -202,39 +162,15 @@ def over_the_day(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
         "Upper chart: for each minute, the average GMV per second and the busiest second. "
         + ("" if day else "The event date is unknown (no calendar); times are of the day only.")
     )
-    return _section("day", title, fig(f1, 380) + f'<div class="grid2">{fig(f2, 340)}'
+    return _section("day", fig(f1, 380) + f'<div class="grid2">{fig(f2, 340)}'
                     f"{fig(f3, 340)}</div>", note)
 
 
 # ---------------------------------------------------------------------------- 3. delivery
 
 
-def delivery(ws: Workspace, fig: Figures) -> str:
-    """Delivery within 24 h and 48 h by region: bars, a map and the ten worst regions."""
-    title = "Delivery by region"
-    missing = _missing(ws, ["outcomes_region"])
-    if missing:
-        return _skipped("regions", title, missing, "this section")
-    agg = ws.sql(
-        "SELECT region_id, sum(orders) AS orders, sum(units) AS units, sum(gmv) AS gmv, "
-        "sum(shipped) AS shipped, sum(delivered_24h) AS d24, sum(delivered_48h) AS d48, "
-        "sum(late) AS late, sum(unfilled) AS unfilled FROM outcomes_region GROUP BY region_id"
-    )
-    if ws.has("regions"):
-        reg = ws.read("regions")
-        agg = agg.merge(reg, on="region_id", how="left")
-    for col, default in (("name", None), ("province", ""), ("lat", np.nan), ("lon", np.nan)):
-        if col not in agg:
-            agg[col] = default
-    agg["name"] = agg["name"].fillna(agg["region_id"])
-    agg["province"] = agg["province"].fillna("")
-    units = agg["units"].to_numpy(dtype=float)
-    safe = np.where(units > 0, units, 1.0)
-    for col in ("d24", "d48", "late", "unfilled"):
-        agg[f"s_{col}"] = np.where(units > 0, agg[col].to_numpy(dtype=float) / safe, 0.0)
-    agg = agg.sort_values(["s_d48", "s_d24", "units"], ascending=[True, True, False],
-                          kind="stable").reset_index(drop=True)
-
+def delivery(agg: pd.DataFrame, fig: Figures) -> str:
+    """Delivery within 24 h and 48 h by region (worst first): bars, a map and the ten worst."""
     shown = agg.head(MAX_REGION_BARS)
     f1 = go.Figure()
     f1.add_bar(x=shown["name"], y=shown["s_d24"], name="within 24 h", marker_color=PALETTE[1])
@@ -248,40 +184,7 @@ def delivery(ws: Workspace, fig: Figures) -> str:
 
     geo = agg.dropna(subset=["lat", "lon"])
     if not geo.empty:
-        size = np.sqrt(geo["units"].to_numpy(dtype=float))
-        size = 6 + 34 * size / size.max() if size.max() > 0 else np.full(len(geo), 8.0)
-        hover = [
-            f"{n} {p}<br>units {u:,.0f}<br>24 h {a:.1%} · 48 h {b:.1%}<br>unfilled {c:.2%}"
-            for n, p, u, a, b, c in zip(geo["name"], geo["province"], geo["units"], geo["s_d24"],
-                                        geo["s_d48"], geo["s_unfilled"], strict=True)
-        ]
-        biggest = set(geo["units"].nlargest(MAX_MAP_LABELS).index)
-        labels = [n if i in biggest else "" for i, n in zip(geo.index, geo["name"], strict=True)]
-        f2 = go.Figure(go.Scattergeo(
-            lat=geo["lat"], lon=geo["lon"], hovertext=hover, hoverinfo="text",
-            text=labels, mode="markers+text", textposition="top center",
-            textfont={"size": 10, "color": "#495057"},
-            marker={"size": size, "color": geo["s_d48"], "colorscale": "RdYlGn",
-                    "cmin": float(min(geo["s_d48"].min(), 0.9)), "cmax": 1.0,
-                    "line": {"width": 0.5, "color": "#495057"}, "opacity": 0.85,
-                    "colorbar": {"title": {"text": "48 h"}, "tickformat": ".0%"}},
-        ))
-        lat_lo, lat_hi = float(geo["lat"].min()), float(geo["lat"].max())
-        lon_lo, lon_hi = float(geo["lon"].min()), float(geo["lon"].max())
-        # No coastlines or borders: plotly.js would fetch them from a CDN, and the
-        # report must open offline. The graticule alone places the regions.
-        f2.update_geos(
-            projection_type="mercator",
-            showcoastlines=False, showcountries=False, showland=False, showocean=False,
-            showlakes=False, showrivers=False, showsubunits=False, showframe=True,
-            lataxis={"range": [min(lat_lo, 18.0) - 2, max(lat_hi, 54.0) + 2], "showgrid": True,
-                     "dtick": 5, "gridcolor": "#dee2e6"},
-            lonaxis={"range": [min(lon_lo, 73.0) - 2, max(lon_hi, 135.0) + 2], "showgrid": True,
-                     "dtick": 5, "gridcolor": "#dee2e6"},
-            bgcolor="#fbfcfd",
-        )
-        f2.update_layout(title="Regions: marker size = units ordered, colour = share within 48 h")
-        body += fig(f2, 520)
+        body += fig(_region_map(geo), 520)
     else:
         body += '<p class="note">No map: the regions table (lat, lon) is absent.</p>'
 
@@ -294,29 +197,54 @@ def delivery(ws: Workspace, fig: Figures) -> str:
     body += "<h3>The 10 worst regions (by share within 48 h)</h3>" + table(
         ["region", "province", "units", "24 h", "48 h", "late", "unfilled"], rows,
         [False, False, True, True, True, True, True])
-    return _section("regions", title, body,
+    return _section("regions", body,
                     "Shares are of units ordered, summed over the 24 order hours.")
+
+
+def _region_map(geo: pd.DataFrame) -> go.Figure:
+    """Regions on a graticule: marker size by units, colour by the share within 48 h."""
+    size = np.sqrt(geo["units"].to_numpy(dtype=float))
+    size = 6 + 34 * size / size.max() if size.max() > 0 else np.full(len(geo), 8.0)
+    hover = [
+        f"{n} {p}<br>units {u:,.0f}<br>24 h {a:.1%} · 48 h {b:.1%}<br>unfilled {c:.2%}"
+        for n, p, u, a, b, c in zip(geo["name"], geo["province"], geo["units"], geo["s_d24"],
+                                    geo["s_d48"], geo["s_unfilled"], strict=True)
+    ]
+    biggest = set(geo["units"].nlargest(MAX_MAP_LABELS).index)
+    labels = [n if i in biggest else "" for i, n in zip(geo.index, geo["name"], strict=True)]
+    f = go.Figure(go.Scattergeo(
+        lat=geo["lat"], lon=geo["lon"], hovertext=hover, hoverinfo="text",
+        text=labels, mode="markers+text", textposition="top center",
+        textfont={"size": 10, "color": "#495057"},
+        marker={"size": size, "color": geo["s_d48"], "colorscale": "RdYlGn",
+                "cmin": float(min(geo["s_d48"].min(), 0.9)), "cmax": 1.0,
+                "line": {"width": 0.5, "color": "#495057"}, "opacity": 0.85,
+                "colorbar": {"title": {"text": "48 h"}, "tickformat": ".0%"}},
+    ))
+    lat_lo, lat_hi = float(geo["lat"].min()), float(geo["lat"].max())
+    lon_lo, lon_hi = float(geo["lon"].min()), float(geo["lon"].max())
+    # No coastlines or borders: plotly.js would fetch them from a CDN, and the
+    # report must open offline. The graticule alone places the regions.
+    f.update_geos(
+        projection_type="mercator",
+        showcoastlines=False, showcountries=False, showland=False, showocean=False,
+        showlakes=False, showrivers=False, showsubunits=False, showframe=True,
+        lataxis={"range": [min(lat_lo, 18.0) - 2, max(lat_hi, 54.0) + 2], "showgrid": True,
+                 "dtick": 5, "gridcolor": "#dee2e6"},
+        lonaxis={"range": [min(lon_lo, 73.0) - 2, max(lon_hi, 135.0) + 2], "showgrid": True,
+                 "dtick": 5, "gridcolor": "#dee2e6"},
+        bgcolor="#fbfcfd",
+    )
+    f.update_layout(title="Regions: marker size = units ordered, colour = share within 48 h")
+    return f
 
 
 # ---------------------------------------------------------------------------- 4. brands
 
 
-def brands(ws: Workspace, fig: Figures) -> str:
-    """The brand leaderboard: the CNY 1 bn and 100 m clubs, the top 20, GMV by country."""
-    title = "Brand leaderboard"
-    missing = _missing(ws, ["outcomes_brand"])
-    if missing:
-        return _skipped("brands", title, missing, "this section")
-    ob = ws.read("outcomes_brand")
-    if ws.has("brands"):
-        ob = ob.merge(ws.read("brands", ["brand_id", "name", "country"]), on="brand_id",
-                      how="left")
-    for col in ("name", "country"):
-        if col not in ob:
-            ob[col] = None
-    ob["name"] = ob["name"].fillna(ob["brand_id"])
-    ob["country"] = ob["country"].fillna("??")
-    ob = ob.sort_values(["gmv", "brand_id"], ascending=[False, True], kind="stable")
+def brands(ob: pd.DataFrame, fig: Figures) -> str:
+    """The brand leaderboard (GMV by brand, largest first): the CNY 1 bn and 100 m clubs, the
+    top 20, GMV by country."""
 
     def club(low: float, high: float | None) -> str:
         sel = ob[(ob["gmv"] >= low) & ((ob["gmv"] < high) if high is not None else True)]
@@ -355,56 +283,21 @@ def brands(ws: Workspace, fig: Figures) -> str:
     f2.update_layout(title="GMV by country of origin (CNY)", yaxis={"title": "GMV, CNY"},
                      xaxis={"tickangle": -30})
     body += f'<div class="grid2">{fig(f1, 420)}{fig(f2, 420)}</div>'
-    return _section("brands", title, body,
+    return _section("brands", body,
                     "A brand is in a club when its GMV on the day is at least the threshold.")
 
 
 # ---------------------------------------------------------------------------- 5. warehouses
 
 
-def warehouses(ws: Workspace, fig: Figures) -> str:
+def warehouses(data: WarehouseData, fig: Figures) -> str:
     """Storage and outbound utilisation, backlog over the hours, and when it clears."""
-    title = "Warehouses"
-    missing = _missing(ws, ["warehouses"])
-    has_out, has_plan = ws.has("outcomes_warehouse"), ws.has("plan")
-    if missing or not (has_out or has_plan):
-        return _skipped("warehouses", title,
-                        missing + ([] if has_out or has_plan else ["outcomes_warehouse or plan"]),
-                        "this section")
-    wh = ws.read("warehouses").sort_values("warehouse_id", kind="stable").reset_index(drop=True)
-    if ws.has("regions"):
-        wh = wh.merge(ws.read("regions", ["region_id", "name"]).rename(
-            columns={"name": "region"}), on="region_id", how="left")
-    else:
-        wh["region"] = wh["region_id"]
-    wh["label"] = wh["name"].astype(str)
+    wh, has_plan, has_out = data.table, data.has_plan, data.has_outcomes
     body = ""
     notes = []
-
-    if has_plan:
-        planned = ws.sql("SELECT warehouse_id, sum(units) AS planned FROM plan GROUP BY 1")
-        wh = wh.merge(planned, on="warehouse_id", how="left")
-        wh["planned"] = wh["planned"].fillna(0)
-        cap = wh["storage_units"].to_numpy(dtype=float)
-        wh["storage_util"] = np.where(cap > 0, wh["planned"] / np.where(cap > 0, cap, 1), np.nan)
-    else:
+    if not has_plan:
         notes.append("no <code>plan</code>: storage utilisation not shown")
-    out = None
-    if has_out:
-        out = ws.read("outcomes_warehouse")
-        peak = out.groupby("warehouse_id", as_index=False).agg(
-            peak_shipped=("shipped", "max"), peak_backlog=("backlog", "max"),
-            shipped=("shipped", "sum"))
-        cleared = {
-            w: clear_hour(g["hour"].to_numpy(), g["backlog"].to_numpy())
-            for w, g in out.groupby("warehouse_id", sort=False)
-        }
-        wh = wh.merge(peak, on="warehouse_id", how="left")
-        rate = wh["outbound_per_hour"].to_numpy(dtype=float)
-        wh["out_util"] = np.where(rate > 0, wh["peak_shipped"] / np.where(rate > 0, rate, 1),
-                                  np.nan)
-        wh["cleared"] = [cleared.get(w) for w in wh["warehouse_id"]]
-    else:
+    if not has_out:
         notes.append("no <code>outcomes_warehouse</code>: outbound and backlog not shown")
 
     f1 = go.Figure()
@@ -421,12 +314,9 @@ def warehouses(ws: Workspace, fig: Figures) -> str:
                      xaxis={"tickangle": -40})
     body += fig(f1, 400)
 
-    if out is not None and not out.empty:
+    grid = data.backlog
+    if grid is not None:
         names = dict(zip(wh["warehouse_id"], wh["label"], strict=True))
-        grid = out.pivot_table(index="warehouse_id", columns="hour", values="backlog",
-                               aggfunc="sum", fill_value=0)
-        grid = grid.reindex(columns=range(int(out["hour"].min()), int(out["hour"].max()) + 1),
-                            fill_value=0)
         hours = [hour_label(int(h)) for h in grid.columns.to_numpy()]
         f2 = go.Figure()
         if len(grid) <= MAX_BACKLOG_LINES:
@@ -445,11 +335,11 @@ def warehouses(ws: Workspace, fig: Figures) -> str:
         body += fig(f2, max(380, 22 * len(grid) + 120) if len(grid) > MAX_BACKLOG_LINES
                     else 380)
 
-    rows = []
     def num(r: dict[Any, Any], col: str, fmt: str) -> str:
         v = r.get(col)
         return "–" if v is None or pd.isna(v) else format(float(v), fmt)
 
+    rows = []
     for r in wh.to_dict("records"):
         cleared_at = r.get("cleared")
         rows.append([
@@ -468,27 +358,19 @@ def warehouses(ws: Workspace, fig: Figures) -> str:
         scroll=len(rows) > 15)
     note = ("Backlog clears at the end of the hour shown, after which none is left. "
             + "; ".join(notes))
-    return _section("warehouses", title, body, note)
+    return _section("warehouses", body, note)
 
 
 # ---------------------------------------------------------------------------- 6. forecast/plan
 
 
-def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
+def forecast_plan(data: FlowData, fig: Figures, day: dt.date | None) -> str:
     """National forecast with its q10-q90 band per date, and units planned per tier."""
-    title = "Forecast and plan"
-    has_fc, has_plan = ws.has("forecast"), ws.has("plan")
-    if not (has_fc or has_plan):
-        return _skipped("forecast", title, ["forecast", "plan"], "this section")
     body = ""
     notes = []
     fc_total = None
-    if has_fc:
-        nat = ws.sql(
-            "SELECT date, sum(mean) AS mean, sum(q10) AS q10, sum(q50) AS q50, sum(q90) AS q90 "
-            "FROM forecast GROUP BY date ORDER BY date"
-        )
-        nat["date"] = pd.to_datetime(nat["date"])
+    nat = data.national
+    if nat is not None:
         fc_total = float(nat["mean"].sum())
         f1 = go.Figure()
         one_day = len(nat) == 1  # a band needs two dates: one day shows its q10-q90 as a bar
@@ -505,16 +387,10 @@ def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
                                 "array": nat["q90"] - nat["mean"],
                                 "arrayminus": nat["mean"] - nat["q10"], "width": 12}
                        if one_day else None)
-        if ws.has("truth"):
-            tr = ws.sql(
-                "SELECT date, sum(units) AS units FROM truth GROUP BY date ORDER BY date"
-            )
-            tr["date"] = pd.to_datetime(tr["date"])
-            tr = tr[(tr["date"] >= nat["date"].min()) & (tr["date"] <= nat["date"].max())]
-            if not tr.empty:
-                f1.add_scatter(x=tr["date"], y=tr["units"], name="truth (held back)",
-                               mode="markers", marker={"color": PALETTE[0], "symbol": "x",
-                                                       "size": 9})
+        if data.truth is not None:
+            f1.add_scatter(x=data.truth["date"], y=data.truth["units"], name="truth (held back)",
+                           mode="markers", marker={"color": PALETTE[0], "symbol": "x",
+                                                   "size": 9})
         if day is not None:
             f1.add_vline(x=pd.Timestamp(day).timestamp() * 1000,
                          line={"dash": "dot", "color": PALETTE[0]})
@@ -528,16 +404,8 @@ def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
         body += fig(f1, 380)
         notes.append("the band sums each series' q10 and q90, so it is wider than the "
                      "national q10–q90")
-    if has_plan:
-        if ws.has("warehouses"):
-            tiers = ws.sql(
-                "SELECT w.tier AS tier, sum(p.units) AS units, count(DISTINCT p.warehouse_id) "
-                "AS warehouses FROM plan p JOIN warehouses w USING (warehouse_id) "
-                "GROUP BY 1 ORDER BY 1"
-            )
-        else:
-            tiers = ws.sql("SELECT 'all' AS tier, sum(units) AS units, "
-                           "count(DISTINCT warehouse_id) AS warehouses FROM plan")
+    tiers = data.tiers
+    if tiers is not None:
         f2 = go.Figure(go.Bar(x=tiers["tier"].str.upper(), y=tiers["units"],
                               marker_color=[PALETTE[4], PALETTE[5], PALETTE[6]][: len(tiers)],
                               text=[f"{u:,.0f}" for u in tiers["units"]],
@@ -549,18 +417,20 @@ def forecast_plan(ws: Workspace, fig: Figures, day: dt.date | None) -> str:
         body += fig(f2, 340)
     else:
         notes.append("no <code>plan</code>")
-    return _section("forecast", title, body, "; ".join(notes).capitalize())
+    return _section("forecast", body, "; ".join(notes).capitalize())
 
 
 # ---------------------------------------------------------------------------- 7. notes
 
 
-def notes(ws: Workspace, seed: int | None) -> str:
-    """Tables present with row counts, the seed, and the definitions used."""
-    rows = [[name, f"{pq.ParquetFile(ws.path(name)).metadata.num_rows:,}"]
-            for name in ws.tables()]
+def notes(tables: Sequence[tuple[str, int]], seed: int | None, seeds: dict[str, int]) -> str:
+    """Tables present with row counts, the seeds, and the definitions used."""
+    rows = [[name, f"{n:,}"] for name, n in tables]
     tables_html = table(["table", "rows"], rows, [False, True]) if rows else "<p>none</p>"
-    seed_text = str(seed) if seed is not None else "not recorded in the workspace"
+    seed_text = str(seed) if seed is not None else "not recorded by any stage"
+    by_stage = ""
+    if seeds:
+        by_stage = table(["stage", "seed"], [[s, v] for s, v in seeds.items()], [False, True])
     defs = [
         ("GMV", "value of the units ordered on the event day, CNY; per second = GMV / 86,400."),
         ("Within 24 h / 48 h", "units delivered within 24 h / 48 h of the order; "
@@ -577,7 +447,7 @@ def notes(ws: Workspace, seed: int | None) -> str:
         ("Backlog clears", "the hour at whose end no parcel waits, nor at any later hour."),
     ]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in defs)
-    body = (f"<h3>Tables in {esc(ws.root)}</h3>{tables_html}"
-            f"<h3>Seed</h3><p>{esc(seed_text)}</p><h3>Definitions</h3><dl>{dl}</dl>")
-    return _section("notes", "Data and method", body)
-
+    body = (f"<h3>Tables</h3>{tables_html}"
+            f"<h3>Seed</h3><p>{esc(seed_text)}</p>{by_stage}"
+            f"<h3>Definitions</h3><dl>{dl}</dl>")
+    return (f'<section id="notes"><h2>Data and method</h2>{body}</section>')

@@ -25,6 +25,7 @@ __all__ = [
     "Ref",
     "TableError",
     "TableSpec",
+    "from_arrow",
     "lane_hours",
     "read_table",
     "spec",
@@ -69,6 +70,15 @@ def to_arrow(frame: pd.DataFrame, name: str) -> pa.Table:
         else:
             arrays.append(pa.array(col.to_numpy(), type=fld.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def from_arrow(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of a contract as pandas, dates as ``datetime64`` (as tables are read)."""
+    frame = table.to_pandas()
+    for fld in table.schema:
+        if pa.types.is_date32(fld.type):
+            frame[fld.name] = pd.to_datetime(frame[fld.name])
+    return frame
 
 
 def lane_hours(lanes: pd.DataFrame, warehouses: IdIndex, regions: IdIndex) -> np.ndarray:

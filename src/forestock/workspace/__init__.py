@@ -33,7 +33,16 @@ from forestock.errors import (
     MissingTableError,
     WorkspaceNotFoundError,
 )
-from forestock.tables import SPECS, SUFFIXES, TABLES, read_table, spec, to_arrow, validate
+from forestock.tables import (
+    SPECS,
+    SUFFIXES,
+    TABLES,
+    from_arrow,
+    read_table,
+    spec,
+    to_arrow,
+    validate,
+)
 from forestock.workspace._commit import (
     Journal,
     StagingDir,
@@ -187,11 +196,7 @@ class Workspace:
         ids = [c.name for c in spec(name).columns if c.name.endswith("_id")]
         table = pq.read_table(self.path(name), columns=list(columns) if columns else None,
                               read_dictionary=ids if categorical else None)
-        frame = table.to_pandas()
-        for fld in table.schema:
-            if pa.types.is_date32(fld.type):
-                frame[fld.name] = pd.to_datetime(frame[fld.name])
-        return frame
+        return from_arrow(table)
 
     def keys(self, name: str) -> pd.Index:
         """The key column of a referenced table (``regions`` -> its region ids)."""
