@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -332,32 +332,21 @@ def report_data(src: Source, *, seed: int | None = None) -> ReportData:
     seed
         The run's seed shown in the notes; default :func:`seed_of`.
     """
-    missing: dict[str, list[str]] = {}
-    got: dict[str, Any] = {}
-    needs = {"cards": ["outcomes_region", "outcomes_second"], "day": ["outcomes_second"],
-             "regions": ["outcomes_region"], "brands": ["outcomes_brand"]}
-    for anchor, names in needs.items():
-        if lack := _missing(src, names):
-            missing[anchor] = lack
-    if "cards" not in missing:
-        got["headline"] = headline_of(src)
-    if "day" not in missing:
-        got["seconds"] = per_second(src.read("outcomes_second"))
-    if "regions" not in missing:
-        got["regions"] = region_delivery(src)
-    if "brands" not in missing:
-        got["brands"] = brand_gmv(src)
-    has_out_or_plan = src.has("outcomes_warehouse") or src.has("plan")
-    lack = _missing(src, ["warehouses"]) + ([] if has_out_or_plan
-                                            else ["outcomes_warehouse or plan"])
-    if lack:
-        missing["warehouses"] = lack
-    else:
-        got["warehouses"] = warehouse_use(src)
-    if src.has("forecast") or src.has("plan"):
-        got["flow"] = forecast_and_plan(src)
-    else:
-        missing["forecast"] = ["forecast", "plan"]
+    out_or_plan = src.has("outcomes_warehouse") or src.has("plan")
+    lacks = {
+        "cards": _missing(src, ["outcomes_region", "outcomes_second"]),
+        "day": _missing(src, ["outcomes_second"]),
+        "regions": _missing(src, ["outcomes_region"]),
+        "brands": _missing(src, ["outcomes_brand"]),
+        "warehouses": _missing(src, ["warehouses"]) + (
+            [] if out_or_plan else ["outcomes_warehouse or plan"]),
+        "forecast": [] if src.has("forecast") or src.has("plan") else ["forecast", "plan"],
+    }
+    missing = {anchor: lack for anchor, lack in lacks.items() if lack}
+
+    def has(anchor: str) -> bool:
+        return anchor not in missing
+
     # (imported here: the insights section draws with the report's HTML blocks)
     from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
 
@@ -373,6 +362,11 @@ def report_data(src: Source, *, seed: int | None = None) -> ReportData:
         tables=[(name, src.rows(name)) for name in src.tables()],
         stale=src.stale(),
         missing=missing,
+        headline=headline_of(src) if has("cards") else None,
+        seconds=per_second(src.read("outcomes_second")) if has("day") else None,
+        regions=region_delivery(src) if has("regions") else None,
+        brands=brand_gmv(src) if has("brands") else None,
+        warehouses=warehouse_use(src) if has("warehouses") else None,
+        flow=forecast_and_plan(src) if has("forecast") else None,
         insights=insights,
-        **got,
     )
