@@ -43,6 +43,7 @@ from forestock.plan._notices import (
 from forestock.plan._params import METHODS, PlanParams
 from forestock.plan._problem import PlanProblem
 from forestock.plan._result import PlanError, PlanResult
+from forestock.plan._status import LpStatus, PlanStatus
 from forestock.plan._validate import validate_plan
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "PlanParams",
     "PlanProblem",
     "PlanResult",
+    "PlanStatus",
     "exact_value",
     "lead_days",
     "lp_columns",
@@ -116,18 +118,19 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
     model = SolverArrays.build(p, q)
     bound = gap = float("nan")
     figures: dict[str, float] = {}
-    status = "ok"
+    status = PlanStatus.OK
     lp = None
     if q.method == "exact" or (q.check_gap and q.method == "fast"):
         lp = solve_lp(p, q, model, seed)
-        if lp.status not in ("optimal", "time_limit"):
-            raise InfeasibleError(f"the plan LP is {lp.status}")
-        bound = lp.objective if lp.status == "optimal" else float("nan")
+        if lp.status not in (LpStatus.OPTIMAL, LpStatus.TIME_LIMIT):
+            raise InfeasibleError(f"the plan LP is {lp.status} (HiGHS: {lp.highs_status})")
+        bound = lp.objective if lp.status == LpStatus.OPTIMAL else float("nan")
         figures.update(lp_columns=float(lp.columns), lp_rows=float(lp.rows),
                        lp_seconds=lp.seconds)
     if q.method == "exact" and lp is not None:
         stock = round_plan(lp.stock, p.national, p.storage, q.allow_shortfall)
-        status = "optimal" if lp.status == "optimal" else "time_limit"
+        status = (PlanStatus.OPTIMAL if lp.status == LpStatus.OPTIMAL
+                  else PlanStatus.TIME_LIMIT)
     elif q.method == "fast":
         fast = solve_fast(p, q, model, seed, callbacks)
         stock = fast.stock
@@ -147,8 +150,8 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
         figures.update({f"expected_lost_24h_{why}": units_late / ev.demand
                         for why, units_late in ev.late_24h.items()})
     shortfall = p.demand - units
-    if shortfall > 0 and status == "ok":
-        status = "shortfall"
+    if shortfall > 0 and status == PlanStatus.OK:
+        status = PlanStatus.SHORTFALL
     result = _result(p, q, stock, ev, seed, seconds)
     log.info("plan (%s): %s of %s units, %.1f%% expected within 24 h, %.1f s", q.method,
              units, p.demand, 100 * result.expected_share_24h, seconds)
@@ -183,7 +186,7 @@ def _result(p: PlanProblem, q: PlanParams, stock: np.ndarray, ev: Evaluation, se
     costs = {"inbound": inbound, "holding": holding, "outbound": ev.lane_cost,
              "total": inbound + holding + ev.lane_cost}
     d = ev.demand
-    return PlanResult(plan=plan, status="ok", units=0, demand=0, shortfall=0,
+    return PlanResult(plan=plan, status=PlanStatus.OK, units=0, demand=0, shortfall=0,
                       expected_share_24h=ev.within_24h / d if d else 0.0,
                       expected_share_48h=ev.within_48h / d if d else 0.0,
                       warehouses=wh, costs=costs, seed=seed, seconds=seconds)

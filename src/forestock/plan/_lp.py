@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from forestock.plan._model import SolverArrays
 from forestock.plan._params import PlanParams
 from forestock.plan._problem import PlanProblem
+from forestock.plan._status import LpStatus
 
 __all__ = ["LpOutcome", "lp_size", "round_plan", "solve_lp"]
 
@@ -34,14 +35,16 @@ log = logging.getLogger("forestock.plan")
 
 @dataclass(frozen=True)
 class LpOutcome:
-    """The LP's answer: continuous stock, optimum, HiGHS status, seconds, size."""
+    """The LP's answer: continuous stock, optimum, status (and HiGHS's own name for it),
+    seconds, size."""
 
     stock: np.ndarray  # float64 [sku, warehouse]
     objective: float
-    status: str
+    status: LpStatus
     seconds: float
     columns: int
     rows: int
+    highs_status: str = ""
 
 
 @contextlib.contextmanager
@@ -195,10 +198,12 @@ def solve_lp(problem: PlanProblem, params: PlanParams, model: SolverArrays, seed
     h.run()
     status = h.getModelStatus()
     name = {
-        highspy.HighsModelStatus.kOptimal: "optimal",
-        highspy.HighsModelStatus.kTimeLimit: "time_limit",
-        highspy.HighsModelStatus.kInfeasible: "infeasible",
-    }.get(status, str(status).rsplit(".", 1)[-1])
+        highspy.HighsModelStatus.kOptimal: LpStatus.OPTIMAL,
+        highspy.HighsModelStatus.kTimeLimit: LpStatus.TIME_LIMIT,
+        highspy.HighsModelStatus.kInfeasible: LpStatus.INFEASIBLE,
+        highspy.HighsModelStatus.kUnbounded: LpStatus.UNBOUNDED,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible: LpStatus.INFEASIBLE,
+    }.get(status, LpStatus.OTHER)
     sol = np.asarray(h.getSolution().col_value)
     objective = float(h.getInfo().objective_function_value)
     x = sol[:nx].reshape(n_s, n_w) if sol.size == n_col else np.zeros((n_s, n_w))
@@ -206,7 +211,8 @@ def solve_lp(problem: PlanProblem, params: PlanParams, model: SolverArrays, seed
     log.info("plan LP %d x %d: %s, objective %.1f, %.1f s", n_row, n_col, name, objective,
              seconds)
     return LpOutcome(stock=np.maximum(x, 0.0), objective=objective, status=name,
-                     seconds=seconds, columns=n_col, rows=n_row)
+                     seconds=seconds, columns=n_col, rows=n_row,
+                     highs_status=str(status).rsplit(".", 1)[-1])
 
 
 def round_plan(x: np.ndarray, national: np.ndarray, storage: np.ndarray,

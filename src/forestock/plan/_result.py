@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forestock.errors import ForestockError
+from forestock.plan._status import PlanStatus
 
 __all__ = ["PlanError", "PlanResult"]
 
@@ -25,8 +26,8 @@ class PlanResult:
     plan
         The ``plan`` table (sku_id, warehouse_id, units), units > 0 only.
     status
-        ``optimal`` (exact), ``ok`` (fast or a baseline), ``shortfall`` (the
-        national quantities did not all fit), ``time_limit``.
+        :class:`PlanStatus`: ``optimal`` (exact), ``ok`` (fast or a baseline),
+        ``shortfall`` (the national quantities did not all fit), ``time_limit``.
     units, demand, shortfall
         Units placed, units asked for (national quantities), and the difference.
     expected_share_24h, expected_share_48h
@@ -50,7 +51,7 @@ class PlanResult:
     """
 
     plan: pd.DataFrame
-    status: str
+    status: PlanStatus
     units: int
     demand: int
     shortfall: int

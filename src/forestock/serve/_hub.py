@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,17 @@ from forestock.serve._progress import ProgressReader
 from forestock.serve._timeline import SECONDS, ServeParams, Timeline
 
 log = logging.getLogger("forestock.serve")
+
+
+class HubMode(StrEnum):
+    """What the dashboard follows (the value is what ``/api/status`` says)."""
+
+    WAITING = "waiting"
+    """No rehearsal in the progress file yet."""
+    LIVE = "live"
+    """A rehearsal still running: frames follow its last chunk."""
+    REPLAY = "replay"
+    """A finished rehearsal, played, paused and sought at will."""
 
 
 @dataclass(eq=False)
@@ -47,7 +59,7 @@ class Hub:
         self.clock = float(self.params.start)
         self.playing = True
         self.speed = float(self.params.speed)
-        self.mode = "waiting"  # then "live" or "replay"
+        self.mode = HubMode.WAITING  # then live or replay
         self.last_minute = 0
         self._pending: list[dict[str, Any]] = []
         self._reset = True
@@ -64,7 +76,7 @@ class Hub:
         for rec in records:
             if rec.get("type") == "day":
                 self.timeline = Timeline(rec, self.params, self.map_names)
-                self.mode = "waiting"
+                self.mode = HubMode.WAITING
                 self.clock = float(self.params.start)
                 self._reset = True
             elif self.timeline is not None:
@@ -72,11 +84,11 @@ class Hub:
         tl = self.timeline
         if tl is None:
             return
-        if self.mode == "waiting" and (tl.finished or tl.chunks):
-            self.mode = "replay" if tl.finished else "live"
+        if self.mode == HubMode.WAITING and (tl.finished or tl.chunks):
+            self.mode = HubMode.REPLAY if tl.finished else HubMode.LIVE
             self._reset = True
-        if self.mode == "live" and tl.finished:
-            self.mode = "replay"  # stays at the end, paused, until played or sought
+        if self.mode == HubMode.LIVE and tl.finished:
+            self.mode = HubMode.REPLAY  # stays at the end, paused, until played or sought
             self.clock, self.playing = float(tl.head), False
 
     # -- the clock -----------------------------------------------------------------------
@@ -87,9 +99,9 @@ class Hub:
         tl = self.timeline
         if tl is None:
             return
-        if self.mode == "live":
+        if self.mode == HubMode.LIVE:
             self.clock = float(tl.head)
-        elif self.mode == "replay" and self.playing:
+        elif self.mode == HubMode.REPLAY and self.playing:
             self.clock = min(self.clock + dt * self.speed, float(max(tl.head, 1)))
             if self.clock >= tl.head:
                 self.playing = False
@@ -101,7 +113,7 @@ class Hub:
             raise ValueError(f"unknown action {action!r} (play, pause, seek, speed)")
         if action in ("seek", "speed") and value is None:
             raise ValueError(f"{action} needs a value")
-        if self.mode != "replay":
+        if self.mode != HubMode.REPLAY:
             raise ValueError(f"the rehearsal is {self.mode}: only a finished one is replayed")
         if action == "play":
             if self.timeline is not None and self.clock >= self.timeline.head:
@@ -125,10 +137,10 @@ class Hub:
         return self.status()
 
     def status(self) -> dict[str, Any]:
-        state = self.mode
-        if self.mode == "replay":
+        state = str(self.mode)
+        if self.mode == HubMode.REPLAY:
             state = "playing" if self.playing else "paused"
-        return {"mode": self.mode, "state": state, "speed": self.speed,
+        return {"mode": str(self.mode), "state": state, "speed": self.speed,
                 "second": round(self.clock, 1), "viewers": len(self.viewers)}
 
     # -- frames --------------------------------------------------------------------------
