@@ -75,6 +75,7 @@ __all__ = [
     "elasticity",
     "event_comparison",
     "event_lift",
+    "export_insights",
     "forecast_error",
     "history_brand_gmv",
     "late_reasons",
@@ -360,14 +361,25 @@ def run_insights(ws: object, params: InsightsParams | None = None, *, seed: int 
             pq.write_table(to_arrow(frame, name), st.file(name), compression="zstd")
         st.notes["insights"] = dict(_jsonable(result.figures))
     if export is not None:
-        export.mkdir(parents=True, exist_ok=True)
-        for name, frame in result.tables.items():
-            path = export / f"{name}.{export_format}"
-            if export_format == "csv":
-                frame.to_csv(path, index=False, encoding="utf-8")
-            else:
-                frame.to_parquet(path, index=False)
+        export_insights(result.tables, export, export_format)
     return result
+
+
+def export_insights(tables: Mapping[str, pd.DataFrame], folder: Path,
+                    export_format: str = "csv") -> list[Path]:
+    """Write each insight table as ``<folder>/<table>.csv`` (UTF-8) or ``.parquet``."""
+    if export_format not in ("csv", "parquet"):
+        raise ValueError(f"export_format must be 'csv' or 'parquet', got {export_format!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in tables.items():
+        path = folder / f"{name}.{export_format}"
+        if export_format == "csv":
+            frame.to_csv(path, index=False, encoding="utf-8")
+        else:
+            frame.to_parquet(path, index=False)
+        paths.append(path)
+    return paths
 
 
 def _jsonable(figures: Mapping[str, object]) -> dict[str, object]:

@@ -17,6 +17,8 @@ from forestock.tables._schema import SPECS, TABLES, Column, Ref, TableSpec, spec
 from forestock.tables._validate import SUFFIXES, read_table, validate
 
 __all__ = [
+    "KEY_COLUMNS",
+    "LOAD_ORDER",
     "SPECS",
     "SUFFIXES",
     "TABLES",
@@ -32,6 +34,13 @@ __all__ = [
     "to_arrow",
     "validate",
 ]
+
+#: Tables whose keys other tables reference, with their key column, in the order they
+#: must be known.
+KEY_COLUMNS = {"regions": "region_id", "brands": "brand_id", "skus": "sku_id",
+               "warehouses": "warehouse_id"}
+#: Every table, referenced tables first: the order in which tables are checked.
+LOAD_ORDER = (*KEY_COLUMNS, *[t for t in TABLES if t not in KEY_COLUMNS])
 
 
 class IdIndex:

@@ -12,6 +12,7 @@ whose inputs changed since is known to be stale (:meth:`Workspace.stale`).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as dt
 import json
@@ -34,6 +35,8 @@ from forestock.errors import (
     WorkspaceNotFoundError,
 )
 from forestock.tables import (
+    KEY_COLUMNS,
+    LOAD_ORDER,
     SPECS,
     SUFFIXES,
     TABLES,
@@ -55,8 +58,8 @@ from forestock.workspace._commit import (
     write_json,
 )
 
-__all__ = ["DEFAULT_WORKSPACE", "LoadReport", "Stage", "StaleWarning", "Workspace", "jsonable",
-           "load_dir"]
+__all__ = ["DEFAULT_WORKSPACE", "LoadReport", "Stage", "StaleWarning", "TableStore", "Workspace",
+           "jsonable", "load_dir"]
 
 log = logging.getLogger("forestock.workspace")
 
@@ -65,11 +68,6 @@ CATALOGUE = "forestock.duckdb"
 NOTES = "forestock.json"
 LINEAGE = "forestock.lineage.json"
 
-#: Tables whose keys other tables reference, in the order they must be known.
-_KEY_TABLES = {"regions": "region_id", "brands": "brand_id", "skus": "sku_id",
-               "warehouses": "warehouse_id"}
-_LOAD_ORDER = ("regions", "brands", "skus", "warehouses", *[t for t in TABLES if t not in
-               ("regions", "brands", "skus", "warehouses")])
 #: Statements ``Workspace.sql`` runs: queries only.
 _QUERIES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
@@ -114,7 +112,42 @@ class Stage:
             self.inputs[name] = self.ws.content_hash(name)
 
 
-class Workspace:
+class TableStore(abc.ABC):
+    """What a workspace and tables in memory (:class:`forestock.flow.Tables`) share: the ids
+    of referenced tables, and the check of tables before they are written."""
+
+    @abc.abstractmethod
+    def has(self, name: str) -> bool:
+        """Whether table ``name`` is held."""
+
+    @abc.abstractmethod
+    def key_ids(self, name: str) -> pd.Index:
+        """The key column of a referenced table (``regions`` -> its region ids)."""
+
+    def known(self, extra: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.Index]:
+        """Ids of every referenced table, from ``extra`` first, else from those held."""
+        out: dict[str, pd.Index] = {}
+        for name, col in KEY_COLUMNS.items():
+            if extra and name in extra:
+                out[name] = pd.Index(extra[name][col])
+            elif self.has(name):
+                out[name] = self.key_ids(name)
+        return out
+
+    def checked(self, frames: Mapping[str, pd.DataFrame], check: bool = True
+                ) -> dict[str, pd.DataFrame]:
+        """``frames`` validated against their contracts (unless ``check`` is false), referenced
+        tables first, each against the ids of the others and of those held."""
+        typed: dict[str, pd.DataFrame] = {}
+        for name in sorted(frames, key=LOAD_ORDER.index):
+            frame = frames[name]
+            if check:
+                frame = validate(frame, name, source=name, known=self.known({**frames, **typed}))
+            typed[name] = frame
+        return typed
+
+
+class Workspace(TableStore):
     """A folder of tables.
 
     Parameters
@@ -198,20 +231,10 @@ class Workspace:
                               read_dictionary=ids if categorical else None)
         return from_arrow(table)
 
-    def keys(self, name: str) -> pd.Index:
+    def key_ids(self, name: str) -> pd.Index:
         """The key column of a referenced table (``regions`` -> its region ids)."""
-        col = _KEY_TABLES[name]
+        col = KEY_COLUMNS[name]
         return pd.Index(pq.read_table(self.path(name), columns=[col]).column(col).to_pylist())
-
-    def known(self, extra: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.Index]:
-        """Ids of every referenced table, from ``extra`` first, else from the workspace."""
-        out: dict[str, pd.Index] = {}
-        for name, col in _KEY_TABLES.items():
-            if extra and name in extra:
-                out[name] = pd.Index(extra[name][col])
-            elif self.has(name):
-                out[name] = self.keys(name)
-        return out
 
     # ------------------------------------------------------------------ lineage
 
@@ -355,13 +378,7 @@ class Workspace:
 
     def write_many(self, frames: Mapping[str, pd.DataFrame], *, check: bool = True) -> list[Path]:
         """Validate every table first, then write them all; on error nothing is written."""
-        typed: dict[str, pd.DataFrame] = {}
-        for name in sorted(frames, key=_LOAD_ORDER.index):
-            frame = frames[name]
-            if check:
-                frame = validate(frame, name, source=name, known=self.known({**frames, **typed}))
-            typed[name] = frame
-        arrow = {name: to_arrow(frame, name) for name, frame in typed.items()}
+        arrow = {name: to_arrow(frame, name) for name, frame in self.checked(frames, check).items()}
         with self.stage("write") as st:
             for name, table in arrow.items():
                 pq.write_table(table, st.file(name), compression="zstd")
@@ -503,7 +520,7 @@ def load_dir(ws: Workspace, folder: str | Path) -> LoadReport:
         names = ", ".join(f"{t}.csv" for t in ("regions", "skus", "history", "calendar"))
         raise ForestockError(f"{folder} holds no forestock tables (files such as {names})")
     raw: dict[str, pd.DataFrame] = {}
-    for name in sorted(found, key=_LOAD_ORDER.index):
+    for name in sorted(found, key=LOAD_ORDER.index):
         frame = read_table(found[name], name)
         raw[name] = validate(frame, name, source=found[name].name, known=ws.known(raw))
     ws.write_many(raw, check=False)

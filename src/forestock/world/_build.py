@@ -5,24 +5,38 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.tables import spec
-from forestock.workspace import Workspace
 from forestock.world._calendar import calendar_rows
 from forestock.world._catalogue import CATEGORIES, Catalogue, make_catalogue
 from forestock.world._geo import lanes, load_cities, select_regions, warehouses
 from forestock.world._params import WorldParams, WorldResult
 from forestock.world._sales import SalesModel, draw_cells, regional_taste
 
-__all__ = ["build_world"]
+__all__ = ["TableSink", "build_world"]
 
 log = logging.getLogger("forestock.world")
 
 _EPOCH = dt.date(1970, 1, 1)
+
+
+class TableSink(Protocol):
+    """Where the world's tables go: a :class:`~forestock.workspace.Workspace`, or
+    :class:`forestock.flow.Tables` in memory."""
+
+    def write_many(self, frames: Mapping[str, pd.DataFrame]) -> object:
+        """Check and keep small tables, all together."""
+
+    def writer(self, name: str) -> AbstractContextManager[Any]:
+        """Take a long table in row groups (``write_table``)."""
 
 
 def _expected_event_units(model: SalesModel, cat: Catalogue, event_day: int,
@@ -51,9 +65,11 @@ def _chunk_table(name: str, first_day: int, days: np.ndarray, sku: np.ndarray,
     )
 
 
-def build_world(ws: Workspace, params: WorldParams | None = None,
+def build_world(ws: TableSink, params: WorldParams | None = None,
                 callbacks: Callbacks | None = None) -> WorldResult:
-    """Generate the default China world and write its tables into ``ws``.
+    """Generate the default China world and write its tables into ``ws``: a workspace
+    folder, or tables in memory (``build_world(Tables())``, or
+    :func:`forestock.flow.run_world`).
 
     Writes regions, warehouses, brands, skus, lanes, calendar, history and
     truth. History holds ``params.history_days`` days ending on
@@ -64,7 +80,7 @@ def build_world(ws: Workspace, params: WorldParams | None = None,
     Parameters
     ----------
     ws
-        The workspace to write into.
+        The workspace (or :class:`forestock.flow.Tables`) to write into.
     params
         Size and shape of the world; default :class:`WorldParams()`.
     callbacks
