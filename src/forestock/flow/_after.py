@@ -1,0 +1,100 @@
+"""After the rehearsal: the insights and the report."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forestock.callbacks import Callbacks
+from forestock.errors import ForestockError
+from forestock.flow._run import StageRun
+from forestock.flow._store import Store
+from forestock.workspace import Workspace
+
+if TYPE_CHECKING:
+    from forestock.insights import InsightsParams, InsightsResult
+
+__all__ = ["InsightsRun", "ReportRun", "run_insights", "run_report"]
+
+
+@dataclass(frozen=True)
+class InsightsRun(StageRun):
+    """The insights computed: their tables, headline figures and window (``result``)."""
+
+    result: InsightsResult
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self.result.tables)  # which depends on the tables there were
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """A report written: its file, and the tables it showed as stale (with why)."""
+
+    path: Path
+    stale: dict[str, str] = field(default_factory=dict)
+
+
+def run_insights(store: Store, params: InsightsParams | None = None, *, seed: int = 0,
+                 callbacks: Callbacks | None = None, export: str | Path | None = None,
+                 export_format: str = "csv") -> InsightsRun:
+    """What the event's data says: the brand leaderboard, regional taste, the event's
+    lift, the plan's post-mortem and what to change next year (``insight_*`` tables).
+
+    Reads whatever of the history, truth, forecast, plan and outcomes the store holds
+    (see ``forestock.insights``), and the stages' notes; writes the insight tables.
+    ``export`` also writes each as ``<export>/<table>.csv`` (or ``.parquet``).
+    """
+    from forestock import insights
+
+    if isinstance(store, Workspace):
+        result = insights.run_insights(store, params, seed=seed, callbacks=callbacks,
+                                       export=None if export is None else Path(export),
+                                       export_format=export_format)
+        return InsightsRun(store, dict(store.notes().get("insights", {})), result)
+    present = [n for n in insights.READS if store.has(n)]
+    if not any(n.startswith("outcomes_") for n in present) and "history" not in present:
+        raise ForestockError("insights need at least the history or a rehearsal's outcomes; "
+                             "run the stages first")
+    with store.stage("insights", reads=present):
+        result = insights.compute_insights({n: store.read(n) for n in present}, params,
+                                           notes=store.notes(), seed=seed, callbacks=callbacks)
+        store.write_many(result.tables, check=False)
+        store.note("insights", result.figures)
+    if export is not None:
+        insights.export_insights(result.tables, Path(export), export_format)
+    return InsightsRun(store, dict(store.notes()["insights"]), result)
+
+
+def run_report(store: Store, output: str | Path | None = None, *, seed: int | None = None
+               ) -> ReportRun:
+    """Write the self-contained HTML report (opens offline) of whatever the store holds.
+
+    ``output`` defaults to ``report.html`` in a workspace; tables in memory need one.
+    ``seed`` (shown in the notes) defaults to the rehearsal's. A workspace's tables
+    computed from inputs that changed since are marked stale in the report and listed in
+    ``run.stale``.
+    """
+    from forestock.report import build_report
+
+    if not isinstance(store, Workspace):
+        if output is None:
+            raise ValueError("output: give the HTML file to write the report of tables in "
+                             "memory to")
+        with tempfile.TemporaryDirectory(prefix="forestock-report-") as tmp:
+            ws = Workspace(Path(tmp) / "tables")
+            with ws.stage("report"):
+                ws.write_many(dict(store), check=False)
+                for stage, facts in store.notes().items():
+                    ws.note(stage, facts)
+            return run_report(ws, output, seed=seed)
+    store.check_exists()
+    store.tidy()
+    stale = store.stale()
+    if seed is None:
+        noted = store.notes().get("simulate", {}).get("seed")
+        seed = noted if isinstance(noted, int) else None
+    path = build_report(store, None if output is None else Path(output), seed=seed)
+    return ReportRun(path, stale)
