@@ -51,7 +51,8 @@ def test_world_seed_twice_gives_identical_files(tmp_path: Path) -> None:
         (["plan"], "needs the table(s) forecast"),
         (["sql", "SELECT 1"], "holds no tables"),
         (["world", "--skus", "0"], "skus"),
-        (["simulate", "--day", "tomorrow"], "needs the table(s)"),
+        (["simulate", "--day", "2027-11-11"], "needs the table(s)"),
+        (["simulate", "--day", "tomorrow"], "--day 'tomorrow' is not a date"),
     ],
 )
 def test_user_errors_exit_2(args: list[str], message: str, tmp_path: Path,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import errno
 import json
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, Protocol, Self, TypeVar
 
 import pandas as pd
 import typer
@@ -60,6 +60,11 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random draw (>= 0); same "
                                                   "seed, same tables.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", dir_okay=False,
+    help="TOML file of the stage's parameters: the table named after the stage (plan for "
+         "`forestock plan`...) or top-level keys. The flags given override it; options not "
+         "given take the file's values, else the parameters' defaults.")]
 
 #: ``errno`` values of a full disk or an exhausted quota.
 DISK_FULL = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
@@ -181,8 +186,37 @@ def emit_json(payload: dict[str, Any]) -> None:
     out.print_json(json.dumps(jsonable(payload), allow_nan=False, ensure_ascii=False))
 
 
-def public_facts(obj: object) -> dict[str, Any]:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {k: v for k, v in dataclasses.asdict(obj).items()
-                if not isinstance(v, pd.DataFrame)}
-    return dict(vars(obj))
+class _Params(Protocol):
+    """A stage's parameters: frozen, checked, loadable from TOML."""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self: ...
+
+    def replace(self, **changes: Any) -> Self: ...
+
+
+P = TypeVar("P", bound=_Params)
+
+
+def stage_params(cls: type[P], config: Path | None, **flags: Any) -> P:
+    """``cls``'s parameters: its defaults, or a TOML file's (``config``), with the flags
+    given (those not None) over them.
+
+    Raises
+    ------
+    ForestockError
+        Naming the file: missing, not TOML, an unknown key or a value out of range.
+    """
+    params = cls()
+    if config is not None:
+        try:
+            params = cls.from_file(config)
+        except FileNotFoundError:
+            raise ForestockError(f"--config {config}: no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ForestockError(f"--config {config} is not valid TOML: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            where = "" if str(config) in str(exc) else f"{config}: "
+            raise ForestockError(f"--config {where}{exc}") from None
+    given = {k: v for k, v in flags.items() if v is not None}
+    return params.replace(**given) if given else params

@@ -4,58 +4,80 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
 
 from forestock._runtime import CompileClock
+from forestock.callbacks import Callbacks
 from forestock.cli._common import (
+    RichCallbacks,
     SeedOpt,
     WorkspaceOpt,
     app,
+    err,
     out,
+    progress_bar,
+    user_errors,
 )
-from forestock.workspace import DEFAULT_WORKSPACE
+from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+R = TypeVar("R")
 
 
 @app.command()
 def demo(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     seed: SeedOpt = 0,
-    skus: Annotated[int, typer.Option(min=1, help="Number of products in the world.")] = 500,
+    skus: Annotated[int | None, typer.Option(min=1, show_default="WorldParams.skus",
+                                             help="Number of products in the world.")] = None,
 ) -> None:
     """Run the whole flow on the embedded China world and write the report.
 
     world, forecast, plan, simulate, insights, report; prints the headline figures and the
     report's path.
     """
-    # the stage verbs, imported here so that they register in flow order
-    from forestock.cli.forecast import forecast
-    from forestock.cli.insights import ExportFormat, insights
-    from forestock.cli.plan import plan
-    from forestock.cli.report import report
-    from forestock.cli.simulate import simulate
-    from forestock.cli.world import world
+    from forestock import flow
+    from forestock.cli.forecast import show_forecast
+    from forestock.cli.insights import show_insights
+    from forestock.cli.plan import show_plan
+    from forestock.cli.report import show_report
+    from forestock.cli.simulate import show_simulate
+    from forestock.cli.world import show_world
+    from forestock.world import WorldParams
 
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("world", lambda: world(workspace=workspace, seed=seed, skus=skus, regions=80,
-                                as_json=False)),
-        ("forecast", lambda: forecast(workspace=workspace, event="11.11", start=None, end=None,
-                                      seed=seed, as_json=False)),
-        ("plan", lambda: plan(workspace=workspace, seed=seed, as_json=False)),
-        ("simulate", lambda: simulate(workspace=workspace, day=None, event="11.11", seed=seed,
-                                      as_json=False)),
-        ("insights", lambda: insights(workspace=workspace, threshold=None, counterfactual=True,
-                                      export=None, fmt=ExportFormat.csv, seed=seed,
-                                      as_json=False)),
-        ("report", lambda: report(workspace=workspace, output=None)),
-    ]
+    ws = Workspace(workspace)
+    world = WorldParams(seed=seed) if skus is None else WorldParams(seed=seed, skus=skus)
+    stages = ("world", "forecast", "plan", "simulate", "insights", "report")
+
+    def rule(stage: str) -> None:
+        out.rule(f"[bold]{stages.index(stage) + 1}/{len(stages)} {stage}")
+
+    def with_bar(run: Callable[[Callbacks], R]) -> R:
+        with progress_bar() as bar:
+            return run(RichCallbacks(bar))
+
     t0 = time.perf_counter()
-    with CompileClock() as clock:
-        for i, (name, step) in enumerate(steps, 1):
-            out.rule(f"[bold]{i}/{len(steps)} {name}")
-            step()
+    with user_errors(), CompileClock() as clock:
+        rule("world")
+        show_world(with_bar(lambda cb: flow.run_world(ws, world, callbacks=cb)))
+        rule("forecast")
+        window = flow.forecast_window(ws)
+        err.print(escape(f"forecasting {window.start}..{window.end} ({flow.DEFAULT_METHOD})"),
+                  highlight=False)
+        show_forecast(with_bar(lambda cb: flow.run_forecast(ws, window=window, seed=seed,
+                                                            callbacks=cb)))
+        rule("plan")
+        show_plan(with_bar(lambda cb: flow.run_plan(ws, seed=seed, callbacks=cb)))
+        rule("simulate")
+        show_simulate(with_bar(lambda cb: flow.run_simulate(ws, seed=seed, callbacks=cb)))
+        rule("insights")
+        show_insights(with_bar(lambda cb: flow.run_insights(ws, seed=seed, callbacks=cb)))
+        rule("report")
+        with err.status("writing the report"):
+            report = flow.run_report(ws)
+        show_report(report)
     out.rule()
     out.print(escape(f"demo finished in {time.perf_counter() - t0:.0f} s ({clock.seconds:.1f} s "
                      f"of it compiling or loading kernels, {clock.compiled} compiled); "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
@@ -11,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from forestock.cli._common import (
+    ConfigOpt,
     JsonOpt,
     RichCallbacks,
     SeedOpt,
@@ -22,24 +22,27 @@ from forestock.cli._common import (
     parse_date,
     progress_bar,
     rich_table,
+    stage_params,
     user_errors,
 )
 from forestock.errors import ForestockError
+from forestock.flow import DEFAULT_EVENT, DEFAULT_METHOD
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
 if TYPE_CHECKING:
-    from forestock.forecast import BacktestResult, TotalCorrelation
+    from forestock.flow import ForecastRun
+    from forestock.forecast import BacktestResult
 
 EventOpt = Annotated[str | None, typer.Option(help="Calendar event to forecast (its next "
                                                    "occurrence after the history).")]
 StartOpt = Annotated[str | None, typer.Option(help="First date of a window (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date of a window (YYYY-MM-DD).")]
-MethodOpt = Annotated[str, typer.Option(help="forestock (global LightGBM, default), "
-                                             "seasonal_naive, auto_ets or tsb.")]
+MethodOpt = Annotated[str, typer.Option(help="forestock (global LightGBM), seasonal_naive, "
+                                             "auto_ets, tsb, level_lift or mlforecast.")]
 
 
 def _inputs(ws: Workspace) -> dict[str, Any]:
-    ws.require(["history", "calendar"], "forecast")
+    ws.require(["history", "calendar"], "backtest")
     with err.status("reading history"):
         return {
             "history": ws.read("history", categorical=True),
@@ -56,8 +59,9 @@ def forecast(
     event: EventOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    method: MethodOpt = "forestock",
+    method: MethodOpt = DEFAULT_METHOD,
     seed: SeedOpt = 0,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast units per SKU, region and date of an event window, with quantiles.
@@ -65,51 +69,32 @@ def forecast(
     Writes the forecast table (mean, q10, q50, q90) for every SKU and region, and the
     forecast_total table: quantiles of the window's total per SKU and region and per SKU
     over every region. Without --event or --start/--end, forecasts the next 11.11 after
-    the history ends.
+    the history ends. --config sets the engines' parameters (its forecast table: rounds,
+    learning_rate, quantiles...).
     """
-    from forestock.forecast import forecast_with_totals, target_window
+    from forestock.flow import forecast_window, run_forecast
+    from forestock.forecast import ForecastParams
 
     with user_errors():
+        params = stage_params(ForecastParams, config)
         ws = Workspace(workspace)
-        ws.require(["history", "calendar"], "forecast")
-        if event is None and start is None and end is None:
-            event = "11.11"
-        span = _history_span(ws)
-        calendar = ws.read("calendar")
-        window = target_window(calendar, span["last"], event, parse_date(start, "--start"),
-                               parse_date(end, "--end"))
-        t0 = time.perf_counter()
-        reads = [t for t in ("history", "calendar", "skus", "regions", "prices") if ws.has(t)]
-        with ws.stage("forecast", reads=reads):  # forecast, its totals and notes together
-            if method == "forestock" and _needs_blocks(ws, span, window.end):
-                daily, national, rows, corr = _forecast_blocks(ws, calendar, window, seed)
-            else:
-                data = _inputs(ws)
-                err.print(escape(f"forecasting {window.start}..{window.end} ({method})"),
-                          highlight=False)
-                with progress_bar(as_json) as progress:
-                    result = forecast_with_totals(data["history"], data["calendar"], window,
-                                                  data["skus"], data["regions"],
-                                                  prices=data["prices"], method=method,
-                                                  seed=seed, callbacks=RichCallbacks(progress))
-                with err.status("writing the forecast"):
-                    ws.write_many({"forecast": result.table, "forecast_total": result.totals})
-                table, corr = result.table, result.correlation
-                daily, rows = _daily(table), len(table)
-                national = _national(result.totals)
-            facts = {"event": window.event, "start": window.start, "end": window.end,
-                     "method": method, "seed": seed, "rows": rows,
-                     "units_mean": float(daily["mean"].sum()),
-                     "units_q10": float(daily["q10"].sum()),
-                     "units_q90": float(daily["q90"].sum()),
-                     "window_q10": float(national["q10"]), "window_q50": float(national["q50"]),
-                     "window_q90": float(national["q90"]), "correlation_days": corr.days,
-                     "correlation_regions": corr.regions,
-                     "seconds": round(time.perf_counter() - t0, 2)}
-            ws.note("forecast", facts)
+        window = forecast_window(ws, event, parse_date(start, "--start"),
+                                 parse_date(end, "--end"))
+        err.print(escape(f"forecasting {window.start}..{window.end} ({method})"),
+                  highlight=False)
+        with progress_bar(as_json) as progress:
+            run = run_forecast(ws, params, window=window, method=method, seed=seed,
+                               callbacks=RichCallbacks(progress))
+    show_forecast(run, as_json)
+
+
+def show_forecast(run: ForecastRun, as_json: bool = False) -> None:
+    """Print the national forecast per date and the window's total (or the facts as JSON)."""
+    facts, window, national, corr = run.facts, run.window, run.national, run.correlation
     if as_json:
         emit_json(facts)
         return
+    daily = run.daily.copy()
     daily["date"] = pd.to_datetime(daily["date"]).dt.date.astype(str)
     out.print(rich_table(f"National forecast, {window.event} {window.start}..{window.end}",
                          daily, dict.fromkeys(("mean", "q10", "q50", "q90"), ",.0f")))
@@ -120,64 +105,6 @@ def forecast(
                   f"summed: {national['q10']:,.0f} / {national['q50']:,.0f} / "
                   f"{national['q90']:,.0f} (forecast_total; days correlate by "
                   f"{corr.days:.2f}, regions by {corr.regions:.2f}).")
-
-
-def _daily(table: pd.DataFrame) -> pd.DataFrame:
-    return table.groupby("date")[["mean", "q10", "q50", "q90"]].sum().reset_index()
-
-
-def _national(totals: pd.DataFrame) -> pd.Series:
-    """Mean and q10, q50, q90 of the SKUs' national window totals, summed over SKUs."""
-    return totals.loc[totals["region_id"].isna(), ["mean", "q10", "q50", "q90"]].sum()
-
-
-def _history_span(ws: Workspace) -> dict[str, Any]:
-    """First and last date and rows of the history, without reading it into memory."""
-    row = ws.sql("SELECT min(date), max(date), count(*) FROM history").iloc[0]
-    return {"first": pd.Timestamp(row.iloc[0]).date(), "last": pd.Timestamp(row.iloc[1]).date(),
-            "rows": int(row.iloc[2])}
-
-
-def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> bool:
-    """Whether the dense panel would be too large for memory (then: SKU blocks)."""
-    from forestock.forecast import BLOCK_CELLS
-
-    if not (ws.has("skus") and ws.has("regions")):
-        return False
-    n = ws.sql("SELECT (SELECT count(*) FROM skus) * (SELECT count(*) FROM regions)").iloc[0, 0]
-    return int(n) * ((window_end - span["first"]).days + 1) > BLOCK_CELLS
-
-
-def _forecast_blocks(ws: Workspace, calendar: pd.DataFrame, window: Any, seed: int
-                     ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation]:
-    """Forecast a large history block by block, streaming the forecast and its window totals
-    to the workspace (the correlation measured on the first block)."""
-    from forestock.forecast import TotalCorrelation, forecast_blocks
-    from forestock.tables import to_arrow, validate
-
-    skus, regions = ws.read("skus"), ws.read("regions")
-    prices = ws.read("prices") if ws.has("prices") else None
-    known = {"skus": pd.Index(skus["sku_id"]), "regions": pd.Index(regions["region_id"])}
-    daily: list[pd.DataFrame] = []
-    national: list[pd.Series] = []
-    with ws.writer("forecast") as writer, ws.writer("forecast_total") as total_writer, \
-            progress_bar() as progress:
-
-        def sink(table: pd.DataFrame) -> None:
-            writer.write_table(to_arrow(validate(table, "forecast", known=known), "forecast"))
-            daily.append(_daily(table))
-
-        def totals(table: pd.DataFrame) -> None:
-            typed = validate(table, "forecast_total", known=known)
-            total_writer.write_table(to_arrow(typed, "forecast_total"))
-            national.append(_national(table))
-
-        report = forecast_blocks(ws.path("history"), calendar, window, skus, regions,
-                                 prices=prices, seed=seed, sink=sink, totals=totals,
-                                 callbacks=RichCallbacks(progress))
-    total = pd.concat(daily).groupby("date", as_index=False).sum()
-    corr = report.correlation or TotalCorrelation(0.0, 0.0)
-    return total, pd.concat(national, axis=1).sum(axis=1), report.rows, corr
 
 
 @app.command()
@@ -199,6 +126,7 @@ def backtest(
                                                          "--start/--end window (default: its "
                                                          "length).")] = None,
     seed: SeedOpt = 0,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score forecasts on earlier occurrences of the event, held out.
@@ -211,6 +139,7 @@ def backtest(
     """
     from forestock.forecast import (
         METHODS,
+        ForecastParams,
         Window,
         backtest_origins,
         holdout_windows,
@@ -219,6 +148,7 @@ def backtest(
     )
 
     with user_errors():
+        params = stage_params(ForecastParams, config)
         names = [m.strip() for m in methods.split(",") if m.strip()]
         unknown = [m for m in names if m not in METHODS]
         if unknown or not names:
@@ -237,12 +167,12 @@ def backtest(
             raise ForestockError("--step moves a --start/--end window; an event's origins are "
                                  "its earlier occurrences")
         else:
-            windows = holdout_windows(data["calendar"], event or "11.11", h_end, h_start,
+            windows = holdout_windows(data["calendar"], event or DEFAULT_EVENT, h_end, h_start,
                                       lead_days, origins)
         with progress_bar(as_json) as progress:
             result = backtest_origins(data["history"], data["calendar"], windows, lead_days,
                                       data["skus"], data["regions"], data["prices"], names,
-                                      seed=seed, callbacks=RichCallbacks(progress))
+                                      params, seed=seed, callbacks=RichCallbacks(progress))
     if origins == 1:
         _print_backtest(ws, result.origins[0], as_json)
         return
@@ -298,7 +228,7 @@ def _default_lead(calendar: pd.DataFrame, event: str | None, history_end: dt.dat
     from forestock.forecast import next_window
 
     try:
-        nxt = next_window(calendar, event or "11.11", history_end)
+        nxt = next_window(calendar, event or DEFAULT_EVENT, history_end)
     except ForestockError:
         return 1
     return max((nxt.start - history_end).days, 1)

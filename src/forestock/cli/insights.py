@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 from rich.markup import escape
 
 from forestock.cli._common import (
+    ConfigOpt,
     JsonOpt,
     RichCallbacks,
     SeedOpt,
@@ -20,9 +21,13 @@ from forestock.cli._common import (
     out,
     progress_bar,
     rich_table,
+    stage_params,
     user_errors,
 )
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+if TYPE_CHECKING:
+    from forestock.flow import InsightsRun
 
 
 class ExportFormat(StrEnum):
@@ -36,33 +41,41 @@ class ExportFormat(StrEnum):
 def insights(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     threshold: Annotated[list[float] | None, typer.Option(
-        "--threshold", min=0.01,
+        "--threshold", min=0.01, show_default="InsightsParams.thresholds",
         help="A GMV threshold of the brand leaderboard in the data's currency (repeat for "
-             "several; default 1e9 and 1e8).")] = None,
-    counterfactual: Annotated[bool, typer.Option(
+             "several; default CNY 1 billion and 100 million).")] = None,
+    counterfactual: Annotated[bool | None, typer.Option(
+        show_default="InsightsParams.counterfactual",
         help="Forecast the no-event counterfactual for the event lift (as long as a "
-             "forecast).")] = True,
+             "forecast).")] = None,
     export: Annotated[Path | None, typer.Option(
         help="Also write every insight table into this folder.")] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="Format of --export.")
                    ] = ExportFormat.csv,
     seed: SeedOpt = 0,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """After the event: brand leaderboard, regional taste, event lift, event comparison,
     the plan's post-mortem and what to change next year, as insight_* tables (the report
-    shows them)."""
-    from forestock.insights import InsightsParams, run_insights
+    shows them). --config sets the insights' parameters (its insights table)."""
+    from forestock.flow import run_insights
+    from forestock.insights import InsightsParams
 
     with user_errors():
-        params = InsightsParams(counterfactual=counterfactual)
-        if threshold:
-            params = params.replace(thresholds=tuple(threshold))
+        params = stage_params(InsightsParams, config, counterfactual=counterfactual,
+                              thresholds=tuple(threshold) if threshold else None)
         ws = Workspace(workspace)
         ws.check_exists()
         with progress_bar(quiet=as_json) as bar:
-            result = run_insights(ws, params, seed=seed, callbacks=RichCallbacks(bar),
-                                  export=export, export_format=fmt.value)
+            run = run_insights(ws, params, seed=seed, callbacks=RichCallbacks(bar),
+                               export=export, export_format=fmt.value)
+    show_insights(run, as_json, export)
+
+
+def show_insights(run: InsightsRun, as_json: bool = False, export: Path | None = None) -> None:
+    """Print the insights' headline figures and where their tables went (or JSON)."""
+    result = run.result
     if as_json:
         emit_json({"tables": {k: len(v) for k, v in result.tables.items()},
                    "figures": result.figures,
@@ -76,7 +89,8 @@ def insights(
     if isinstance(above, dict):
         rows += [(f"brands {k}", str(v)) for k, v in above.items()]
     out.print(rich_table("insights", pd.DataFrame(rows, columns=["figure", "value"])))
-    out.print(escape(f"{len(result.tables)} insight tables written to {ws.root} "
+    where = run.store.root if isinstance(run.store, Workspace) else "memory"
+    out.print(escape(f"{len(result.tables)} insight tables written to {where} "
                      "(forestock sql 'SELECT * FROM insight_lift'); `forestock report` shows "
                      "them"), soft_wrap=True)
     if export is not None:

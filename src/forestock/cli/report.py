@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,9 @@ from forestock.cli._common import (
 )
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
+if TYPE_CHECKING:
+    from forestock.flow import ReportRun
+
 
 @app.command()
 def report(
@@ -31,15 +34,15 @@ def report(
     Headline figures, GMV per second, delivery by region, the brand leaderboard and
     warehouse utilisation, from whatever tables the workspace holds.
     """
-    from forestock.report import build_report
+    from forestock.flow import run_report
 
-    with user_errors():
-        ws = Workspace(workspace)
-        ws.check_exists()
-        ws.tidy()
-        for name, why in ws.stale().items():
-            warn(f"{name} is stale: {why}; the report marks the sections that show it")
-        with err.status("writing the report"):
-            seed = ws.notes().get("simulate", {}).get("seed")
-            path = build_report(ws, output, seed=seed if isinstance(seed, int) else None)
-    out.print(f"report: {escape(str(path.resolve()))}", soft_wrap=True)
+    with user_errors(), err.status("writing the report"):
+        run = run_report(Workspace(workspace), output)
+    show_report(run)
+
+
+def show_report(run: ReportRun) -> None:
+    """Warn of the stale tables the report marked, and print its path."""
+    for name, why in run.stale.items():
+        warn(f"{name} is stale: {why}; the report marks the sections that show it")
+    out.print(f"report: {escape(str(run.path.resolve()))}", soft_wrap=True)

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from forestock.callbacks import Callbacks
-from forestock.cli._common import WorkspaceOpt, app, err, fail, user_errors
+from forestock.cli._common import ConfigOpt, WorkspaceOpt, app, err, fail, stage_params, user_errors
 from forestock.errors import WorkspaceNotFoundError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -18,26 +18,32 @@ from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 @app.command()
 def serve(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    host: Annotated[str, typer.Option(help="Interface to bind; anything but 127.0.0.1 needs "
-                                           "--token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65_535, help="TCP port.")] = 8018,
+    host: Annotated[str | None, typer.Option(
+        show_default="ServeParams.host",
+        help="Interface to bind; anything but 127.0.0.1 needs --token.")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65_535, show_default="ServeParams.port",
+                                             help="TCP port.")] = None,
     token: Annotated[str | None, typer.Option(
         envvar="FORESTOCK_TOKEN", help="Secret every viewer must give (open the page at "
                                        "/?token=...); needed with --host.")] = None,
-    speed: Annotated[float, typer.Option(
-        min=0.001, help="Replay speed, seconds of the day a second (360: the day in 4 "
-                        "minutes).")] = 360.0,
-    start: Annotated[float, typer.Option(min=0, max=86_400,
-                                         help="Second of the day a replay starts at.")] = 0.0,
-    backlog_hours: Annotated[float, typer.Option(
-        min=0.001, help="Alert when a warehouse's backlog exceeds this many hours of its "
-                        "outbound capacity.")] = 4.0,
-    promise: Annotated[float, typer.Option(
-        min=0, max=1, help="Alert when a region's share of units within 24 h falls below "
-                           "this.")] = 0.8,
+    speed: Annotated[float | None, typer.Option(
+        min=0.001, show_default="ServeParams.speed",
+        help="Replay speed, seconds of the day a second (360: the day in 4 minutes).")
+    ] = None,
+    start: Annotated[float | None, typer.Option(
+        min=0, max=86_400, show_default="ServeParams.start",
+        help="Second of the day a replay starts at.")] = None,
+    backlog_hours: Annotated[float | None, typer.Option(
+        min=0.001, show_default="ServeParams.backlog_hours",
+        help="Alert when a warehouse's backlog exceeds this many hours of its outbound "
+             "capacity.")] = None,
+    promise: Annotated[float | None, typer.Option(
+        min=0, max=1, show_default="ServeParams.promise_share",
+        help="Alert when a region's share of units within 24 h falls below this.")] = None,
     progress: Annotated[Path | None, typer.Option(
         help="Progress file to follow (default: the workspace's, written by `forestock "
              "simulate --live`).")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Serve the live dashboard of a rehearsal: follow one as it runs or replay a finished one.
 
@@ -53,12 +59,10 @@ def serve(
     with user_errors():
         if not Path(workspace).is_dir():
             raise WorkspaceNotFoundError(f"workspace {workspace} does not exist")
-        try:
-            params = ServeParams(host=host, port=port, token=token, speed=speed, start=start,
-                                 backlog_hours=backlog_hours, promise_share=promise)
-        except ValueError as exc:
-            fail(exc)
-        where = f"http://{host}:{port}/" + ("?token=..." if token else "")
+        params = stage_params(ServeParams, config, host=host, port=port, token=token,
+                              speed=speed, start=start, backlog_hours=backlog_hours,
+                              promise_share=promise)
+        where = f"http://{params.host}:{params.port}/" + ("?token=..." if params.token else "")
         err.print(f"serving the control room of {workspace} at {where} (Ctrl-C to stop)",
                   highlight=False)
         try:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from forestock._runtime import CompileClock
+from forestock.callbacks import Callbacks
 from forestock.cli._common import (
+    ConfigOpt,
     JsonOpt,
     RichCallbacks,
     SeedOpt,
@@ -25,21 +23,17 @@ from forestock.cli._common import (
     out,
     parse_date,
     progress_bar,
+    stage_params,
     user_errors,
 )
-from forestock.errors import ForestockError
+from forestock.flow import CHECKPOINT, DEFAULT_EVENT, DemandSource
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
-CHECKPOINT = ".simulate-checkpoint.npz"
-"""File, inside the workspace, holding the checkpoint of an unfinished rehearsal."""
+if TYPE_CHECKING:
+    from forestock.flow import SimulateRun
+    from forestock.simulate import SimulateProblem
 
-
-class Source(StrEnum):
-    """Where the day's demand comes from."""
-
-    truth = "truth"
-    forecast = "forecast"
-    orders = "orders"
+__all__ = ["CHECKPOINT", "show_simulate", "simulate"]
 
 
 class Pool(StrEnum):
@@ -56,77 +50,47 @@ class Policy(StrEnum):
     nearest_only = "nearest_only"
 
 
-def _event_day(ws: Workspace, dates: pd.Series, weights: pd.Series, event: str | None) -> dt.date:
-    """The event's day among ``dates`` if the calendar names it, else the busiest date."""
-    days = pd.to_datetime(dates).dt.normalize()
-    if event and ws.has("calendar"):
-        cal = ws.read("calendar")
-        marked = set(pd.to_datetime(cal.loc[cal["event"] == event, "date"]).dt.date)
-        in_data = sorted(marked & set(days.dt.date))
-        if in_data:
-            return in_data[0]
-    totals = weights.groupby(days.to_numpy()).sum()
-    return pd.Timestamp(totals.idxmax()).date()
-
-
-def _demand(ws: Workspace, source: Source, day: str | None, event: str,
-            seed: int) -> tuple[dt.date, pd.DataFrame]:
-    """The day rehearsed and its demand table (sales-shaped, or orders)."""
-    from forestock.simulate import demand_from_forecast
-
-    table = source.value
-    ws.require([table], f"simulate --source {table}")
-    frame = ws.read(table, categorical=source is not Source.forecast)
-    if source is Source.orders:
-        when = frame["time"]
-        weights = frame["units"]
-    else:
-        when = frame["date"]
-        weights = frame["mean"] if source is Source.forecast else frame["units"]
-    the_day = parse_date(day, "--day") or _event_day(ws, when, weights, event)
-    if source is Source.forecast:
-        return the_day, demand_from_forecast(frame, the_day, seed)
-    if source is Source.orders:
-        return the_day, frame
-    demand = frame[frame["date"].dt.date == the_day]
-    if demand.empty:
-        raise ForestockError(f"the truth table has no sales on {the_day}")
-    return the_day, demand
-
-
 @app.command()
 def simulate(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     day: Annotated[str | None, typer.Option(help="Day to rehearse (YYYY-MM-DD); default: the "
                                                  "event's day in the demand source.")] = None,
-    event: Annotated[str, typer.Option(help="Calendar event whose day is rehearsed.")] = "11.11",
+    event: Annotated[str, typer.Option(help="Calendar event whose day is rehearsed.")
+                     ] = DEFAULT_EVENT,
     seed: SeedOpt = 0,
-    source: Annotated[Source, typer.Option(
+    source: Annotated[DemandSource, typer.Option(
         help="Demand: the truth table (a post-mortem), a scenario drawn from the forecast's "
              "quantiles (a rehearsal before the event), or your own orders table.")
-    ] = Source.truth,
-    scale: Annotated[float, typer.Option(
+    ] = DemandSource.truth,
+    scale: Annotated[float | None, typer.Option(
+        show_default="SimulateParams.scale",
         help="Multiply demand, stock and warehouse capacity (about 400 makes the default "
-             "world's 11.11 a 1.3-billion-order day).")] = 1.0,
-    workers: Annotated[int, typer.Option(min=1, help="Workers the SKU shards run on; results "
-                                                     "do not depend on it.")] = 1,
-    pool: Annotated[Pool, typer.Option(
+             "world's 11.11 a 1.3-billion-order day).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, show_default="SimulateParams.workers",
+        help="Workers the SKU shards run on; results do not depend on it.")] = None,
+    pool: Annotated[Pool | None, typer.Option(
+        show_default="SimulateParams.pool",
         help="Workers as threads of this process (the kernels release the GIL) or as "
-             "spawned processes.")] = Pool.threads,
-    policy: Annotated[Policy, typer.Option(help="Routing policy.")] = Policy.nearest,
+             "spawned processes.")] = None,
+    policy: Annotated[Policy | None, typer.Option(show_default="SimulateParams.policy",
+                                                  help="Routing policy.")] = None,
     factory_hours: Annotated[float | None, typer.Option(
         min=0, help="Ship orders no warehouse can fill from the factory, arriving after this many "
              "hours (default: they are unfilled).")] = None,
-    chunk_orders: Annotated[int, typer.Option(min=1, help="Orders held in memory at once.")
-                            ] = 200_000,
-    checkpoint_every: Annotated[float, typer.Option(
-        min=0, help="Seconds between checkpoints of a long run.")] = 30.0,
+    chunk_orders: Annotated[int | None, typer.Option(
+        min=1, show_default="SimulateParams.chunk_orders",
+        help="Orders held in memory at once.")] = None,
+    checkpoint_every: Annotated[float | None, typer.Option(
+        min=0, show_default="SimulateParams.checkpoint_seconds",
+        help="Seconds between checkpoints of a long run.")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted run (same options) from its checkpoint.")
     ] = False,
     live: Annotated[bool, typer.Option(
         "--live", help="Publish the rehearsal's progress chunk by chunk to the workspace's "
                         "progress file, for `forestock serve`.")] = False,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Rehearse the event day order by order and measure the 48-hour promise.
@@ -135,67 +99,38 @@ def simulate(
     behind its hourly outbound capacity, travel the lane, and count as delivered within
     24 h, within 48 h, late, or unfilled. Writes the outcomes_* tables. A long run writes
     checkpoints; after a crash, `--resume` finishes it with identical results. With `--live`
-    its progress is published chunk by chunk for `forestock serve`.
+    its progress is published chunk by chunk for `forestock serve`. --config sets any of
+    the rehearsal's parameters (its simulate table).
     """
     from forestock.cli.serve import live_callbacks
-    from forestock.simulate import SimulateParams, SimulateProblem, check_outcomes
-    from forestock.simulate import simulate as run
+    from forestock.flow import run_simulate
+    from forestock.simulate import SimulateParams
 
     with user_errors():
-        params = SimulateParams(scale=scale, workers=workers, pool=pool.value, policy=policy.value,
-                                factory_hours=factory_hours, chunk_orders=chunk_orders,
-                                checkpoint_seconds=checkpoint_every)
+        params = stage_params(SimulateParams, config, scale=scale, workers=workers,
+                              pool=pool and pool.value, policy=policy and policy.value,
+                              factory_hours=factory_hours, chunk_orders=chunk_orders,
+                              checkpoint_seconds=checkpoint_every)
         ws = Workspace(workspace)
-        inputs = ["plan", "warehouses", "lanes", "skus", "regions"]
-        ws.require(inputs, "simulate")
-        ckpt = Path(workspace) / CHECKPOINT
-        if resume and not ckpt.exists():
-            raise ForestockError(f"no interrupted rehearsal to resume in {workspace}")
-        with ws.stage("simulate", reads=[*inputs, source.value]):  # outcomes and notes
-            the_day, demand = _demand(ws, source, day, event, seed)
-            problem = SimulateProblem.from_tables(
-                the_day, demand, ws.read("plan"), ws.read("warehouses"), ws.read("lanes"),
-                ws.read("skus"), ws.read("regions"))
-            t0 = time.perf_counter()
-            with progress_bar(as_json) as progress, CompileClock() as clock:
-                cb = live_callbacks(RichCallbacks(progress), live, ws, problem, params, seed)
-                result = run(problem, params, seed, cb, checkpoint=ckpt,
-                             resume=resume)
-            elapsed = time.perf_counter() - t0
-            check_outcomes(result, problem)
-            ws.write_many(result.tables)
-            facts = _sim_facts(result, elapsed, clock.seconds, source.value)
-            ws.note("simulate", facts)
+        with progress_bar(as_json) as progress:
+
+            def listen(problem: SimulateProblem) -> Callbacks:
+                return live_callbacks(RichCallbacks(progress), live, ws, problem, params, seed)
+
+            run = run_simulate(ws, params, source=source, day=parse_date(day, "--day"),
+                               event=event, seed=seed, callbacks=listen, resume=resume)
+    if resume and not as_json:
+        err.print(f"resumed at {dt.timedelta(seconds=run.facts['resumed_at_second'])} of the "
+                  "day")
+    show_simulate(run, as_json)
+
+
+def show_simulate(run: SimulateRun, as_json: bool = False) -> None:
+    """Print the rehearsal's headline (or its facts as JSON)."""
+    f = run.facts
     if as_json:
-        emit_json(facts)
+        emit_json(f)
         return
-    if resume:
-        err.print(f"resumed at {dt.timedelta(seconds=int(result.figures['resumed_at_second']))}"
-                  " of the day")
-    _print_headline(facts)
-
-
-def _sim_facts(result: Any, elapsed: float, compiling: float, source: str) -> dict[str, Any]:
-    """The rehearsal's figures; its speed leaves out ``compiling`` (seconds this process
-    spent compiling or loading numba kernels during the run)."""
-    running = max(elapsed - compiling, 1e-9)
-    return {
-        "day": result.day, "seed": result.seed, "source": source, "orders": result.orders,
-        "units": result.units, "gmv": result.gmv, "gmv_per_second": result.gmv / 86_400,
-        "peak_orders_per_second": result.peak_orders_per_second,
-        "peak_time": str(dt.timedelta(seconds=result.peak_second)),
-        "share_24h": result.share_24h, "share_48h": result.share_48h,
-        "share_72h": result.figures["share_72h"], "unfilled_share": result.unfilled_share,
-        "factory_units": int(result.figures["factory_units"]),
-        "backlog_hours": int(result.figures["backlog_hours"]),
-        "scale": result.figures["scale"], "workers": int(result.figures["workers"]),
-        "resumed_at_second": int(result.figures["resumed_at_second"]),
-        "seconds": round(elapsed, 2), "compile_seconds": round(compiling, 2),
-        "orders_per_second_simulated": result.orders / running,
-    }
-
-
-def _print_headline(f: dict[str, Any]) -> None:
     t = Table(title=Text(f"Rehearsal of {f['day']}"), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from rich.markup import escape
 
 from forestock._runtime import CompileClock
 from forestock.cli._common import app, err, out, user_errors
-from forestock.workspace import Workspace
 
 
 def _sortation() -> None:
@@ -27,62 +24,44 @@ def _sortation() -> None:
         solve_sortation(centre_problem(centre, 6, share, 20, seed=0, model=model))
 
 
-def _forecast(folder: Path) -> None:
-    """forestock's forecast of the tiny world with few boosting rounds (the kernels are the
-    same whatever the rounds; LightGBM's time is not what this is for)."""
-    from forestock.forecast import ForecastParams, forecast_with_totals, target_window
-
-    ws = Workspace(folder)
-    t = {k: ws.read(k) for k in ("history", "calendar", "skus", "regions")}
-    last = t["history"]["date"].max().date()
-    with ws.stage("forecast", reads=list(t)):
-        result = forecast_with_totals(t["history"], t["calendar"],
-                                      target_window(t["calendar"], last, "11.11"), t["skus"],
-                                      t["regions"], ForecastParams(rounds=4))
-        ws.write_many({"forecast": result.table, "forecast_total": result.totals})
-
-
 @app.command()
 def warm() -> None:
     """Compile forestock's numba kernels ahead, so a first run does not wait for them.
 
     Runs the flow (world, forecast, plan, simulate on one and two workers in hour-long and
-    small chunks, sortation) on a tiny world in a temporary folder; numba keeps every
+    small chunks, sortation) on a tiny world in memory; numba keeps every
     kernel it compiles in its on-disk cache, which later runs load in a fraction of a
     second. `make demo` runs it after installing. Prints the seconds spent and how many
     kernels were compiled (0 when the cache was already warm).
     """
-    from forestock.cli.plan import plan
-    from forestock.cli.simulate import simulate
-    from forestock.cli.world import world
+    from forestock import flow
+    from forestock.forecast import ForecastParams
+    from forestock.simulate import SimulateParams
+    from forestock.world import WorldParams
 
     t0 = time.perf_counter()
-    with user_errors(), tempfile.TemporaryDirectory(prefix="forestock-warm-") as tmp, \
-            CompileClock() as clock:
-        ws = Path(tmp) / "ws"
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("world", lambda: world(workspace=ws, seed=0, skus=40, regions=31, as_json=True)),
-            ("forecast", lambda: _forecast(ws)),
-            ("plan", lambda: plan(workspace=ws, seed=0, as_json=True)),
-            ("simulate", lambda: simulate(workspace=ws, day=None, event="11.11", seed=0,
-                                          as_json=True)),
-            # small chunks: a chunk shorter than an hour hands the kernels slices of their
-            # hour-long buffers (another layout, so other compiled versions), as a large
-            # day's busy hours do
-            ("simulate in small chunks", lambda: simulate(
-                workspace=ws, day=None, event="11.11", seed=0, chunk_orders=1_000,
-                as_json=True)),
-            ("simulate on 2 workers", lambda: simulate(
-                workspace=ws, day=None, event="11.11", seed=0, workers=2, as_json=True)),
-            ("simulate on 2 workers in small chunks", lambda: simulate(
-                workspace=ws, day=None, event="11.11", seed=0, workers=2, chunk_orders=1_000,
-                as_json=True)),
-            ("sortation", _sortation),
-        ]
+    tables = flow.Tables()
+    day = SimulateParams()
+    # small chunks: a chunk shorter than an hour hands the kernels slices of their hour-long
+    # buffers (another layout, so other compiled versions), as a large day's busy hours do
+    small = day.replace(chunk_orders=1_000)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("world", lambda: flow.run_world(tables, WorldParams(skus=40, regions=31))),
+        # few boosting rounds: the kernels are the same whatever the rounds (LightGBM's time
+        # is not what this is for)
+        ("forecast", lambda: flow.run_forecast(tables, ForecastParams(rounds=4))),
+        ("plan", lambda: flow.run_plan(tables)),
+        ("simulate", lambda: flow.run_simulate(tables, day)),
+        ("simulate in small chunks", lambda: flow.run_simulate(tables, small)),
+        ("simulate on 2 workers", lambda: flow.run_simulate(tables, day.replace(workers=2))),
+        ("simulate on 2 workers in small chunks",
+         lambda: flow.run_simulate(tables, small.replace(workers=2))),
+        ("sortation", _sortation),
+    ]
+    with user_errors(), CompileClock() as clock:
         for name, step in steps:
             before, started = clock.seconds, time.perf_counter()
-            with out.capture(), err.capture():
-                step()
+            step()
             err.print(escape(f"{name}: {time.perf_counter() - started:.1f} s, of which "
                              f"{clock.seconds - before:.1f} s compiling or loading kernels"),
                       highlight=False)

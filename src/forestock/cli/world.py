@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
 from forestock.cli._common import (
+    ConfigOpt,
     JsonOpt,
     RichCallbacks,
-    SeedOpt,
     WorkspaceOpt,
     app,
     emit_json,
     out,
     progress_bar,
-    public_facts,
     rich_table,
+    stage_params,
     user_errors,
 )
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+if TYPE_CHECKING:
+    from forestock.flow import WorldRun
 
 
 @app.command()
 def world(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    seed: SeedOpt = 0,
-    skus: Annotated[int, typer.Option(min=1, help="Number of products (SKUs).")] = 500,
-    regions: Annotated[int, typer.Option(min=1, help="Delivery regions (31 provinces always).")
-                       ] = 80,
+    seed: Annotated[int | None, typer.Option(
+        min=0, show_default="WorldParams.seed",
+        help="Seed of every random draw (>= 0); same seed, same tables.")] = None,
+    skus: Annotated[int | None, typer.Option(min=1, show_default="WorldParams.skus",
+                                             help="Number of products (SKUs).")] = None,
+    regions: Annotated[int | None, typer.Option(
+        min=1, show_default="WorldParams.regions",
+        help="Delivery regions (31 provinces always).")] = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the embedded China world (deterministic for a seed).
@@ -38,22 +45,24 @@ def world(
     Writes regions, warehouses, brands, SKUs, lanes, two years of daily sales history, the
     event calendar, and the truth of the coming 11.11, kept apart for scoring and rehearsal.
     """
-    from forestock.world import WorldParams, build_world
+    from forestock.flow import run_world
+    from forestock.world import WorldParams
 
     with user_errors():
-        params = WorldParams(seed=seed, skus=skus, regions=regions)
-        ws = Workspace(workspace)
-        t0 = time.perf_counter()
-        with ws.stage("world"):  # every table of the world, published together
-            with progress_bar(as_json) as progress:
-                result = build_world(ws, params, RichCallbacks(progress))
-            elapsed = time.perf_counter() - t0
-            facts = {**public_facts(result), "seconds": round(elapsed, 2)}
-            ws.note("world", facts)
+        params = stage_params(WorldParams, config, seed=seed, skus=skus, regions=regions)
+        with progress_bar(as_json) as progress:
+            run = run_world(Workspace(workspace), params, callbacks=RichCallbacks(progress))
+    show_world(run, as_json)
+
+
+def show_world(run: WorldRun, as_json: bool = False) -> None:
+    """Print the world's tables and windows (or its facts as JSON)."""
     if as_json:
-        emit_json(facts)
+        emit_json(run.facts)
         return
+    result = run.result
     counts = pd.DataFrame({"table": list(result.rows), "rows": list(result.rows.values())})
-    out.print(rich_table(f"World (seed {seed}) written to {ws.root}", counts))
+    root = run.store.root if isinstance(run.store, Workspace) else "memory"
+    out.print(rich_table(f"World (seed {result.seed}) written to {root}", counts))
     out.print(f"history {result.history_start} to {result.history_end}; the event "
-              f"{result.event_date} (truth kept apart); {elapsed:.1f} s")
+              f"{result.event_date} (truth kept apart); {run.facts['seconds']:.1f} s")
