@@ -87,7 +87,7 @@ def test_plan_method_from_the_file_then_a_flag(planned: str, tmp_path: Path,
 @pytest.mark.parametrize(
     ("verb", "text", "message"),
     [
-        ("plan", "[plan]\nscenarios = 4\nwings = 2\n", "unknown plan parameter(s) wings"),
+        ("plan", "[plan]\nscenarios = 4\nwings = 2\n", "[plan]: unknown parameter(s) wings"),
         ("world", "[world]\nskus = 0\n", "skus=0 is invalid"),
         ("simulate", "scale = [1, 2\n", "is not valid TOML"),
         ("forecast", "[forecast]\nrounds = 0\n", "rounds"),

@@ -109,6 +109,8 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
                  "seconds": round(result.seconds, 2), "notices": len(notices),
                  "past_due": int(notices["past_due"].sum()),
                  "notice_pages": where,
-                 "event_start": problem.event_start, "seed": seed}
+                 "event_start": problem.event_start, "seed": seed,
+                 **{k: v for k, v in result.figures.items()
+                    if k.startswith("expected_lost_24h_")}}
         store.note("plan", facts)
     return PlanRun(store, facts, result, problem, pages)
