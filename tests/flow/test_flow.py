@@ -192,3 +192,11 @@ def test_forecast_window_defaults_to_the_next_singles_day(runs: Runs) -> None:
     assert (window.event, window.start, window.end) == (flow.DEFAULT_EVENT,
                                                         dt.date(2027, 11, 11),
                                                         dt.date(2027, 11, 11))
+
+
+def test_forecast_without_history_names_what_it_lacks() -> None:
+    """A forecast of tables without history and calendar says which it needs."""
+    tables = tiny_tables()
+    given = flow.Tables({n: tables[n] for n in ("regions", "skus", "brands")})
+    with pytest.raises(MissingTableError, match=r"forecast needs the table.*history, calendar"):
+        flow.run_forecast(given)

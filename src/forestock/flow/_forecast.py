@@ -86,6 +86,7 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
     """
     from forestock.forecast import forecast_with_totals
 
+    store.require(["history", "calendar"], "forecast")
     window = window if window is not None else forecast_window(store)
     span = history_span(store)
     t0 = time.perf_counter()

@@ -122,7 +122,8 @@ class Tables(TableStore, Mapping[str, pd.DataFrame]):
     @contextlib.contextmanager
     def stage(self, name: str, reads: Sequence[str] = ()) -> Iterator[None]:
         """Run a stage: what it writes and notes inside the block is added at its end, all
-        of it, or nothing if the block raises. Stages do not nest (as a workspace's)."""
+        of it, or nothing if the block raises. Stages do not nest (as a workspace's);
+        ``reads`` (a workspace's lineage) has no use here."""
         if self._open:
             yield
             return
