@@ -167,8 +167,8 @@ def test_forecast_source_is_a_seeded_scenario(runs: Runs) -> None:
 
 
 def test_insights_and_report_from_memory(runs: Runs, tmp_path: Path) -> None:
-    """Insights computed in memory are the folder's; the report of tables in memory is one
-    HTML file that needs an output path."""
+    """Insights computed in memory are the folder's; the report of tables in memory is the
+    folder's page, but for the subtitle naming the folder."""
     params = InsightsParams(counterfactual=False)
     mine = flow.run_insights(runs.memory, params, seed=3)
     theirs = flow.run_insights(runs.folder, params, seed=3)
@@ -176,14 +176,15 @@ def test_insights_and_report_from_memory(runs: Runs, tmp_path: Path) -> None:
     for name in mine.tables:
         pd.testing.assert_frame_equal(mine.tables[name], theirs.tables[name], obj=name)
     assert mine.facts == theirs.facts
-    with pytest.raises(ValueError, match="output"):
-        flow.run_report(runs.memory)
     report = flow.run_report(runs.memory, tmp_path / "report.html")
     text = report.path.read_text(encoding="utf-8")
     assert report.path == tmp_path / "report.html" and report.stale == {}
     assert "<title>Singles&#x27; Day rehearsal</title>" in text
     assert "No headline figures" not in text  # (the rehearsal's outcomes reached it)
     assert "No event lift" in text  # (and the insights: without their counterfactual)
+    folder = flow.run_report(runs.folder, tmp_path / "folder.html").path.read_text("utf-8")
+    named = f"workspace <code>{runs.folder.root}</code>"
+    assert named in folder and text == folder.replace(named, "tables in memory")
 
 
 def test_forecast_window_defaults_to_the_next_singles_day(runs: Runs) -> None:

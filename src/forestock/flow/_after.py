@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,29 +71,16 @@ def run_report(store: Store, output: str | Path | None = None, *, seed: int | No
                ) -> ReportRun:
     """Write the self-contained HTML report (opens offline) of whatever the store holds.
 
-    ``output`` defaults to ``report.html`` in a workspace; tables in memory need one.
-    ``seed`` (shown in the notes) defaults to the rehearsal's. A workspace's tables
-    computed from inputs that changed since are marked stale in the report and listed in
-    ``run.stale``.
+    ``output`` defaults to ``report.html`` in a workspace, or in the current folder for
+    tables in memory. ``seed`` (shown in the notes) defaults to the rehearsal's, as noted.
+    A workspace's tables computed from inputs that changed since are marked stale in the
+    report and listed in ``run.stale``.
     """
-    from forestock.report import build_report
+    from forestock.report import MemorySource, build_report
 
     if not isinstance(store, Workspace):
-        if output is None:
-            raise ValueError("output: give the HTML file to write the report of tables in "
-                             "memory to")
-        with tempfile.TemporaryDirectory(prefix="forestock-report-") as tmp:
-            ws = Workspace(Path(tmp) / "tables")
-            with ws.stage("report"):
-                ws.write_many(dict(store), check=False)
-                for stage, facts in store.notes().items():
-                    ws.note(stage, facts)
-            return run_report(ws, output, seed=seed)
+        path = build_report(MemorySource(dict(store), store.notes()), output, seed=seed)
+        return ReportRun(path)
     store.check_exists()
     store.tidy()
-    stale = store.stale()
-    if seed is None:
-        noted = store.notes().get("simulate", {}).get("seed")
-        seed = noted if isinstance(noted, int) else None
-    path = build_report(store, None if output is None else Path(output), seed=seed)
-    return ReportRun(path, stale)
+    return ReportRun(build_report(store, output, seed=seed), store.stale())
