@@ -279,3 +279,16 @@ def test_gap_splits_by_reason_when_the_plan_noted_its_losses() -> None:
     assert s["gap_stock"] + s["gap_backlog"] + s["gap_transit"] == pytest.approx(s["gap"])
     no_split = share_gap(0.95, 1000.0, late).set_index("component")["share"]
     assert "gap_stock" not in no_split.index
+
+
+def test_sums_are_the_same_bit_for_bit_run_to_run() -> None:
+    """Insights' SQL adds floats in one order (one thread): the same sums every run, on a
+    table large enough for DuckDB to split over threads if it could."""
+    from forestock.insights._compute import _sql
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"g": rng.integers(0, 5, 2_000_000),
+                      "v": rng.lognormal(3.0, 2.0, 2_000_000)})
+    runs = [_sql("SELECT g, sum(v) AS s FROM x GROUP BY g ORDER BY g", x=x) for _ in range(4)]
+    for r in runs[1:]:
+        pd.testing.assert_frame_equal(r, runs[0], check_exact=True)

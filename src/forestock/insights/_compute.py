@@ -43,9 +43,15 @@ PRICE_BANDS: tuple[float, ...] = (0.0, 50.0, 200.0, 1000.0)
 SIZE_BANDS: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0, 1000.0)
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB on one thread: parallel float sums add in a varying order, and
+    the insights must be the same bit for bit from run to run."""
+    return duckdb.connect(":memory:", config={"threads": 1})
+
+
 def _sql(query: str, **frames: pd.DataFrame) -> pd.DataFrame:
     """Run ``query`` in an in-memory DuckDB over ``frames`` (each a view of its name)."""
-    con = duckdb.connect(":memory:")
+    con = _connect()
     try:
         for name, frame in frames.items():
             con.register(name, frame)
@@ -59,7 +65,7 @@ def _by_dimension(measures: str, dimensions: Sequence[tuple[str, str]],
     """``measures`` (SQL aggregates over ``x JOIN k USING (sku_id)``) per item of each
     dimension (``(name, SQL expression of the item)``), stacked with a ``dimension``
     column; one DuckDB connection serves every dimension."""
-    con = duckdb.connect(":memory:")
+    con = _connect()
     try:
         for name, frame in frames.items():
             con.register(name, frame)
