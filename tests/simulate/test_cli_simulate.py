@@ -137,3 +137,30 @@ def test_bad_input_exits_2_and_writes_nothing(setup: str, args: list[str], messa
     assert main(["simulate", "-w", ws, "--day", DAY, *args]) == 2
     assert message in " ".join(capsys.readouterr().err.split())
     assert snapshot(Path(ws)) == before
+
+
+def test_forecast_source_rehearses_the_plans_own_scenario(
+        tmp_path: Path, tiny: dict[str, pd.DataFrame], capsys: pytest.CaptureFixture[str]) -> None:
+    """--scenario K rehearses the plan's K-th scenario (its seed and number of scenarios from
+    its notes); out of range, or before any plan, is a clear error, exit 2."""
+    from forestock.simulate import demand_from_forecast
+
+    ws = make_ws(tmp_path / "ws", tiny)
+    truth = tiny["truth"]
+    day = truth[truth["date"] == pd.Timestamp(DAY)]
+    fc = day[["sku_id", "region_id", "date"]].assign(
+        mean=day["units"] * 1.0, q10=day["units"] * 0.5, q50=day["units"] * 1.0,
+        q90=day["units"] * 1.5)
+    Workspace(ws).write("forecast", fc)
+    capsys.readouterr()
+    assert main(["simulate", "-w", ws, "--source", "forecast", "--scenario", "1"]) == 2
+    assert "plan first" in " ".join(capsys.readouterr().err.split())
+    assert main(["plan", "-w", ws, "--seed", "3", "--scenarios", "5", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "-w", ws, "--source", "forecast", "--scenario", "2",
+                 "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    want = demand_from_forecast(fc, pd.Timestamp(DAY).date(), 3, scenario=2, scenarios=5)
+    assert facts["scenario"] == 2 and facts["units"] == int(want["units"].sum())
+    assert main(["simulate", "-w", ws, "--source", "forecast", "--scenario", "5"]) == 2
+    assert "from 0 to 4" in " ".join(capsys.readouterr().err.split())

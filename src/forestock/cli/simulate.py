@@ -62,6 +62,10 @@ def simulate(
         help="Demand: the truth table (a post-mortem), a scenario drawn from the forecast's "
              "quantiles (a rehearsal before the event), or your own orders table.")
     ] = DemandSource.truth,
+    scenario: Annotated[int | None, typer.Option(
+        min=0, help="With --source forecast: rehearse the plan's own scenario K (of the "
+                    "scenarios it was valued on; the rehearsal then measures what the plan "
+                    "expected). Default: a fresh scenario drawn with --seed.")] = None,
     scale: Annotated[float | None, typer.Option(
         show_default="SimulateParams.scale",
         help="Multiply demand, stock and warehouse capacity (about 400 makes the default "
@@ -118,7 +122,8 @@ def simulate(
                 return live_callbacks(RichCallbacks(progress), live, ws, problem, params, seed)
 
             run = run_simulate(ws, params, source=source, day=parse_date(day, "--day"),
-                               event=event, seed=seed, callbacks=listen, resume=resume)
+                               event=event, seed=seed, scenario=scenario, callbacks=listen,
+                               resume=resume)
     if resume and not as_json:
         err.print(f"resumed at {dt.timedelta(seconds=run.facts['resumed_at_second'])} of the "
                   "day")

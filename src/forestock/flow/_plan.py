@@ -110,6 +110,7 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
                  "past_due": int(notices["past_due"].sum()),
                  "notice_pages": where,
                  "event_start": problem.event_start, "seed": seed,
+                 "scenarios": params.scenarios, "correlation": correlation,
                  **{k: v for k, v in result.figures.items()
                     if k.startswith("expected_lost_24h_")}}
         store.note("plan", facts)

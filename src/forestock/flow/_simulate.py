@@ -69,12 +69,17 @@ def _event_day(store: Store, dates: pd.Series, weights: pd.Series, event: str | 
 
 def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
                      day: dt.date | None = None, event: str | None = DEFAULT_EVENT,
-                     seed: int = 0) -> tuple[dt.date, pd.DataFrame]:
+                     seed: int = 0, scenario: int | None = None
+                     ) -> tuple[dt.date, pd.DataFrame]:
     """The day to rehearse and its demand table (sales-shaped, or orders).
 
     The day is ``day``, else the first day of the source the calendar marks with
-    ``event``, else the source's busiest day. From the forecast, the demand is one
-    scenario drawn with ``seed`` (:func:`~forestock.simulate.demand_from_forecast`).
+    ``event``, else the source's busiest day. From the forecast, the demand is a
+    scenario of the demand model the plan used
+    (:func:`~forestock.simulate.demand_from_forecast`, with the correlation the plan
+    noted): ``scenario`` K is the plan's own K-th scenario (its seed, of its number of
+    scenarios: what the plan expected, rehearsed order by order); without it, a fresh
+    scenario drawn with ``seed``.
     """
     from forestock.simulate import demand_from_forecast
 
@@ -89,7 +94,20 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
         weights = frame["mean"] if source is DemandSource.forecast else frame["units"]
     the_day = day or _event_day(store, when, weights, event)
     if source is DemandSource.forecast:
-        return the_day, demand_from_forecast(frame, the_day, seed)
+        noted = store.notes().get("plan", {})
+        corr = noted.get("correlation")
+        correlation = float(corr) if isinstance(corr, float | int) else None
+        if scenario is None:
+            return the_day, demand_from_forecast(frame, the_day, seed, correlation=correlation)
+        n, plan_seed = noted.get("scenarios"), noted.get("seed")
+        if not (isinstance(n, int) and isinstance(plan_seed, int)):
+            raise ForestockError("--scenario rehearses one of the plan's scenarios: plan "
+                                 "first (its notes name its seed and scenarios)")
+        if not 0 <= scenario < n:
+            raise ForestockError(f"the plan drew {n} scenarios: --scenario must be from 0 to "
+                                 f"{n - 1}, got {scenario}")
+        return the_day, demand_from_forecast(frame, the_day, plan_seed, scenario=scenario,
+                                             scenarios=n, correlation=correlation)
     if source is DemandSource.orders:
         return the_day, frame
     demand = frame[frame["date"].dt.date == the_day]
@@ -106,6 +124,7 @@ def run_simulate(
     day: dt.date | None = None,
     event: str | None = DEFAULT_EVENT,
     seed: int = 0,
+    scenario: int | None = None,
     callbacks: Callbacks | Callable[[SimulateProblem], Callbacks] | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
@@ -124,7 +143,7 @@ def run_simulate(
         A workspace or tables in memory.
     params
         Rules and run options; default :class:`~forestock.simulate.SimulateParams`.
-    source, day, event
+    source, day, event, scenario
         The demand and the day (see :func:`rehearsal_demand`).
     seed
         Seed of every random draw (the scenario, order sizes and times, transit noise).
@@ -148,7 +167,7 @@ def run_simulate(
         where = store.root if isinstance(store, Workspace) else checkpoint
         raise ForestockError(f"no interrupted rehearsal to resume in {where}")
     with store.stage("simulate", reads=[*_INPUTS, source.value]):  # outcomes and notes
-        the_day, demand = rehearsal_demand(store, source, day, event, seed)
+        the_day, demand = rehearsal_demand(store, source, day, event, seed, scenario)
         problem = SimulateProblem.from_tables(
             the_day, demand, store.read("plan"), store.read("warehouses"), store.read("lanes"),
             store.read("skus"), store.read("regions"))
@@ -160,6 +179,8 @@ def run_simulate(
         check_outcomes(result, problem)
         store.write_many(result.tables)
         facts = _facts(result, elapsed, clock.seconds, source.value)
+        if source is DemandSource.forecast:
+            facts["scenario"] = scenario
         store.note("simulate", facts)
     return SimulateRun(store, facts, result, problem)
 
