@@ -109,8 +109,8 @@ def test_fluid_queue_matches_orders_queued_one_by_one(parcels: int, cap: int) ->
     flow = np.array([[parcels * 1.0, 0.0, 0.0]])
     for r, hrs in enumerate(transit[0]):
         f = np.roll(flow, r, axis=1)
-        got = network.lane_service_units(f, transit, np.array([cap]), units_per_parcel=1.0,
-                                         cdf=cdf) / parcels
+        got = network.serve_flow(f, 0.0, np.array([[0], [0], [0]]), transit, np.array([cap]),
+                                 units_per_parcel=1.0, cdf=cdf).within / parcels
         for k, promise in enumerate((24.0, 48.0)):
             want = _orders_service(parcels, cap, hrs, promise, 0.15, 2.0, cdf)
             assert got[k] == pytest.approx(want, abs=0.01), (hrs, promise)

@@ -33,8 +33,7 @@ from numba import njit
 from forestock.params import Params, within
 
 __all__ = ["DAY_SECONDS", "NetworkParams", "ServiceOutcome", "expected_service", "fluid_route",
-           "intraday_cdf", "lane_on_time", "lane_service_units", "late_reasons", "nearest",
-           "nearest_only", "on_time"]
+           "intraday_cdf", "lane_on_time", "nearest", "nearest_only", "on_time", "serve_flow"]
 
 DAY_SECONDS = 86_400
 
@@ -167,15 +166,6 @@ def on_time(hours: np.ndarray, promise: float, noise: float, last_mile: float) -
 
 
 @njit(cache=True, nogil=True)
-def _p_within(h: float, slack: float, noise: float) -> float:
-    if h <= 0.0:
-        return 1.0 if slack >= 0.0 else 0.0
-    if noise == 0.0:
-        return 1.0 if h <= slack else 0.0
-    return min(max((slack / h - 1.0 + noise) / (2.0 * noise), 0.0), 1.0)
-
-
-@njit(cache=True, nogil=True)
 def fluid_route(indptr: np.ndarray, cell_region: np.ndarray, demand: np.ndarray,
                 stock: np.ndarray, route: np.ndarray, flow: np.ndarray) -> float:
     """Route demand as a fluid, as the rehearsal routes orders: all of a SKU's regions draw
@@ -282,15 +272,31 @@ def lane_service(parcels: np.ndarray, share: np.ndarray, capacity: np.ndarray,
                 lo = top
                 j += 1
             q += a
+        # the chance within a promise is piecewise linear in the delay: 1 up to a, 0 from
+        # b, linear between; so over the delays sorted, with prefix sums of the weights and
+        # of weight x delay, each lane's expectation is two binary searches
+        order = np.argsort(delay[:n], kind="mergesort")
+        d = delay[:n][order]
+        cw = np.zeros(n + 1)
+        cwd = np.zeros(n + 1)
+        for i in range(n):
+            cw[i + 1] = cw[i] + weight[order[i]]
+            cwd[i + 1] = cwd[i] + weight[order[i]] * d[i]
         for r in range(R):
             hrs = transit[w, r]
             if not np.isfinite(hrs):
                 continue
             for k in range(n_k):
-                p = 0.0
-                for i in range(n):
-                    p += weight[i] * _p_within(hrs, promise[k] - last_mile - delay[i], noise)
-                out[w, r, k] = p
+                room = promise[k] - last_mile
+                if hrs <= 0.0 or noise == 0.0:  # a step: in time iff delay <= room - hrs
+                    out[w, r, k] = cw[np.searchsorted(d, room - max(hrs, 0.0), "right")]
+                    continue
+                a = room - hrs * (1.0 + noise)
+                b = room - hrs * (1.0 - noise)
+                ia = np.searchsorted(d, a, "right")
+                ib = max(np.searchsorted(d, b, "left"), ia)
+                mid = (b * (cw[ib] - cw[ia]) - (cwd[ib] - cwd[ia])) / (b - a)
+                out[w, r, k] = cw[ia] + mid
 
 
 def lane_on_time(parcels: np.ndarray, transit: np.ndarray, capacity: np.ndarray, *,
@@ -311,51 +317,48 @@ def lane_on_time(parcels: np.ndarray, transit: np.ndarray, capacity: np.ndarray,
     return p
 
 
-def lane_service_units(flow: np.ndarray, transit: np.ndarray, capacity: np.ndarray, *,
-                       units_per_parcel: float, promise: tuple[float, ...] = (24.0, 48.0),
-                       noise: float = 0.15, last_mile: float = 2.0,
-                       cdf: np.ndarray | None = None) -> np.ndarray:
-    """Units of ``flow[w, r]`` (units per lane over the day) delivered within each promise,
-    after the warehouses' queues (orders of ``units_per_parcel`` units on average) and noisy
-    lanes (see :func:`lane_on_time`)."""
-    p = lane_on_time(flow.sum(axis=1) / units_per_parcel, transit, capacity, promise=promise,
-                     noise=noise, last_mile=last_mile, cdf=cdf)
-    return np.asarray(np.einsum("wr,wrk->k", flow, p))
+@dataclass(frozen=True)
+class ServiceOutcome:
+    """Expected units of a demand scenario: demanded, served, within each promise, and not
+    within the first promise by the rehearsal's reasons."""
+
+    demand: float
+    served: float
+    within: np.ndarray  # float64 [promise]
+    late: dict[str, float]  # stock, backlog, transit (see lane_service)
+    flow: np.ndarray  # float64 [warehouse, region]: units per lane
 
 
-def late_reasons(flow: np.ndarray, unserved: float, route: np.ndarray, transit: np.ndarray,
-                 capacity: np.ndarray, *, units_per_parcel: float, promise: float = 24.0,
-                 noise: float = 0.15, last_mile: float = 2.0,
-                 cdf: np.ndarray | None = None) -> dict[str, float]:
-    """Expected units not delivered within ``promise`` by the rehearsal's reasons: ``stock``
-    (not shipped from the region's nearest warehouse: served farther, or ``unserved``),
-    ``backlog`` (from the nearest, and in time had it left at the end of its order's hour),
-    ``transit`` (the lane and last mile too long even so); and ``within``."""
+def serve_flow(flow: np.ndarray, unserved: float, route: np.ndarray, transit: np.ndarray,
+               capacity: np.ndarray, *, units_per_parcel: float,
+               promise: tuple[float, ...] = (24.0, 48.0), noise: float = 0.15,
+               last_mile: float = 2.0, cdf: np.ndarray | None = None) -> ServiceOutcome:
+    """How units routed ``flow[w, r]`` over the day (and ``unserved`` units) fare: after the
+    warehouses' queues (orders of ``units_per_parcel`` units on average) and noisy lanes
+    (see :func:`lane_on_time`), units within each promise, and units not within the
+    first one by the rehearsal's reasons: ``stock`` (not shipped from the region's nearest
+    warehouse on ``route``: served farther, or unserved), ``backlog`` (from the nearest,
+    and in time had it left at the end of its order's hour), ``transit`` (the lane and
+    last mile too long even so)."""
     parcels = flow.sum(axis=1) / units_per_parcel
-    p, p0 = (lane_on_time(parcels, transit, cap, promise=(promise,), noise=noise,
-                          last_mile=last_mile, cdf=cdf)[:, :, 0]
-             for cap in (capacity, np.full(parcels.size, np.inf)))
+    p = lane_on_time(parcels, transit, capacity, promise=promise, noise=noise,
+                     last_mile=last_mile, cdf=cdf)
+    p0 = lane_on_time(parcels, transit, np.full(parcels.size, np.inf), promise=promise[:1],
+                      noise=noise, last_mile=last_mile, cdf=cdf)[:, :, 0]
+    p24 = p[:, :, 0]
     W, R = transit.shape
     near = np.zeros((W, R), dtype=bool)
     first = route[:, 0]
     near[first[first >= 0], np.flatnonzero(first >= 0)] = True
-    return {
-        "within": float((flow * p).sum()),
-        "stock": float((flow * (1.0 - p))[~near].sum()) + float(unserved),
-        "backlog": float((flow * (p0 - p))[near].sum()),
+    late = {
+        "stock": float((flow * (1.0 - p24))[~near].sum()) + float(unserved),
+        "backlog": float((flow * (p0 - p24))[near].sum()),
         "transit": float((flow * (1.0 - p0))[near].sum()),
     }
-
-
-class ServiceOutcome:
-    """Expected units of a demand scenario: demanded, served, and within each promise."""
-
-    def __init__(self, demand: float, served: float, within: np.ndarray,
-                 flow: np.ndarray) -> None:
-        self.demand = demand
-        self.served = served
-        self.within = within  # float64 [promise]
-        self.flow = flow  # float64 [warehouse, region]: units per lane
+    served = float(flow.sum())
+    return ServiceOutcome(demand=served + float(unserved), served=served,
+                          within=np.asarray(np.einsum("wr,wrk->k", flow, p)), late=late,
+                          flow=flow)
 
 
 def expected_service(indptr: np.ndarray, cell_region: np.ndarray, demand: np.ndarray,
@@ -377,8 +380,5 @@ def expected_service(indptr: np.ndarray, cell_region: np.ndarray, demand: np.nda
     flow = np.zeros((W, R))
     unserved = fluid_route(indptr, cell_region, np.ascontiguousarray(demand, dtype=np.float64),
                            np.ascontiguousarray(stock, dtype=np.float64), route, flow)
-    within = lane_service_units(flow, transit, cap, units_per_parcel=units_per_parcel,
-                                promise=promise, noise=noise, last_mile=last_mile, cdf=cdf)
-    served = float(flow.sum())
-    return ServiceOutcome(demand=served + float(unserved), served=served, within=within,
-                          flow=flow)
+    return serve_flow(flow, unserved, route, transit, cap, units_per_parcel=units_per_parcel,
+                      promise=promise, noise=noise, last_mile=last_mile, cdf=cdf)

@@ -129,18 +129,15 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: SolverArrays, stoc
     within = np.zeros(2)
     late = dict.fromkeys(("stock", "backlog", "transit"), 0.0)
     net = params.network
-    upp, noise, last_mile, cdf = (net.units_per_order, net.transit_noise, net.last_mile_hours,
-                                  net.day_cdf())
+    cdf = net.day_cdf()
     for k in range(n_k):
-        within += network.lane_service_units(flow[k], p.transit, p.outbound,
-                                             units_per_parcel=upp, promise=net.promise_hours,
-                                             noise=noise, last_mile=last_mile, cdf=cdf)
-        for why, units in network.late_reasons(
-                flow[k], unserved_k[k], model.route, p.transit, p.outbound,
-                units_per_parcel=upp, promise=net.promise_hours[0], noise=noise,
-                last_mile=last_mile, cdf=cdf).items():
-            if why in late:
-                late[why] += units / n_k
+        got = network.serve_flow(flow[k], unserved_k[k], model.route, p.transit, p.outbound,
+                                 units_per_parcel=net.units_per_order,
+                                 promise=net.promise_hours, noise=net.transit_noise,
+                                 last_mile=net.last_mile_hours, cdf=cdf)
+        within += got.within
+        for why, units in got.late.items():
+            late[why] += units / n_k
     served = float(flow.sum()) / n_k
     return Evaluation(demand=served + float(unserved_k.mean()), served=served,
                       within_24h=float(within[0]) / n_k, within_48h=float(within[1]) / n_k,
