@@ -64,16 +64,17 @@ def test_read_instance(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kw", "error", "message"),
     [
-        ({"agents": "2\n0\n5\n"}, InstanceError, "robot 1: cell 5 .* is an obstacle"),
-        ({"tasks": "2\n2\n99\n"}, InstanceError, "task 1: cell 99 is off"),
-        ({"tasks": "2\n2\nx\n"}, InstanceError, "task 1: 'x' is not a cell index"),
-        ({"agents": "3\n0\n1\n"}, InstanceError, "says 3 agents"),
+        ({"agents": "2\n0\n5\n"}, InstanceError,
+         r"a\.agents, line 3: start cell 5 .* is an obstacle"),
+        ({"tasks": "2\n2\n99\n"}, InstanceError, r"t\.tasks, line 3: errand cell 99 is off"),
+        ({"tasks": "2\n2\nx\n"}, InstanceError, r"t\.tasks, line 3: 'x' is not a cell index"),
+        ({"agents": "3\n0\n1\n"}, InstanceError, r"a\.agents, line 1: says 3 agents"),
         ({"map_text": GOOD.replace("....\n", "..?.\n")}, MapError, "unknown character '\\?'"),
     ],
 )
 def test_bad_instances(tmp_path: Path, kw: dict[str, str], error: type[Exception],
                        message: str) -> None:
-    """Agents on obstacles, tasks off the map, bad numbers and bad maps raise clear errors."""
+    """Agents on obstacles, tasks off the map, bad numbers and bad maps name file and line."""
     with pytest.raises(error, match=message):
         read_instance(_instance(tmp_path, **kw))
 

@@ -150,8 +150,9 @@ def test_cli_run_output_replays_to_the_same_count(tmp_path: Path,
 
 def test_cli_run_output_refuses_several_errands_before_planning(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A task file of errand lists (the 2024 format) exits 2 with --output, writing nothing."""
-    inst = _tiny_instance(tmp_path, "greedy", "# version for LoRR 2024\n2\n1,5\n7,30\n")
+    """Errand lists under the 2023 rules (one cell a task in their format) exit 2 with --output,
+    writing nothing."""
+    inst = _tiny_instance(tmp_path, "greedy", "2\n1,5\n7,30\n")
     sol = tmp_path / "solution.json"
     assert main(["sortation", "run", str(inst), "--steps", "20", "--output", str(sol)]) == 2
     assert "several errands" in capsys.readouterr().err and not sol.exists()

@@ -4,8 +4,9 @@ Two sources of tasks:
 
 - :class:`TaskList`: a competition task file; robot ``i``'s tasks are
   entries ``i, i + n, i + 2n, ...`` (``roundrobin``, the 2023 rule) or the
-  next unassigned entry when it becomes free (``greedy``). A task is a
-  sequence of errand cells (one in 2023).
+  next unassigned entry when it becomes free (``greedy``); under the 2024
+  rule (``schedule``) a pool of tasks is revealed and the planner assigns
+  them. A task is a sequence of errand cells visited in order (one in 2023).
 - :class:`ParcelFlow`: a sortation centre; a robot fetches a parcel at an
   induction station, carries it to a drop cell of its destination's chute,
   and goes back for the next. Destinations are drawn from a mix.
@@ -41,6 +42,9 @@ DEFAULT_STEPS = 5000
 class TaskList:
     """Tasks from a file: task ``k``'s errands are ``errands[ptr[k]:ptr[k + 1]]``.
 
+    A robot visits a task's errands in order, at most one a step; the task
+    is finished at the step it stands on the last.
+
     Parameters
     ----------
     errands
@@ -48,25 +52,47 @@ class TaskList:
     ptr
         ``int64`` [tasks + 1] offsets into ``errands``.
     assignment
-        ``"roundrobin"`` (robot i takes tasks i, i + n, ...) or ``"greedy"``
-        (a free robot takes the next unassigned task).
+        The 2023 rules: ``"roundrobin"`` (robot i takes tasks i, i + n, ...)
+        or ``"greedy"`` (a free robot takes the next unassigned task). The
+        2024 rules, ``"schedule"``: ``int(reveal * robots)`` tasks are
+        revealed at a time (a new one, the next in the file, each time one
+        is finished) and the planner assigns them; a task nobody has started
+        may be taken back and given to another robot.
+    reveal
+        ``"schedule"``: tasks revealed per robot (``numTasksReveal``).
     """
 
     errands: np.ndarray = field(repr=False)
     ptr: np.ndarray = field(repr=False)
-    assignment: Literal["roundrobin", "greedy"] = "roundrobin"
+    assignment: Literal["roundrobin", "greedy", "schedule"] = "roundrobin"
+    reveal: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.assignment not in ("roundrobin", "greedy"):
-            raise ValueError(f"assignment must be 'roundrobin' or 'greedy', got "
+        if self.assignment not in ("roundrobin", "greedy", "schedule"):
+            raise ValueError(f"assignment must be 'roundrobin', 'greedy' or 'schedule', got "
                              f"{self.assignment!r}")
         if self.ptr.size < 2 or (np.diff(self.ptr) < 1).any():
             raise ValueError("a task list needs at least one task, each of >= 1 errand")
+        if not self.reveal > 0:
+            raise ValueError(f"reveal must be > 0, got {self.reveal}")
 
     @property
     def n_tasks(self) -> int:
         """Number of tasks."""
         return int(self.ptr.size - 1)
+
+    @property
+    def year(self) -> int:
+        """The competition whose rules the list follows: 2023 or 2024 (``"schedule"``)."""
+        return 2024 if self.assignment == "schedule" else 2023
+
+    def revealed(self, n_agents: int) -> int:
+        """Tasks revealed at a time for ``n_agents`` robots, as the 2024 competition counts.
+
+        The competition multiplies in single precision and truncates
+        (``int(numTasksReveal * teamSize)``).
+        """
+        return int(np.float32(self.reveal) * np.float32(n_agents))
 
 
 @dataclass(frozen=True)
@@ -216,7 +242,8 @@ def _check_cells(cells: np.ndarray, free: np.ndarray, grid: GridMap, what: str) 
                             f"of map {grid.name}")
 
 
-def _read_numbers(path: Path, what: str) -> tuple[list[str], list[str]]:
+def _read_lines(path: Path, what: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """Comment lines, and the other non-blank lines with their line numbers (1-based)."""
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except FileNotFoundError:
@@ -224,54 +251,79 @@ def _read_numbers(path: Path, what: str) -> tuple[list[str], list[str]]:
     except UnicodeDecodeError:
         raise InstanceError(f"{what} file {path} is not ASCII text") from None
     comments = [ln for ln in lines if ln.startswith("#")]
-    body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    body = [(k + 1, ln.strip()) for k, ln in enumerate(lines)
+            if ln.strip() and not ln.startswith("#")]
     return comments, body
 
 
-def _read_agents(path: Path) -> np.ndarray:
-    _, body = _read_numbers(path, "agents")
-    try:
-        n = int(body[0])
-        starts = np.array([int(x) for x in body[1:]], dtype=np.int64)
-    except (ValueError, IndexError):
-        raise InstanceError(f"{path.name}: expected a count then one cell index a line") from None
-    if starts.size != n:
-        raise InstanceError(f"{path.name}: the first line says {n} agents, the file lists "
-                            f"{starts.size}")
-    return starts
+def _count(path: Path, body: list[tuple[int, str]], what: str) -> int:
+    """The count on the first line of a file of ``what``, checked against the lines after it."""
+    if not body:
+        raise InstanceError(f"{path.name}: empty; the first line must be the number of {what}")
+    line, text = body[0]
+    if not re.fullmatch(r"\d+", text):
+        raise InstanceError(f"{path.name}, line {line}: {text!r} is not the number of {what}")
+    n = int(text)
+    if len(body) - 1 != n:
+        raise InstanceError(f"{path.name}, line {line}: says {n} {what}, the file lists "
+                            f"{len(body) - 1}")
+    return n
 
 
-def _read_tasks(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    _, body = _read_numbers(path, "tasks")
-    try:
-        m = int(body[0])
-    except (ValueError, IndexError):
-        raise InstanceError(f"{path.name}: the first line must be the number of tasks") from None
-    rows = body[1:]
-    if len(rows) != m:
-        raise InstanceError(f"{path.name}: the first line says {m} tasks, the file lists "
-                            f"{len(rows)}")
-    if all("," not in r for r in rows):
-        try:
-            errands = np.array(rows, dtype=np.int64)
-        except ValueError:
-            bad = next(i for i, r in enumerate(rows) if not re.fullmatch(r"-?\d+", r))
-            raise InstanceError(f"{path.name}, task {bad}: {rows[bad]!r} is not a cell index"
-                                ) from None
-        return errands, np.arange(m + 1, dtype=np.int64)
+def _read_agents(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Start cells, and the line of each."""
+    _, body = _read_lines(path, "agents")
+    _count(path, body, "agents")
+    for line, text in body[1:]:
+        if not re.fullmatch(r"-?\d+", text):
+            raise InstanceError(f"{path.name}, line {line}: {text!r} is not a cell index")
+    return (np.array([int(t) for _, t in body[1:]], dtype=np.int64),
+            np.array([ln for ln, _ in body[1:]], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class _TaskFile:
+    errands: np.ndarray
+    ptr: np.ndarray
+    lines: np.ndarray  # line of each task
+    year: int | None  # from a "# version for LoRR <year>" header
+
+
+def _read_tasks(path: Path) -> _TaskFile:
+    comments, body = _read_lines(path, "tasks")
+    m = _count(path, body, "tasks")
+    year = None
+    for c in comments:
+        found = re.search(r"version for LoRR (\d{4})", c)
+        if found:
+            year = int(found.group(1))
     parts: list[int] = []
     ptr = [0]
-    for i, r in enumerate(rows):
-        try:
-            cells = [int(x) for x in r.split(",") if x.strip()]
-        except ValueError:
-            raise InstanceError(f"{path.name}, task {i}: {r!r} is not a list of cell indices"
-                                ) from None
-        if not cells:
-            raise InstanceError(f"{path.name}, task {i}: no errand")
-        parts.extend(cells)
+    for line, text in body[1:]:
+        if not re.fullmatch(r"-?\d+(\s*,\s*-?\d+)*\s*,?", text):
+            raise InstanceError(f"{path.name}, line {line}: {text!r} is not a cell index or a "
+                                f"comma-separated list of them")
+        parts.extend(int(x) for x in text.split(",") if x.strip())
         ptr.append(len(parts))
-    return np.array(parts, dtype=np.int64), np.array(ptr, dtype=np.int64)
+    lines = np.array([ln for ln, _ in body[1:]], dtype=np.int64)
+    if m == 0:
+        raise InstanceError(f"{path.name}, line {body[0][0]}: no tasks")
+    return _TaskFile(np.array(parts, dtype=np.int64), np.array(ptr, dtype=np.int64), lines, year)
+
+
+def _check_lines(cells: np.ndarray, lines: np.ndarray, grid: GridMap, file: str, what: str
+                 ) -> None:
+    """Raise naming the file and line of the first cell off the map or on an obstacle."""
+    off = (cells < 0) | (cells >= grid.size)
+    blocked = ~off & ~grid.free[np.clip(cells, 0, grid.size - 1)]
+    bad = np.flatnonzero(off | blocked)
+    if not bad.size:
+        return
+    k = int(bad[0])
+    c = int(cells[k])
+    where = (f"is off the {grid.height}x{grid.width} map" if off[k] else
+             "(row {}, column {}) is an obstacle of the map".format(*divmod(c, grid.width)))
+    raise InstanceError(f"{file}, line {lines[k]}: {what} cell {c} {where}")
 
 
 def _steps_for(path: Path) -> int | None:
@@ -288,15 +340,41 @@ def _steps_for(path: Path) -> int | None:
     return None
 
 
+def _rules(spec: dict[str, object], name: str, task_year: int | None) -> int:
+    """2023 or 2024: the competition whose rules an instance follows."""
+    version = spec.get("version")
+    year = task_year
+    if version is not None:
+        found = re.fullmatch(r"\s*(\d{4}) LoRR\s*", str(version))
+        if not found:
+            raise InstanceError(f"{name}: version {version!r} is not '<year> LoRR'")
+        year = int(found.group(1))
+    if year is None or year == 2023:
+        return 2023
+    if year != 2024:
+        raise InstanceError(f"{name}: the {year} rules are not known (known: 2023, 2024)")
+    if "taskAssignmentStrategy" in spec:
+        raise InstanceError(f"{name}: taskAssignmentStrategy is a 2023 rule; under the 2024 "
+                            f"rules the planner schedules the tasks")
+    return 2024
+
+
 def read_instance(path: str | Path, steps: int | None = None, model: ActionModel = "rotation"
                   ) -> SortationProblem:
     """Read a League of Robot Runners instance JSON and the files it names.
+
+    A 2023 instance hands out tasks by its ``taskAssignmentStrategy``; a
+    2024 one (``"version": "2024 LoRR"``, or a task file headed ``# version
+    for LoRR 2024``) reveals ``numTasksReveal`` tasks per robot and leaves
+    their assignment to the planner (a :class:`TaskList` of assignment
+    ``"schedule"``).
 
     Parameters
     ----------
     path
         The instance JSON (``mapFile``, ``agentFile``, ``teamSize``,
-        ``taskFile``, ``numTasksReveal``, ``taskAssignmentStrategy``).
+        ``taskFile``, ``numTasksReveal``, ``taskAssignmentStrategy`` or
+        ``version``).
     steps
         Steps to run; default: the instance's entry in
         ``../simulation_time.json`` where there is one, else 5,000.
@@ -306,8 +384,8 @@ def read_instance(path: str | Path, steps: int | None = None, model: ActionModel
     Raises
     ------
     InstanceError, MapError
-        A file is missing or malformed, an agent stands on an obstacle, a
-        task lies off the map.
+        A file is missing or malformed (the message names the file and
+        line), an agent stands on an obstacle, a task lies off the map.
     """
     p = Path(path)
     try:
@@ -322,28 +400,34 @@ def read_instance(path: str | Path, steps: int | None = None, model: ActionModel
         if key not in spec:
             raise InstanceError(f"{p.name}: no {key!r} entry")
     grid = read_map(p.parent / spec["mapFile"])
-    starts = _read_agents(p.parent / spec["agentFile"])
-    team = int(spec["teamSize"])
-    if not 1 <= team <= starts.size:
-        raise InstanceError(f"{p.name}: teamSize {team} but the agent file lists {starts.size}")
+    starts, start_lines = _read_agents(p.parent / spec["agentFile"])
+    team = spec["teamSize"]
+    if not isinstance(team, int) or not 1 <= team <= starts.size:
+        raise InstanceError(f"{p.name}: teamSize {team!r} but the agent file lists "
+                            f"{starts.size}")
     starts = starts[:team]
-    errands, ptr = _read_tasks(p.parent / spec["taskFile"])
-    strategy = spec.get("taskAssignmentStrategy", "greedy")
-    if strategy not in ("roundrobin", "greedy"):
-        raise InstanceError(f"{p.name}: unknown taskAssignmentStrategy {strategy!r} "
-                            f"(known: 'roundrobin', 'greedy')")
+    _check_lines(starts, start_lines[:team], grid, spec["agentFile"], "start")
+    tf = _read_tasks(p.parent / spec["taskFile"])
+    _check_lines(tf.errands, np.repeat(tf.lines, np.diff(tf.ptr)), grid, spec["taskFile"],
+                 "errand")
+    if _rules(spec, p.name, tf.year) == 2024:
+        reveal = spec.get("numTasksReveal", 1)
+        if isinstance(reveal, bool) or not isinstance(reveal, int | float) or not reveal > 0:
+            raise InstanceError(f"{p.name}: numTasksReveal must be a number > 0, got {reveal!r}")
+        tasks = TaskList(tf.errands.astype(np.int32), tf.ptr, "schedule", float(reveal))
+    else:
+        strategy = spec.get("taskAssignmentStrategy", "greedy")
+        if strategy not in ("roundrobin", "greedy"):
+            raise InstanceError(f"{p.name}: unknown taskAssignmentStrategy {strategy!r} "
+                                f"(known: 'roundrobin', 'greedy')")
+        tasks = TaskList(tf.errands.astype(np.int32), tf.ptr, strategy)
     n_steps = steps if steps is not None else (_steps_for(p) or DEFAULT_STEPS)
-    off = (errands < 0) | (errands >= grid.size)
-    if off.any():
-        k = int(np.searchsorted(ptr, np.flatnonzero(off)[0], side="right") - 1)
-        raise InstanceError(f"{spec['taskFile']}, task {k}: cell {errands[np.flatnonzero(off)[0]]}"
-                            f" is off the {grid.height}x{grid.width} map")
     return SortationProblem(
         name=p.stem,
         grid=grid,
         starts=starts.astype(np.int32),
         headings=np.zeros(team, dtype=np.int8),
-        tasks=TaskList(errands.astype(np.int32), ptr, strategy),
+        tasks=tasks,
         steps=n_steps,
         model=model,
     )
