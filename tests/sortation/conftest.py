@@ -12,6 +12,7 @@ from tests.conftest import SHARED
 
 LORR = SHARED / "data" / "lorr"
 TR23 = LORR / "2023 Competition" / "Test Round Evaluation Instances"
+LORR24 = LORR / "2024 Competition"
 
 
 def lorr_path(*parts: str) -> Path:
@@ -19,6 +20,15 @@ def lorr_path(*parts: str) -> Path:
     p = TR23.joinpath(*parts)
     if not p.exists():
         pytest.skip(f"League of Robot Runners data not found at {p} (../shared is absent)")
+    return p
+
+
+def lorr24_path(*parts: str) -> Path:
+    """A path under the 2024 competition data, or skip the test where it is absent."""
+    p = LORR24.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is absent (not in this copy of the League of Robot Runners data, "
+                    f"../shared/data/lorr)")
     return p
 
 

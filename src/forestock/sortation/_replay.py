@@ -1,10 +1,15 @@
 """Replay a published League of Robot Runners solution and count what it finished.
 
 The solution's executed actions (``actualPaths``) are applied step by step
-under the rotation model from the instance's start cells; tasks follow the
+under the rotation model from the instance's start cells (``T``, a step the
+planner ran out of time, is a wait). Under the 2023 rules tasks follow the
 instance's assignment rule, and a task is finished at the first step its
-robot stands on its cell. Every conflict found by :func:`find_conflicts`
-is reported, not raised.
+robot stands on its cell. Under the 2024 rules the solution's
+``actualSchedule`` says which task each robot holds from which step; the
+robot visits the task's errands in order, one a step, and the task is
+finished at the step it stands on the last, as the competition's
+``TaskManager`` counts. Every conflict found by :func:`find_conflicts`, and
+every assignment the 2024 rules forbid, is reported, not raised.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from forestock.sortation._errors import SolutionError
 from forestock.sortation._instance import SortationProblem, TaskList
 from forestock.sortation._validate import find_conflicts
 
-__all__ = ["ReplayResult", "follow_tasks", "load_solution", "replay"]
+__all__ = ["ReplayResult", "follow_schedule", "follow_tasks", "load_solution", "parse_schedule",
+           "replay"]
 
 _ACTIONS = "FRCW"
 _CODE = np.full(256, -1, dtype=np.int8)
 for _k, _ch in enumerate(_ACTIONS):
     _CODE[ord(_ch)] = _k
+_CODE[ord("T")] = 3  # the planner ran out of time: every robot waits
 _DR = np.array([0, 1, 0, -1])
 _DC = np.array([1, 0, -1, 0])
 
@@ -42,9 +49,13 @@ class ReplayResult:
     published
         The solution's own ``numTaskFinished`` (None if absent).
     conflicts
-        Number of broken rules found.
+        Number of broken rules found (paths, and 2024 assignments).
     first_conflicts
         Messages of the first few.
+    events
+        ``int64`` [events, 4] rows ``(step, robot, task, errands done)``:
+        each errand reached, as the 2024 competition logs it (2024 rules;
+        empty under 2023).
     """
 
     name: str
@@ -57,6 +68,7 @@ class ReplayResult:
     finished_per_step: np.ndarray = field(repr=False)
     positions: np.ndarray = field(repr=False)
     headings: np.ndarray = field(repr=False)
+    events: np.ndarray = field(default_factory=lambda: np.empty((0, 4), np.int64), repr=False)
 
 
 def load_solution(path: str | Path) -> dict[str, Any]:
@@ -108,7 +120,8 @@ def _actions(paths: list[Any], name: str) -> np.ndarray:
             k = int(bad[0])
             tok = text.strip(",").split(",")[k]
             raise SolutionError(f"{name}: robot {a}, step {k + 1}: unknown action {tok!r} "
-                                f"(the rotation model knows {', '.join(_ACTIONS)})")
+                                f"(the rotation model knows {', '.join(_ACTIONS)}, and T: "
+                                f"a timed-out wait)")
         rows.append(codes)
     steps = min(r.size for r in rows)
     return np.stack([r[:steps] for r in rows], axis=1)  # [steps, robots]
@@ -172,15 +185,158 @@ def follow_tasks(tasks: TaskList, positions: np.ndarray) -> tuple[np.ndarray, np
     return finished, np.concatenate(logs)
 
 
+def parse_schedule(entries: list[Any], n_agents: int, name: str = "solution") -> np.ndarray:
+    """Read an ``actualSchedule``: per robot, a string ``"step:task,step:task,..."``.
+
+    Returns
+    -------
+    np.ndarray
+        ``int64`` [changes, 3] rows ``(step, robot, task)``, by step then
+        robot: from ``step`` on, ``robot`` holds ``task`` (-1: none).
+
+    Raises
+    ------
+    SolutionError
+        Not one string per robot, or an entry that is not ``step:task``, or
+        steps that do not increase.
+    """
+    if not isinstance(entries, list) or len(entries) != n_agents:
+        raise SolutionError(f"{name}: actualSchedule must list one string per robot")
+    rows: list[tuple[int, int, int]] = []
+    for a, text in enumerate(entries):
+        if not isinstance(text, str):
+            raise SolutionError(f"{name}: actualSchedule of robot {a} is not a string")
+        last = 0
+        for k, item in enumerate(x for x in text.split(",") if x.strip()):
+            step, sep, task = item.partition(":")
+            try:
+                t, j = int(step), int(task)
+            except ValueError:
+                raise SolutionError(f"{name}: actualSchedule of robot {a}, entry {k}: {item!r} "
+                                    f"is not step:task") from None
+            if not sep or t <= last or j < -1:
+                raise SolutionError(f"{name}: actualSchedule of robot {a}, entry {k}: {item!r} "
+                                    f"(steps must increase from 1, tasks be >= -1)")
+            last = t
+            rows.append((t, a, j))
+    out = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return out[np.lexsort((out[:, 1], out[:, 0]))]
+
+
+def follow_schedule(tasks: TaskList, positions: np.ndarray, schedule: np.ndarray,
+                    max_messages: int = 5) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """Count the tasks finished along ``positions`` under the 2024 rules and ``schedule``.
+
+    As the competition's ``TaskManager``: ``tasks.revealed(robots)`` tasks
+    are revealed before the first step, task ``k`` being the file's entry
+    ``k`` modulo the tasks; at each step ``t`` (from 1) the assignment
+    changes of ``schedule`` at ``t`` take effect, then each robot holding a
+    task and standing on its next errand moves on to the errand after it
+    (finishing the task after the last), then new tasks are revealed until
+    as many are unfinished as at the start. A step's changes are refused,
+    all of them, when one gives a task not revealed or already finished,
+    gives one task to two robots, or takes a robot off a task it has
+    started.
+
+    Parameters
+    ----------
+    tasks
+        The instance's tasks (any assignment rule; the reveal count is theirs).
+    positions
+        [steps + 1, robots] cells; row 0 is the start.
+    schedule
+        ``int64`` [changes, 3] rows ``(step, robot, task)``, by step (see
+        :func:`parse_schedule`).
+
+    Returns
+    -------
+    finished : np.ndarray
+        ``int64`` [steps]: tasks finished at each step.
+    events : np.ndarray
+        ``int64`` [events, 4] rows ``(step, robot, task, errands done)``.
+    errors : int
+        Steps whose changes were refused.
+    messages : list of str
+        The first ``max_messages`` reasons.
+    """
+    steps, n = positions.shape[0] - 1, positions.shape[1]
+    m = tasks.n_tasks
+    pool = tasks.revealed(n)
+    cap = pool + 1024
+    state = np.zeros(cap, dtype=np.int8)  # 0 hidden, 1 revealed, 2 finished
+    state[:pool] = 1
+    revealed = pool
+    holding = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.int64)  # errands done of the task held
+    finished = np.zeros(steps, dtype=np.int64)
+    logs: list[np.ndarray] = []
+    errors = 0
+    messages: list[str] = []
+    cut = np.searchsorted(schedule[:, 0], np.arange(1, steps + 2))
+    for t in range(1, steps + 1):
+        ch = schedule[cut[t - 1]:cut[t]]
+        if ch.size:
+            problem = _refused(ch, holding, done, state, revealed)
+            if problem:
+                errors += 1
+                if len(messages) < max_messages:
+                    messages.append(f"schedule error at step {t}: {problem}")
+            else:
+                done[ch[:, 1]] = np.where(holding[ch[:, 1]] == ch[:, 2], done[ch[:, 1]], 0)
+                holding[ch[:, 1]] = ch[:, 2]
+        who = np.flatnonzero(holding >= 0)
+        k = holding[who] % m
+        hit = positions[t, who] == tasks.errands[tasks.ptr[k] + done[who]]
+        who, k = who[hit], k[hit]
+        if who.size:
+            done[who] += 1
+            logs.append(np.stack([np.full(who.size, t), who, holding[who], done[who]], axis=1))
+            over = who[tasks.ptr[k] + done[who] == tasks.ptr[k + 1]]
+            if over.size:
+                finished[t - 1] = over.size
+                state[holding[over]] = 2
+                holding[over] = -1
+                done[over] = 0
+                if revealed + over.size > state.size:
+                    state = np.concatenate([state, np.zeros(state.size + over.size, np.int8)])
+                state[revealed:revealed + over.size] = 1
+                revealed += over.size
+    events = np.concatenate(logs) if logs else np.empty((0, 4), dtype=np.int64)
+    return finished, events, errors, messages
+
+
+def _refused(ch: np.ndarray, holding: np.ndarray, done: np.ndarray, state: np.ndarray,
+             revealed: int) -> str:
+    """Why the competition refuses a step's assignment changes ``ch``, or ``""``."""
+    for _, a, j in ch.tolist():
+        if j >= 0 and (j >= revealed or state[j] != 1):
+            return f"robot {a} is given task {j}, " + (
+                "not revealed" if j >= revealed else "already finished")
+        if holding[a] >= 0 and done[a] > 0 and j != holding[a]:
+            return f"robot {a} is taken off task {holding[a]}, which it has started"
+    after = holding.copy()
+    after[ch[:, 1]] = ch[:, 2]
+    held = np.sort(after[after >= 0])
+    twice = held[1:][held[1:] == held[:-1]]
+    if twice.size:
+        both = np.flatnonzero(after == twice[0])
+        return f"task {twice[0]} is given to robots {both[0]} and {both[1]}"
+    return ""
+
+
 def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
            max_messages: int = 5) -> ReplayResult:
     """Replay ``solution`` on ``problem``; count tasks finished and conflicts.
+
+    A 2023 instance (``roundrobin``) hands out its tasks by its rule; a 2024
+    one (``schedule``) follows the solution's ``actualSchedule``.
 
     Raises
     ------
     SolutionError
         The solution is unreadable, uses another action model or unknown
-        actions, or does not start where the instance's robots start.
+        actions, does not start where the instance's robots start, or is a
+        2024 one without its ``actualSchedule``.
     """
     name = Path(solution).name if isinstance(solution, str | Path) else "solution"
     data = solution if isinstance(solution, dict) else load_solution(solution)
@@ -191,8 +347,9 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
     tasks = problem.tasks
     if not isinstance(tasks, TaskList):
         raise SolutionError("solutions are replayed on competition instances (task lists)")
-    if tasks.assignment != "roundrobin":
-        raise SolutionError(f"{name}: only the 2023 'roundrobin' task assignment is replayed")
+    if tasks.assignment == "greedy":
+        raise SolutionError(f"{name}: the 2023 'greedy' task assignment is not replayed (known: "
+                            f"2023 'roundrobin', and the 2024 rules)")
     n = problem.n_agents
     if data.get("teamSize") != n:
         raise SolutionError(f"{name}: teamSize {data.get('teamSize')} but the instance has {n} "
@@ -200,6 +357,13 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
     paths = data.get("actualPaths")
     if not isinstance(paths, list) or len(paths) != n:
         raise SolutionError(f"{name}: actualPaths must list one string per robot")
+    schedule = None
+    if tasks.assignment == "schedule":
+        if "actualSchedule" not in data:
+            raise SolutionError(f"{name}: no actualSchedule; under the 2024 rules the tasks a "
+                                f"robot finishes depend on the tasks it held (the competition "
+                                f"writes it when run with --outputScreen 1)")
+        schedule = parse_schedule(data["actualSchedule"], n, name)
     w = problem.grid.width
     start = data.get("start")
     if not isinstance(start, list) or len(start) != n:
@@ -232,12 +396,21 @@ def replay(problem: SortationProblem, solution: str | Path | dict[str, Any],
         inside = (r >= 0) & (r < h) & (c >= 0) & (c < wd)
         positions[t + 1] = np.where(inside, r * wd + c, -1)
         headings[t + 1] = hd
-    finished, _ = follow_tasks(tasks, positions)
-    found = find_conflicts(problem.grid, positions, headings, lanes=problem.lanes)
+    found = [str(e) for e in find_conflicts(problem.grid, positions, headings,
+                                             lanes=problem.lanes)]
+    conflicts = len(found)
+    events = np.empty((0, 4), dtype=np.int64)
+    if schedule is not None:
+        finished, events, errors, why = follow_schedule(tasks, positions, schedule,
+                                                        max_messages)
+        conflicts += errors
+        found = why + found
+    else:
+        finished, _ = follow_tasks(tasks, positions)
     published = data.get("numTaskFinished")
     return ReplayResult(
         name=problem.name, steps=steps, n_agents=n, tasks_finished=int(finished.sum()),
         published=int(published) if isinstance(published, int) else None,
-        conflicts=len(found), first_conflicts=tuple(str(e) for e in found[:max_messages]),
-        finished_per_step=finished, positions=positions, headings=headings,
+        conflicts=conflicts, first_conflicts=tuple(found[:max_messages]),
+        finished_per_step=finished, positions=positions, headings=headings, events=events,
     )
