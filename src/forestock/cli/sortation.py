@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,9 @@ from forestock.cli._common import (
     user_errors,
 )
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
+
+if TYPE_CHECKING:
+    from forestock.sortation import SortationProblem
 
 sortation_app = typer.Typer(
     name="sortation",
@@ -52,6 +55,13 @@ def _best_known(instance: Path) -> int | None:
     return None
 
 
+def _rules(problem: SortationProblem) -> str | None:
+    """The competition whose task rules ``problem`` follows: ``"2023"`` or ``"2024"``."""
+    from forestock.sortation import TaskList
+
+    return str(problem.tasks.year) if isinstance(problem.tasks, TaskList) else None
+
+
 def _print(title: str, facts: dict[str, Any]) -> None:
     t = Table(title=Text(title), show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -72,7 +82,7 @@ def replay(
     solution: Annotated[Path, typer.Argument(help="Published solution (.json or .json.zip).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Replay a published solution: tasks finished and conflicts."""
+    """Replay a published solution: tasks finished and conflicts (2023 or 2024 rules)."""
     from forestock.sortation import read_instance
     from forestock.sortation._replay import replay as run_replay
 
@@ -81,7 +91,7 @@ def replay(
         t0 = time.perf_counter()
         r = run_replay(problem, solution)
     facts: dict[str, Any] = {
-        "instance": r.name, "robots": r.n_agents, "steps": r.steps,
+        "instance": r.name, "rules": _rules(problem), "robots": r.n_agents, "steps": r.steps,
         "tasks_finished": r.tasks_finished, "published": r.published,
         "conflicts": r.conflicts, "first_conflicts": list(r.first_conflicts),
         "seconds": round(time.perf_counter() - t0, 2),
@@ -124,7 +134,8 @@ def run(
             r = solve_sortation(problem, seed=seed, callbacks=RichCallbacks(progress))
     best = _best_known(instance)
     facts: dict[str, Any] = {
-        "instance": r.name, "robots": r.n_agents, "steps": r.steps, "seed": seed,
+        "instance": r.name, "rules": _rules(problem), "robots": r.n_agents, "steps": r.steps,
+        "seed": seed,
         "tasks_finished": r.tasks_finished, "best_known": best,
         "ratio_to_best_known": (r.tasks_finished / best) if best and steps is None
         else None,
