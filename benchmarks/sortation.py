@@ -4,14 +4,20 @@ For each 2023 test-round instance (sortation and warehouse): tasks finished
 by forestock's planner, the best-known figure and their ratio, and planning
 milliseconds per step; beside it, in the same process, a baseline planner
 (plain PIBT: no lanes, no congestion guidance, no turn commitment), and the
-replay of the published best solution. On generated centres (the code path
-of ``forestock sortation size``): parcels per robot-hour at 100 to 500
-robots against the real-world 67 (20,000 an hour with 300 robots), the
-fleet sized for each, and throughput against fleet size.
+replay of the published best solution. For each 2024 test-round instance
+(sortation_large_2000, warehouse_large_5000; the planner schedules the
+tasks): the same figures, the baseline being forestock's planner with the
+plain scheduler (nearest revealed task, never taken back), and the run
+written as a competition solution and replayed (its count must come back).
+On generated centres (the code path of ``forestock sortation size``):
+parcels per robot-hour at 100 to 500 robots against the real-world 67
+(20,000 an hour with 300 robots), the fleet sized for each, and throughput
+against fleet size.
 
-Run ``python benchmarks/sortation.py`` (full: 5,000 steps) or ``--quick``
-(500 steps, compares against the best-known figure scaled by steps). The
-last line printed is one JSON object.
+Run ``python benchmarks/sortation.py`` (full: every instance's own steps,
+5,000 for 2023) or ``--quick`` (500 steps for 2023, 300 for 2024; compares
+against the best-known figure scaled by steps). ``--only 2023|2024|centres``
+runs one part. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -19,10 +25,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import tempfile
 import time
 from pathlib import Path
 
-from forestock.sortation import SortationParams, read_instance, solve_sortation
+from forestock.sortation import (
+    SortationParams,
+    SortationProblem,
+    SortationResult,
+    read_instance,
+    solve_sortation,
+    write_solution,
+)
 from forestock.sortation._replay import replay
 from forestock.sortation._sizing import (
     SizingParams,
@@ -36,9 +50,14 @@ from forestock.world._geo import load_cities, select_regions
 LORR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lorr"
 TR23 = LORR / "2023 Competition" / "Test Round Evaluation Instances"
 INSTANCES = ("TR23-sortation_large", "TR23-warehouse_large")
+TR24 = LORR / "2024 Competition" / "Test Round Evaluation Instances"
+INSTANCES_2024 = {"sortation_large_2000": "TR-24-sortation_large_2000",
+                  "warehouse_large_5000": "TR-24-warehouse_large_5000"}  # file: best-known row
 REAL_WORLD_PER_ROBOT_HOUR = 20_000 / 300
 BASELINE = SortationParams(highway=0, congestion_weight=0.0, commit_weight=0.0,
                            record_paths=False, validate=False)
+BASELINE_2024 = SortationParams(task_length_weight=0.0, reassign=False, record_paths=False,
+                                validate=False)
 
 
 def _best_known() -> dict[str, int]:
@@ -97,35 +116,69 @@ def _centres(quick: bool, seed: int) -> dict[str, object]:
     }
 
 
+def _against(problem: SortationProblem, best_known: float, baseline: SortationParams,
+             baseline_name: str, seed: int) -> tuple[SortationResult, dict[str, object]]:
+    """Our planner (validated) and a baseline on ``problem``; the row of figures."""
+    t0 = time.perf_counter()
+    ours = solve_sortation(problem, seed=seed)  # validated inside
+    wall = time.perf_counter() - t0
+    base = solve_sortation(problem, baseline, seed=seed)
+    return ours, {
+        "robots": problem.n_agents,
+        "tasks_finished": ours.tasks_finished,
+        "best_known": round(best_known),
+        "ratio_to_best_known": round(ours.tasks_finished / best_known, 4),
+        "plan_ms_per_step": round(ours.mean_plan_ms, 3),
+        "plan_ms_max": round(ours.max_plan_ms, 3),
+        "seconds": round(wall, 1),
+        f"baseline_{baseline_name}_tasks": base.tasks_finished,
+        "ratio_to_baseline": round(ours.tasks_finished / max(1, base.tasks_finished), 3),
+    }
+
+
+def _rules_2024(quick: bool, seed: int, best: dict[str, int]) -> dict[str, object]:
+    """The 2024 test-round instances: ours and the plain scheduler; the run written, replayed."""
+    rows: dict[str, object] = {}
+    for name, row_name in INSTANCES_2024.items():
+        path = TR24 / "warehouse.domain" / f"{name}.json"
+        full = read_instance(path)
+        problem = read_instance(path, steps=300) if quick else full
+        bk = best[row_name] * problem.steps / full.steps
+        ours, row = _against(problem, bk, BASELINE_2024, "nearest_task", seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            rep = replay(problem, write_solution(problem, ours, Path(tmp) / "solution.json"))
+        row["steps"] = problem.steps
+        row["written_replayed_tasks_finished"] = rep.tasks_finished
+        row["written_replayed_conflicts"] = rep.conflicts
+        sol = TR24 / "best_solutions" / f"TR24-{name}.json.zip"
+        if not quick and sol.exists():
+            published = replay(full, sol)
+            row["published_replay_tasks_finished"] = published.tasks_finished
+            row["published_replay_conflicts"] = published.conflicts
+        rows[row_name] = row
+        print(row_name, row, flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true",
-                    help="500 steps per instance, 900 measured steps per centre")
+                    help="500 steps per 2023 instance, 300 per 2024 one, 900 measured steps "
+                         "per centre")
+    ap.add_argument("--only", choices=("2023", "2024", "centres"),
+                    help="run one part: the 2023 or 2024 instances, or the generated centres")
     ap.add_argument("--centres-only", action="store_true",
-                    help="skip the competition instances")
+                    help="skip the competition instances (as --only centres)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    only = "centres" if args.centres_only else args.only
     steps = 500 if args.quick else 5000
     best = _best_known()
     out: dict[str, object] = {"steps": steps, "seed": args.seed, "instances": {}}
-    for name in () if args.centres_only else INSTANCES:
+    for name in INSTANCES if only in (None, "2023") else ():
         problem = read_instance(TR23 / "warehouse.domain" / f"{name}.json", steps=steps)
-        t0 = time.perf_counter()
-        ours = solve_sortation(problem, seed=args.seed)  # validated inside
-        wall = time.perf_counter() - t0
-        base = solve_sortation(problem, BASELINE, seed=args.seed)
         bk = best[name] * steps / 5000  # the published run is 5,000 steps
-        row: dict[str, object] = {
-            "robots": problem.n_agents,
-            "tasks_finished": ours.tasks_finished,
-            "best_known": round(bk),
-            "ratio_to_best_known": round(ours.tasks_finished / bk, 4),
-            "plan_ms_per_step": round(ours.mean_plan_ms, 3),
-            "plan_ms_max": round(ours.max_plan_ms, 3),
-            "seconds": round(wall, 1),
-            "baseline_plain_pibt_tasks": base.tasks_finished,
-            "ratio_to_baseline": round(ours.tasks_finished / max(1, base.tasks_finished), 3),
-        }
+        _, row = _against(problem, bk, BASELINE, "plain_pibt", args.seed)
         sol = TR23 / "best_solutions" / f"{name}.json.zip"
         if not args.quick and sol.exists():
             rep = replay(read_instance(TR23 / "warehouse.domain" / f"{name}.json"), sol)
@@ -133,7 +186,10 @@ def main() -> None:
             row["replay_conflicts"] = rep.conflicts
         out["instances"][name] = row  # type: ignore[index]
         print(name, row, flush=True)
-    out["centre"] = _centres(args.quick, args.seed)
+    if only in (None, "2024"):
+        out["instances_2024"] = _rules_2024(args.quick, args.seed, best)
+    if only in (None, "centres"):
+        out["centre"] = _centres(args.quick, args.seed)
     print(json.dumps(out))
 
 
