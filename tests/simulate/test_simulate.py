@@ -25,6 +25,9 @@ from forestock.simulate import (
 )
 from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
+from forestock.simulate import _queues as Q
+from forestock.simulate import _tallies as T
+from forestock.simulate._arrays import DayShape, Queue, Start, plain
 from forestock.simulate._profile import intraday_cdf
 from forestock.tables import IdIndex
 from tests.simulate.simpy_model import compare, simpy_rehearse
@@ -245,10 +248,11 @@ def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
     keys = np.arange(5, 3000, 7, dtype=np.int64)
     units = np.random.default_rng(4).integers(0, 900, keys.size).astype(np.int64)
     n = keys.size
-    want = (np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
-            np.empty(n, dtype=np.uint64), np.empty(n))
-    K.start_cells(keys, np.uint64(9), units, size_thr, cdf, inv_width, lut, *want)
-    start = E.StartPass(keys, units, 9, size_thr, cdf, inv_width, lut, blocks=13)
+    want = Start(np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
+                 np.empty(n, dtype=np.uint64), np.empty(n))
+    shape = DayShape(size_thr, cdf, inv_width, lut)
+    K.start_cells(*plain(keys, units, np.uint64(9), shape, want))
+    start = E.StartPass(keys, units, 9, shape, blocks=13)
     threads = [threading.Thread(target=start.run) for _ in range(3)]
     for t in threads:
         t.start()
@@ -459,7 +463,7 @@ def test_queue_bases_give_every_parcel_its_wait() -> None:
         capacity = np.full(5, cap, dtype=np.int64)
         start = arrived.copy()
         bases, span = np.empty(counts.shape, dtype=np.int32), np.empty((5, 4), dtype=np.int64)
-        K.queue_bases(counts, arrived, shipped, capacity, bases, span)
+        Q.queue_bases(*plain(counts, Queue(arrived, shipped, bases, span), capacity))
         got = _waits(counts, start, shipped, capacity, bases, span)
         assert got.tolist() == _plain_waits(counts, start, shipped, capacity).tolist()
         np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
@@ -471,22 +475,22 @@ def test_shard_bases_match_the_reduce() -> None:
     chunks of one block of seconds and of several, with one cut or many."""
     rng = np.random.default_rng(1)
     for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (1, 200, 12),
-                                 (2, 200, 400), (3, 3 * K.BLOCK, 600), (2, 3600, 5000)]:
+                                 (2, 200, 400), (3, 3 * Q.BLOCK, 600), (2, 3600, 5000)]:
         counts = rng.integers(0, 4, (n_shards, 5, n_sec)).astype(np.int32)
         counts[:, 0, : n_sec // 2] = 0  # a warehouse quiet for half the chunk
         arrived = rng.integers(0, 100, 5).astype(np.int64)
         shipped = arrived - rng.integers(0, 20, 5)
         capacity = rng.integers(1, top, 5).astype(np.int64)
         want = _plain_waits(counts, arrived, shipped, capacity)
-        totals = np.empty((n_shards, 5, K.TOTALS), dtype=np.int64)
+        totals = np.empty((n_shards, 5, Q.TOTALS), dtype=np.int64)
         for j in range(n_shards):
-            K.warehouse_totals(counts[j], totals[j])
+            Q.warehouse_totals(counts[j], totals[j])
         bases = np.empty(counts.shape, dtype=np.int32)
         span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
             added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
-            K.shard_bases(counts, totals, j, arrived, shipped, capacity, bases[j], span,
-                          added, own)
+            Q.shard_bases(*plain(counts, totals, j, Queue(arrived, shipped, bases[j], span),
+                                 capacity, added, own))
             np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
             np.testing.assert_array_equal(own, counts[j].sum(axis=1))
         assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
@@ -496,15 +500,15 @@ def test_warehouse_totals_by_block() -> None:
     """A shard's arrivals per warehouse come as the chunk's sum and each block's, the last
     block cut short by the chunk's end."""
     rng = np.random.default_rng(5)
-    for n_sec in (1, K.BLOCK, K.BLOCK + 1, 3600):
+    for n_sec in (1, Q.BLOCK, Q.BLOCK + 1, 3600):
         counts = rng.integers(0, 9, (4, n_sec)).astype(np.int32)
-        out = np.zeros((4, K.TOTALS), dtype=np.int64)
-        K.warehouse_totals(counts, out)
+        out = np.zeros((4, Q.TOTALS), dtype=np.int64)
+        Q.warehouse_totals(counts, out)
         np.testing.assert_array_equal(out[:, 0], counts.sum(axis=1))
-        n_blk = -(-n_sec // K.BLOCK)
+        n_blk = -(-n_sec // Q.BLOCK)
         for b in range(n_blk):
             np.testing.assert_array_equal(
-                out[:, 1 + b], counts[:, b * K.BLOCK:(b + 1) * K.BLOCK].sum(axis=1))
+                out[:, 1 + b], counts[:, b * Q.BLOCK:(b + 1) * Q.BLOCK].sum(axis=1))
 
 
 def test_start_cells_match_plain_draws() -> None:
@@ -528,8 +532,8 @@ def test_start_cells_match_plain_draws() -> None:
         n = keys.size
         hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
         z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
-        K.start_cells(keys, seed, units, size_thr, cdf, inv_width, lut, hashes, n_orders,
-                      z_next, t_next)
+        K.start_cells(*plain(keys, units, seed, DayShape(size_thr, cdf, inv_width, lut),
+                             Start(hashes, n_orders, z_next, t_next)))
         for c in range(n):
             left, k = int(units[c]), 0
             while left > 0:
@@ -650,12 +654,12 @@ def test_outcome_kernels_match_numpy() -> None:
         per_second = rng.integers(0, 4, (n, 3)).astype(np.int64) * rng.integers(1, 10**9, (n, 3))
         per_second[:, 0] = rng.integers(0, 3, n)  # ties: the first second wins
         gmv = np.empty(n)
-        peak = K.second_columns(per_second, gmv)
+        peak = T.second_columns(per_second, gmv)
         assert np.array_equal(gmv, per_second[:, 2] / 100.0)
         assert peak == (int(np.argmax(per_second[:, 0])) if n else 0)
     flow = rng.integers(0, 3, (4, 50, 6)) * (rng.random((4, 50, 6)) < 0.3)
     for n_hours in (0, 1, 24, 50, 60):
-        got = K.flow_rows(flow, n_hours)
+        got = T.flow_rows(flow, n_hours)
         part = np.ascontiguousarray(flow[:, :n_hours])
         at = np.flatnonzero(part)
         want = (*np.unravel_index(at, part.shape), part.ravel()[at])

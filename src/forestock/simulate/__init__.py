@@ -56,9 +56,11 @@ import pandas as pd
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.params import toml_fields
+from forestock.simulate import _arrays as A
 from forestock.simulate import _checkpoint
 from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
+from forestock.simulate import _tallies as T
 from forestock.simulate._check import OutcomeError, check_outcomes, scaled
 from forestock.simulate._demand import demand_from_forecast, orders_in_day
 from forestock.simulate._live import (
@@ -459,7 +461,8 @@ def simulate(
     n_sku, n_reg = len(p.skus), len(p.regions)
     cells = _cells(p, params.scale)
     cdf, inv_width, lut = _day_shape(params.surge, params.surge_seconds)
-    size_thr = K.size_thresholds(np.asarray(params.size_probs, dtype=np.float64))
+    shape = A.DayShape(K.size_thresholds(np.asarray(params.size_probs, dtype=np.float64)), cdf,
+                     inv_width, lut)
     given = "indptr" in cells
     # threads start every shard's cells at once, beginning now (see E.StartPass; the rest
     # of the set-up after it: 0.15 ms sooner on the 3M-order day)
@@ -467,8 +470,7 @@ def simulate(
     executor: ThreadPoolExecutor | None = None
     begun: list[Future[None]] = []
     if params.workers > 1 and params.pool == "threads" and not given:
-        start = E.StartPass(cells["keys"], cells["units"], seed, size_thr, cdf, inv_width, lut,
-                            8 * params.workers)
+        start = E.StartPass(cells["keys"], cells["units"], seed, shape, 8 * params.workers)
         executor = E.thread_executor(params.workers)
         begun = [executor.submit(start.run) for _ in range(params.workers - 1)]
     try:
@@ -481,6 +483,9 @@ def simulate(
         route = np.ascontiguousarray(route, dtype=np.int32)
         transit = np.nan_to_num(p.transit, nan=0.0)
         price_cents = np.rint(p.price * 100).astype(np.int64)
+        net = A.Network(route=route, transit=transit, capacity=np.maximum(capacity, 1),
+                      noise=params.transit_noise, last_mile=params.last_mile_hours,
+                      factory_hours=params.factory_hours or 0.0)
         if given:
             expected = np.cumsum(np.bincount(cells["o_time"].astype(np.int64), minlength=SECONDS)
                                  .astype(np.float64))
@@ -504,11 +509,8 @@ def simulate(
                 keys=cells["keys"][c0:c1], cell_sku=(cells["sku"][c0:c1] - k0).astype(np.int32),
                 cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
                 indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
-                price_cents=price_cents[k0:k1], route=route, transit=transit,
-                capacity=np.maximum(capacity, 1), cdf=cdf, inv_width=inv_width, lut=lut,
-                size_thr=size_thr, seed=seed,
-                noise=params.transit_noise, last_mile=params.last_mile_hours,
-                factory_hours=params.factory_hours, n_regions=n_reg, horizon=params.horizon_hours,
+                price_cents=price_cents[k0:k1], net=net, shape=shape, seed=seed,
+                n_regions=n_reg, horizon=params.horizon_hours,
                 sample_share=params.sample_share,
                 start=start.part(c0, c1) if start is not None else None,
             ))
@@ -585,7 +587,7 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
     n_reg = len(p.regions)
     region_hour, per_second, per_sku = st["region_hour"], st["per_second"], st["per_sku"]
     # late: shipped, not within 48 h (left to here by the tallies: a difference of sums)
-    region_hour[:, :, K.R_LATE] = region_hour[:, :, K.R_SHIPPED] - region_hour[:, :, K.R_D48]
+    region_hour[:, :, A.R_LATE] = region_hour[:, :, A.R_SHIPPED] - region_hour[:, :, A.R_D48]
     # every table built from one dict of columns (adding columns one by one copies), not
     # copied into one block per dtype (copy=False: 3.3 to 2.5 ms on the 3M-order day)
     reg = pd.DataFrame({
@@ -594,19 +596,19 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         **{col: _money(col, region_hour[:, :, j].ravel()) for j, col in enumerate(_REGION_COLS)},
     }, copy=False)
     gmv_s = np.empty(per_second.shape[0])
-    peak = K.second_columns(per_second, gmv_s)  # (and the peak second, in the same pass)
+    peak = T.second_columns(per_second, gmv_s)  # (and the peak second, in the same pass)
     sec = pd.DataFrame({
         "second": np.arange(SECONDS, dtype=np.int64),
         "orders": per_second[:, 0],
         "units": per_second[:, 1],
         "gmv": gmv_s,
     }, copy=False)
-    brand = np.zeros((len(p.brands), K.N_SKU_COLS), dtype=np.int64)
+    brand = np.zeros((len(p.brands), A.N_SKU_COLS), dtype=np.int64)
     np.add.at(brand, p.sku_brand, per_sku)
     # by gmv, largest first, then brand id: sorted before the table is built (pandas' sort
     # on a string key took 1 ms of the 3M-order day's 70)
     by_id = np.argsort(p.brands.ids, kind="stable")
-    order = by_id[np.argsort(-brand[by_id, K.K_GMV], kind="stable")]
+    order = by_id[np.argsort(-brand[by_id, A.K_GMV], kind="stable")]
     brands = pd.DataFrame({"brand_id": p.brands.ids[order],
                            **{col: _money(col, brand[order, j])
                               for j, col in enumerate(_BRAND_COLS)}}, copy=False)
@@ -622,7 +624,7 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
     }, copy=False)
     # parcels leave only in hours that ship something: the first n_hours hold every flow
     # (a kernel's pass: copy, flat nonzero and unravel took 0.23 ms of the 3M-order day)
-    w_i, h_i, r_i, parcels = K.flow_rows(flow, n_hours)
+    w_i, h_i, r_i, parcels = T.flow_rows(flow, n_hours)
     flows = pd.DataFrame({
         "warehouse_id": p.warehouses.ids[w_i],
         "hour": h_i,
@@ -639,8 +641,8 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         "hour": np.tile(np.arange(24, dtype=np.int64), n_reg),
         "warehouse_id": np.repeat(near_ids, 24),
         **{col: region_hour[:, :, j].ravel() for col, j in (
-            ("stock", K.R_NOT24_STOCK), ("backlog", K.R_NOT24_BACKLOG),
-            ("transit", K.R_NOT24_TRANSIT))},
+            ("stock", A.R_NOT24_STOCK), ("backlog", A.R_NOT24_BACKLOG),
+            ("transit", A.R_NOT24_TRANSIT))},
     }, copy=False)
     placed = scaled(p.stock, params.scale)
     s_i, w_i2 = np.nonzero(placed)
@@ -651,8 +653,8 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
         "left": st["stock"][s_i, w_i2].astype(np.int64),
     })
     totals = region_hour.sum(axis=(0, 1))
-    units = int(totals[K.R_UNITS])
-    factory_units = int(totals[K.R_SHIPPED]) - int((scaled(p.stock, params.scale)
+    units = int(totals[A.R_UNITS])
+    factory_units = int(totals[A.R_SHIPPED]) - int((scaled(p.stock, params.scale)
                                                     - st["stock"]).sum())
 
     def share(x: int) -> float:
@@ -671,16 +673,16 @@ def _result(p: SimulateProblem, params: SimulateParams, seed: int, o: E.Outcome,
             "outcomes_stock": stock_table,
         },
         stock_left=st["stock"],
-        orders=int(totals[K.R_ORDERS]),
+        orders=int(totals[A.R_ORDERS]),
         units=units,
-        gmv=int(totals[K.R_GMV]) / 100.0,
+        gmv=int(totals[A.R_GMV]) / 100.0,
         peak_orders_per_second=int(per_second[peak, 0]),
         peak_second=peak,
-        share_24h=share(int(totals[K.R_D24])),
-        share_48h=share(int(totals[K.R_D48])),
-        unfilled_share=share(int(totals[K.R_UNFILLED])),
+        share_24h=share(int(totals[A.R_D24])),
+        share_48h=share(int(totals[A.R_D48])),
+        unfilled_share=share(int(totals[A.R_UNFILLED])),
         figures={
-            "share_72h": share(int(totals[K.R_D72])),
+            "share_72h": share(int(totals[A.R_D72])),
             "factory_units": float(factory_units),
             "backlog_hours": float(n_hours),
             "scale": float(params.scale),

@@ -52,7 +52,24 @@ import numpy as np
 from forestock.callbacks import Callbacks
 from forestock.simulate import _checkpoint
 from forestock.simulate import _kernels as K
+from forestock.simulate._arrays import (
+    N_REGION_COLS,
+    N_SKU_COLS,
+    Cells,
+    CellState,
+    DayShape,
+    GivenOrders,
+    Network,
+    Orders,
+    Queue,
+    Start,
+    Stock,
+    Tallies,
+    plain,
+)
 from forestock.simulate._profile import SECONDS
+from forestock.simulate._queues import TOTALS, queue_bases, shard_bases, warehouse_totals
+from forestock.simulate._tallies import settle_chunk
 
 log = logging.getLogger("forestock.simulate")
 
@@ -113,24 +130,16 @@ class ShardData:
     o_size: np.ndarray | None  # int64 [order]
     stock: np.ndarray  # int64 [sku, warehouse]
     price_cents: np.ndarray  # int64 [sku]
-    route: np.ndarray  # int32 [region, rank]
-    transit: np.ndarray  # float64 [warehouse, region]
-    capacity: np.ndarray  # int64 [warehouse], >= 1
-    cdf: np.ndarray  # cumulative share of the day's orders at each second's end
-    inv_width: np.ndarray  # K.inverse_widths(cdf)
-    lut: np.ndarray  # K.cdf_lut(cdf)
-    size_thr: np.ndarray  # K.size_thresholds(size_probs)
+    net: Network
+    shape: DayShape
     seed: int
-    noise: float
-    last_mile: float
-    factory_hours: float | None
     n_regions: int
     horizon: int
     sample_share: float
     # the cells' hashes, order counts and first orders' draws and times, worked out by a
     # StartPass (views of its arrays, the shard's own from then on; the shard may be built
     # before they are filled in, not prepared)
-    start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    start: Start | None = None
 
 
 class StartPass:
@@ -145,15 +154,14 @@ class StartPass:
     shards' other arrays, both threads holding the GIL in turn); with this pass and the
     shards built by the coordinator meanwhile, 4.4 ms (with the faster start pass)."""
 
-    def __init__(self, keys: np.ndarray, units: np.ndarray, seed: int, size_thr: np.ndarray,
-                 cdf: np.ndarray, inv_width: np.ndarray, lut: np.ndarray, blocks: int) -> None:
+    def __init__(self, keys: np.ndarray, units: np.ndarray, seed: int, shape: DayShape,
+                 blocks: int) -> None:
         n = keys.size
         self.keys, self.units, self.seed = keys, units, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
-        self.shape = size_thr, cdf, inv_width, lut
-        self.hashes = np.empty(n, dtype=np.uint64)
-        self.n_orders = np.empty(n, dtype=np.int64)
-        self.z_next = np.empty(n, dtype=np.uint64)
-        self.t_next = np.empty(n)
+        self.shape = shape
+        self.start = Start(hashes=np.empty(n, dtype=np.uint64),
+                           n_orders=np.empty(n, dtype=np.int64),
+                           z_next=np.empty(n, dtype=np.uint64), t_next=np.empty(n))
         cost = np.cumsum(units + 80, dtype=np.float64)
         at = np.searchsorted(cost, cost[-1] * np.arange(1, blocks) / blocks) if n else []
         self.cuts = np.unique(np.r_[0, at, n]).tolist()
@@ -162,14 +170,13 @@ class StartPass:
     def run(self) -> None:
         """Start blocks of cells until none is left."""
         while (b := next(self.taken)) < len(self.cuts) - 1:
-            c = slice(self.cuts[b], self.cuts[b + 1])
-            K.start_cells(self.keys[c], self.seed, self.units[c], *self.shape, self.hashes[c],
-                          self.n_orders[c], self.z_next[c], self.t_next[c])
+            c0, c1 = self.cuts[b], self.cuts[b + 1]
+            K.start_cells(*plain(self.keys[c0:c1], self.units[c0:c1], self.seed, self.shape,
+                                 self.part(c0, c1)))
 
-    def part(self, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def part(self, c0: int, c1: int) -> Start:
         """The cells ``c0:c1``'s share (views: filled in once every block is started)."""
-        return (self.hashes[c0:c1], self.n_orders[c0:c1], self.z_next[c0:c1],
-                self.t_next[c0:c1])
+        return Start(*(a[c0:c1] for a in self.start))
 
 
 class Shard:
@@ -178,76 +185,78 @@ class Shard:
     def __init__(self, d: ShardData) -> None:
         self.d = d
         self.seed = np.uint64(d.seed & 0xFFFFFFFFFFFFFFFF)
-        n_cells, n_wh, n_sku = d.keys.size, d.capacity.size, d.stock.shape[0]
-        self.sku_ptr = np.searchsorted(d.cell_sku, np.arange(n_sku + 1)).astype(np.int64)
-        self.stock = d.stock.copy()
-        self.next_k = np.zeros(n_cells, dtype=np.int64)
-        self.left = d.units.copy()
-        self.route_pos = np.zeros(n_cells, dtype=np.int64)  # a cache: routes' empty heads
-        self.asked = np.zeros_like(self.stock)  # a hint: units asked per warehouse last chunk
+        n_cells, n_wh, n_sku = d.keys.size, d.net.capacity.size, d.stock.shape[0]
+        sku_ptr = np.searchsorted(d.cell_sku, np.arange(n_sku + 1)).astype(np.int64)
         if d.indptr is None or d.o_time is None or d.o_size is None:
-            if d.start is not None:
-                self.hashes, self.n_orders, self.z_next, self.t_next = d.start
-            else:
-                self.hashes = np.empty(n_cells, dtype=np.uint64)
-                self.n_orders = np.empty(n_cells, dtype=np.int64)
-                self.z_next = np.empty(n_cells, dtype=np.uint64)
-                self.t_next = np.empty(n_cells)
-                K.start_cells(d.keys, self.seed, d.units, d.size_thr, d.cdf, d.inv_width,
-                              d.lut, self.hashes, self.n_orders, self.z_next, self.t_next)
-            self.g_indptr = np.zeros(1, dtype=np.int64)
-            self.g_time, self.g_size = np.zeros(0), np.zeros(0, dtype=np.int64)
+            start = d.start
+            if start is None:
+                start = Start(hashes=np.empty(n_cells, dtype=np.uint64),
+                              n_orders=np.empty(n_cells, dtype=np.int64),
+                              z_next=np.empty(n_cells, dtype=np.uint64), t_next=np.empty(n_cells))
+                K.start_cells(*plain(d.keys, d.units, self.seed, d.shape, start))
+            self.given = GivenOrders(given=False, g_indptr=np.zeros(1, dtype=np.int64),
+                                     g_time=np.zeros(0), g_size=np.zeros(0, dtype=np.int64))
         else:
-            self.z_next = np.zeros(n_cells, dtype=np.uint64)
-            self.t_next = np.full(n_cells, np.inf)
-            self.hashes = K.cell_hashes(d.keys, self.seed)
-            self.n_orders = np.diff(d.indptr)
-            has = self.n_orders > 0
-            self.t_next[has] = d.o_time[d.indptr[:-1][has]]
-            self.g_indptr, self.g_time, self.g_size = d.indptr, d.o_time, d.o_size
-        self.region_hour = np.zeros((d.n_regions, 24, K.N_REGION_COLS), dtype=np.int64)
+            t_next = np.full(n_cells, np.inf)
+            n_orders = np.diff(d.indptr)
+            has = n_orders > 0
+            t_next[has] = d.o_time[d.indptr[:-1][has]]
+            start = Start(hashes=K.cell_hashes(d.keys, self.seed), n_orders=n_orders,
+                          z_next=np.zeros(n_cells, dtype=np.uint64), t_next=t_next)
+            self.given = GivenOrders(given=True, g_indptr=d.indptr, g_time=d.o_time,
+                                     g_size=d.o_size)
+        self.cells = Cells(keys=d.keys, cell_sku=d.cell_sku, cell_region=d.cell_region,
+                           sku_ptr=sku_ptr, hashes=start.hashes, n_orders=start.n_orders)
+        self.cell_state = CellState(
+            next_k=np.zeros(n_cells, dtype=np.int64), z_next=start.z_next, t_next=start.t_next,
+            left=d.units.copy(),
+            sku_next=np.zeros(0),  # set by prepare
+            route_pos=np.zeros(n_cells, dtype=np.int64))  # a cache: routes' empty heads
+        # the stock left, and a hint: units asked per warehouse last chunk
+        self.stock_state = Stock(stock=d.stock.copy(), asked=np.zeros_like(d.stock))
+        self.region_hour = np.zeros((d.n_regions, 24, N_REGION_COLS), dtype=np.int64)
         self.per_second = np.zeros((SECONDS, 3), dtype=np.int64)
         # threads: every shard's per-second tallies added into one array, chunk by chunk
         self.sec_share: tuple[threading.Lock, np.ndarray] | None = None
         self.sec_local = self.per_second[:0]
-        self.per_sku = np.zeros((n_sku, K.N_SKU_COLS), dtype=np.int64)
+        self.per_sku = np.zeros((n_sku, N_SKU_COLS), dtype=np.int64)
         self.picked = np.zeros((n_wh, d.horizon), dtype=np.int64)
         self.flow = np.zeros((n_wh, d.horizon, d.n_regions), dtype=np.int64)
         self.samples: list[dict[str, np.ndarray]] = []
-        self.bufs: list[dict[str, np.ndarray]] = []  # order buffers, by slot
+        self.bufs: list[Orders] = []  # order buffers, by slot
         # a chunk lies within an hour; int32 (a second's arrivals fit): half the cache of int64
         self.counts = np.empty((n_wh, 3600), dtype=np.int32)
         self.bases = np.empty((n_wh, 3600), dtype=np.int32)  # queue places in the chunk
         self.added = np.empty(n_wh, dtype=np.int64)  # the chunk's arrivals, all shards'
         self.own = np.empty(n_wh, dtype=np.int64)  # and the shard's
-        self.span = np.empty((n_wh, 4), dtype=np.int64)  # see K.queue_bases
+        self.span = np.empty((n_wh, 4), dtype=np.int64)  # see Queue
         self.ms = [0, 0]  # orders in each slot's buffers
-        self.runs = np.zeros(2, dtype=np.int64)  # cells' runs of orders in each slot's buffers
         self.chunk_counts = [self.counts[:, :0]] * 2
-        self.sku_next = np.zeros(0)  # set by prepare
 
     def total_orders(self) -> int:
-        return int(self.n_orders.sum())
+        return int(self.cells.n_orders.sum())
 
     def prepare(self, cuts: np.ndarray, slots: int = 1) -> int:
         """Size the order buffers for the chunks ``cuts[j]:cuts[j + 1]`` (seconds) left to
         run, by a bound on any chunk's orders, ``slots`` sets of them (two: a chunk may be
         routed while the last one waits to be settled); return the size."""
-        d = self.d
+        d, n_orders = self.d, self.cells.n_orders
         if d.indptr is not None and d.o_time is not None:
-            cell = np.repeat(np.arange(d.keys.size), self.n_orders)
+            cell = np.repeat(np.arange(d.keys.size), n_orders)
             k = np.arange(d.o_time.size) - d.indptr[:-1][cell]
-            rest = d.o_time[k >= self.next_k[cell]]
+            rest = d.o_time[k >= self.cell_state.next_k[cell]]
             per = np.bincount(np.searchsorted(cuts, rest, side="right"), minlength=cuts.size + 1)
             size = int(per.max(initial=0))
         else:
             # stratified arrivals: a cell of n orders places at most n * share + 2 of them in
             # a span of the day holding that share of the profile
             # (the cdf at each cut's previous second; np.r_[0.0, cdf][cuts] took 0.2 ms)
-            edge = np.where(cuts > 0, d.cdf[np.maximum(cuts - 1, 0)], 0.0)
-            size = int(self.n_orders.sum() * np.diff(edge).max(initial=0.0)) + 3 * d.keys.size
+            cdf = d.shape.cdf
+            edge = np.where(cuts > 0, cdf[np.maximum(cuts - 1, 0)], 0.0)
+            size = int(n_orders.sum() * np.diff(edge).max(initial=0.0)) + 3 * d.keys.size
         size += 16
-        self.sku_next = K.soonest_orders(self.sku_ptr, self.t_next)  # after any resume
+        self.cell_state = self.cell_state._replace(  # after any resume
+            sku_next=K.soonest_orders(self.cells.sku_ptr, self.cell_state.t_next))
         kept = {n: np.empty(size if d.sample_share > 0 else 0, dtype=t)
                 for n, t in _KEPT.items()}
         self.bufs = []
@@ -255,7 +264,7 @@ class Shard:
             b = {n: scratch(size, t) for n, t in _BUFFERS.items()}
             b.update(kept if slot == 0 else {**kept, "o_cell": np.empty_like(kept["o_cell"]),
                                              "o_k": np.empty_like(kept["o_k"])})
-            self.bufs.append(b)
+            self.bufs.append(Orders(**b, r_count=np.zeros(1, dtype=np.int64)))
         return size
 
     def emit_route(self, s0: int, s1: int, out: np.ndarray | None = None,
@@ -263,23 +272,16 @@ class Shard:
         """Emit and route the orders of seconds ``[s0, s1)``; return their count and the
         shard's arrivals per warehouse and second (counted into ``out`` if given: a
         coordinator in the same process then needs no copy; ``totals`` gets them per
-        warehouse, see :func:`K.warehouse_totals`), into the order buffers of ``slot``."""
+        warehouse, see :func:`warehouse_totals`), into the order buffers of ``slot``."""
         d, b = self.d, self.bufs[slot]
         counts = self.counts[:, :s1 - s0] if out is None else out
-        m = K.emit_route_chunk(
-            self.sku_ptr, d.cell_region, self.hashes, self.n_orders, d.size_thr, d.cdf,
-            d.inv_width, d.lut,
-            d.indptr is not None, self.g_indptr, self.g_time, self.g_size, self.next_k,
-            self.z_next, self.t_next, self.left, self.sku_next, self.asked, self.stock, d.route,
-            self.route_pos,
-            d.factory_hours is not None,
-            s0, float(s1), counts, b["o_cell"], b["o_k"], b["o_time"], b["o_size"], b["o_noise"],
-            b["o_w"], b["r_cell"], b["r_end"], self.runs[slot:slot + 1])
+        m = K.emit_route_chunk(*plain(self.cells, d.shape, self.given, self.cell_state,
+                                      self.stock_state, d.net, b, s0, float(s1), counts))
         if m < 0:
-            raise RuntimeError(f"order buffer of {b['o_time'].size} too small for seconds "
+            raise RuntimeError(f"order buffer of {b.o_time.size} too small for seconds "
                                f"[{s0}, {s1}): the chunk bound is wrong")
         if totals is not None:
-            K.warehouse_totals(counts, totals)
+            warehouse_totals(counts, totals)
         self.ms[slot], self.chunk_counts[slot] = m, counts
         return m, counts
 
@@ -289,7 +291,7 @@ class Shard:
                totals: np.ndarray | None = None, slot: int = 0) -> np.ndarray | None:
         """Ship hours and tallies of the chunk last routed (``arrived``: arrivals before the
         chunk per warehouse; ``base`` and ``span``: the waves' ship hours and queue places,
-        see :func:`K.queue_bases`; if ``None``, the shard works them out from every
+        see :func:`queue_bases`; if ``None``, the shard works them out from every
         shard's ``counts`` of the chunk, their ``totals`` per warehouse and its index ``j``,
         and returns the chunk's arrivals per warehouse, all shards'); ``slot``: the order
         buffers it was routed into)."""
@@ -300,19 +302,16 @@ class Shard:
             if counts is None or totals is None:
                 raise ValueError("settle needs either the bases or every shard's counts")
             base, span, added = self.bases[:, :counts.shape[2]], self.span, self.added
-            K.shard_bases(counts, totals, j, arrived, shipped_before, d.capacity, base, span, added,
-                          self.own)
+            shard_bases(*plain(counts, totals, j, Queue(arrived, shipped_before, base, span),
+                               d.net.capacity, added, self.own))
         per_second, sec0 = self.per_second, 0
         if self.sec_share is not None:
             per_second, sec0 = self.sec_local[:self.chunk_counts[slot].shape[1]], s0
             per_second[:] = 0
-        K.settle_chunk(int(self.runs[slot]), b["r_cell"], b["r_end"], b["o_time"], b["o_size"],
-                       b["o_noise"], b["o_w"],
-                       d.cell_sku, d.cell_region, d.price_cents, base, s0, arrived,
-                       shipped_before,
-                       d.capacity, hour, d.noise, d.last_mile, d.factory_hours or 0.0,
-                       d.transit, self.region_hour, per_second, self.per_sku, self.flow,
-                       keep, b["o_ship"], b["o_elapsed"], span, sec0, d.route)
+        settle_chunk(*plain(b, self.cells, d.price_cents, d.net,
+                            Queue(arrived, shipped_before, base, span), hour, s0,
+                            Tallies(self.region_hour, per_second, sec0, self.per_sku, self.flow),
+                            keep))
         if self.sec_share is not None:
             lock, shared = self.sec_share
             with lock:
@@ -321,27 +320,29 @@ class Shard:
         self.picked[:, hour] += self.own if added is not None else \
             self.chunk_counts[slot].sum(axis=1)
         if keep and m:
-            mask = K.sample_mask(m, b["o_cell"], b["o_k"], d.keys, self.seed, d.sample_share)
-            cells = b["o_cell"][:m][mask]
+            mask = K.sample_mask(m, b.o_cell, b.o_k, d.keys, self.seed, d.sample_share)
+            cells = b.o_cell[:m][mask]
             self.samples.append({
-                "sample_key": d.keys[cells], "sample_k": b["o_k"][:m][mask],
-                "sample_time": b["o_time"][:m][mask],
-                "sample_size": b["o_size"][:m][mask].astype(np.int64),
-                "sample_w": b["o_w"][:m][mask].astype(np.int64),
-                "sample_ship": b["o_ship"][:m][mask], "sample_elapsed": b["o_elapsed"][:m][mask],
+                "sample_key": d.keys[cells], "sample_k": b.o_k[:m][mask],
+                "sample_time": b.o_time[:m][mask],
+                "sample_size": b.o_size[:m][mask].astype(np.int64),
+                "sample_w": b.o_w[:m][mask].astype(np.int64),
+                "sample_ship": b.o_ship[:m][mask], "sample_elapsed": b.o_elapsed[:m][mask],
             })
         self.ms[slot] = 0
-        self.runs[slot] = 0
+        b.r_count[0] = 0
         return added
 
     def scratch(self) -> list[np.ndarray]:
         """The shard's order buffers: once it is done, the next run's (see
         :func:`keep_scratch`; its counts and queue places as well measured no better)."""
-        return [b[n] for b in self.bufs for n in _BUFFERS]
+        return [getattr(b, n) for b in self.bufs for n in _BUFFERS]
 
     def state(self) -> dict[str, np.ndarray]:
         """The shard's state and tallies, as arrays."""
-        out = {n: getattr(self, n) for n in (*_PER_CELL, *_PER_SKU, *_SUMMED)}
+        out = {n: getattr(self.cell_state, n) for n in _PER_CELL}
+        out.update(stock=self.stock_state.stock, per_sku=self.per_sku)
+        out.update({n: getattr(self, n) for n in _SUMMED})
         for n in _SAMPLE:
             out[n] = np.concatenate([s[n] for s in self.samples]) if self.samples else \
                 np.empty(0, dtype=np.float64 if n in ("sample_time", "sample_elapsed")
@@ -353,7 +354,7 @@ class Shard:
         tallies so far, the stock left and the chunk's seconds (the shard's own arrays:
         read during the call only)."""
         return {"region_hour": self.region_hour, "per_sku": self.per_sku,
-                "stock": self.stock, "per_second": self.per_second[s0:s1]}
+                "stock": self.stock_state.stock, "per_second": self.per_second[s0:s1]}
 
     def share_seconds(self, lock: threading.Lock, shared: np.ndarray) -> None:
         """Tally each chunk's orders per second in a small array (it stays in cache:
@@ -365,8 +366,12 @@ class Shard:
         self.per_second = shared
 
     def set_state(self, st: dict[str, np.ndarray]) -> None:
-        self.route_pos[:] = 0
-        for n in (*_PER_CELL, *_PER_SKU, *_SUMMED):
+        self.cell_state.route_pos[:] = 0
+        self.cell_state = self.cell_state._replace(
+            **{n: np.array(st[n], copy=True) for n in _PER_CELL})
+        self.stock_state = self.stock_state._replace(stock=np.array(st["stock"], copy=True))
+        self.per_sku = np.array(st["per_sku"], copy=True)
+        for n in _SUMMED:
             setattr(self, n, np.array(st[n], copy=True))
         self.samples = [{n: st[n] for n in _SAMPLE}] if st["sample_key"].size else []
 
@@ -647,7 +652,7 @@ def _map_chunks(pool: LocalPool | ProcessPool, run: Run, cuts: np.ndarray, done:
     # bases from it (no reduce on the coordinator)
     shared = not isinstance(pool, ProcessPool)
     stacked = np.empty((n_shards, n_wh, 3600), dtype=np.int32)  # a chunk lies within an hour
-    totals = np.empty((n_shards, n_wh, K.TOTALS), dtype=np.int64)
+    totals = np.empty((n_shards, n_wh, TOTALS), dtype=np.int64)
     all_bases = np.empty(stacked.shape if not shared else (0, 0, 0), dtype=np.int32)
     span = np.empty((n_wh, 4), dtype=np.int64)
     last_save = time.monotonic()
@@ -664,7 +669,7 @@ def _map_chunks(pool: LocalPool | ProcessPool, run: Run, cuts: np.ndarray, done:
                 counts[j] = c
             before = arrived.copy()
             bases = all_bases[:, :, :s1 - s]
-            K.queue_bases(counts, arrived, shipped_cum, run.capacity, bases, span)
+            queue_bases(*plain(counts, Queue(arrived, shipped_cum, bases, span), run.capacity))
             pool.map("settle", [(bases[j], span, s, before, shipped_cum, hour)
                                 for j in range(n_shards)])
         m = sum(n for n, _ in routed)
@@ -740,7 +745,7 @@ def _thread_chunks(pool: ThreadPool, run: Run, cuts: np.ndarray, done: int,
     """
     shards, n_shards = pool.shards, len(pool.shards)
     stacked = scratch((4, n_shards, run.capacity.size, 3600), np.int32)
-    totals = np.empty((4, n_shards, run.capacity.size, K.TOTALS), dtype=np.int64)
+    totals = np.empty((4, n_shards, run.capacity.size, TOTALS), dtype=np.int64)
     chunk_orders = np.zeros((4, n_shards), dtype=np.int64)
     pairs = list(itertools.pairwise(cuts.tolist()))
     save = [False] * len(pairs)  # shard 0 decides before the chunk's countdown
