@@ -19,11 +19,12 @@ from forestock.simulate import (
     OutcomeError,
     SimulateParams,
     SimulateProblem,
+    _reuse,
+    _shard,
     check_outcomes,
     demand_from_forecast,
     simulate,
 )
-from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
 from forestock.simulate import _queues as Q
 from forestock.simulate import _tallies as T
@@ -200,16 +201,16 @@ def test_threaded_runs_reusing_the_last_runs_buffers_are_identical() -> None:
     them, for the next run."""
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, workers=2, sample_share=0.3, scale=2.0)
-    E.keep_scratch([])
+    _reuse.keep_scratch([])
     fresh = simulate(p, params, seed=5)
-    kept = [a for v in E._spare.values() for a in v]
-    assert len(kept) == 1 + 2 * 2 * len(E._BUFFERS)  # counts, two shards' two slots
+    kept = [a for v in _reuse._spare.values() for a in v]
+    assert len(kept) == 1 + 2 * 2 * len(_shard._BUFFERS)  # counts, two shards' two slots
     rng = np.random.default_rng(0)
     for a in kept:
         a.view(np.uint8)[...] = rng.integers(0, 256, a.nbytes, dtype=np.uint8).reshape(
             a.view(np.uint8).shape)
     again = simulate(p, params, seed=5)
-    assert {id(a) for v in E._spare.values() for a in v} == {id(a) for a in kept}
+    assert {id(a) for v in _reuse._spare.values() for a in v} == {id(a) for a in kept}
     for name, table in fresh.tables.items():
         pd.testing.assert_frame_equal(table, again.tables[name])
     assert fresh.sample is not None and again.sample is not None
@@ -223,13 +224,13 @@ def test_threaded_runs_share_one_idle_executor_at_a_time() -> None:
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, workers=2)
     want = simulate(p, params, seed=5)
-    kept = E._idle[-1][2]
-    assert E.thread_executor(2) is kept and not E._idle  # taken: not another run's
-    E.release_executor(kept)
+    kept = _reuse._idle[-1][2]
+    assert _reuse.thread_executor(2) is kept and not _reuse._idle  # taken: not another run's
+    _reuse.release_executor(kept)
     simulate(p, params, seed=5)
-    assert [ex for _, _, ex in E._idle] == [kept]
+    assert [ex for _, _, ex in _reuse._idle] == [kept]
     three = simulate(p, params.replace(workers=3), seed=5)
-    assert len(E._idle) == 1 and E._idle[0][1] == 2
+    assert len(_reuse._idle) == 1 and _reuse._idle[0][1] == 2
     busy = threading.active_count()
     for _ in range(3):
         got = simulate(p, params, seed=5)
@@ -252,7 +253,7 @@ def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
                  np.empty(n, dtype=np.uint64), np.empty(n))
     shape = DayShape(size_thr, cdf, inv_width, lut)
     K.start_cells(*plain(keys, units, np.uint64(9), shape, want))
-    start = E.StartPass(keys, units, 9, shape, blocks=13)
+    start = _shard.StartPass(keys, units, 9, shape, blocks=13)
     threads = [threading.Thread(target=start.run) for _ in range(3)]
     for t in threads:
         t.start()
@@ -451,31 +452,16 @@ def _plain_waits(counts: np.ndarray, arrived: np.ndarray, shipped: np.ndarray,
     return out
 
 
-def test_queue_bases_give_every_parcel_its_wait() -> None:
-    """The reduce kernel's bases and span give every parcel the ship hour counting every
-    earlier arrival one by one gives it (earlier seconds, then earlier shards in the same
-    second), under small and large capacities."""
-    rng = np.random.default_rng(0)
-    for cap in (1, 3, 7, 40, 1000):
-        counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int32)
-        arrived = rng.integers(0, 100, 5).astype(np.int64)
-        shipped = arrived - rng.integers(0, 20, 5)
-        capacity = np.full(5, cap, dtype=np.int64)
-        start = arrived.copy()
-        bases, span = np.empty(counts.shape, dtype=np.int32), np.empty((5, 4), dtype=np.int64)
-        Q.queue_bases(*plain(counts, Queue(arrived, shipped, bases, span), capacity))
-        got = _waits(counts, start, shipped, capacity, bases, span)
-        assert got.tolist() == _plain_waits(counts, start, shipped, capacity).tolist()
-        np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
-
-
-def test_shard_bases_match_the_reduce() -> None:
+def test_shard_bases_give_every_parcel_its_wait() -> None:
     """Each shard working out its own bases, span and the chunk's arrivals (all shards' and
-    its own) gives its parcels the waits counted one by one, for one to three shards, in
-    chunks of one block of seconds and of several, with one cut or many."""
+    its own) gives its parcels the waits counting every earlier arrival one by one gives
+    them (earlier seconds, then earlier shards in the same second), for one to three
+    shards, in chunks of one block of seconds and of several, with one cut or many, under
+    small and large capacities."""
     rng = np.random.default_rng(1)
-    for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (1, 200, 12),
-                                 (2, 200, 400), (3, 3 * Q.BLOCK, 600), (2, 3600, 5000)]:
+    for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (3, 7, 2), (2, 7, 2000),
+                                 (1, 200, 12), (2, 200, 400), (3, 3 * Q.BLOCK, 600),
+                                 (2, 3600, 5000)]:
         counts = rng.integers(0, 4, (n_shards, 5, n_sec)).astype(np.int32)
         counts[:, 0, : n_sec // 2] = 0  # a warehouse quiet for half the chunk
         arrived = rng.integers(0, 100, 5).astype(np.int64)

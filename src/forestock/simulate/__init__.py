@@ -57,7 +57,7 @@ from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.params import toml_fields
 from forestock.simulate import _arrays as A
-from forestock.simulate import _checkpoint
+from forestock.simulate import _checkpoint, _pools, _reuse, _shard
 from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
 from forestock.simulate import _tallies as T
@@ -464,14 +464,14 @@ def simulate(
     shape = A.DayShape(K.size_thresholds(np.asarray(params.size_probs, dtype=np.float64)), cdf,
                      inv_width, lut)
     given = "indptr" in cells
-    # threads start every shard's cells at once, beginning now (see E.StartPass; the rest
+    # threads start every shard's cells at once, beginning now (see _shard.StartPass; the rest
     # of the set-up after it: 0.15 ms sooner on the 3M-order day)
-    start: E.StartPass | None = None
+    start: _shard.StartPass | None = None
     executor: ThreadPoolExecutor | None = None
     begun: list[Future[None]] = []
     if params.workers > 1 and params.pool == "threads" and not given:
-        start = E.StartPass(cells["keys"], cells["units"], seed, shape, 8 * params.workers)
-        executor = E.thread_executor(params.workers)
+        start = _shard.StartPass(cells["keys"], cells["units"], seed, shape, 8 * params.workers)
+        executor = _reuse.thread_executor(params.workers)
         begun = [executor.submit(start.run) for _ in range(params.workers - 1)]
     try:
         stock = scaled(p.stock, params.scale)
@@ -505,7 +505,7 @@ def simulate(
                 i0, i1 = cells["indptr"][c0], cells["indptr"][c1]
                 indptr, o_time, o_size = (cells["indptr"][c0:c1 + 1] - i0, cells["o_time"][i0:i1],
                                           cells["o_size"][i0:i1])
-            datas.append(E.ShardData(
+            datas.append(_shard.ShardData(
                 keys=cells["keys"][c0:c1], cell_sku=(cells["sku"][c0:c1] - k0).astype(np.int32),
                 cell_region=cells["region"][c0:c1], units=cells["units"][c0:c1],
                 indptr=indptr, o_time=o_time, o_size=o_size, stock=stock[k0:k1],
@@ -531,26 +531,27 @@ def simulate(
                     on_chunk=_live_listener(cb, DayStart(np.maximum(capacity, 1), stock,
                                                          expected)))
 
-        def make_pool() -> E.LocalPool | E.ThreadPool | E.ProcessPool:
+        def make_pool() -> _pools.Pool:
             if start is not None:
                 # the shards built while the pool's thread starts cells (they read none of
                 # it), then this thread starts cells too, until every block is done
-                pool = E.ThreadPool(datas, executor) if len(datas) > 1 else E.LocalPool(datas)
+                pool: _pools.Pool = _pools.ThreadPool(datas, executor) if len(datas) > 1 \
+                    else _pools.LocalPool(datas)
                 start.run()
                 for f in begun:
                     f.result()
                 return pool
             if len(datas) == 1:
-                return E.LocalPool(datas)
+                return _pools.LocalPool(datas)
             if params.pool == "threads":
-                return E.ThreadPool(datas, executor)
-            return E.ProcessPool(datas)
+                return _pools.ThreadPool(datas, executor)
+            return _pools.ProcessPool(datas)
 
         log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
                  len(datas), params.scale)
         outcome = E.run_day(make_pool, run, cb)
         if executor is not None:  # every task it ran is done: kept for the next run
-            E.release_executor(executor)
+            _reuse.release_executor(executor)
             executor = None
         if ckpt is not None:
             ckpt.unlink(missing_ok=True)

@@ -131,7 +131,7 @@ class Queue(NamedTuple):
     """A chunk's place in the warehouses' queues: what came before it, and its waves.
 
     ``base`` and ``span`` are worked out by the reduce (see
-    ``_queues.queue_bases``) and read when settling."""
+    ``_queues.shard_bases``) and read when settling."""
 
     arrived: np.ndarray  # int64 [warehouse]: parcels arrived before the chunk
     shipped_before: np.ndarray  # int64 [warehouse]: parcels shipped before the chunk's hour

@@ -51,59 +51,27 @@ def _span_start(total: int, lead: int, cap: int) -> tuple[int, int, int, int]:
 
 
 @njit(cache=True, nogil=True)
-def queue_bases(counts: np.ndarray, queue: Queue, capacity: np.ndarray) -> None:
-    """The reduce: each shard's queue places of each wave (``queue.base`` holds every
-    shard's: ``base[j, w, s]``, int32).
-
-    ``counts[j, w, s]``: shard ``j``'s orders placed at warehouse ``w`` in the
-    chunk's second ``s``. Waves queue in time order, and within a wave the
-    shards' orders in shard order (SKU order). Only an order's ship hour
-    matters, and the hourly capacity cuts few waves, so: ``span[w]`` is
-    ``(lo, hi, wait_lo, wait_hi)``, every order of a wave before ``lo`` ships
-    ``wait_lo`` hours after the chunk's hour, every one after ``hi``
-    ``wait_hi`` hours after it; in between ``base[j, w, s]`` (int32: a
-    chunk's arrivals fit) is ``-1 - wait`` where the whole wave (every
-    shard's orders) ships ``wait`` hours after, else the arrivals counted
-    from the chunk's start before shard ``j``'s first order of the wave
-    (``>= 0``); see ``_tallies.settle_chunk``. ``arrived[w]`` (arrivals before the
-    chunk) is advanced past the chunk; ``shipped_before[w]`` parcels shipped
-    before the hour, ``capacity[w]`` an hour. (``span`` is the same for every
-    shard.)
-    """
-    arrived, shipped_before, base, span = queue
-    n_shards, n_wh, n_sec = counts.shape
-    for w in range(n_wh):
-        lead = arrived[w] - shipped_before[w] - 1
-        cap = capacity[w]
-        total = 0
-        for j in range(n_shards):
-            for s in range(n_sec):
-                total += counts[j, w, s]
-        wait_lo, wait_hi, p1, p2 = _span_start(total, lead, cap)
-        lo, hi = n_sec, -1
-        wait, lim = wait_lo, (wait_lo + 1) * cap
-        q = 0
-        for s in range(n_sec):
-            n = 0
-            for j in range(n_shards):
-                n += counts[j, w, s]
-            lo = s if q < p1 <= q + n else lo
-            hi = s if q < p2 <= q + n else hi
-            mark, wait, lim = _wave_mark(q, n, lead, cap, wait, lim)
-            for j in range(n_shards):
-                base[j, w, s] = mark if mark < 0 else q
-                q += counts[j, w, s]
-        span[w, 0], span[w, 1], span[w, 2], span[w, 3] = lo, hi, wait_lo, wait_hi
-        arrived[w] += q
-
-
-@njit(cache=True, nogil=True)
 def shard_bases(counts: np.ndarray, totals: np.ndarray, j: int, queue: Queue,
                 capacity: np.ndarray, added: np.ndarray, own: np.ndarray) -> None:
-    """Shard ``j``'s part of :func:`queue_bases` (``queue.base[w, s]``, the shard's own, and
-    ``queue.span``; ``queue.arrived`` is not advanced, ``added[w]`` gets the chunk's
-    arrivals, ``own[w]`` the shard's): each shard works out its own at the same time as the
-    others. ``totals[i, w]``: shard ``i``'s arrivals at ``w`` in the chunk and in each
+    """The reduce, shard ``j``'s part: its queue places of each wave of the chunk (each
+    shard works out its own at the same time as the others).
+
+    ``counts[i, w, s]``: shard ``i``'s orders placed at warehouse ``w`` in the
+    chunk's second ``s``. Waves queue in time order, and within a wave the
+    shards' orders in shard order (SKU order). Only an order's ship hour
+    matters, and the hourly capacity cuts few waves, so: ``queue.span[w]`` is
+    ``(lo, hi, wait_lo, wait_hi)`` (the same for every shard), every order of a
+    wave before ``lo`` ships ``wait_lo`` hours after the chunk's hour, every one
+    after ``hi`` ``wait_hi`` hours after it; in between ``queue.base[w, s]``
+    (int32: a chunk's arrivals fit) is ``-1 - wait`` where the whole wave (every
+    shard's orders) ships ``wait`` hours after, else the arrivals counted from
+    the chunk's start before shard ``j``'s first order of the wave (``>= 0``);
+    see ``_tallies.settle_chunk``. ``queue.arrived[w]``: arrivals before the
+    chunk (not advanced: ``added[w]`` gets the chunk's, ``own[w]`` the shard's);
+    ``queue.shipped_before[w]``: parcels shipped before the hour;
+    ``capacity[w]`` an hour.
+
+    ``totals[i, w]``: shard ``i``'s arrivals at ``w`` in the chunk and in each
     :data:`BLOCK` of its seconds (see :func:`warehouse_totals`), so that the counts are
     read only at the warehouses an hour's capacity cuts the chunk at (measured on the
     3-million-order day: 3.3 to 1.7 ms a thread), and there only in the blocks holding the

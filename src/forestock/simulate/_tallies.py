@@ -67,7 +67,7 @@ def settle_chunk(orders: Orders, cells: Cells, price_cents: np.ndarray, net: Net
     that wave, from all shards; orders within a wave rank in buffer order:
     SKU, region, order index), unless ``base[w, s - s0] < 0``: then the whole
     wave ships ``-1 - base[w, s - s0]`` hours after ``hour`` (see
-    ``_queues.queue_bases``; only the ship hour matters, so the orders of a wave
+    ``_queues.shard_bases``; only the ship hour matters, so the orders of a wave
     that no hour's capacity cuts need no places, which is most of them).
     Warehouse ``w`` ships at most ``capacity[w]`` parcels an hour, first in
     first out: with ``shipped_before[w]`` parcels shipped before the
