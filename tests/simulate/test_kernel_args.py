@@ -60,7 +60,7 @@ def test_a_group_as_namedtuple_or_plain_tuple_gives_the_same() -> None:
     units = np.arange(keys.size, dtype=np.int64) * 7
     got = [Start(np.empty(keys.size, dtype=np.uint64), np.empty(keys.size, dtype=np.int64),
                  np.empty(keys.size, dtype=np.uint64), np.empty(keys.size)) for _ in range(2)]
-    _kernels.start_cells(*plain(keys, units, np.uint64(3), shape, got[0]))
+    _kernels.start_cells(keys, units, np.uint64(3), plain(shape), plain(got[0]))
     _kernels.start_cells(keys, units, np.uint64(3), shape, got[1])
     for a, b in zip(*got, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -252,7 +252,7 @@ def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
     want = Start(np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
                  np.empty(n, dtype=np.uint64), np.empty(n))
     shape = DayShape(size_thr, cdf, inv_width, lut)
-    K.start_cells(*plain(keys, units, np.uint64(9), shape, want))
+    K.start_cells(keys, units, np.uint64(9), plain(shape), plain(want))
     start = _shard.StartPass(keys, units, 9, shape, blocks=13)
     threads = [threading.Thread(target=start.run) for _ in range(3)]
     for t in threads:
@@ -475,8 +475,8 @@ def test_shard_bases_give_every_parcel_its_wait() -> None:
         span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
             added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
-            Q.shard_bases(*plain(counts, totals, j, Queue(arrived, shipped, bases[j], span),
-                                 capacity, added, own))
+            Q.shard_bases(counts, totals, j, plain(Queue(arrived, shipped, bases[j], span)),
+                          capacity, added, own)
             np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
             np.testing.assert_array_equal(own, counts[j].sum(axis=1))
         assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
@@ -518,8 +518,8 @@ def test_start_cells_match_plain_draws() -> None:
         n = keys.size
         hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
         z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
-        K.start_cells(*plain(keys, units, seed, DayShape(size_thr, cdf, inv_width, lut),
-                             Start(hashes, n_orders, z_next, t_next)))
+        K.start_cells(keys, units, seed, plain(DayShape(size_thr, cdf, inv_width, lut)),
+                      plain(Start(hashes, n_orders, z_next, t_next)))
         for c in range(n):
             left, k = int(units[c]), 0
             while left > 0:

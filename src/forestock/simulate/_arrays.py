@@ -20,7 +20,7 @@ when it compiles them; its on-disk cache does not see a change made here
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,8 @@ R_NOT24_STOCK, R_NOT24_BACKLOG, R_NOT24_TRANSIT = range(9, 12)
 N_REGION_COLS = 12
 K_ORDERS, K_UNITS, K_GMV, K_SHIPPED, K_D24, K_D48, K_UNFILLED, K_D72 = range(8)
 N_SKU_COLS = 8
+
+G = TypeVar("G", bound=tuple[Any, ...])
 
 
 class DayShape(NamedTuple):
@@ -149,7 +151,8 @@ class Tallies(NamedTuple):
     flow: np.ndarray  # int64 [warehouse, ship hour, region]: parcels
 
 
-def plain(*args: Any) -> tuple[Any, ...]:
-    """A kernel's arguments with each group (a tuple) as a plain tuple, as the kernels take
-    them (see the module's notes)."""
-    return tuple(tuple(a) if isinstance(a, tuple) else a for a in args)
+def plain(group: G) -> G:
+    """``group`` as a plain tuple, as the kernels take it (see the module's notes); typed
+    as the group, which the kernels unpack in its fields' order. (A kernel called chunk
+    after chunk gets its fixed groups made plain once.)"""
+    return tuple(group)  # type: ignore[return-value]

@@ -99,8 +99,8 @@ class StartPass:
         """Start blocks of cells until none is left."""
         while (b := next(self.taken)) < len(self.cuts) - 1:
             c0, c1 = self.cuts[b], self.cuts[b + 1]
-            K.start_cells(*plain(self.keys[c0:c1], self.units[c0:c1], self.seed, self.shape,
-                                 self.part(c0, c1)))
+            K.start_cells(self.keys[c0:c1], self.units[c0:c1], self.seed, plain(self.shape),
+                          plain(self.part(c0, c1)))
 
     def part(self, c0: int, c1: int) -> Start:
         """The cells ``c0:c1``'s share (views: filled in once every block is started)."""
@@ -130,7 +130,7 @@ class QueuePlaces:
         ``shipped_before`` shipped before its hour; and the chunk's arrivals per
         warehouse, all shards' and the shard's own."""
         queue = Queue(arrived, shipped_before, self.bases[:, :counts.shape[2]], self.span)
-        shard_bases(*plain(counts, totals, j, queue, self.capacity, self.added, self.own))
+        shard_bases(counts, totals, j, plain(queue), self.capacity, self.added, self.own)
         return queue, self.added, self.own
 
 
@@ -148,7 +148,7 @@ class Shard:
                 start = Start(hashes=np.empty(n_cells, dtype=np.uint64),
                               n_orders=np.empty(n_cells, dtype=np.int64),
                               z_next=np.empty(n_cells, dtype=np.uint64), t_next=np.empty(n_cells))
-                K.start_cells(*plain(d.keys, d.units, self.seed, d.shape, start))
+                K.start_cells(d.keys, d.units, self.seed, plain(d.shape), plain(start))
             self.given = GivenOrders(given=False, g_indptr=np.zeros(1, dtype=np.int64),
                                      g_time=np.zeros(0), g_size=np.zeros(0, dtype=np.int64))
         else:
@@ -184,6 +184,12 @@ class Shard:
         self.counts = np.empty((n_wh, 3600), dtype=np.int32)
         self.places = QueuePlaces(d.net.capacity)
         self.ms = [0, 0]  # orders in each slot's buffers
+        # the groups the kernels take chunk after chunk, as plain tuples (see _arrays), built
+        # once by prepare (after any set_state): the arrays in them change in place
+        self.plain_bufs: list[Orders] = []
+        self.plain_cells, self.plain_net = plain(self.cells), plain(d.net)
+        self.routing = (self.plain_cells, plain(d.shape), plain(self.given), plain(self.cell_state),
+                        plain(self.stock_state), self.plain_net)
 
     def total_orders(self) -> int:
         return int(self.cells.n_orders.sum())
@@ -217,6 +223,9 @@ class Shard:
             b.update(kept if slot == 0 else {**kept, "o_cell": np.empty_like(kept["o_cell"]),
                                              "o_k": np.empty_like(kept["o_k"])})
             self.bufs.append(Orders(**b, r_count=np.zeros(1, dtype=np.int64)))
+        self.routing = (self.plain_cells, plain(d.shape), plain(self.given),
+                        plain(self.cell_state), plain(self.stock_state), self.plain_net)
+        self.plain_bufs = [plain(b) for b in self.bufs]
         return size
 
     def emit_route(self, s0: int, s1: int, out: np.ndarray | None = None,
@@ -225,10 +234,9 @@ class Shard:
         ``slot``; return their count and the shard's arrivals per warehouse and second
         (counted into ``out`` if given, else into an array of the shard's; ``totals`` gets
         them per warehouse, see ``_queues.warehouse_totals``)."""
-        d, b = self.d, self.bufs[slot]
+        b = self.bufs[slot]
         counts = self.counts[:, :s1 - s0] if out is None else out
-        m = K.emit_route_chunk(*plain(self.cells, d.shape, self.given, self.cell_state,
-                                      self.stock_state, d.net, b, s0, float(s1), counts))
+        m = K.emit_route_chunk(*self.routing, self.plain_bufs[slot], s0, float(s1), counts)
         if m < 0:
             raise RuntimeError(f"order buffer of {b.o_time.size} too small for seconds "
                                f"[{s0}, {s1}): the chunk bound is wrong")
@@ -248,9 +256,10 @@ class Shard:
         if self.sec_share is not None:
             per_second, sec0 = self.sec_local[:s1 - s0], s0
             per_second[:] = 0
-        settle_chunk(*plain(b, self.cells, d.price_cents, d.net, queue, hour, s0,
-                            Tallies(self.region_hour, per_second, sec0, self.per_sku, self.flow),
-                            keep))
+        settle_chunk(self.plain_bufs[slot], self.plain_cells, d.price_cents, self.plain_net,
+                     plain(queue), hour, s0,
+                     plain(Tallies(self.region_hour, per_second, sec0, self.per_sku, self.flow)),
+                     keep)
         if self.sec_share is not None:
             lock, shared = self.sec_share
             with lock:
