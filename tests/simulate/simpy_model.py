@@ -33,7 +33,6 @@ import simpy
 
 from forestock.simulate import SimulateParams, SimulateProblem, SimulateResult
 from forestock.simulate import _kernels as K
-from forestock.simulate._profile import intraday_cdf
 
 SECONDS = 86_400
 
@@ -75,9 +74,10 @@ def reference_orders(p: SimulateProblem, params: SimulateParams, seed: int) -> l
     units: dict[int, int] = collections.defaultdict(int)
     for key, u in zip(keys, p.cell_units, strict=True):
         units[int(key)] += int(u)
-    cdf = intraday_cdf(params.surge, params.surge_seconds).tolist()
+    cdf = params.network.day_cdf().tolist()
     # an order of 2, 3, ... units when its 16 size bits reach these thresholds
-    thresholds = [int(np.floor(c * 65536.0 + 0.5)) for c in np.cumsum(params.size_probs)[:-1]]
+    thresholds = [int(np.floor(c * 65536.0 + 0.5))
+                  for c in np.cumsum(params.network.size_probs)[:-1]]
 
     def size_of(z: int) -> int:
         bits = (z >> 16) & 0xFFFF
@@ -165,7 +165,7 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
 
     def jitter(o: Order) -> float:
         bits = int(K.draw(seed64, o.key, o.k)) & 0xFFFF
-        return (bits * (1.0 / 65536.0) * 2.0 - 1.0) * params.transit_noise
+        return (bits * (1.0 / 65536.0) * 2.0 - 1.0) * params.network.transit_noise
 
     def shopper(mine: list[Order]) -> Iterator[Any]:
         for o in mine:
@@ -206,7 +206,7 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
             for _ in range(n):
                 o = yield floors[w].get()
                 arrive = (h + 1) + p.transit[w, o.region] * (1.0 + jitter(o)) \
-                    + params.last_mile_hours
+                    + params.network.last_mile_hours
                 deliver(o, w, h, arrive - o.t * (1.0 / 3600.0))
                 flow[w, min(h, horizon - 1), o.region] += 1
             if h < horizon:

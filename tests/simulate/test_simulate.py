@@ -15,16 +15,21 @@ from hypothesis import strategies as st
 
 from forestock.callbacks import Callbacks
 from forestock.errors import ForestockError
+from forestock.network import NetworkParams
 from forestock.simulate import (
     OutcomeError,
     SimulateParams,
     SimulateProblem,
+    _reuse,
+    _shard,
     check_outcomes,
     demand_from_forecast,
     simulate,
 )
-from forestock.simulate import _engine as E
 from forestock.simulate import _kernels as K
+from forestock.simulate import _queues as Q
+from forestock.simulate import _tallies as T
+from forestock.simulate._arrays import DayShape, Queue, Start, plain
 from forestock.simulate._profile import intraday_cdf
 from forestock.tables import IdIndex
 from tests.simulate.simpy_model import compare, simpy_rehearse
@@ -78,7 +83,8 @@ CASES = {
     "plain": SimulateParams(),
     "scaled": SimulateParams(scale=3.5),
     "factory": SimulateParams(factory_hours=40.0),
-    "nearest_only": SimulateParams(policy="nearest_only", transit_noise=0.0),
+    "nearest_only": SimulateParams(policy="nearest_only",
+                                   network=NetworkParams(transit_noise=0.0)),
     "busy": SimulateParams(scale=30.0),  # many orders per wave at the hours' edges
 }
 
@@ -197,16 +203,16 @@ def test_threaded_runs_reusing_the_last_runs_buffers_are_identical() -> None:
     them, for the next run."""
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, workers=2, sample_share=0.3, scale=2.0)
-    E.keep_scratch([])
+    _reuse.keep_scratch([])
     fresh = simulate(p, params, seed=5)
-    kept = [a for v in E._spare.values() for a in v]
-    assert len(kept) == 1 + 2 * 2 * len(E._BUFFERS)  # counts, two shards' two slots
+    kept = [a for v in _reuse._spare.values() for a in v]
+    assert len(kept) == 1 + 2 * 2 * len(_shard._BUFFERS)  # counts, two shards' two slots
     rng = np.random.default_rng(0)
     for a in kept:
         a.view(np.uint8)[...] = rng.integers(0, 256, a.nbytes, dtype=np.uint8).reshape(
             a.view(np.uint8).shape)
     again = simulate(p, params, seed=5)
-    assert {id(a) for v in E._spare.values() for a in v} == {id(a) for a in kept}
+    assert {id(a) for v in _reuse._spare.values() for a in v} == {id(a) for a in kept}
     for name, table in fresh.tables.items():
         pd.testing.assert_frame_equal(table, again.tables[name])
     assert fresh.sample is not None and again.sample is not None
@@ -220,13 +226,13 @@ def test_threaded_runs_share_one_idle_executor_at_a_time() -> None:
     p = random_problem(3, n_sku=40, n_reg=8)
     params = SimulateParams(chunk_orders=1_000, workers=2)
     want = simulate(p, params, seed=5)
-    kept = E._idle[-1][2]
-    assert E.thread_executor(2) is kept and not E._idle  # taken: not another run's
-    E.release_executor(kept)
+    kept = _reuse._idle[-1][2]
+    assert _reuse.thread_executor(2) is kept and not _reuse._idle  # taken: not another run's
+    _reuse.release_executor(kept)
     simulate(p, params, seed=5)
-    assert [ex for _, _, ex in E._idle] == [kept]
+    assert [ex for _, _, ex in _reuse._idle] == [kept]
     three = simulate(p, params.replace(workers=3), seed=5)
-    assert len(E._idle) == 1 and E._idle[0][1] == 2
+    assert len(_reuse._idle) == 1 and _reuse._idle[0][1] == 2
     busy = threading.active_count()
     for _ in range(3):
         got = simulate(p, params, seed=5)
@@ -245,10 +251,11 @@ def test_start_pass_in_blocks_on_threads_matches_one_pass() -> None:
     keys = np.arange(5, 3000, 7, dtype=np.int64)
     units = np.random.default_rng(4).integers(0, 900, keys.size).astype(np.int64)
     n = keys.size
-    want = (np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
-            np.empty(n, dtype=np.uint64), np.empty(n))
-    K.start_cells(keys, np.uint64(9), units, size_thr, cdf, inv_width, lut, *want)
-    start = E.StartPass(keys, units, 9, size_thr, cdf, inv_width, lut, blocks=13)
+    want = Start(np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64),
+                 np.empty(n, dtype=np.uint64), np.empty(n))
+    shape = DayShape(size_thr, cdf, inv_width, lut)
+    K.start_cells(keys, units, np.uint64(9), plain(shape), plain(want))
+    start = _shard.StartPass(keys, units, 9, shape, blocks=13)
     threads = [threading.Thread(target=start.run) for _ in range(3)]
     for t in threads:
         t.start()
@@ -372,8 +379,6 @@ def test_forecast_scenarios() -> None:
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"size_probs": (0.5, 0.2)}, "size_probs"),
-        ({"last_mile_hours": -1}, "last_mile"),
         ({"scale": 0.0}, "scale"),
         ({"scale": float("nan")}, "scale"),
         ({"scale": -3}, "scale"),
@@ -402,10 +407,10 @@ def test_scaled_orders_table_refused() -> None:
 def test_params_from_toml(tmp_path: Path) -> None:
     """SimulateParams load from a [simulate] TOML table; unknown keys are named."""
     path = tmp_path / "sim.toml"
-    path.write_text("[simulate]\nscale = 40.0\nworkers = 2\nsize_probs = [0.5, 0.5]\n",
+    path.write_text("[simulate]\nscale = 40.0\nworkers = 2\n[network]\nsize_probs = [0.5, 0.5]\n",
                     encoding="utf-8")
     params = SimulateParams.from_file(path)
-    assert (params.scale, params.workers, params.size_probs) == (40.0, 2, (0.5, 0.5))
+    assert (params.scale, params.workers, params.network.size_probs) == (40.0, 2, (0.5, 0.5))
     path.write_text("[simulate]\nscael = 40.0\n", encoding="utf-8")
     with pytest.raises(ValueError, match="scael"):
         SimulateParams.from_file(path)
@@ -447,46 +452,31 @@ def _plain_waits(counts: np.ndarray, arrived: np.ndarray, shipped: np.ndarray,
     return out
 
 
-def test_queue_bases_give_every_parcel_its_wait() -> None:
-    """The reduce kernel's bases and span give every parcel the ship hour counting every
-    earlier arrival one by one gives it (earlier seconds, then earlier shards in the same
-    second), under small and large capacities."""
-    rng = np.random.default_rng(0)
-    for cap in (1, 3, 7, 40, 1000):
-        counts = rng.integers(0, 4, (3, 5, 7)).astype(np.int32)
-        arrived = rng.integers(0, 100, 5).astype(np.int64)
-        shipped = arrived - rng.integers(0, 20, 5)
-        capacity = np.full(5, cap, dtype=np.int64)
-        start = arrived.copy()
-        bases, span = np.empty(counts.shape, dtype=np.int32), np.empty((5, 4), dtype=np.int64)
-        K.queue_bases(counts, arrived, shipped, capacity, bases, span)
-        got = _waits(counts, start, shipped, capacity, bases, span)
-        assert got.tolist() == _plain_waits(counts, start, shipped, capacity).tolist()
-        np.testing.assert_array_equal(arrived, start + counts.sum(axis=(0, 2)))
-
-
-def test_shard_bases_match_the_reduce() -> None:
+def test_shard_bases_give_every_parcel_its_wait() -> None:
     """Each shard working out its own bases, span and the chunk's arrivals (all shards' and
-    its own) gives its parcels the waits counted one by one, for one to three shards, in
-    chunks of one block of seconds and of several, with one cut or many."""
+    its own) gives its parcels the waits counting every earlier arrival one by one gives
+    them (earlier seconds, then earlier shards in the same second), for one to three
+    shards, in chunks of one block of seconds and of several, with one cut or many, under
+    small and large capacities."""
     rng = np.random.default_rng(1)
-    for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (1, 200, 12),
-                                 (2, 200, 400), (3, 3 * K.BLOCK, 600), (2, 3600, 5000)]:
+    for n_shards, n_sec, top in [(1, 9, 12), (2, 9, 12), (3, 9, 12), (3, 7, 2), (2, 7, 2000),
+                                 (1, 200, 12), (2, 200, 400), (3, 3 * Q.BLOCK, 600),
+                                 (2, 3600, 5000)]:
         counts = rng.integers(0, 4, (n_shards, 5, n_sec)).astype(np.int32)
         counts[:, 0, : n_sec // 2] = 0  # a warehouse quiet for half the chunk
         arrived = rng.integers(0, 100, 5).astype(np.int64)
         shipped = arrived - rng.integers(0, 20, 5)
         capacity = rng.integers(1, top, 5).astype(np.int64)
         want = _plain_waits(counts, arrived, shipped, capacity)
-        totals = np.empty((n_shards, 5, K.TOTALS), dtype=np.int64)
+        totals = np.empty((n_shards, 5, Q.TOTALS), dtype=np.int64)
         for j in range(n_shards):
-            K.warehouse_totals(counts[j], totals[j])
+            Q.warehouse_totals(counts[j], totals[j])
         bases = np.empty(counts.shape, dtype=np.int32)
         span = np.empty((5, 4), dtype=np.int64)
         for j in range(n_shards):
             added, own = np.empty(5, dtype=np.int64), np.empty(5, dtype=np.int64)
-            K.shard_bases(counts, totals, j, arrived, shipped, capacity, bases[j], span,
-                          added, own)
+            Q.shard_bases(counts, totals, j, plain(Queue(arrived, shipped, bases[j], span)),
+                          capacity, added, own)
             np.testing.assert_array_equal(added, counts.sum(axis=(0, 2)))
             np.testing.assert_array_equal(own, counts[j].sum(axis=1))
         assert _waits(counts, arrived, shipped, capacity, bases, span).tolist() == want.tolist()
@@ -496,15 +486,15 @@ def test_warehouse_totals_by_block() -> None:
     """A shard's arrivals per warehouse come as the chunk's sum and each block's, the last
     block cut short by the chunk's end."""
     rng = np.random.default_rng(5)
-    for n_sec in (1, K.BLOCK, K.BLOCK + 1, 3600):
+    for n_sec in (1, Q.BLOCK, Q.BLOCK + 1, 3600):
         counts = rng.integers(0, 9, (4, n_sec)).astype(np.int32)
-        out = np.zeros((4, K.TOTALS), dtype=np.int64)
-        K.warehouse_totals(counts, out)
+        out = np.zeros((4, Q.TOTALS), dtype=np.int64)
+        Q.warehouse_totals(counts, out)
         np.testing.assert_array_equal(out[:, 0], counts.sum(axis=1))
-        n_blk = -(-n_sec // K.BLOCK)
+        n_blk = -(-n_sec // Q.BLOCK)
         for b in range(n_blk):
             np.testing.assert_array_equal(
-                out[:, 1 + b], counts[:, b * K.BLOCK:(b + 1) * K.BLOCK].sum(axis=1))
+                out[:, 1 + b], counts[:, b * Q.BLOCK:(b + 1) * Q.BLOCK].sum(axis=1))
 
 
 def test_start_cells_match_plain_draws() -> None:
@@ -528,8 +518,8 @@ def test_start_cells_match_plain_draws() -> None:
         n = keys.size
         hashes, n_orders = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
         z_next, t_next = np.empty(n, dtype=np.uint64), np.empty(n)
-        K.start_cells(keys, seed, units, size_thr, cdf, inv_width, lut, hashes, n_orders,
-                      z_next, t_next)
+        K.start_cells(keys, units, seed, plain(DayShape(size_thr, cdf, inv_width, lut)),
+                      plain(Start(hashes, n_orders, z_next, t_next)))
         for c in range(n):
             left, k = int(units[c]), 0
             while left > 0:
@@ -650,14 +640,26 @@ def test_outcome_kernels_match_numpy() -> None:
         per_second = rng.integers(0, 4, (n, 3)).astype(np.int64) * rng.integers(1, 10**9, (n, 3))
         per_second[:, 0] = rng.integers(0, 3, n)  # ties: the first second wins
         gmv = np.empty(n)
-        peak = K.second_columns(per_second, gmv)
+        peak = T.second_columns(per_second, gmv)
         assert np.array_equal(gmv, per_second[:, 2] / 100.0)
         assert peak == (int(np.argmax(per_second[:, 0])) if n else 0)
     flow = rng.integers(0, 3, (4, 50, 6)) * (rng.random((4, 50, 6)) < 0.3)
     for n_hours in (0, 1, 24, 50, 60):
-        got = K.flow_rows(flow, n_hours)
+        got = T.flow_rows(flow, n_hours)
         part = np.ascontiguousarray(flow[:, :n_hours])
         at = np.flatnonzero(part)
         want = (*np.unravel_index(at, part.shape), part.ravel()[at])
         for g, w in zip(got, want, strict=True):
             assert g.dtype == np.int64 and np.array_equal(g, w)
+
+
+def test_the_promise_tiers_are_the_networks() -> None:
+    """The rehearsal counts deliveries within the network's promise tiers: tighter tiers
+    count fewer units in time, the same orders shipped alike."""
+    p = random_problem(3)
+    base = simulate(p, SimulateParams(), seed=0)
+    tight = simulate(p, SimulateParams(network=NetworkParams(promise_hours=(12.0, 24.0))),
+                     seed=0)
+    assert tight.units == base.units and tight.unfilled_share == base.unfilled_share
+    assert tight.share_24h < base.share_24h
+    assert tight.share_48h == pytest.approx(base.share_24h)  # its second tier is 24 h

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 import typer
 
@@ -86,9 +85,8 @@ def live_callbacks(base: Callbacks, live: bool, ws: Workspace, problem: Any, par
         fc = ws.read("forecast")
         day = fc[pd.to_datetime(fc["date"]).dt.date == problem.day]
         if not day.empty:
-            probs = np.asarray(params.size_probs, dtype=np.float64)
-            mean_size = float(np.dot(np.arange(1, probs.size + 1), probs))
-            expected = float(day["mean"].sum()) * params.scale / mean_size
+            expected = (float(day["mean"].sum()) * params.scale
+                        / params.network.units_per_order)
     return ProgressWriter(progress_path(ws.root), problem, ws.read("regions"),
                           ws.read("warehouses"), ws.read("brands"), expected_orders=expected,
                           seed=seed, forward=base)

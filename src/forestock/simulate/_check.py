@@ -10,7 +10,8 @@ import pandas as pd
 from forestock.errors import ForestockError
 
 if TYPE_CHECKING:
-    from forestock.simulate import SimulateProblem, SimulateResult
+    from forestock.simulate._problem import SimulateProblem
+    from forestock.simulate._result import SimulateResult
 
 __all__ = ["OutcomeError", "check_outcomes", "scaled"]
 

@@ -1,4 +1,4 @@
-"""Numba kernels of the rehearsal: keyed draws, order generation, routing, queues, tallies.
+"""Numba kernels of the rehearsal's orders: keyed draws, order generation and routing.
 
 Every random quantity is a keyed draw (no generator state): order ``k`` of
 the demand cell with key ``sku * n_regions + region`` takes one 64-bit hash
@@ -10,105 +10,14 @@ identical results, one hash each.
 The work of one time chunk of one shard (a contiguous range of SKUs) is two
 kernels: :func:`emit_route_chunk` generates the chunk's orders SKU by SKU and
 routes them while they are in cache, counting arrivals per warehouse and
-second; once every shard's counts are in (:func:`shard_bases` or
-:func:`queue_bases` add them up), :func:`settle_chunk` turns each order's
-place in its warehouse's queue into a ship hour and tallies the outcome.
+second; once every shard's counts are in (``_queues`` adds them up),
+``_tallies.settle_chunk`` turns each order's place in its warehouse's queue
+into a ship hour and tallies the outcome. (The kernels that use the draws
+live in this one file: numba's cache sees a change only in a kernel's own
+file, so a kernel inlining a draw from another file could run stale.)
 
-Where the time goes (CPU per order on the benchmark's 3-million-order day,
-one worker): inverting the intraday cdf was the largest single cost; a
-lookup table of 2**18 buckets that brackets the second, a branch-free pick
-where the bracket holds two seconds, and a generation loop that ends on the
-order's share of the day rather than on its inverted time took generation
-from about 17 to 9 ns. Stock-out replays merge only the orders at the
-warehouses asked for more than they hold (about 3 ns less than merging all
-the SKU's orders). Settling a chunk cannot be folded into generation: an
-order's place in its wave depends on the orders of later SKUs in earlier
-seconds of the chunk.
-
-Measured on that day (2026-11-29, 26 chunks, 25,129 cells): the cells are
-not the cost the count suggests (653,000 cell visits, 249,000 of them with
-orders; a SKU with no order due in a chunk is now skipped whole), but stock
-running short was: 1,410 SKU-chunks replayed 523,000 orders (17 % of the
-day's, half of them twice where the replay widened), about 25 ms of
-emission's 87. A SKU whose stock may run short in a chunk (a warehouse holds
-no more than the SKU asked of it in the last chunk, or a first pass finds it
-short, which is then taken back) is now emitted in :data:`SPLIT` windows of
-the chunk, each settled against stock on its own: replays fall to 84,000
-orders. The cdf's inversion still costs about 7 ns an order (a latency
-chain through the lookup table and the cdf; interleaving cdf and widths in
-one table measured no faster), settling about 13 ns.
-
-Fifth round (same day): settling read and wrote each order's place in its
-wave (a table of warehouse x second, 400 kB a chunk) only to get its ship
-hour; a chunk's waves now come with a span per warehouse (the waves before
-the first one an hour's capacity cuts all ship in the chunk's first wait,
-those after the last one in its last; most chunks have no cut at most
-warehouses), and only orders between read the table, which marks a wave
-whole or cut; only a cut wave's orders count places (1,900 of 3 million).
-Settling fell from 32 to 28 ms, the reduce from 2.6 to 2.0 ms. Order sizes
-in the chunk buffers as int32 (the buffers stay in cache longer) saved 3 ms
-more; branch-free tallies of delivery times, int16 warehouse codes
-and other chunk sizes measured no faster.
-
-Sixth round (same day, two threads): each shard now hands over its arrivals
-per warehouse with its counts (:func:`warehouse_totals`), so a shard reads
-the other shards' counts only at the warehouses an hour's capacity cuts the
-chunk at (:func:`shard_bases` 3.3 to 2.5 ms a thread); the start pass tries a
-block of draws wherever 16 orders may fit, not only where they surely do (7 %
-less). The threads' waits, not the kernels, were the larger cost: see
-``_engine._thread_chunks``.
-
-Eighth round (same day): the start pass drew its blocks of 16 sizes with
-scalar multiplies (the compiler unrolled the constant trip count and did not
-vectorise it) and drew the last block again one by one; blocks of up to
-:data:`START_BLOCK` draws, never more than the units left, now vectorise, the
-last block's overshoot is given back from its end, and the first orders'
-times come in a pass of their own (5.0 to 3.6 ms on one thread with the
-tables in cache, 5.3 to 4.5 out of it). With threads the start pass is no
-longer each shard's own (see ``_engine.StartPass``).
-
-Ninth round (same day): orders of a cell come in increasing share of the day,
-so an order's second could be tried at its predecessor's and the next one
-before the lookup table; but most orders (91 %) fall further on, and the
-check chains each order's inversion to the last one's: generating and
-inverting the day's draws alone took 102 ms rather than 36 (dropped). The
-outcome tables' per-second yuan and peak (:func:`second_columns`) and flow
-rows (:func:`flow_rows`) now come in one pass each (0.4 ms less).
-
-Tenth round (same day, two threads): a shard found the waves an hour's
-capacity cuts first and last by a running sum over every second up to the
-last cut, at every warehouse the chunk is cut at (397 of 806
-warehouse-chunks, nearly all of each chunk's seconds); with each shard's
-arrivals also summed per :data:`BLOCK` of seconds (in the pass that sums
-them per warehouse) it reads the counts only in the two blocks holding the
-cuts and in the seconds between (:func:`shard_bases`): the two kernels 6.7
-to 3.6 ms for both threads; the run 63.4 to 61.7 ms on two workers, 113.6
-to 110.6 on one (medians of 40-50 runs in fresh processes, interleaved).
-Counting arrivals per warehouse and second once a SKU's window is settled
-(by the orders' final choices: no recount in replays) rather than as they
-are emitted measured no faster (the increments cost about 6 ms either way;
-dropped), and so did order buffers, counts and the cdf's tables on 2 MB
-pages (``MADV_HUGEPAGE`` on private maps; a shared map gets no huge pages):
-61.5 vs 61.5 ms on two workers, 110.5 vs 111.8 on one. Per-SKU work is
-not worth restructuring: 500 SKUs, 9,900 SKU-chunks with orders due, about
-1.5 million warehouse steps in all. Runs of one process drift with the
-host: five-run medians of one process went from 114 to 125 ms and back,
-tables and heap untouched, a fixed table-lookup loop drifting with them
-(5.3 to 5.6 ms), so the 109-to-118 ms spread between processes is not the
-code's to remove.
-
-Eleventh round (same day): emission wrote every order's cell only so that
-settling could find each cell's run again (a store, then a load and a
-compare an order); it now records the runs (cell, end) as it settles each
-window's stock, and settling (a counted loop over each run), take-backs and
-replays read those (a replay rebuilds its window's cells, 84,000 orders a
-day); cells are still written per order for the order sample only. Medians
-of 60 runs in fresh processes, interleaved with HEAD: 60.0 to 58.5 ms on two
-workers (CPU 115.1 to 111.8 ms), 109.5 to 107.2 on one. Adding a cell run's
-orders of one second up before tallying them per second (one
-read-modify-write per second rather than per order) measured slower (110.4
-to 113.2 ms on one worker, 63.8 to 65.7 on two; dropped): a run seldom holds
-two orders in one second.
+What each round of tuning measured, and what it dropped: ``benchmarks/NOTES.md``
+(section *simulate*).
 """
 
 from __future__ import annotations
@@ -116,13 +25,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from forestock.simulate._arrays import (
+    FACTORY,
+    UNFILLED,
+    Cells,
+    CellState,
+    DayShape,
+    GivenOrders,
+    Network,
+    Orders,
+    Start,
+    Stock,
+)
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 _TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
-_TO_UNIT16 = 1.0 / 65536.0
-_PER_HOUR = 1.0 / 3600.0  # hours in a second (a product is cheaper than a quotient)
 
 #: stream tag of the order sample's draw (the order's own draw is stream-free)
 SAMPLE = 4
@@ -143,24 +63,6 @@ START_BLOCK = 64
 #: a SKU is cut into windows only if it asks for at least this many units (or has this many
 #: orders) in a chunk: a smaller one replays faster than it is cut
 SPLIT_MIN = 64
-
-#: seconds of a block of a chunk's arrivals per warehouse (:func:`warehouse_totals`), and
-#: the columns of a shard's arrivals per warehouse: the chunk's, then each block's (128
-#: measured faster than 32, 64 and 256)
-BLOCK = 128
-TOTALS = 1 + (3600 + BLOCK - 1) // BLOCK
-
-#: warehouse code of an order shipped from the factory, and of an unfilled one
-FACTORY, UNFILLED = -2, -1
-
-# columns of the tallies
-R_ORDERS, R_UNITS, R_GMV, R_SHIPPED, R_D24, R_D48, R_LATE, R_UNFILLED, R_D72 = range(9)
-# units not delivered within 24 h by reason: the region's nearest warehouse lacked the
-# stock (served farther, by the factory, or unfilled), its backlog held them, or transit
-R_NOT24_STOCK, R_NOT24_BACKLOG, R_NOT24_TRANSIT = range(9, 12)
-N_REGION_COLS = 12
-K_ORDERS, K_UNITS, K_GMV, K_SHIPPED, K_D24, K_D48, K_UNFILLED, K_D72 = range(8)
-N_SKU_COLS = 8
 
 
 @njit(cache=True, inline="always")
@@ -205,12 +107,6 @@ def size_of(z: np.uint64, size_thr: np.ndarray) -> np.int64:
     for i in range(size_thr.size):  # no early exit: a fixed trip count, no mispredictions
         s += b >= size_thr[i]
     return s
-
-
-@njit(cache=True, inline="always")
-def jitter_of(z: np.uint64, noise: float) -> float:
-    """Relative transit noise of the order with draw ``z``, uniform in [-noise, noise)."""
-    return (float(np.int64(z & np.uint64(0xFFFF))) * _TO_UNIT16 * 2.0 - 1.0) * noise
 
 
 def size_thresholds(size_probs: np.ndarray) -> np.ndarray:
@@ -291,11 +187,11 @@ def time_of(z: np.uint64, k: np.int64, inv_n: float, cdf: np.ndarray, inv_width:
 
 
 @njit(cache=True, nogil=True)
-def start_cells(keys: np.ndarray, seed: np.uint64, units: np.ndarray, size_thr: np.ndarray,
-                cdf: np.ndarray, inv_width: np.ndarray, lut: np.ndarray, hashes: np.ndarray,
-                n_orders: np.ndarray, z_next: np.ndarray, t_next: np.ndarray) -> None:
-    """In one pass over the cells: each one's hash, the orders its units split into (the
-    last order takes what is left) and its first order (``t_next = inf`` if none).
+def start_cells(keys: np.ndarray, units: np.ndarray, seed: np.uint64, shape: DayShape,
+                start: Start) -> None:
+    """In one pass over the cells (RNG ``keys``, ``units`` of the day), into ``start``: each
+    one's hash, the orders its units split into (the last order takes what is left) and its
+    first order (``t_next = inf`` if none).
 
     Sizes come in blocks of up to :data:`START_BLOCK` draws, never more than the units left
     (each order takes one at least): the size bits in one loop, the units they take in
@@ -306,6 +202,8 @@ def start_cells(keys: np.ndarray, seed: np.uint64, units: np.ndarray, size_thr: 
     orders' times come in a second pass: each reads the cdf's tables where its cell's
     share falls, mostly out of cache, and apart from the counting those reads overlap
     (5.3 to 4.5 ms with the tables out of the core's cache, the median of 11)."""
+    size_thr, cdf, inv_width, lut = shape
+    hashes, n_orders, z_next, t_next = start
     bits = np.empty(START_BLOCK, dtype=np.int64)
     n_thr = size_thr.size
     for c in range(keys.size):
@@ -580,42 +478,9 @@ def _time_order(starts: np.ndarray, runs: np.ndarray, n_runs: int, o_time: np.nd
 
 
 @njit(cache=True, nogil=True)
-def emit_route_chunk(
-    sku_ptr: np.ndarray,
-    cell_region: np.ndarray,
-    hashes: np.ndarray,
-    n_orders: np.ndarray,
-    size_thr: np.ndarray,
-    cdf: np.ndarray,
-    inv_width: np.ndarray,
-    lut: np.ndarray,
-    given: bool,
-    g_indptr: np.ndarray,
-    g_time: np.ndarray,
-    g_size: np.ndarray,
-    next_k: np.ndarray,
-    z_next: np.ndarray,
-    t_next: np.ndarray,
-    left: np.ndarray,
-    sku_next: np.ndarray,
-    asked: np.ndarray,
-    stock: np.ndarray,
-    route: np.ndarray,
-    route_pos: np.ndarray,
-    factory: bool,
-    s0: int,
-    t_end: float,
-    counts: np.ndarray,
-    o_cell: np.ndarray,
-    o_k: np.ndarray,
-    o_time: np.ndarray,
-    o_size: np.ndarray,
-    o_noise: np.ndarray,
-    o_w: np.ndarray,
-    r_cell: np.ndarray,
-    r_end: np.ndarray,
-    n_out: np.ndarray,
-) -> int:
+def emit_route_chunk(cells: Cells, shape: DayShape, given_orders: GivenOrders,
+                     state: CellState, stock_state: Stock, net: Network, orders: Orders,
+                     s0: int, t_end: float, counts: np.ndarray) -> int:
     """Generate the orders placed before ``t_end`` and route them, SKU by SKU.
 
     Cells are sorted by SKU then region; SKU ``j`` owns cells
@@ -627,16 +492,16 @@ def emit_route_chunk(
     Generated orders split a cell's units by size draws (the last order takes
     what is left); given orders (``given``) are read from ``g_*``, cell ``c``
     owning ``g_indptr[c]:g_indptr[c + 1]``, in time order. Orders come out
-    grouped by SKU, then by window (below), then by cell, each cell's in time
-    order (so within one second: SKU, region, order index); ``o_k`` (the
-    order index) and ``o_cell`` (its cell) only if ``o_k`` is not empty (for the
-    order sample); the buffer's runs of one cell's orders are written instead,
-    run ``q`` holding cell ``r_cell[q]``'s orders up to position ``r_end[q]``
-    (from the last run's end), ``n_out[0]`` of them.
+    into ``orders`` grouped by SKU, then by window (below), then by cell, each
+    cell's in time order (so within one second: SKU, region, order index);
+    ``o_k`` (the order index) and ``o_cell`` (its cell) only if ``o_k`` is not
+    empty (for the order sample); the buffer's runs of one cell's orders are
+    written instead, run ``q`` holding cell ``r_cell[q]``'s orders up to
+    position ``r_end[q]`` (from the last run's end), ``r_count[0]`` of them.
 
     A SKU's stock depletes in order of order time (ties: cell, then order
     index): an order goes to the first warehouse on its region's ``route``
-    holding all its units, else to the factory if ``factory``, else it is
+    holding all its units, else to the factory if ``factory_hours > 0``, else it is
     unfilled. Each order chooses as it is generated, under the stock at the
     window's start; :func:`_settle_stock` then checks (and if need be
     corrects) the SKU's choices against time order. The window is the whole
@@ -650,6 +515,14 @@ def emit_route_chunk(
     small (a bug: the caller sizes them by a bound; ``r_cell`` and ``r_end``
     as large as ``o_time``: a run holds at least one order).
     """
+    _keys, _cell_sku, cell_region, sku_ptr, hashes, n_orders = cells
+    size_thr, cdf, inv_width, lut = shape
+    given, g_indptr, g_time, g_size = given_orders
+    next_k, z_next, t_next, left, sku_next, route_pos = state
+    stock, asked = stock_state
+    route, _transit, _capacity, _noise, _last_mile, _promise_1, _promise_2, factory_hours = net
+    o_time, o_size, o_noise, o_w, o_cell, o_k, _o_ship, _o_elapsed, r_cell, r_end, r_count = orders
+    factory = factory_hours > 0
     counts[:, :] = 0
     n_wh = stock.shape[1]
     n_rank = route.shape[1]
@@ -717,12 +590,12 @@ def emit_route_chunk(
                         return -1
                     if given:
                         size = g_size[base + k]
-                        noise = np.uint16(draw_h(h, k) & np.uint64(0xFFFF))
+                        noise_bits = np.uint16(draw_h(h, k) & np.uint64(0xFFFF))
                     else:
                         size = size_of(z, size_thr)
                         if size > rest or k == n - 1:
                             size = rest
-                        noise = np.uint16(z & np.uint64(0xFFFF))
+                        noise_bits = np.uint16(z & np.uint64(0xFFFF))
                     # the first warehouse on the route holding all its units (written out
                     # here: a helper taking the arrays costs reference counting on every order)
                     w = UNFILLED
@@ -738,7 +611,7 @@ def emit_route_chunk(
                         o_k[m] = k
                     o_time[m] = t
                     o_size[m] = size
-                    o_noise[m] = noise
+                    o_noise[m] = noise_bits
                     o_w[m] = w
                     if w >= 0:
                         need[w] += size
@@ -790,394 +663,8 @@ def emit_route_chunk(
             win += 1
             if win >= n_win:
                 break
-    n_out[0] = n_r
+    r_count[0] = n_r
     return m
-
-
-@njit(cache=True, nogil=True)
-def settle_chunk(
-    n_r: int,
-    r_cell: np.ndarray,
-    r_end: np.ndarray,
-    o_time: np.ndarray,
-    o_size: np.ndarray,
-    o_noise: np.ndarray,
-    o_w: np.ndarray,
-    cell_sku: np.ndarray,
-    cell_region: np.ndarray,
-    price_cents: np.ndarray,
-    base: np.ndarray,
-    s0: int,
-    arrived: np.ndarray,
-    shipped_before: np.ndarray,
-    capacity: np.ndarray,
-    hour: int,
-    noise: float,
-    last_mile: float,
-    factory_hours: float,
-    transit: np.ndarray,
-    region_hour: np.ndarray,
-    per_second: np.ndarray,
-    per_sku: np.ndarray,
-    flow: np.ndarray,
-    keep: bool,
-    o_ship: np.ndarray,
-    o_elapsed: np.ndarray,
-    span: np.ndarray,
-    sec0: int,
-    route: np.ndarray,
-) -> None:
-    """Ship hours, delivery times and tallies of one routed chunk of one hour.
-
-    The chunk's orders come as ``n_r`` runs of one cell's orders: run ``q``,
-    cell ``r_cell[q]``'s, ends before buffer position ``r_end[q]`` and starts
-    where the run before it ended (see :func:`emit_route_chunk`).
-
-    An order at warehouse ``w`` in second ``s`` is parcel number
-    ``n = arrived[w] + base[w, s - s0] + 1`` to arrive there, and counts
-    ``base`` one up (``arrived[w]``: arrivals before the chunk; ``base``, int32
-    to halve its cache: those in the chunk before the shard's first order of
-    that wave, from all shards; orders within a wave rank in buffer order:
-    SKU, region, order index), unless ``base[w, s - s0] < 0``: then the whole
-    wave ships ``-1 - base[w, s - s0]`` hours after ``hour`` (see
-    :func:`queue_bases`; only the ship hour matters, so the orders of a wave
-    that no hour's capacity cuts need no places, which is most of them).
-    Warehouse ``w`` ships at most ``capacity[w]`` parcels an hour, first in
-    first out: with ``shipped_before[w]`` parcels shipped before the
-    hour, parcel ``n`` leaves at the end of hour
-    ``hour + ceil((n - shipped_before[w]) / capacity[w]) - 1``. It is
-    delivered ``transit * (1 + jitter) + last_mile`` hours later; a factory
-    order ``factory_hours * (1 + jitter)`` hours after it was placed.
-
-    Tallies (integers; money in cents): ``region_hour[r, hour, :]`` (but its
-    ``R_LATE``, shipped less delivered within 48 h, left to the caller),
-    ``per_second[s - sec0, :]`` (orders, units, gmv), ``per_sku[sku, :]``,
-    ``flow[w, ship_hour, r]`` (the last hour takes later ones; a cell's
-    orders leaving one warehouse in one hour are added at once). With
-    ``keep``, ``o_ship`` gets the ship hour (-1 unfilled or factory) and
-    ``o_elapsed`` the hours from order to door (NaN unfilled).
-
-    Units not delivered within 24 h are tallied by reason in ``region_hour``'s
-    ``R_NOT24_*`` columns: ``STOCK`` if not shipped from the region's nearest
-    warehouse (``route[r, 0]``); else ``BACKLOG`` if shipping in the order's own
-    hour would have made 24 h; else ``TRANSIT``.
-    """
-    n_hours = flow.shape[1]
-    inv_cap = 1.0 / capacity
-    lead = arrived - shipped_before - 1  # parcel n waits behind n + lead[w] unshipped ones
-    cur = -1  # the SKU whose tallies are being added up
-    k_ord = k_units = k_gmv = k_shipped = k_d24 = k_d48 = k_unf = k_d72 = 0
-    end = 0
-    for q in range(n_r):
-        # one cell's run of orders: tally its region and SKU once
-        c = r_cell[q]
-        i0 = end
-        end = r_end[q]
-        sku = cell_sku[c]
-        r = cell_region[c]
-        price = price_cents[sku]
-        n_ord = end - i0
-        units = 0
-        shipped = 0
-        d24 = 0
-        d48 = 0
-        d72 = 0
-        unfilled = 0
-        n_stock = 0
-        n_backlog = 0
-        n_transit = 0
-        near = route[r, 0]
-        f_w = -1  # the run's parcels at warehouse f_w leaving in hour f_h, f_n of them
-        f_h = 0
-        f_n = 0
-        for i in range(i0, end):
-            size = o_size[i]
-            t = o_time[i]
-            sec = int(t)
-            units += size
-            per_second[sec - sec0, 0] += 1
-            per_second[sec - sec0, 1] += size
-            per_second[sec - sec0, 2] += size * price
-            w = o_w[i]
-            if w == UNFILLED:
-                unfilled += size
-                n_stock += size
-                if keep:
-                    o_ship[i] = -1
-                    o_elapsed[i] = np.nan
-                continue
-            jitter = jitter_of(np.uint64(o_noise[i]), noise)
-            if w == FACTORY:
-                ship_hour = -1
-                elapsed = factory_hours * (1.0 + jitter)
-            else:
-                i_s = sec - s0
-                if i_s < span[w, 0]:  # most orders: the chunk's hours are not cut here
-                    wait = span[w, 2]
-                elif i_s > span[w, 1]:
-                    wait = span[w, 3]
-                elif base[w, i_s] < 0:  # the whole wave ships in one hour
-                    wait = -1 - base[w, i_s]
-                else:  # a wave the hour's capacity cuts: the order's place in it
-                    q = base[w, i_s] + 1
-                    base[w, i_s] = q
-                    # hours waited: (n - shipped_before[w] - 1) // capacity[w], by a
-                    # product (a 64-bit division takes several times longer) set right if
-                    # rounding erred
-                    cap = capacity[w]
-                    ahead = q + lead[w]
-                    wait = int(ahead * inv_cap[w])
-                    if wait * cap > ahead:
-                        wait -= 1
-                    elif (wait + 1) * cap <= ahead:
-                        wait += 1
-                ship_hour = hour + wait
-                deliver_h = (ship_hour + 1) + transit[w, r] * (1.0 + jitter) + last_mile
-                elapsed = deliver_h - t * _PER_HOUR
-                h = min(ship_hour, n_hours - 1)
-                if w != f_w or h != f_h:
-                    if f_n:
-                        flow[f_w, f_h, r] += f_n
-                    f_w, f_h, f_n = w, h, 0
-                f_n += 1
-            if keep:
-                o_ship[i] = ship_hour
-                o_elapsed[i] = elapsed
-            shipped += size
-            if elapsed <= 24.0:
-                d24 += size
-            if elapsed <= 48.0:
-                d48 += size
-            if elapsed <= 72.0:
-                d72 += size
-            if elapsed > 24.0:
-                if w != near:
-                    n_stock += size
-                elif (hour + 1) + transit[w, r] * (1.0 + jitter) + last_mile \
-                        - t * _PER_HOUR <= 24.0:
-                    n_backlog += size
-                else:
-                    n_transit += size
-        if f_n:
-            flow[f_w, f_h, r] += f_n
-        gmv = units * price
-        region_hour[r, hour, R_ORDERS] += n_ord
-        region_hour[r, hour, R_UNITS] += units
-        region_hour[r, hour, R_GMV] += gmv
-        region_hour[r, hour, R_SHIPPED] += shipped
-        region_hour[r, hour, R_D24] += d24
-        region_hour[r, hour, R_D48] += d48
-        region_hour[r, hour, R_UNFILLED] += unfilled
-        region_hour[r, hour, R_D72] += d72
-        region_hour[r, hour, R_NOT24_STOCK] += n_stock
-        region_hour[r, hour, R_NOT24_BACKLOG] += n_backlog
-        region_hour[r, hour, R_NOT24_TRANSIT] += n_transit
-        # the SKU's runs lie together: its tallies are added once, when the next SKU starts
-        if sku != cur:
-            _add_sku(per_sku, cur, k_ord, k_units, k_gmv, k_shipped, k_d24, k_d48, k_unf, k_d72)
-            cur = sku
-            k_ord = k_units = k_gmv = k_shipped = k_d24 = k_d48 = k_unf = k_d72 = 0
-        k_ord += n_ord
-        k_units += units
-        k_gmv += gmv
-        k_shipped += shipped
-        k_d24 += d24
-        k_d48 += d48
-        k_unf += unfilled
-        k_d72 += d72
-    _add_sku(per_sku, cur, k_ord, k_units, k_gmv, k_shipped, k_d24, k_d48, k_unf, k_d72)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add_sku(per_sku: np.ndarray, sku: int, n_ord: int, units: int, gmv: int, shipped: int,
-             d24: int, d48: int, unfilled: int, d72: int) -> None:
-    """Add one SKU's tallies (none if ``sku < 0``)."""
-    if sku >= 0:
-        per_sku[sku, K_ORDERS] += n_ord
-        per_sku[sku, K_UNITS] += units
-        per_sku[sku, K_GMV] += gmv
-        per_sku[sku, K_SHIPPED] += shipped
-        per_sku[sku, K_D24] += d24
-        per_sku[sku, K_D48] += d48
-        per_sku[sku, K_UNFILLED] += unfilled
-        per_sku[sku, K_D72] += d72
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _wave_mark(q: int, n: int, lead: int, cap: int, wait: int, lim: int) -> tuple[int, int, int]:
-    """Whether the wave of parcels ``q + 1 .. q + n`` of the chunk (all shards') ships in one
-    hour: returns ``(-1 - wait, wait, lim)`` if so (``wait`` hours after the chunk's), else
-    ``(0, wait, lim)``. Parcel ``q`` waits ``(q + lead) // cap`` hours; ``lim`` is where the
-    wait goes up next (carried from wave to wave: waves come in order, so a division is
-    needed only where the wait goes up)."""
-    first = q + 1 + lead
-    if first >= lim:
-        wait = first // cap
-        lim = (wait + 1) * cap
-    if q + n + lead < lim:
-        return -1 - wait, wait, lim
-    return 0, wait, lim
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _span_start(total: int, lead: int, cap: int) -> tuple[int, int, int, int]:
-    """The waits of a chunk's first and last parcel (``total`` of them), and the parcels
-    ``p1`` (the first to wait longer than the first) and ``p2`` (the last to wait less than
-    the last): -1 if all wait alike."""
-    wait_lo = (lead + 1) // cap
-    wait_hi = (total + lead) // cap if total > 0 else wait_lo
-    if wait_hi == wait_lo:
-        return wait_lo, wait_hi, -1, -1
-    return wait_lo, wait_hi, (wait_lo + 1) * cap - lead, wait_hi * cap - lead - 1
-
-
-@njit(cache=True, nogil=True)
-def queue_bases(counts: np.ndarray, arrived: np.ndarray, shipped_before: np.ndarray,
-                capacity: np.ndarray, bases: np.ndarray, span: np.ndarray) -> None:
-    """The reduce: each shard's queue places of each wave.
-
-    ``counts[j, w, s]``: shard ``j``'s orders placed at warehouse ``w`` in the
-    chunk's second ``s``. Waves queue in time order, and within a wave the
-    shards' orders in shard order (SKU order). Only an order's ship hour
-    matters, and the hourly capacity cuts few waves, so: ``span[w]`` is
-    ``(lo, hi, wait_lo, wait_hi)``, every order of a wave before ``lo`` ships
-    ``wait_lo`` hours after the chunk's hour, every one after ``hi``
-    ``wait_hi`` hours after it; in between ``bases[j, w, s]`` (int32: a
-    chunk's arrivals fit) is ``-1 - wait`` where the whole wave (every
-    shard's orders) ships ``wait`` hours after, else the arrivals counted
-    from the chunk's start before shard ``j``'s first order of the wave
-    (``>= 0``); see :func:`settle_chunk`. ``arrived[w]`` (arrivals before the
-    chunk) is advanced past the chunk; ``shipped_before[w]`` parcels shipped
-    before the hour, ``capacity[w]`` an hour. (``span`` is the same for every
-    shard.)
-    """
-    n_shards, n_wh, n_sec = counts.shape
-    for w in range(n_wh):
-        lead = arrived[w] - shipped_before[w] - 1
-        cap = capacity[w]
-        total = 0
-        for j in range(n_shards):
-            for s in range(n_sec):
-                total += counts[j, w, s]
-        wait_lo, wait_hi, p1, p2 = _span_start(total, lead, cap)
-        lo, hi = n_sec, -1
-        wait, lim = wait_lo, (wait_lo + 1) * cap
-        q = 0
-        for s in range(n_sec):
-            n = 0
-            for j in range(n_shards):
-                n += counts[j, w, s]
-            lo = s if q < p1 <= q + n else lo
-            hi = s if q < p2 <= q + n else hi
-            mark, wait, lim = _wave_mark(q, n, lead, cap, wait, lim)
-            for j in range(n_shards):
-                bases[j, w, s] = mark if mark < 0 else q
-                q += counts[j, w, s]
-        span[w, 0], span[w, 1], span[w, 2], span[w, 3] = lo, hi, wait_lo, wait_hi
-        arrived[w] += q
-
-
-@njit(cache=True, nogil=True)
-def shard_bases(counts: np.ndarray, totals: np.ndarray, j: int, arrived: np.ndarray,
-                shipped_before: np.ndarray, capacity: np.ndarray, bases: np.ndarray,
-                span: np.ndarray, added: np.ndarray, own: np.ndarray) -> None:
-    """Shard ``j``'s part of :func:`queue_bases` (``bases[w, s]`` and ``span``; ``arrived``
-    is not advanced, ``added[w]`` gets the chunk's arrivals, ``own[w]`` the shard's): each
-    shard works out its own at the same time as the others. ``totals[i, w]``: shard ``i``'s
-    arrivals at ``w`` in the chunk and in each :data:`BLOCK` of its seconds (see
-    :func:`warehouse_totals`), so that the counts are read only at the warehouses an hour's
-    capacity cuts the chunk at (measured on the 3-million-order day: 3.3 to 1.7 ms a
-    thread), and there only in the blocks holding the first and the last cut and in the
-    seconds between (a running sum over the seconds up to the last cut took 2.4 ms a
-    thread, now 0.9; 397 of the day's 806 warehouse-chunks are cut, 88,000 of their
-    2.7 million seconds lie between cuts)."""
-    n_shards, n_wh, n_sec = counts.shape
-    n_blk = (n_sec + BLOCK - 1) // BLOCK
-    for w in range(n_wh):
-        lead = arrived[w] - shipped_before[w] - 1
-        cap = capacity[w]
-        total = 0
-        for i in range(n_shards):
-            total += totals[i, w, 0]
-        own[w] = totals[j, w, 0]
-        wait_lo, wait_hi, p1, p2 = _span_start(total, lead, cap)
-        lo, hi, q_lo = n_sec, -1, 0
-        if p1 >= 0:  # the hour's capacity cuts the chunk
-            # the wave holding parcel p1: the block by the blocks' sums from the chunk's
-            # start, then the second by the seconds' within it
-            q = 0
-            for b in range(n_blk):
-                n = 0
-                for i in range(n_shards):
-                    n += totals[i, w, 1 + b]
-                if p1 <= q + n:
-                    for s in range(b * BLOCK, min((b + 1) * BLOCK, n_sec)):
-                        n = 0
-                        for i in range(n_shards):
-                            n += counts[i, w, s]
-                        if p1 <= q + n:
-                            lo, q_lo = s, q
-                            break
-                        q += n
-                    break
-                q += n
-            # the wave holding parcel p2 alike, from the chunk's end
-            q = total
-            for b in range(n_blk - 1, -1, -1):
-                n = 0
-                for i in range(n_shards):
-                    n += totals[i, w, 1 + b]
-                if q - n < p2:
-                    for s in range(min((b + 1) * BLOCK, n_sec) - 1, b * BLOCK - 1, -1):
-                        n = 0
-                        for i in range(n_shards):
-                            n += counts[i, w, s]
-                        if q - n < p2:
-                            hi = s
-                            break
-                        q -= n
-                    break
-                q -= n
-            # the marks and places of the waves between (none if p2 comes first)
-            q = q_lo
-            wait, lim = wait_lo, (wait_lo + 1) * cap
-            for s in range(lo, hi + 1):
-                before = q
-                for i in range(j):
-                    before += counts[i, w, s]
-                n = 0
-                for i in range(n_shards):
-                    n += counts[i, w, s]
-                mark, wait, lim = _wave_mark(q, n, lead, cap, wait, lim)
-                bases[w, s] = mark if mark < 0 else before
-                q += n
-        span[w, 0], span[w, 1], span[w, 2], span[w, 3] = lo, hi, wait_lo, wait_hi
-        added[w] = total
-
-
-@njit(cache=True, nogil=True)
-def warehouse_totals(counts: np.ndarray, out: np.ndarray) -> None:
-    """``out[w, 0]``: the chunk's arrivals at warehouse ``w`` (``counts[w, s]`` summed);
-    ``out[w, 1 + b]``: those in seconds ``b * BLOCK`` to ``(b + 1) * BLOCK`` of the chunk
-    (``out`` has :data:`TOTALS` columns; a chunk lies within an hour)."""
-    n_sec = counts.shape[1]
-    n_full = n_sec // BLOCK
-    for w in range(counts.shape[0]):
-        t = 0
-        for b in range(n_full):  # (a constant trip count, int32 sums: vectorised)
-            n = np.int32(0)
-            at = b * BLOCK
-            for s in range(BLOCK):
-                n += counts[w, at + s]
-            out[w, 1 + b] = n
-            t += n
-        if n_full * BLOCK < n_sec:
-            n = np.int32(0)
-            for s in range(n_full * BLOCK, n_sec):
-                n += counts[w, s]
-            out[w, 1 + n_full] = n
-            t += n
-        out[w, 0] = t
 
 
 @njit(cache=True, nogil=True)
@@ -1188,46 +675,3 @@ def sample_mask(m: int, o_cell: np.ndarray, o_k: np.ndarray, keys: np.ndarray,
     for i in range(m):
         keep[i] = uniform(seed, keys[o_cell[i]], o_k[i], SAMPLE) < share
     return keep
-
-
-@njit(cache=True, nogil=True)
-def second_columns(per_second: np.ndarray, gmv: np.ndarray) -> int:
-    """``gmv[s] = per_second[s, 2] / 100`` (yuan of the cents tallied) in one pass that also
-    finds the peak: the first second with the most orders (``per_second[:, 0]``'s
-    ``np.argmax``; a strided column read twice by numpy took 0.18 ms on the 3M-order day)."""
-    peak = 0
-    most = per_second[0, 0] if per_second.shape[0] else 0
-    for s in range(per_second.shape[0]):
-        gmv[s] = per_second[s, 2] / 100.0
-        if per_second[s, 0] > most:
-            most = per_second[s, 0]
-            peak = s
-    return peak
-
-
-@njit(cache=True, nogil=True)
-def flow_rows(flow: np.ndarray, n_hours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                         np.ndarray]:
-    """The nonzero entries of ``flow[:, :n_hours]`` (warehouse x hour x region) in row-major
-    order: their warehouse, hour and region indices and values (a count, then a fill: no
-    copy of the hours, no flat index to unravel)."""
-    n_wh, n_reg = flow.shape[0], flow.shape[2]
-    n_hours = min(n_hours, flow.shape[1])
-    n = 0
-    for w in range(n_wh):
-        for h in range(n_hours):
-            for r in range(n_reg):
-                n += flow[w, h, r] != 0
-    w_i = np.empty(n, dtype=np.int64)
-    h_i = np.empty(n, dtype=np.int64)
-    r_i = np.empty(n, dtype=np.int64)
-    val = np.empty(n, dtype=np.int64)
-    i = 0
-    for w in range(n_wh):
-        for h in range(n_hours):
-            for r in range(n_reg):
-                v = flow[w, h, r]
-                if v != 0:
-                    w_i[i], h_i[i], r_i[i], val[i] = w, h, r, v
-                    i += 1
-    return w_i, h_i, r_i, val
