@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 WARMSTAMP := $(VENV)/.warm
-KERNELS := $(wildcard src/forestock/*/_kernels.py)
+# every module holding numba kernels, or constants they bake in (simulate/_arrays.py)
+KERNELS := $(shell grep -rl "from numba import" src/forestock --include=*.py) \
+           src/forestock/simulate/_arrays.py
 
 .PHONY: demo test lint clean
 
