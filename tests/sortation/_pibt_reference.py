@@ -17,7 +17,8 @@ kernel keeps an explicit stack and dictionaries where it keeps flat arrays:
    turns towards it, and a robot moving into the cell of a robot that stays
    stays too.
 
-:func:`apply_step` is the oracle of ``execute``. Directions are 0 east,
+:func:`apply_step` is the oracle of ``execute``, :func:`distances` of the
+distance tables (``distances`` and ``gather``). Directions are 0 east,
 1 south, 2 west, 3 north; cells are dense ids as in the kernel.
 """
 
@@ -72,6 +73,40 @@ class Step:
     nxt: list[int]
     act: list[int]
     commit: list[int]
+
+
+def distances(nbr: np.ndarray, cost: np.ndarray, goal: int, unreach: int = 65535) -> np.ndarray:
+    """``int64`` [F]: cost of the cheapest path from each cell to ``goal``, by relaxing every
+    move until nothing changes (Bellman-Ford); ``unreach`` where there is none.
+
+    ``nbr[v, d]`` is the cell a move from ``v`` in direction ``d`` reaches
+    (or -1), ``cost[v, d]`` that move's cost.
+    """
+    dist = [unreach] * nbr.shape[0]
+    dist[goal] = 0
+    changed = True
+    while changed:
+        changed = False
+        for v in range(nbr.shape[0]):
+            for d in range(4):
+                u = int(nbr[v, d])
+                if u >= 0 and dist[u] != unreach and dist[u] + int(cost[v, d]) < dist[v]:
+                    dist[v] = dist[u] + int(cost[v, d])
+                    changed = True
+    return np.array(dist, dtype=np.int64)
+
+
+def near(floor: Floor, robots: Robots) -> np.ndarray:
+    """``uint16`` [n, 5]: each robot's distances to its goal from its neighbours (by
+    direction; ``65535`` where there is none) and from its cell, as the kernel reads them."""
+    out = np.full((len(robots.pos), 5), 65535, dtype=np.uint16)
+    for i, v in enumerate(robots.pos):
+        for d in range(4):
+            u = int(floor.nbr[v, d])
+            if u >= 0:
+                out[i, d] = floor.dist[robots.slot[i], u]
+        out[i, 4] = floor.dist[robots.slot[i], v]
+    return out
 
 
 def tie(robot: int, cell: int, step: int, salt: int) -> float:

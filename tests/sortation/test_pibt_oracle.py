@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from forestock.sortation import SortationParams, SortationProblem, TaskList, parse_map
 from forestock.sortation import _kernels as K
 from forestock.sortation._layout import CentreParams, build_centre, centre_problem
-from forestock.sortation._pibt import _lane_graph, _move_costs, solve_sortation
+from forestock.sortation._pibt import _lane_graph, _move_costs, _Tables, solve_sortation
 from tests.sortation import _pibt_reference as ref
 from tests.sortation.conftest import random_problem
 
@@ -71,8 +71,8 @@ def kernel_step(floor: ref.Floor, robots: ref.Robots, mode: int, w: ref.Weights,
     nxt, act = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int8)
     commit = np.array(robots.commit, dtype=np.int32)
     K.plan_step(floor.nbr, floor.cost, floor.unit, pos, np.array(robots.head, dtype=np.int8),
-                np.array(robots.slot, dtype=np.int32), floor.dist,
-                np.array(robots.prio, dtype=np.float64), np.array(robots.stuck, dtype=np.int32),
+                ref.near(floor, robots), np.array(robots.prio, dtype=np.float64),
+                np.array(robots.stuck, dtype=np.int32),
                 robots.flow.copy(), commit, np.array(robots.hold, dtype=np.bool_), occ_now,
                 occ_next, nxt, act, mode, w.congestion, w.stuck_after, w.stuck, w.commit, step,
                 salt, np.empty((n, 5), dtype=np.int32), np.empty((n, 5), dtype=np.float64),
@@ -111,22 +111,42 @@ def _same_step(kernel: ref.Step, oracle: ref.Step, where: str) -> None:
 
 
 class _Checked:
-    """Stand-ins for ``K.plan_step`` and ``K.execute`` that check each call against the oracle."""
+    """Stand-ins for ``K.plan_step`` and ``K.execute`` that check each call against the oracle.
+
+    The oracle plans on full tables from its own plain search to the goals
+    the planner's cache was last asked for (``_Tables.fill``); the distances
+    the kernel was handed must be the ones read from those tables.
+    """
 
     def __init__(self) -> None:
-        self.plan_step, self.execute = K.plan_step, K.execute
+        self.plan_step, self.execute, self.fill = K.plan_step, K.execute, _Tables.fill
+        self.goals: list[int] = []
+        self.tables: dict[int, list[int]] = {}
         self.steps = 0
         self.applied = 0
         self.moves = 0
         self.mode = 0
 
+    def recorded_fill(self, tables: _Tables, goal: np.ndarray, pos: np.ndarray,
+                      near: np.ndarray) -> None:
+        self.goals = goal.tolist()
+        self.fill(tables, goal, pos, near)
+
     def checked_plan_step(self, *a: Any) -> None:
-        (nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit, hold, _occ_now,
+        (nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold, _occ_now,
          _occ_next, nxt, act, mode, cong_w, stuck_after, stuck_w, commit_w, step, salt,
          *_scratch) = a
-        robots = ref.Robots(pos.tolist(), head.tolist(), slot.tolist(), prio.tolist(),
-                            stuck.tolist(), commit.tolist(), hold.tolist(), flow.copy())
-        want = ref.plan_step(ref.Floor(nbr, cost, unit, dist), robots, mode,
+        goals = sorted(set(self.goals))
+        for g in goals:
+            if g not in self.tables:
+                self.tables[g] = ref.distances(nbr, cost, g)
+        floor = ref.Floor(nbr, cost, unit,
+                          np.array([self.tables[g] for g in goals], dtype=np.uint16))
+        robots = ref.Robots(pos.tolist(), head.tolist(), [goals.index(g) for g in self.goals],
+                            prio.tolist(), stuck.tolist(), commit.tolist(), hold.tolist(),
+                            flow.copy())
+        assert np.array_equal(near, ref.near(floor, robots)), f"step {step}: distances differ"
+        want = ref.plan_step(floor, robots, mode,
                              ref.Weights(cong_w, stuck_after, stuck_w, commit_w), step, salt)
         self.plan_step(*a)
         _same_step(ref.Step(nxt.tolist(), act.tolist(), commit.tolist()), want, f"step {step}")
@@ -149,12 +169,17 @@ class _Checked:
 
 
 def _run_checked(monkeypatch: pytest.MonkeyPatch, problem: SortationProblem, turning: str,
-                 seed: int) -> _Checked:
+                 seed: int, table_mb: float = 1024.0) -> _Checked:
     """Run the planner with every kernel step checked against the oracle."""
     c = _Checked()
     monkeypatch.setattr(K, "plan_step", c.checked_plan_step)
     monkeypatch.setattr(K, "execute", c.checked_execute)
-    solve_sortation(problem, SortationParams(turning=turning), seed=seed)
+
+    def fill(tables: _Tables, goal: np.ndarray, pos: np.ndarray, near: np.ndarray) -> None:
+        c.recorded_fill(tables, goal, pos, near)
+
+    monkeypatch.setattr(_Tables, "fill", fill)
+    solve_sortation(problem, SortationParams(turning=turning, table_mb=table_mb), seed=seed)
     assert c.steps == problem.steps + 1  # the dry step before the clock, then every step
     assert c.applied == problem.steps
     return c

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 import pytest
 
@@ -19,30 +17,15 @@ from forestock.sortation import _kernels as K
 from forestock.sortation._layout import CentreParams, build_centre
 from forestock.sortation._pibt import _lane_graph, _move_costs
 from forestock.sortation._replay import replay
+from tests.sortation import _pibt_reference as ref
 from tests.sortation.conftest import random_problem
-
-
-def _slow_distances(nbr: np.ndarray, cost: np.ndarray, goal: int) -> np.ndarray:
-    """Dijkstra with a heap over the reversed moves: the oracle of K.distances."""
-    out = np.full(nbr.shape[0], K.UNREACH, dtype=np.int64)
-    out[goal] = 0
-    heap = [(0, goal)]
-    while heap:
-        d, v = heapq.heappop(heap)
-        if d > out[v]:
-            continue
-        for u in range(nbr.shape[0]):
-            for e in range(4):
-                if nbr[u, e] == v and d + cost[u, e] < out[u]:
-                    out[u] = d + cost[u, e]
-                    heapq.heappush(heap, (int(out[u]), u))
-    return out
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("highway", [0, 2])
-def test_distance_kernel_matches_dijkstra(seed: int, highway: int) -> None:
-    """Dial's algorithm in numba gives Dijkstra's distances, lanes or not, on random maps."""
+def test_distance_kernel_matches_plain_search(seed: int, highway: int) -> None:
+    """Dial's algorithm in numba gives the plain search's distances, lanes or not, on random
+    maps."""
     p = random_problem(seed, height=7, width=9, obstacles=0.3)
     free = np.flatnonzero(p.grid.free)
     dense = np.full(p.grid.size, -1)
@@ -55,11 +38,12 @@ def test_distance_kernel_matches_dijkstra(seed: int, highway: int) -> None:
     counts = np.zeros(buckets.shape[0], dtype=np.int64)
     for goal in np.random.default_rng(seed).choice(free.size, size=5, replace=False):
         K.distances(nbr, cost, int(goal), out, buckets, counts)
-        assert np.array_equal(out.astype(np.int64), _slow_distances(nbr, cost, int(goal)))
+        assert np.array_equal(out.astype(np.int64), ref.distances(nbr, cost, int(goal)))
 
 
 def test_distance_kernel_on_one_way_lanes() -> None:
-    """On a centre's lane graph, Dial's distances over incoming moves equal Dijkstra's."""
+    """On a centre's lane graph, Dial's distances over incoming moves equal the plain search's
+    over outgoing ones."""
     c = build_centre(CentreParams(chute_rows=2, chute_cols=3))
     free = np.flatnonzero(c.grid.free).astype(np.int32)
     dense = np.full(c.grid.size, -1, dtype=np.int32)
@@ -72,7 +56,7 @@ def test_distance_kernel_on_one_way_lanes() -> None:
     counts = np.zeros(buckets.shape[0], dtype=np.int64)
     for goal in dense[np.concatenate([c.induction, c.drops[:8]])]:
         K.distances(rnbr, cost, int(goal), out, buckets, counts)
-        slow = _slow_distances(nbr, cost, int(goal))
+        slow = ref.distances(nbr, cost, int(goal))
         assert np.array_equal(out.astype(np.int64), slow) and (slow < K.UNREACH).all()
 
 

@@ -25,9 +25,12 @@ W_FOUR = 4
 def distances(nbr, cost, goal, out, buckets, counts):
     """Fill ``out`` (uint16 [F]) with the cost of the cheapest path from each cell to ``goal``.
 
+    ``nbr[v, d]`` is the cell that may move to ``v`` from direction ``d``;
     ``cost[u, d]`` (>= 1) is the cost of the move from ``u`` in direction
     ``d``. Dial's algorithm: ``buckets`` is [B, 4F] with B above the
-    largest move cost, ``counts`` [B].
+    largest move cost, ``counts`` [B]. A cell that cannot reach ``goal``
+    keeps ``UNREACH``. Returns the largest finite distance, or -1 if a
+    distance would reach ``UNREACH`` (``out`` is then incomplete).
     """
     big = np.uint16(UNREACH)
     out[:] = big
@@ -38,6 +41,7 @@ def distances(nbr, cost, goal, out, buckets, counts):
     counts[0] = 1
     pending = 1
     d = 0
+    top = 0
     while pending > 0:
         b = d % nb
         k = 0
@@ -51,8 +55,9 @@ def distances(nbr, cost, goal, out, buckets, counts):
                 if u < 0:
                     continue
                 nd = d + cost[u, (e + 2) % 4]  # the move u -> v heads opposite to e
-                if nd < out[u]:
+                if nd < out[u]:  # never true at UNREACH or beyond: out holds no more
                     out[u] = nd
+                    top = max(top, nd)
                     bb = nd % nb
                     buckets[bb, counts[bb]] = u
                     counts[bb] += 1
@@ -60,6 +65,31 @@ def distances(nbr, cost, goal, out, buckets, counts):
         pending -= counts[b]
         counts[b] = 0
         d += 1
+    for v in range(out.size):  # a cell left unreached next to a reached one is too far
+        if out[v] != big:
+            for e in range(4):
+                u = nbr[v, e]
+                if u >= 0 and out[u] == big:
+                    return -1
+    return top
+
+
+@njit(cache=True, nogil=True)
+def gather(dist, slot, pos, nbr, sel, near):
+    """For each robot ``i`` in ``sel``: ``near[i, d]`` the distance to its goal (table
+    ``dist[slot[i]]``) from its neighbour in direction ``d``, ``near[i, 4]`` from its cell.
+
+    A missing neighbour gets ``UNREACH``. These five figures are all a step
+    reads of a robot's distance table.
+    """
+    for k in range(sel.size):
+        i = sel[k]
+        s = slot[i]
+        v = pos[i]
+        for d in range(4):
+            u = nbr[v, d]
+            near[i, d] = dist[s, u] if u >= 0 else UNREACH
+        near[i, 4] = dist[s, v]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -79,12 +109,12 @@ def _hold(i, pushed, v, stay, cand, ckey, cact):
 
 
 @njit(cache=True, nogil=True)
-def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit, hold,
+def _candidates(i, pushed, nbr, cost, unit, pos, head, near, stuck, flow, commit, hold,
                 rotation, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact):
     """Fill robot ``i``'s next cells sorted best first (``cact``: direction, 4 = stay).
 
     A cell costs the move there (``cost``, in units of ``unit`` per step)
-    and its distance to the goal, plus the turns it needs under the
+    and its distance to the goal (``near``, see :func:`gather`), plus the turns it needs under the
     rotation model, plus the recent flow against the move; staying costs a
     step. The cell a robot turned towards last step (``commit``) costs
     ``commit_w`` less, so that turning is not undone; a robot waiting beyond
@@ -93,7 +123,6 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
     only stay. Returns the count.
     """
     v = pos[i]
-    s = slot[i]
     h = head[i]
     nc = 0
     if hold[i]:
@@ -102,7 +131,7 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
         u = nbr[v, d]
         if u < 0:
             continue
-        key = (cost[v, d] + dist[s, u] + unit * cong_w * flow[u, (d + 2) % 4]
+        key = (cost[v, d] + near[i, d] + unit * cong_w * flow[u, (d + 2) % 4]
                + _tie(i, u, step, salt))
         if rotation and d != h:
             key += unit * (2.0 if d == (h + 2) % 4 else 1.0)
@@ -116,7 +145,7 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
         nc += 1
     if not pushed:
         cand[i, nc] = v
-        ckey[i, nc] = dist[s, v] + unit + _tie(i, v, step, salt)  # staying costs a step
+        ckey[i, nc] = near[i, 4] + unit + _tie(i, v, step, salt)  # staying costs a step
         cact[i, nc] = 4
         nc += 1
     for a in range(1, nc):  # insertion sort by key
@@ -136,7 +165,7 @@ def _candidates(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, 
 
 
 @njit(cache=True, nogil=True)
-def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
+def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, near, stuck, flow, commit,
                         hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey,
                         cact):
     """Rotation model in state space: move forward, or stay (wait or turn).
@@ -149,16 +178,15 @@ def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck
     (``hold``) can only wait.
     """
     v = pos[i]
-    s = slot[i]
     h = head[i]
     if hold[i]:
         return _hold(i, pushed, v, W_ROT, cand, ckey, cact)
     over = unit * stuck_w * (stuck[i] - stuck_after) if stuck[i] > stuck_after else 0.0
     nc = 0
-    wait = dist[s, v] + 1.5 * unit
+    wait = near[i, 4] + 1.5 * unit
     u = nbr[v, h]
     if u >= 0:
-        key = (cost[v, h] + dist[s, u] + unit * cong_w * flow[u, (h + 2) % 4]
+        key = (cost[v, h] + near[i, h] + unit * cong_w * flow[u, (h + 2) % 4]
                + _tie(i, u, step, salt))
         if u == commit[i]:
             key -= unit * commit_w
@@ -174,7 +202,7 @@ def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck
             w = nbr[v, d]
             if d == h or w < 0:
                 continue
-            key = (cost[v, d] + dist[s, w] + unit * cong_w * flow[w, (d + 2) % 4]
+            key = (cost[v, d] + near[i, d] + unit * cong_w * flow[w, (d + 2) % 4]
                    + unit * (2.0 if d == (h + 2) % 4 else 1.0) + _tie(i, w, step, salt))
             if key < best:
                 best = key
@@ -191,11 +219,13 @@ def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, slot, dist, stuck
 
 
 @njit(cache=True, nogil=True)
-def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit, hold, occ_now,
+def plan_step(nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold, occ_now,
               occ_next, nxt, act, mode, cong_w, stuck_after, stuck_w, commit_w, step, salt,
               cand, ckey, cact):
     """One PIBT step: fill ``nxt`` (next cell) and ``act`` (action) of every robot.
 
+    ``near`` [n, 5] holds each robot's distances to its goal from its
+    neighbours and its cell (:func:`gather`).
     Robots are planned in decreasing ``prio``; a robot that wants a cell
     held by a robot not yet planned pushes it away (priority inheritance)
     and tries its next choice if the push fails (backtracking). The
@@ -219,11 +249,11 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
             continue
         if mode == 2:
             ncand[root] = _candidates_turning(
-                root, False, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit,
+                root, False, nbr, cost, unit, pos, head, near, stuck, flow, commit,
                 hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact)
         else:
             ncand[root] = _candidates(
-                root, False, nbr, cost, unit, pos, head, slot, dist, stuck, flow, commit, hold,
+                root, False, nbr, cost, unit, pos, head, near, stuck, flow, commit, hold,
                 rotation, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey, cact)
         cidx[root] = 0
         stack[0] = root
@@ -256,12 +286,12 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
                 if k != -1 and k != i and nxt[k] == -1:
                     if mode == 2:
                         ncand[k] = _candidates_turning(
-                            k, True, nbr, cost, unit, pos, head, slot, dist, stuck, flow,
+                            k, True, nbr, cost, unit, pos, head, near, stuck, flow,
                             commit, hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand,
                             ckey, cact)
                     else:
                         ncand[k] = _candidates(
-                            k, True, nbr, cost, unit, pos, head, slot, dist, stuck, flow,
+                            k, True, nbr, cost, unit, pos, head, near, stuck, flow,
                             commit, hold, rotation, cong_w, stuck_after, stuck_w, commit_w, step,
                             salt, cand, ckey, cact)
                     cidx[k] = 0
@@ -284,13 +314,11 @@ def plan_step(nbr, cost, unit, pos, head, slot, dist, prio, stuck, flow, commit,
     for i in range(n):
         occ_next[nxt[i]] = -1
     if mode == 1:
-        _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit, hold,
-                     stack)
+        _to_rotation(nbr, cost, unit, pos, head, near, occ_now, nxt, act, commit, hold, stack)
 
 
 @njit(cache=True, nogil=True)
-def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, commit, hold,
-                 stack):
+def _to_rotation(nbr, cost, unit, pos, head, near, occ_now, nxt, act, commit, hold, stack):
     """Turn PIBT's next cells into rotation-model actions.
 
     A robot facing its next cell moves forward; one that is not turns
@@ -316,7 +344,7 @@ def _to_rotation(nbr, cost, unit, pos, head, slot, dist, occ_now, nxt, act, comm
             for e in range(4):
                 u = nbr[v, e]
                 if u >= 0:
-                    key = cost[v, e] + dist[slot[i], u] + unit * (
+                    key = cost[v, e] + near[i, e] + unit * (
                         0.0 if e == h else (2.0 if e == (h + 2) % 4 else 1.0))
                     if key < best:
                         best = key

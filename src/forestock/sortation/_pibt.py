@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -95,7 +94,10 @@ class SortationParams(Params):
         ``"progress"``: the steps since it last came nearer its goal, ties
         going to the robot nearer its goal.
     table_mb
-        Memory for the distance tables; a problem that needs more is refused.
+        Memory for the cache of distance tables (one per goal cell, two
+        bytes a free cell); beyond it the least recently used table is
+        dropped and computed again when next needed. Any size gives the same
+        paths; a small one costs time.
     record_paths
         Keep every robot's cell and heading at every step (for
         :func:`validate_paths` and figures).
@@ -114,7 +116,7 @@ class SortationParams(Params):
                "drop_balance"),
         within("[0, inf)", "task_length_weight", "reassign_margin"),
         within("[0, inf)", "stuck_after", integer=True),
-        within("[1, inf)", "table_mb", integer=True),
+        within("(0, inf)", "table_mb"),
     )
 
     congestion_weight: float = 0.05
@@ -130,7 +132,7 @@ class SortationParams(Params):
     reassign: bool = True
     reassign_margin: float = 6.0
     priority: str = "task"
-    table_mb: int = 1024
+    table_mb: float = 1024.0
     record_paths: bool = True
     validate: bool = True
 
@@ -215,59 +217,85 @@ class SortationResult:
 
 
 class _Tables:
-    """Distance tables per goal in a bounded cache; tables of goals in use stay."""
+    """Distance tables, one per goal cell, shared by every robot bound there.
 
-    def __init__(self, rnbr: np.ndarray, cost: np.ndarray, need: int, table_mb: int,
-                 want: int) -> None:
+    A goal's table is computed on first use (Dial's algorithm on the lane
+    graph) and kept in a cache of at most ``table_mb`` megabytes; when it is
+    full, the table least recently used goes. Each step :meth:`fill` hands
+    the kernel only the five distances a robot's step reads (from its cell
+    and its neighbours), so a step needs no table to stay: any cache, down to
+    one table, gives the same distances, a small one computing more often.
+    Distances are ``uint16``; a map on which one would reach ``UNREACH`` is
+    refused, never wrapped round.
+    """
+
+    def __init__(self, nbr: np.ndarray, rnbr: np.ndarray, cost: np.ndarray,
+                 table_mb: float) -> None:
         n_free = rnbr.shape[0]
-        fit = table_mb * 2**20 // (2 * n_free)
-        if fit < need:
-            raise InfeasibleError(
-                f"the planner needs distance tables for {need} goals at once on {n_free} free "
-                f"cells ({need * n_free * 2 / 2**20:,.0f} MB), more than table_mb={table_mb}")
-        cap = int(min(n_free, max(need, min(fit, want))))
-        self.nbr = rnbr
+        self.cap = int(max(1, min(n_free, table_mb * 2**20 // (2 * n_free))))
+        self.nbr = nbr
+        self.rnbr = rnbr
         self.cost = cost
         nb = int(cost.max()) + 1
         self.buckets = np.empty((nb, 4 * n_free), dtype=np.int32)
         self.counts = np.zeros(nb, dtype=np.int64)
-        self.dist = np.empty((cap, n_free), dtype=np.uint16)
+        # np.empty: the pages of a slot are touched (resident) only once it is filled
+        self.dist = np.empty((self.cap, n_free), dtype=np.uint16)
         self.slot_of = np.full(n_free, -1, dtype=np.int32)
-        self.goal_of = np.full(cap, -1, dtype=np.int32)
-        self.refs = np.zeros(cap, dtype=np.int32)
-        self.unused = list(range(cap - 1, -1, -1))
-        self.idle: OrderedDict[int, None] = OrderedDict()
+        self.goal_of = np.full(self.cap, -1, dtype=np.int32)
+        self.used = np.zeros(self.cap, dtype=np.int64)  # clock of the last use
+        self.clock = 0
+        self.filled = 0
         self.computed = 0
 
-    def acquire(self, goal: int) -> int:
-        s = int(self.slot_of[goal])
-        if s >= 0:
-            if self.refs[s] == 0:
-                del self.idle[s]
-            self.refs[s] += 1
-            return s
-        if self.unused:
-            s = self.unused.pop()
+    def _compute(self, goal: int) -> int:
+        """Compute ``goal``'s table into a free slot or the least recently used one."""
+        if self.filled < self.cap:
+            s = self.filled
+            self.filled += 1
         else:
-            s, _ = self.idle.popitem(last=False)
-            self.slot_of[self.goal_of[s]] = -1
-        K.distances(self.nbr, self.cost, goal, self.dist[s], self.buckets, self.counts)
+            s = int(np.argmin(self.used))  # ties: the lowest slot
+            if self.goal_of[s] >= 0:
+                self.slot_of[self.goal_of[s]] = -1
+        self.goal_of[s] = -1
+        top = K.distances(self.rnbr, self.cost, goal, self.dist[s], self.buckets, self.counts)
+        if top < 0:
+            raise InfeasibleError(
+                f"a distance to cell {goal} (dense id) exceeds {K.UNREACH - 1}, the most a "
+                f"uint16 table holds: the map ({self.rnbr.shape[0]:,} free cells) is too large "
+                "for the move costs")
         self.computed += 1
         self.goal_of[s] = goal
         self.slot_of[goal] = s
-        self.refs[s] = 1
         return s
 
-    def peek(self, goal: int) -> int:
-        """The slot of ``goal``'s table, computed if needed, kept idle (not held)."""
-        s = self.acquire(goal)
-        self.release(s)
-        return s
+    def table(self, goal: int) -> np.ndarray:
+        """``goal``'s table (valid until the next call to the cache)."""
+        self.clock += 1
+        s = int(self.slot_of[goal])
+        if s < 0:
+            s = self._compute(goal)
+        self.used[s] = self.clock
+        return self.dist[s]
 
-    def release(self, s: int) -> None:
-        self.refs[s] -= 1
-        if self.refs[s] == 0:
-            self.idle[s] = None
+    def fill(self, goal: np.ndarray, pos: np.ndarray, near: np.ndarray) -> None:
+        """``near`` [n, 5]: each robot's distances to ``goal`` from its neighbours and its cell."""
+        self.clock += 1
+        slot = self.slot_of[goal]
+        have = slot >= 0
+        self.used[slot[have]] = self.clock
+        K.gather(self.dist, slot, pos, self.nbr, np.flatnonzero(have), near)
+        miss = np.flatnonzero(~have)
+        if miss.size == 0:
+            return
+        # robots of the goals not cached, goal by goal: compute, read, and the table may go
+        order = miss[np.argsort(goal[miss], kind="stable")]
+        cut = np.flatnonzero(np.diff(goal[order])) + 1
+        for group in np.split(order, cut):
+            s = self._compute(int(goal[group[0]]))
+            self.used[s] = self.clock
+            slot[group] = s
+            K.gather(self.dist, slot, pos, self.nbr, group, near)
 
 
 class _Tasks:
@@ -455,15 +483,9 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     # one-way lanes replace the soft highways
     cost = _move_costs(grid, cell_of, nbr, unit, 0 if problem.lanes is not None
                        else params.highway)
-    want = 2 * n
-    if isinstance(problem.tasks, ParcelFlow):  # keep a table of every station and drop cell
-        want = max(want, n + problem.tasks.induction.size + problem.tasks.drops.size)
-    tables = _Tables(rnbr, cost, n, params.table_mb, want)
-
-    def table(goal: int) -> np.ndarray:
-        return tables.dist[tables.peek(goal)]
-
-    tasks = _Tasks(problem, dense, seed, params.induction_balance, params.drop_balance, table)
+    tables = _Tables(nbr, rnbr, cost, params.table_mb)
+    tasks = _Tasks(problem, dense, seed, params.induction_balance, params.drop_balance,
+                   tables.table)
     sched = None
     if isinstance(problem.tasks, TaskList) and problem.tasks.assignment == "schedule":
         sched = Scheduler(problem.tasks, n, grid.width, params.task_length_weight,
@@ -477,7 +499,6 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     counter: _Tasks | Scheduler = tasks if sched is None else sched  # counts finished tasks
     first = tasks.first_goals(problem.starts) if sched is None else sched.start(problem.starts)
     goal = dense[first].astype(np.int32)
-    slot = np.array([tables.acquire(int(g)) for g in goal], dtype=np.int32)
     since = np.zeros(n, dtype=np.float64)
     best = np.full(n, np.inf)  # nearest a robot has come to its goal (priority "progress")
     stuck = np.zeros(n, dtype=np.int32)
@@ -493,6 +514,7 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     cand = np.empty((n, 5), dtype=np.int32)
     ckey = np.empty((n, 5), dtype=np.float64)
     cact = np.empty((n, 5), dtype=np.int8)
+    near = np.empty((n, 5), dtype=np.uint16)
     waits = np.zeros(cell_of.size, dtype=np.int32)
     finished_per_step = np.zeros(steps, dtype=np.int32)
     plan_seconds = np.zeros(steps, dtype=np.float64)
@@ -510,23 +532,24 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     carry = 0.0  # goal handling of the last step, charged to the planner's next step
     weights = (params.congestion_weight, params.stuck_after, params.stuck_weight,
                params.commit_weight)
-    # compile (or load) the kernel before the clock runs: a dry step on copies
-    K.plan_step(nbr, cost, unit, pos, head.copy(), slot, tables.dist, since + frac, stuck,
-                flow, commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
+    # compile (or load) the kernels before the clock runs: a dry step on copies
+    tables.fill(goal, pos, near)
+    K.plan_step(nbr, cost, unit, pos, head.copy(), near, since + frac, stuck, flow,
+                commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
                 cand, ckey, cact)
     for t in range(steps):
         t0 = time.perf_counter()
+        tables.fill(goal, pos, near)
         if params.priority == "progress":
-            dnow = tables.dist[slot, pos].astype(np.float64)
+            dnow = near[:, 4].astype(np.float64)
             gain = dnow < best
             since = np.where(gain, 0.0, since)
             best = np.minimum(best, dnow)
             prio = since + frac - dnow / (2.0 * K.UNREACH)
         else:
             prio = since + frac
-        K.plan_step(nbr, cost, unit, pos, head, slot, tables.dist, prio, stuck, flow,
-                    commit, hold, occ_now, occ_next, nxt, act, mode, *weights, t, salt, cand,
-                    ckey, cact)
+        K.plan_step(nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold, occ_now,
+                    occ_next, nxt, act, mode, *weights, t, salt, cand, ckey, cact)
         plan_seconds[t] = time.perf_counter() - t0 + carry
         flow *= decay
         busy_steps += K.execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits,
@@ -545,8 +568,6 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
             retarget, cells = sched.step(t + 1, cell_of[pos], last=t + 1 == steps)
             new = list(dense[cells])
         for i, g in zip(retarget.tolist(), new, strict=True):
-            tables.release(int(slot[i]))
-            slot[i] = tables.acquire(int(g))
             goal[i] = g
             since[i] = 0.0
             best[i] = np.inf
