@@ -9,15 +9,23 @@ replay of the published best solution. For each 2024 test-round instance
 tasks): the same figures, the baseline being forestock's planner with the
 plain scheduler (nearest revealed task, never taken back), and the run
 written as a competition solution and replayed (its count must come back).
+For each main-round instance at full density (MR23-I-06, MR23-I-10,
+MR24-SORTATION, MR24-WAREHOUSE: 10,000 robots each), each in a fresh
+process so that its peak resident memory is its own: tasks finished against
+the best known, planning milliseconds per step against the competition's
+budget of about 1 s, the share of robot-steps moving and the peak RSS; the
+paths are validated, and a 2024 run is written as a competition solution
+and replayed (no baseline: it would double a run of minutes).
 On generated centres (the code path of ``forestock sortation size``):
 parcels per robot-hour at 100 to 500 robots against the real-world 67
 (20,000 an hour with 300 robots), the fleet sized for each, and throughput
 against fleet size.
 
 Run ``python benchmarks/sortation.py`` (full: every instance's own steps,
-5,000 for 2023) or ``--quick`` (500 steps for 2023, 300 for 2024; compares
-against the best-known figure scaled by steps). ``--only 2023|2024|centres``
-runs one part. The last line printed is one JSON object.
+5,000 for 2023) or ``--quick`` (500 steps for 2023, 300 for 2024 and the
+main round; compares against the best-known figure scaled by steps).
+``--only 2023|2024|main|centres`` runs one part (``--main``: the main
+round). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
+import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from forestock.sortation import (
@@ -53,6 +64,12 @@ INSTANCES = ("TR23-sortation_large", "TR23-warehouse_large")
 TR24 = LORR / "2024 Competition" / "Test Round Evaluation Instances"
 INSTANCES_2024 = {"sortation_large_2000": "TR-24-sortation_large_2000",
                   "warehouse_large_5000": "TR-24-warehouse_large_5000"}  # file: best-known row
+MR23 = LORR / "2023 Competition" / "Main Round Evaluation Instances" / "warehouse.domain"
+MR24 = LORR / "2024 Competition" / "Main Round Evaluation Instances" / "warehouse.domain"
+MAIN_ROUND = {"MR23-I-06": MR23 / "MR23-I-06.json", "MR23-I-10": MR23 / "MR23-I-10.json",
+              "MR24-SORTATION": MR24 / "SORTATION.json",
+              "MR24-WAREHOUSE": MR24 / "WAREHOUSE.json"}  # best-known row: file
+BUDGET_MS = 1000.0  # the competition's planning time per step
 REAL_WORLD_PER_ROBOT_HOUR = 20_000 / 300
 BASELINE = SortationParams(highway=0, congestion_weight=0.0, commit_weight=0.0,
                            record_paths=False, validate=False)
@@ -160,18 +177,63 @@ def _rules_2024(quick: bool, seed: int, best: dict[str, int]) -> dict[str, objec
     return rows
 
 
+def _main_round_one(name: str, steps: int | None, seed: int) -> dict[str, object]:
+    """One main-round instance, run in this (fresh) process: our planner, validated; a 2024
+    run written and replayed; the process's peak resident memory."""
+    full = read_instance(MAIN_ROUND[name])
+    problem = read_instance(MAIN_ROUND[name], steps=steps) if steps else full
+    best_known = _best_known()[name] * problem.steps / full.steps
+    t0 = time.perf_counter()
+    ours = solve_sortation(problem, seed=seed)  # validated inside
+    wall = time.perf_counter() - t0
+    row: dict[str, object] = {
+        "robots": problem.n_agents,
+        "steps": problem.steps,
+        "tasks_finished": ours.tasks_finished,
+        "best_known": round(best_known),
+        "ratio_to_best_known": round(ours.tasks_finished / best_known, 4),
+        "plan_ms_per_step": round(ours.mean_plan_ms, 3),
+        "plan_ms_max": round(ours.max_plan_ms, 3),
+        "within_budget": ours.mean_plan_ms <= BUDGET_MS,
+        "moving_share": round(ours.moving_share, 4),
+        "seconds": round(wall, 1),
+    }
+    if ours.schedule is not None:  # 2024 rules: the written solution must replay to its count
+        with tempfile.TemporaryDirectory() as tmp:
+            rep = replay(problem, write_solution(problem, ours, Path(tmp) / "solution.json"))
+        row["written_replayed_tasks_finished"] = rep.tasks_finished
+        row["written_replayed_conflicts"] = rep.conflicts
+    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return row
+
+
+def _main_round(quick: bool, seed: int) -> dict[str, object]:
+    """The main-round instances, 10,000 robots each, each in a fresh process."""
+    rows: dict[str, object] = {}
+    spawn = multiprocessing.get_context("spawn")
+    for name in MAIN_ROUND:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            rows[name] = pool.submit(_main_round_one, name, 300 if quick else None,
+                                     seed).result()
+        print(name, rows[name], flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true",
                     help="500 steps per 2023 instance, 300 per 2024 one, 900 measured steps "
                          "per centre")
-    ap.add_argument("--only", choices=("2023", "2024", "centres"),
-                    help="run one part: the 2023 or 2024 instances, or the generated centres")
+    ap.add_argument("--only", choices=("2023", "2024", "main", "centres"),
+                    help="run one part: the 2023 or 2024 test-round instances, the main-round "
+                         "ones, or the generated centres")
+    ap.add_argument("--main", action="store_true",
+                    help="the main-round instances only (as --only main)")
     ap.add_argument("--centres-only", action="store_true",
                     help="skip the competition instances (as --only centres)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    only = "centres" if args.centres_only else args.only
+    only = "centres" if args.centres_only else "main" if args.main else args.only
     steps = 500 if args.quick else 5000
     best = _best_known()
     out: dict[str, object] = {"steps": steps, "seed": args.seed, "instances": {}}
@@ -188,6 +250,8 @@ def main() -> None:
         print(name, row, flush=True)
     if only in (None, "2024"):
         out["instances_2024"] = _rules_2024(args.quick, args.seed, best)
+    if only in (None, "main"):
+        out["main_round"] = _main_round(args.quick, args.seed)
     if only in (None, "centres"):
         out["centre"] = _centres(args.quick, args.seed)
     print(json.dumps(out))
