@@ -41,10 +41,10 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
     list of PathError
         Not raised: one per conflict (a vertex conflict names two robots).
     """
-    pos = np.asarray(positions, dtype=np.int64)
+    pos = np.asarray(positions)  # rows are widened one at a time: no int64 copy of the run
     if pos.ndim != 2 or pos.shape[0] < 1:
         raise ValueError(f"positions must be [steps + 1, robots], got shape {pos.shape}")
-    hd = None if headings is None else np.asarray(headings, dtype=np.int64)
+    hd = None if headings is None else np.asarray(headings)
     if hd is not None and hd.shape != pos.shape:
         raise ValueError(f"headings has shape {hd.shape}, positions {pos.shape}")
     free = grid.free
@@ -54,8 +54,12 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
     def full() -> bool:
         return limit is not None and len(found) >= limit
 
+    prev = cur = np.empty(0, dtype=np.int64)
+    h0 = h1 = np.empty(0, dtype=np.int64)
     for t in range(pos.shape[0]):
-        cur = pos[t]
+        prev, cur = cur, pos[t].astype(np.int64)
+        if hd is not None:
+            h0, h1 = h1, hd[t].astype(np.int64)
         off = (cur < 0) | (cur >= grid.size)
         bad = off.copy()
         bad[~off] = ~free[cur[~off]]
@@ -63,10 +67,10 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
             found.append(PathError("obstacle", t, (int(a),), int(cur[a]),
                                    "off the map" if off[a] else "an obstacle"))
         if hd is not None:
-            wrong = (hd[t] < 0) | (hd[t] > 3)
+            wrong = (h1 < 0) | (h1 > 3)
             for a in np.flatnonzero(wrong):
                 found.append(PathError("heading", t, (int(a),), int(cur[a]),
-                                       f"heading {hd[t, a]} is not 0..3"))
+                                       f"heading {h1[a]} is not 0..3"))
         order = np.argsort(cur, kind="stable")
         s = cur[order]
         dup = np.flatnonzero(s[1:] == s[:-1])
@@ -76,7 +80,6 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
             return found[:limit]
         if t == 0:
             continue
-        prev = pos[t - 1]
         moved = np.flatnonzero(cur != prev)
         pr, pc = np.divmod(prev[moved], w)
         cr, cc = np.divmod(cur[moved], w)
@@ -94,7 +97,6 @@ def find_conflicts(grid: GridMap, positions: np.ndarray, headings: np.ndarray | 
                                        f"moved {'ESWN'[d[k]]} out of cell {prev[j]}, against "
                                        f"its one-way lane"))
         if hd is not None:
-            h0, h1 = hd[t - 1], hd[t]
             mh = h0[moved]
             ahead = (pr + _DR[mh % 4] == cr) & (pc + _DC[mh % 4] == cc)
             for k in np.flatnonzero(~ahead & (step_len == 1)):
