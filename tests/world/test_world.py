@@ -12,7 +12,7 @@ import pytest
 from forestock.callbacks import Callbacks
 from forestock.tables import validate
 from forestock.workspace import Workspace
-from forestock.world import WorldParams, WorldResult, build_world, load_cities
+from forestock.world import SEASON, WorldParams, WorldResult, build_world, load_cities
 from forestock.world._catalogue import make_catalogue
 from forestock.world._sales import draw_cells
 
@@ -188,8 +188,50 @@ def test_windows(small: tuple[Workspace, WorldResult, _Recorder]) -> None:
     assert truth["date"].max() == pd.Timestamp("2027-11-15")
     assert (hist["units"] > 0).all() and (truth["units"] > 0).all()
     cal = ws.read("calendar")
-    assert {"11.11", "11.11 presale"} <= set(cal["event"])
+    assert {"11.11", "11.11 presale", SEASON} <= set(cal["event"])
     assert cal["date"].max() <= pd.Timestamp("2027-11-15")
+
+
+def test_season_is_a_two_week_event_around_11_11(
+        small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The calendar marks the 11.11 season on 14 consecutive days, Oct 31 to Nov 13, 11.11
+    among them; its first wave sells well above the days before it."""
+    ws, result, _ = small
+    cal = ws.read("calendar")
+    days = pd.DatetimeIndex(sorted(cal.loc[cal["event"] == SEASON, "date"]))
+    this = days[days.year == SMALL.event_year]
+    assert list(this) == list(pd.date_range(SMALL.season_start, SMALL.season_end))
+    assert len(this) == 14 and pd.Timestamp(result.event_date) in this
+    truth = ws.read("truth").groupby("date")["units"].sum()
+    wave = truth[pd.Timestamp("2027-10-31"):pd.Timestamp("2027-11-03")].mean()
+    before = truth[pd.Timestamp("2027-10-21"):pd.Timestamp("2027-10-30")].mean()
+    assert wave > 2 * before
+
+
+def test_season_adds_units_and_leaves_other_days_alone(
+        small: tuple[Workspace, WorldResult, _Recorder], tmp_path: Path) -> None:
+    """Without the season's lift (season_lift=1) every day outside the season's first
+    days sells the same rows, and on those days every cell sells at most what it sells
+    with the season: its units are drawn on top."""
+    ws, _, _ = small
+    flat = Workspace(tmp_path / "flat")
+    build_world(flat, SMALL.replace(season_lift=1.0))
+    for name in ("history", "truth"):
+        with_s, without = ws.read(name), flat.read(name)
+        d = with_s["date"]
+        extra_days = ((d.dt.month == 10) & (d.dt.day == 31)) | ((d.dt.month == 11)
+                                                                 & (d.dt.day <= 10))
+        d0 = without["date"]
+        extra0 = ((d0.dt.month == 10) & (d0.dt.day == 31)) | ((d0.dt.month == 11)
+                                                                & (d0.dt.day <= 10))
+        pd.testing.assert_frame_equal(with_s[~extra_days].reset_index(drop=True),
+                                      without[~extra0].reset_index(drop=True))
+        key = ["date", "sku_id", "region_id"]
+        both = without[extra0].merge(with_s[extra_days], on=key, how="outer",
+                                     suffixes=("_flat", "_season")).fillna(0)
+        assert (both["units_season"] >= both["units_flat"]).all()
+        if name == "truth":  # (the small world's history holds no season)
+            assert both["units_season"].sum() > 1.5 * both["units_flat"].sum()
 
 
 def test_launches_and_discontinuations(small: tuple[Workspace, WorldResult, _Recorder]) -> None:

@@ -10,10 +10,10 @@ The same seed gives byte-identical tables.
 from __future__ import annotations
 
 from forestock.world._build import TableSink, build_world
-from forestock.world._calendar import CNY_DATES, EVENTS
+from forestock.world._calendar import CNY_DATES, EVENTS, SEASON
 from forestock.world._catalogue import CATEGORIES
 from forestock.world._geo import load_cities
 from forestock.world._params import WorldParams, WorldResult
 
-__all__ = ["CATEGORIES", "CNY_DATES", "EVENTS", "TableSink", "WorldParams", "WorldResult",
-           "build_world", "load_cities"]
+__all__ = ["CATEGORIES", "CNY_DATES", "EVENTS", "SEASON", "TableSink", "WorldParams",
+           "WorldResult", "build_world", "load_cities"]

@@ -52,6 +52,20 @@ def _expected_event_units(model: SalesModel, cat: Catalogue, event_day: int,
     return result
 
 
+def _add_season(cells: np.ndarray, units: np.ndarray, days: np.ndarray, n_regions: int,
+                 extra_cells: np.ndarray, extra_units: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Add the season's extra units (cells over ``days`` only) to a SKU's cells, both
+    ascending: the result is ascending with one entry per cell."""
+    if extra_cells.size == 0:
+        return cells, units
+    at = days[extra_cells // n_regions] * n_regions + extra_cells % n_regions
+    both, inverse = np.unique(np.concatenate([cells, at]), return_inverse=True)
+    total = np.bincount(inverse, weights=np.concatenate([units, extra_units]),
+                        minlength=both.size)
+    return both.astype(np.int64), total.astype(np.int64)
+
+
 def _chunk_table(name: str, first_day: int, days: np.ndarray, sku: np.ndarray,
                  region: np.ndarray, units: np.ndarray, sku_ids: pa.Array,
                  region_ids: pa.Array) -> pa.Table:
@@ -104,7 +118,7 @@ def build_world(ws: TableSink, params: WorldParams | None = None,
 
     cat = make_catalogue(seed, p.skus, p.n_brands, p.daily_units, hist_days,
                          p.launched_share, p.discontinued_share)
-    model = SalesModel(p.history_start, n_days, hist_days - 1, p.event_lift)
+    model = SalesModel(p.history_start, n_days, hist_days - 1, p.event_lift, p.season_lift)
     shares = regional_taste(seed, regions["region_id"].to_numpy(), regions["lat"].to_numpy(),
                             regions["lon"].to_numpy(), regions["population"].to_numpy())
     event_units = _expected_event_units(model, cat, event_day, shares, p.chunk_skus)
@@ -131,7 +145,8 @@ def build_world(ws: TableSink, params: WorldParams | None = None,
     with ws.writer("history") as hist_w, ws.writer("truth") as truth_w:
         for lo in range(0, p.skus, p.chunk_skus):
             idx = np.arange(lo, min(lo + p.chunk_skus, p.skus))
-            expected = model.expected(cat, idx)
+            expected = model.expected(cat, idx, season=False)
+            extra = model.season_extra(cat, idx)
             taste = shares[cat.category[idx]]
             parts_c, parts_u, parts_s = [], [], []
             for j, i in enumerate(idx):
@@ -141,6 +156,11 @@ def build_world(ws: TableSink, params: WorldParams | None = None,
                 b = taste[j] * np.exp(rng.normal(0.0, 0.25, size=n_regions))
                 b /= b.sum()
                 cells, units = draw_cells(rng, a, b)
+                if model.season_days.size:
+                    cells, units = _add_season(
+                        cells, units, model.season_days, n_regions,
+                        *draw_cells(np.random.default_rng([seed, 5, int(i)]),
+                                    a[model.season_days] * extra[j], b))
                 parts_c.append(cells)
                 parts_u.append(units)
                 parts_s.append(np.full(cells.size, j, dtype=np.int32))

@@ -7,7 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["CNY_DATES", "EVENTS", "calendar_rows", "event_log_multipliers"]
+__all__ = ["CNY_DATES", "EVENTS", "SEASON", "SEASON_DAYS", "SEASON_FIRST", "calendar_rows",
+           "event_log_multipliers", "season_log_lift"]
 
 #: Chinese New Year's day (the first day of the lunar year).
 CNY_DATES: dict[int, dt.date] = {
@@ -22,7 +23,19 @@ CNY_DATES: dict[int, dt.date] = {
 #: Event names written to the calendar.
 EVENTS: tuple[str, ...] = (
     "11.11", "11.11 presale", "6.18", "6.18 presale", "12.12", "spring festival",
+    "11.11 season",
 )
+#: The multi-day event: the 11.11 season, two weeks from the first sales wave (Oct 31,
+#: as Tmall's since 2022) through 11.11 and its tail (Nov 13).
+SEASON = "11.11 season"
+#: (month, day) the season starts on, and its length in days.
+SEASON_FIRST = (10, 31)
+SEASON_DAYS = 14
+#: The season's sales over the presale lull, in shares of ``season_lift - 1``: the first
+#: wave (Oct 31 - Nov 3) sells the whole lift, the run-up to 11.11 (Nov 4 - 10) a quarter;
+#: 11.11 and its tail keep their own peaks.
+_SEASON_SHAPE = {(10, 31): 1.0, (11, 1): 1.0, (11, 2): 1.0, (11, 3): 1.0,
+                 **{(11, d): 0.25 for d in range(4, 11)}}
 #: Days of the Spring Festival logistics pause, relative to New Year's day.
 _SPRING = range(-3, 7)
 #: National sales multiplier of peak days (the event days and their tails), by (month, day).
@@ -40,6 +53,8 @@ def _year_events(year: int) -> list[tuple[dt.date, str]]:
     out += [(dt.date(year, 6, 1) + dt.timedelta(days=i), "6.18 presale") for i in range(17)]
     if year in CNY_DATES:
         out += [(CNY_DATES[year] + dt.timedelta(days=i), "spring festival") for i in _SPRING]
+    first = dt.date(year, *SEASON_FIRST)
+    out += [(first + dt.timedelta(days=i), SEASON) for i in range(SEASON_DAYS)]
     return out
 
 
@@ -89,3 +104,19 @@ def event_log_multipliers(
         if cny is not None and (d - cny).days in _SPRING:
             lulls[i] = np.log(_SPRING_PAUSE)
     return peaks, lulls
+
+
+def season_log_lift(start: dt.date, days: int, season_lift: float) -> np.ndarray:
+    """Return the log of the 11.11 season's sales over what each of ``days`` days from
+    ``start`` sells without it: ``log(1 + (season_lift - 1) * shape)`` on the season's
+    days before 11.11 (``season_lift``: how many times its presale-lull rate a day of
+    the first wave sells), 0 elsewhere, as ``float64``. Each SKU scales it by its peak
+    response; the world draws the season's units on top of the day's own, so every other
+    day's draws stay as they were."""
+    out = np.zeros(days)
+    for i in range(days):
+        d = start + dt.timedelta(days=i)
+        shape = _SEASON_SHAPE.get((d.month, d.day), 0.0)
+        if shape:
+            out[i] = np.log1p((season_lift - 1.0) * shape)
+    return out

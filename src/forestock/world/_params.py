@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from forestock.params import Params, within
-from forestock.world._calendar import CNY_DATES
+from forestock.world._calendar import CNY_DATES, SEASON_DAYS, SEASON_FIRST
 
 __all__ = ["MAX_REGIONS", "WorldParams", "WorldResult"]
 
@@ -46,6 +46,12 @@ class WorldParams(Params):
         default ``800 * skus``.
     event_lift
         How many times an ordinary day the 11.11 day sells, nationally.
+    season_lift
+        The 11.11 season (the calendar's multi-day event, Oct 31 to Nov 13): how many
+        times its presale-lull rate a day of its first wave (Oct 31 to Nov 3) sells;
+        the run-up to 11.11 (Nov 4 to 10) sells a quarter of that lift, and 11.11 with
+        its tail its own peak. 1: the season sells nothing extra. The season's units are
+        drawn on top of the day's own, so every other day is the same whatever the lift.
     launched_share
         Share of SKUs launched during the history (no sales before launch).
     discontinued_share
@@ -77,7 +83,7 @@ class WorldParams(Params):
         within("[28, inf)", "history_days", integer=True),
         within("[1, inf)", "chunk_skus", integer=True),
         within("(0, inf)", "units_per_day", optional=True),
-        within("[1, 100]", "event_lift"),
+        within("[1, 100]", "event_lift", "season_lift"),
         within("[0, 0.5]", "launched_share", "discontinued_share"),
         within("[1, 10]", "storage_over_event"),
         within("(0, inf)", "fdc_over_served"),
@@ -91,6 +97,7 @@ class WorldParams(Params):
     history_days: int = 730
     units_per_day: float | None = None
     event_lift: float = 10.0
+    season_lift: float = 2.5
     launched_share: float = 0.10
     discontinued_share: float = 0.05
     chunk_skus: int = 256
@@ -118,6 +125,16 @@ class WorldParams(Params):
     def event_date(self) -> dt.date:
         """The 11.11 day to plan for."""
         return dt.date(self.event_year, 11, 11)
+
+    @property
+    def season_start(self) -> dt.date:
+        """First day of the 11.11 season (the multi-day event) to plan for."""
+        return dt.date(self.event_year, *SEASON_FIRST)
+
+    @property
+    def season_end(self) -> dt.date:
+        """Last day of the 11.11 season to plan for."""
+        return self.season_start + dt.timedelta(days=SEASON_DAYS - 1)
 
     @property
     def history_end(self) -> dt.date:

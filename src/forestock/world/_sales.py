@@ -5,6 +5,11 @@ The expected units of one SKU on day ``d`` in region ``r`` are
 yearly seasonality, events, launch, discontinuation and a gamma day shock)
 and ``b`` its regional shares (population times the region's taste for the
 category, summing to 1). Units are Poisson given the rate.
+
+The 11.11 season's first days sell more than that rate: their extra units are
+Poisson with rate ``a[d] * b[r] * (g[d] - 1)`` (the SKU's season lift ``g``),
+drawn from a stream of their own and added, so the season's days sell
+``a[d] * b[r] * g[d]`` in all and every other day's draw stays as it was.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import datetime as dt
 
 import numpy as np
 
-from forestock.world._calendar import event_log_multipliers
+from forestock.world._calendar import event_log_multipliers, season_log_lift
 from forestock.world._catalogue import CATEGORIES, Catalogue
 
 __all__ = ["SalesModel", "draw_cells", "regional_taste"]
@@ -68,9 +73,12 @@ class SalesModel:
         Day index at which a SKU sells its ``base`` (trend is 1 there).
     event_lift
         Multiplier of the 11.11 day.
+    season_lift
+        Multiplier of the 11.11 season's first wave over its presale-lull rate.
     """
 
-    def __init__(self, start: dt.date, days: int, reference_day: int, event_lift: float) -> None:
+    def __init__(self, start: dt.date, days: int, reference_day: int, event_lift: float,
+                 season_lift: float = 1.0) -> None:
         self.start = start
         self.days = days
         idx = np.arange(days)
@@ -86,17 +94,30 @@ class SalesModel:
             yearly[c] = amp * np.cos(2.0 * np.pi * (doy - peak) / 365.25)
         self._season = weekly + yearly
         self._peaks, self._lulls = event_log_multipliers(start, days, event_lift)
+        self._sale_season = season_log_lift(start, days, season_lift)
         self._years = (idx - reference_day) / 365.25
+        #: Day indices of the season's extra sales (the season's days before 11.11).
+        self.season_days = np.flatnonzero(self._sale_season > 0)
 
-    def expected(self, cat: Catalogue, skus: np.ndarray, days: np.ndarray | None = None
-                 ) -> np.ndarray:
-        """Expected national units per SKU and day (no shock), shape (len(skus), len(days))."""
+    def season_extra(self, cat: Catalogue, skus: np.ndarray) -> np.ndarray:
+        """The season's extra rate per SKU on :attr:`season_days`, as a multiple of the
+        day's own rate (``g - 1``, the SKU's lift scaled by its peak response), shape
+        (len(skus), len(season_days))."""
+        log_g = cat.peak_response[skus, None] * self._sale_season[None, self.season_days]
+        return np.asarray(np.expm1(log_g))
+
+    def expected(self, cat: Catalogue, skus: np.ndarray, days: np.ndarray | None = None,
+                 *, season: bool = True) -> np.ndarray:
+        """Expected national units per SKU and day (no shock), shape (len(skus), len(days));
+        with ``season`` False, without the 11.11 season's extra units."""
         d = np.arange(self.days) if days is None else np.asarray(days)
         log_a = (np.log(cat.base[skus])[:, None]
                  + np.log1p(cat.growth[skus])[:, None] * self._years[None, d]
                  + self._season[cat.category[skus]][:, d]
                  + cat.peak_response[skus, None] * self._peaks[None, d]
                  + cat.lull_response[skus, None] * self._lulls[None, d])
+        if season:
+            log_a = log_a + cat.peak_response[skus, None] * self._sale_season[None, d]
         a = np.exp(log_a)
         launch = cat.launch[skus][:, None]
         since = d[None, :] - launch
