@@ -18,6 +18,13 @@ Three baselines (``central``, ``population``, ``nearest``) run on the same
 national quantities. :func:`validate_plan` checks any plan independently,
 :func:`make_notices` turns it into advance shipping notices and
 :func:`write_notice_pages` into one printable page per manufacturer.
+
+An event of several days (:class:`WindowProblem`) is planned by
+:func:`solve_window`: stock placed before it, sized for the days until the first
+replenishment wave, and waves during it (manufacturers to hubs, hubs on to the
+warehouses they serve), each a quantity at most that an order-up-to rule ships,
+sized from the quantiles of the days' totals (:func:`validate_replenishment` checks
+them). A one-day event is today's plan, without waves.
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ from forestock.plan._problem import PlanProblem
 from forestock.plan._result import PlanError, PlanResult
 from forestock.plan._status import LpStatus, PlanStatus
 from forestock.plan._validate import validate_plan
+from forestock.plan._waves import WindowPlanResult, solve_window, wave_bounds
+from forestock.plan._window import WindowProblem
+from forestock.plan._window_check import validate_replenishment
 
 __all__ = [
     "METHODS",
@@ -54,13 +64,18 @@ __all__ = [
     "PlanProblem",
     "PlanResult",
     "PlanStatus",
+    "WindowPlanResult",
+    "WindowProblem",
     "exact_value",
     "lead_days",
     "lp_columns",
     "make_notices",
     "notice_page_names",
     "solve_plan",
+    "solve_window",
     "validate_plan",
+    "validate_replenishment",
+    "wave_bounds",
     "write_notice_pages",
 ]
 

@@ -55,14 +55,18 @@ def make_notices(
     event_start: dt.date,
     params: PlanParams | None = None,
     history_end: dt.date | None = None,
+    replenishment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Advance shipping notices: one per SKU and warehouse of the plan.
+    """Advance shipping notices: one per SKU and warehouse of the plan (wave 0), and one
+    per inbound row of the ``replenishment`` waves (wave ``k``).
 
-    ``arrive_by`` is ``cutoff_days`` before the event (the pre-stock cut-off);
-    ``ship_by`` is the lead time plus ``safety_days`` before that. Notices are
-    sorted by brand, ship-by date, SKU and warehouse; their units add up to
-    the plan's. ``past_due`` flags the notices whose ship-by date is on or
-    before ``history_end`` (the last day of the history the forecast saw): due
+    A wave-0 notice's ``arrive_by`` is ``cutoff_days`` before the event (the pre-stock
+    cut-off); its ``ship_by`` is the lead time plus ``safety_days`` before that. A
+    wave's notice ships by the wave's ``ship_on`` and arrives by its ``arrive_on``, for
+    at most its ``units`` (the rehearsal ships what the stock then needs). Notices are
+    sorted by brand, ship-by date, SKU, warehouse and wave; their units add up to the
+    plan's and the inbound waves'. ``past_due`` flags the notices whose ship-by date is
+    on or before ``history_end`` (the last day of the history the forecast saw): due
     before the plan could reach the manufacturer.
 
     Warns
@@ -92,7 +96,19 @@ def make_notices(
     arrive = pd.Timestamp(event_start) - pd.Timedelta(days=params.cutoff_days)
     rows["arrive_by"] = arrive
     rows["ship_by"] = arrive - pd.to_timedelta(days + params.safety_days, unit="D")
-    rows = rows.sort_values(["brand_id", "ship_by", "sku_id", "warehouse_id"], ignore_index=True)
+    rows["wave"] = 0
+    if replenishment is not None:
+        waves = replenishment[replenishment["kind"] == "inbound"]
+        rows = pd.concat([rows, pd.DataFrame({
+            "brand_id": waves["from_id"].to_numpy(object),
+            "sku_id": waves["sku_id"].to_numpy(object),
+            "warehouse_id": waves["warehouse_id"].to_numpy(object),
+            "units": waves["units"].to_numpy(np.int64),
+            "ship_by": pd.to_datetime(waves["ship_on"]).to_numpy(),
+            "arrive_by": pd.to_datetime(waves["arrive_on"]).to_numpy(),
+            "wave": waves["wave"].to_numpy(np.int64)})], ignore_index=True)
+    rows = rows.sort_values(["brand_id", "ship_by", "sku_id", "warehouse_id", "wave"],
+                            ignore_index=True)
     width = max(6, math.ceil(math.log10(len(rows) + 1)))
     rows["notice_id"] = [f"N{i:0{width}d}" for i in range(1, len(rows) + 1)]
     rows["units"] = rows["units"].astype(np.int64)
@@ -105,8 +121,9 @@ def make_notices(
             f"{late:,} of {len(rows):,} notices have a ship-by date on or before {history_end}, "
             f"the last day of the history (the earliest {first}); they are flagged past_due: "
             "those units cannot arrive by the cut-off unless shipped at once"), stacklevel=2)
+    rows["wave"] = rows["wave"].astype(np.int64)
     return rows[["notice_id", "brand_id", "sku_id", "warehouse_id", "units", "ship_by",
-                 "arrive_by", "past_due"]]
+                 "arrive_by", "past_due", "wave"]]
 
 
 _CSS = """
@@ -128,7 +145,8 @@ def _page(brand_id: str, name: str, country: str, rows: pd.DataFrame) -> str:
             f"<td>{e(str(r.category))}</td><td>{e(str(r.warehouse_id))}</td>"
             f"<td>{e(str(r.wh_name))}</td><td class=n>{int(r.units):,}</td>"
             f"<td>{pd.Timestamp(r.ship_by).date()}</td>"
-            f"<td>{pd.Timestamp(r.arrive_by).date()}</td></tr>"
+            f"<td>{pd.Timestamp(r.arrive_by).date()}</td>"
+            f"<td>{_wave_label(int(getattr(r, 'wave', 0)))}</td></tr>"
         )
     total = int(rows["units"].sum())
     first = pd.Timestamp(rows["ship_by"].min()).date()
@@ -138,13 +156,20 @@ def _page(brand_id: str, name: str, country: str, rows: pd.DataFrame) -> str:
         f"<h1>Advance shipping notices — {e(name)} ({e(brand_id)}, {e(country)})</h1>"
         f"<div class=sub>{len(rows):,} notices, {total:,} units; first shipment by "
         f"{first}. Ship each line by its ship-by date so that it arrives by its "
-        "arrive-by date, before the pre-stock cut-off.</div>"
+        "arrive-by date: before the pre-stock cut-off, or for a replenishment wave on "
+        "its day during the event (a wave's units are the most it asks for; the "
+        "quantity is confirmed on its ship-by date).</div>"
         "<table><thead><tr><th>notice</th><th>SKU</th><th>category</th><th>warehouse</th>"
-        "<th>name</th><th>units</th><th>ship by</th><th>arrive by</th></tr></thead><tbody>"
+        "<th>name</th><th>units</th><th>ship by</th><th>arrive by</th><th>wave</th>"
+        "</tr></thead><tbody>"
         + "".join(body)
         + f"<tr class=total><td colspan=5>total</td><td class=n>{total:,}</td>"
-        "<td></td><td></td></tr></tbody></table></body></html>\n"
+        "<td></td><td></td><td></td></tr></tbody></table></body></html>\n"
     )
+
+
+def _wave_label(wave: int) -> str:
+    return "before the event" if wave == 0 else f"wave {wave}"
 
 
 def _safe(brand_id: str) -> str:

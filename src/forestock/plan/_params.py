@@ -81,6 +81,20 @@ class PlanParams(Params):
         Buffer added to every lead time on the notices.
     road_km_per_day, sea_km_per_day, customs_days
         Lead-time model: trucks, ships, and bonded-port clearance.
+    wave_days
+        A multi-day event (a window of several days): days between replenishment waves
+        during it, at most; a wave comes sooner when the next days' quantities would
+        fill more than ``wave_fill`` of the storage. 0: no waves, everything placed up
+        front (the window total's quantities). A one-day event has no waves.
+    wave_fill
+        Share of the network's storage the quantities of the days between two waves
+        may take (the rest holds what is left over from the days before).
+    transfer_hours
+        Hours of handling a transfer from a hub to a warehouse it replenishes takes on
+        top of the lane's; it arrives whole days later.
+    transfer_cost_share
+        Cost of moving a unit from a hub to a warehouse in bulk, as a share of the
+        lane's parcel cost to the warehouse's region.
     allow_shortfall
         Plan the best partial plan when the national quantities exceed storage.
     check_gap
@@ -99,6 +113,9 @@ class PlanParams(Params):
         within("(0, inf]", "time_limit"),
         within("[0, inf)", "cutoff_days", "safety_days", "customs_days", integer=True),
         within("(0, inf]", "road_km_per_day", "sea_km_per_day"),
+        within("[0, inf)", "wave_days", integer=True),
+        within("(0, 1]", "wave_fill"),
+        within("[0, inf)", "transfer_hours", "transfer_cost_share"),
     )
 
     method: str = "fast"
@@ -120,6 +137,10 @@ class PlanParams(Params):
     road_km_per_day: float = 600.0
     sea_km_per_day: float = 650.0
     customs_days: int = 3
+    wave_days: int = 3
+    wave_fill: float = 0.85
+    transfer_hours: float = 12.0
+    transfer_cost_share: float = 0.4
     allow_shortfall: bool = False
     check_gap: bool = False
 

@@ -17,10 +17,10 @@ from forestock.plan._costs import cost_arrays, inbound_km
 from forestock.tables import IdIndex, lane_hours
 from forestock.uncertainty import DemandUncertainty, id_keys, quantile_level
 
-__all__ = ["PlanProblem"]
+__all__ = ["PlanProblem", "plan_level"]
 
 
-def _level(quantile: str) -> float | None:
+def plan_level(quantile: str) -> float | None:
     """Service level of ``quantile`` (``q90`` -> 0.9); None for ``mean``."""
     if quantile == "mean":
         return None
@@ -146,7 +146,7 @@ class PlanProblem:
             national = DemandUncertainty(
                 indptr=indptr, cell_region=region, mean=mu, quant=quant, levels=levels,
                 sku_key=np.zeros(n_s, dtype=np.int64), region_key=np.zeros(n_r, dtype=np.int64),
-                correlation=correlation).national(_level(quantile))
+                correlation=correlation).national(plan_level(quantile))
         return cls(
             event_start=event_start,
             skus=IdIndex([f"s{i}" for i in range(n_s)]),
@@ -218,7 +218,7 @@ class PlanProblem:
             Unknown SKUs or regions in the forecast, negative storage, missing
             lanes, a forecast without quantile columns.
         """
-        level = _level(quantile)
+        level = plan_level(quantile)
         if correlation is not None and not 0.0 <= correlation < 1.0:
             raise ValueError(f"correlation must be in [0, 1), got {correlation}")
         sku_ix = IdIndex(skus["sku_id"])

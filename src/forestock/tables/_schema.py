@@ -291,6 +291,8 @@ SPECS: dict[str, TableSpec] = {
                 _c("arrive_by", "date"),
                 _c("past_due", "bool", "ship_by is on or before the last day of the history: "
                                        "the notice is due before the plan could be sent"),
+                _c("wave", "int", "0: stock placed before the event; k: the k-th "
+                                  "replenishment wave during it", low=0),
             ),
             key=("notice_id",),
             refs=(
@@ -299,6 +301,35 @@ SPECS: dict[str, TableSpec] = {
                 Ref("warehouse_id", "warehouses", "warehouse_id"),
             ),
             doc="Advance shipping notices: what each manufacturer ships where, by when.",
+        ),
+        TableSpec(
+            "replenishment",
+            (
+                _c("wave", "int", "the wave, 1 for the first during the event", low=1),
+                _c("kind", "str", "inbound (a manufacturer to a hub) or transfer (a hub to a "
+                                  "warehouse it replenishes)", choices=("inbound", "transfer")),
+                _c("sku_id", "str"),
+                _c("from_id", "str", "the manufacturer's brand_id (inbound) or the hub's "
+                                     "warehouse_id (transfer)"),
+                _c("warehouse_id", "str", "where the units go"),
+                _c("units", "int", "the most the wave ships: the plan; a rehearsal ships what "
+                                   "brings the position up to up_to, at most this", low=1,
+                   high=QUANTITY_MAX),
+                _c("up_to", "int", "order-up-to level of the destination's position on ship_on "
+                                   "(on hand and on the way; an inbound wave's counts the hub "
+                                   "and every warehouse it replenishes)", low=0,
+                   high=QUANTITY_MAX),
+                _c("ship_on", "date", "when the quantity is set and the units leave"),
+                _c("arrive_on", "date", "when they arrive, before that day's orders"),
+            ),
+            key=("wave", "kind", "sku_id", "warehouse_id"),
+            refs=(
+                Ref("sku_id", "skus", "sku_id"),
+                Ref("warehouse_id", "warehouses", "warehouse_id"),
+            ),
+            doc="Replenishment waves during a multi-day event: what each manufacturer ships "
+                "to a hub and each hub to the warehouses it serves, when, and at most how "
+                "much (none for a one-day event).",
         ),
         TableSpec(
             "orders",
