@@ -24,14 +24,20 @@ def ws_dir(tiny_dir: Path, tmp_path: Path) -> str:
 @pytest.mark.parametrize("method", ["fast", "exact", "nearest"])
 def test_plan_writes_plan_notices_and_pages(ws_dir: str, method: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """plan --method M --json exits 0; notices add up to the plan; one page per brand."""
+    """plan --method M --json exits 0; notices before the event add up to the plan, the
+    waves' to the inbound waves (the event runs three weeks); one page per brand."""
     capsys.readouterr()
     assert main(["plan", "-w", ws_dir, "--method", method, "--quantile", "mean",
                  "--allow-shortfall", "--scenarios", "4", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["method"] == method and 0 <= facts["expected_share_24h"] <= 1
     ws = Workspace(ws_dir)
-    assert ws.read("notices")["units"].sum() == ws.read("plan")["units"].sum() == facts["units"]
+    notices, waves = ws.read("notices"), ws.read("replenishment")
+    before = notices["wave"] == 0
+    assert notices.loc[before, "units"].sum() == ws.read("plan")["units"].sum() == facts["units"]
+    assert facts["days"] == 21 and facts["waves"] == waves["wave"].max() > 0
+    assert (notices.loc[~before, "units"].sum() == facts["inbound_units"]
+            == waves.loc[waves["kind"] == "inbound", "units"].sum())
     assert sorted(p.name for p in (Path(ws_dir) / "notices").iterdir()) == ["B1.html", "B2.html"]
 
 

@@ -66,6 +66,10 @@ def plan(
              "data): sku_id, shortage_cny (per unit of demand unserved), surplus_cny (per "
              "unit left over), and optionally warehouse_id (a row without one sets every "
              "warehouse).")] = None,
+    wave_days: Annotated[int | None, typer.Option(
+        min=0, show_default="PlanParams.wave_days",
+        help="An event of several days: days between replenishment waves during it, at "
+             "most (0: no waves, the window's total placed up front).")] = None,
     seed: SeedOpt = 0,
     config: ConfigOpt = None,
 ) -> None:
@@ -76,7 +80,10 @@ def plan(
     --promise per unit delivered within 24 h, minus inbound, holding and outbound costs (and
     any --costs of shortage and surplus).
     Writes the plan, the advance shipping notices and one printable page per manufacturer in
-    notices/<brand_id>.html. --config sets any of the planner's parameters (its plan table).
+    notices/<brand_id>.html. An event of several days (a forecast window of many dates) is
+    planned as stock before it plus replenishment waves during it (the replenishment table:
+    manufacturers to hubs, hubs on to forward warehouses), sized from the window total's
+    quantiles. --config sets any of the planner's parameters (its plan table).
     """
     from forestock.flow import run_plan
     from forestock.plan import PlanParams
@@ -84,7 +91,7 @@ def plan(
     with user_errors():
         params = stage_params(PlanParams, config, method=method, scenarios=scenarios,
                               allow_shortfall=allow_shortfall, check_gap=check_gap,
-                              promise_cny=promise)
+                              promise_cny=promise, wave_days=wave_days)
         fast = params.method == "fast"  # (the other methods have no steps to show)
         status = nullcontext() if fast else err.status(escape(f"planning ({params.method})"))
         with progress_bar(as_json or not fast) as progress, status:
@@ -107,17 +114,41 @@ def show_plan(run: PlanRun, as_json: bool = False) -> None:
              "expected_outbound"]]
     out.print(rich_table("Stock per warehouse", wh, {"utilisation": ".0%",
                                                      "expected_outbound": ",.0f"}))
-    c = result.costs
+    c = facts["costs"]
     gap = "" if result.gap != result.gap else f"; gap to the LP optimum {result.gap:.2%}"
     out.print(escape(f"{facts['method']}: placed {result.units:,} of {result.demand:,} units "
                      f"({facts['quantile']}); expected within 24 h "
-                     f"{result.expected_share_24h:.1%}, within 48 h "
-                     f"{result.expected_share_48h:.1%}{gap}"))
-    out.print(f"cost: inbound {c['inbound']:,.0f} + holding {c['holding']:,.0f} + outbound "
-              f"{c['outbound']:,.0f} = {c['total']:,.0f} CNY; objective {result.objective:,.0f} "
-              f"(margin, plus --promise per unit within 24 h, less costs)")
+                     f"{facts['expected_share_24h']:.1%}, within 48 h "
+                     f"{facts['expected_share_48h']:.1%}{gap}"))
+    if run.window is not None:
+        show_waves(run)
+    moved = f" + transfer {c['transfer']:,.0f}" if "transfer" in c else ""
+    out.print(f"cost: inbound {c['inbound']:,.0f}{moved} + holding {c['holding']:,.0f} + "
+              f"outbound {c['outbound']:,.0f} = {c['total']:,.0f} CNY; objective "
+              f"{result.objective:,.0f} (margin, plus --promise per unit within 24 h, less "
+              "costs)")
     late = f" ({facts['past_due']:,} past due)" if facts["past_due"] else ""
     where = facts["notice_pages"]
     pages = (f"one page per manufacturer ({len(run.pages)}) in {where}" if where
              else "no pages (tables in memory)")
     out.print(escape(f"{facts['notices']:,} shipping notices{late}; {pages}"))
+
+
+def show_waves(run: PlanRun) -> None:
+    """Print the runs of days between replenishment waves and what the waves bring."""
+    window = run.window
+    if window is None:
+        return
+    runs = window.runs.assign(start=window.runs["start"].dt.date,
+                              end=window.runs["end"].dt.date)
+    out.print(rich_table("Runs of days, each opened by a wave (run 0: stock before the event)",
+                         runs, {"mean": ",.0f", "expected_share_24h": ".1%",
+                                "expected_share_48h": ".1%"}))
+    f = run.facts
+    out.print(escape(
+        f"{f['days']} days, {f['waves']} replenishment waves: {f['inbound_units']:,} units at "
+        f"most from manufacturers to hubs, {f['transfer_units']:,} from hubs on; placed "
+        f"before the event plus inbound {f['units'] + f['inbound_units']:,} against the "
+        f"window total's "
+        f"{f['window_quantity']:,} ({f['quantile']}) and mean {f['window_demand']:,.0f}"))
+

@@ -14,7 +14,7 @@ from forestock.flow._store import Store, history_end
 from forestock.workspace import Workspace
 
 if TYPE_CHECKING:
-    from forestock.plan import PlanParams, PlanProblem, PlanResult
+    from forestock.plan import PlanParams, PlanProblem, PlanResult, WindowPlanResult
 
 __all__ = ["DEFAULT_QUANTILE", "PlanRun", "run_plan"]
 
@@ -22,18 +22,22 @@ DEFAULT_QUANTILE = "q90"
 """Service level of each SKU's national quantity unless another is named."""
 
 _INPUTS = ("forecast", "warehouses", "lanes", "skus", "regions", "brands")
+_READS = (*_INPUTS, "forecast_total")
 
 
 @dataclass(frozen=True)
 class PlanRun(StageRun):
-    """A plan made and checked: the solver's result, the problem, the notices' pages
-    (written into a workspace's ``notices/`` folder; none in memory)."""
+    """A plan made and checked: the stock placed before the event (``result``, the
+    solver's), the plan over the whole window with its replenishment waves (``window``;
+    none for a one-day event), the problem (of the stock before the event), the notices'
+    pages (written into a workspace's ``notices/`` folder; none in memory)."""
 
-    NAMES: ClassVar[tuple[str, ...]] = ("plan", "notices")
+    NAMES: ClassVar[tuple[str, ...]] = ("plan", "notices", "replenishment")
 
     result: PlanResult
     problem: PlanProblem
     pages: list[Path] = field(default_factory=list)
+    window: WindowPlanResult | None = None
 
 
 def run_plan(store: Store, params: PlanParams | None = None, *,
@@ -44,9 +48,12 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
     advance shipping notices.
 
     Reads forecast, warehouses, lanes, skus, regions and brands (and the history's last
-    day, to flag notices already past due); writes ``plan`` and ``notices``, and in a
-    workspace one page per manufacturer in ``notices/``. The plan is checked by
-    :func:`~forestock.plan.validate_plan` before anything is written.
+    day, to flag notices already past due; for an event of several days the window's
+    totals, ``forecast_total``); writes ``plan``, ``replenishment`` (the waves during a
+    multi-day event, :func:`~forestock.plan.solve_window`; none for one day) and
+    ``notices``, and in a workspace one page per manufacturer in ``notices/``. The plan
+    and its waves are checked by :func:`~forestock.plan.validate_plan` and
+    :func:`~forestock.plan.validate_replenishment` before anything is written.
 
     Parameters
     ----------
@@ -69,49 +76,65 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
     """
     from forestock.plan import (
         PlanParams,
-        PlanProblem,
+        WindowProblem,
         make_notices,
-        solve_plan,
+        solve_window,
         validate_plan,
+        validate_replenishment,
         write_notice_pages,
     )
     from forestock.tables import read_table
 
     params = params if params is not None else PlanParams()
     store.require(_INPUTS, "plan")
-    with store.stage("plan", reads=_INPUTS):  # plan, notices, pages, notes together
+    reads = [t for t in _READS if store.has(t)]
+    with store.stage("plan", reads=reads):  # plan, waves, notices, pages, notes together
         warehouses, skus, brands = (store.read(t) for t in ("warehouses", "skus", "brands"))
-        problem = PlanProblem.from_tables(store.read("forecast"), warehouses,
-                                          store.read("lanes"), skus, store.read("regions"),
-                                          quantile, brands=brands, correlation=correlation)
+        window = WindowProblem.from_tables(
+            store.read("forecast"), warehouses, store.read("lanes"), skus,
+            store.read("regions"), quantile, brands=brands, correlation=correlation,
+            forecast_total=store.read("forecast_total") if store.has("forecast_total")
+            else None)
         if costs is not None:
             source = "costs" if isinstance(costs, pd.DataFrame) else Path(costs).name
             table = costs if isinstance(costs, pd.DataFrame) else read_table(costs)
-            problem = problem.with_costs(table, source=source)
-        result = solve_plan(problem, params, seed, callbacks)
-        national = pd.Series(problem.national, index=problem.skus.ids)
+            window = window.replace(base=window.base.with_costs(table, source=source))
+        planned = solve_window(window, params, seed, callbacks)
+        result = planned.initial
+        problem = window.part_problem(0, int(planned.runs["days"].iloc[0]))
+        national = pd.Series(planned.quantities[0], index=problem.skus.ids)
         validate_plan(result.plan, warehouses, national[national > 0],
                       allow_shortfall=params.allow_shortfall)
+        validate_replenishment(planned.replenishment, warehouses)
         notices = make_notices(result.plan, skus, brands, warehouses, problem.event_start,
-                               params, history_end=history_end(store))
+                               params, history_end=history_end(store),
+                               replenishment=planned.replenishment)
         store.write_many({"plan": result.plan, "notices": notices})
+        # (written empty too, for one day: a stale table of earlier waves is replaced;
+        # a contract table is checked when it has rows, and these were just checked)
+        store.write_many({"replenishment": planned.replenishment}, check=False)
         pages, where = [], None
         if isinstance(store, Workspace):
             with store.stage("plan") as st:  # (the stage opened above)
                 pages = write_notice_pages(st.folder("notices"), notices, brands, skus,
                                            warehouses)
             where = str(store.root / "notices")
-        facts = {"status": result.status, "method": params.method, "units": result.units,
+        facts = {"status": planned.status, "method": params.method, "units": result.units,
                  "demand": result.demand, "shortfall": result.shortfall,
-                 "expected_share_24h": result.expected_share_24h,
-                 "expected_share_48h": result.expected_share_48h, "quantile": quantile,
-                 "objective": result.objective, "gap": result.gap, "costs": result.costs,
+                 "expected_share_24h": planned.expected_share_24h,
+                 "expected_share_48h": planned.expected_share_48h, "quantile": quantile,
+                 "days": window.n_days, "waves": planned.waves,
+                 "window_demand": planned.demand, "window_quantity": planned.quantity,
+                 "inbound_units": planned.inbound_units,
+                 "transfer_units": planned.transfer_units,
+                 "objective": result.objective, "gap": result.gap,
+                 "costs": planned.costs if planned.waves else result.costs,
                  "seconds": round(result.seconds, 2), "notices": len(notices),
                  "past_due": int(notices["past_due"].sum()),
                  "notice_pages": where,
                  "event_start": problem.event_start, "seed": seed,
                  "scenarios": params.scenarios, "correlation": correlation,
-                 **{k: v for k, v in result.figures.items()
-                    if k.startswith("expected_lost_24h_")}}
+                 **planned.figures}
         store.note("plan", facts)
-    return PlanRun(store, facts, result, problem, pages)
+    return PlanRun(store, facts, result, problem, pages,
+                   planned if planned.waves else None)

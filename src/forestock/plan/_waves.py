@@ -80,8 +80,14 @@ class WindowPlanResult:
     costs
         Planned CNY: ``inbound`` (placement and inbound waves at their most),
         ``transfer``, ``holding`` and ``outbound`` (expected, every run), ``total``.
+    figures
+        ``expected_lost_24h_stock``, ``_backlog`` and ``_transit``: the runs' expected
+        shares of demand missing 24 h by reason, weighted as the shares.
     stock
         ``int64 [run, sku, warehouse]``: each run's stock when it begins.
+    quantities
+        ``int64 [run, sku]``: each run's quantities at the plan's level (the first
+        run's are what the stock before the event was asked to hold).
     """
 
     plan: pd.DataFrame
@@ -100,8 +106,11 @@ class WindowPlanResult:
     seconds: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    figures: dict[str, float] = field(default_factory=dict)
     stock: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64),
                               repr=False)
+    quantities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64),
+                                   repr=False)
 
     @property
     def waves(self) -> int:
@@ -149,8 +158,8 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
     Raises
     ------
     InfeasibleError
-        When the window is one run whose quantities exceed storage, unless
-        ``allow_shortfall`` (runs between waves plan what fits, and say so).
+        When a run's quantities exceed storage (a run of one day can: a peak day larger
+        than the network), unless ``allow_shortfall``.
     """
     from forestock.plan import solve_plan
 
@@ -159,10 +168,7 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
     bounds = wave_bounds(problem, q)
     n_runs = len(bounds) - 1
     parts = [problem.part_problem(bounds[k], bounds[k + 1]) for k in range(n_runs)]
-    # a run between waves whose quantities exceed storage (a peak day) places what fits
-    results = [solve_plan(p, q if n_runs == 1 or p.demand <= p.storage.sum()
-                          else q.replace(allow_shortfall=True), seed, callbacks)
-               for p in parts]
+    results = [solve_plan(p, q, seed, callbacks) for p in parts]
     stock = np.stack([r.stock.astype(np.int64) for r in results])
     waves = _waves(problem, q, bounds, stock) if n_runs > 1 else _no_waves()
     seconds = time.perf_counter() - t0
@@ -193,7 +199,10 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
         quantity=int(problem.base.national.sum()),
         expected_share_24h=float(weight @ runs["expected_share_24h"]),
         expected_share_48h=float(weight @ runs["expected_share_48h"]),
-        method=q.method, seconds=seconds, costs=costs, seed=seed, stock=stock)
+        method=q.method, seconds=seconds, costs=costs, seed=seed,
+        figures={name: float(weight @ [r.figures.get(name, 0.0) for r in results])
+                 for name in results[0].figures if name.startswith("expected_lost_24h_")},
+        stock=stock, quantities=np.stack([p.national for p in parts]))
     log.info("window plan (%s): %d days in %d runs, %s units placed, %s inbound and %s "
              "transfer units planned in %d waves, %.1f%% expected within 24 h, %.1f s",
              q.method, problem.n_days, n_runs, result.units, result.inbound_units,
