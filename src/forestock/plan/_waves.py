@@ -3,7 +3,8 @@
 The window is cut into runs of days, each starting with a wave (:func:`wave_bounds`):
 at most ``wave_days`` days, fewer where the next days' quantities would fill more than
 ``wave_fill`` of the network's storage. Each run is planned as a one-day plan of its
-own total (:meth:`WindowProblem.part_problem`, by ``params.method``): its stock
+own total (:meth:`WindowProblem.part_problem`, by ``params.method``; with ``fast``, the
+nearest rule's stock where the plan's own model values it more): its stock
 ``X_k[sku, warehouse]`` is what each warehouse should hold when the run begins. The
 first run's is the stock placed before the event; each later one is reached by a wave:
 
@@ -60,7 +61,9 @@ class WindowPlanResult:
         Per run of days (``run``, 0 first): ``start``, ``end``, ``days``, ``mean``
         (forecast units), ``units`` (the run's quantity at the plan's level), ``placed``
         (the stock its plan holds when it begins), ``expected_share_24h`` and
-        ``_48h``.
+        ``_48h``, ``objective`` (its plan's value) and ``method`` (the one whose stock
+        it holds: with ``fast``, a run takes the nearest rule's stock where the plan's
+        model values that more).
     initial
         The first run's plan (:func:`~forestock.plan.solve_plan`'s result); for a
         one-day window the plan of today.
@@ -169,6 +172,13 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
     n_runs = len(bounds) - 1
     parts = [problem.part_problem(bounds[k], bounds[k + 1]) for k in range(n_runs)]
     results = [solve_plan(p, q, seed, callbacks) for p in parts]
+    if n_runs > 1 and q.method == "fast":
+        # a run's stock is the fast method's, or the nearest rule's where the plan's own
+        # model (the same scenarios) values that more: runs between waves seldom fill the
+        # network, where the fast method's coarse chunks can lose to the simple rule
+        rules = [solve_plan(p, q.replace(method="nearest"), seed) for p in parts]
+        results = [r if r.objective >= b.objective else b
+                   for r, b in zip(results, rules, strict=True)]
     stock = np.stack([r.stock.astype(np.int64) for r in results])
     waves = _waves(problem, q, bounds, stock) if n_runs > 1 else _no_waves()
     seconds = time.perf_counter() - t0
@@ -186,6 +196,8 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
         "placed": stock.sum(axis=(1, 2)),
         "expected_share_24h": [r.expected_share_24h for r in results],
         "expected_share_48h": [r.expected_share_48h for r in results],
+        "objective": [r.objective for r in results],
+        "method": [r.method for r in results],
     })
     short = any(r.status == PlanStatus.SHORTFALL for r in results)
     status = PlanStatus.SHORTFALL if short else results[0].status
@@ -289,8 +301,9 @@ def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
                 quantity[int(d)] = w.part(0, int(d))[2].astype(float)
             rows = start == d
             before[rows] = np.broadcast_to(quantity[int(d)][:, None], start.shape)[rows]
+        # (what the hub sends on leaves the day it arrives: a wave fits the hub's group)
         cap = _within(np.maximum(np.ceil(up_to + share * before - planned - 1e-9), 0.0),
-                      w.base.storage[hubs])
+                      member @ w.base.storage)
         planned = planned + cap
         frames.append(_rows(w, k, "inbound", cap, up_to, ship,
                             np.broadcast_to(arrive[None, :], ship.shape), hubs,
@@ -310,7 +323,8 @@ def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
 
 def _within(units: np.ndarray, storage: np.ndarray) -> np.ndarray:
     """``units [sku, j]`` scaled down (whole units) where a destination's column adds up to
-    more than its ``storage [j]``: a wave never brings more than a warehouse holds."""
+    more than its ``storage [j]``: a wave never brings more than a warehouse holds (a
+    hub's: more than it and the warehouses it sends on to hold)."""
     total = units.sum(axis=0)
     over = total > storage
     if not over.any():

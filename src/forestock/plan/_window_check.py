@@ -20,9 +20,10 @@ def validate_replenishment(replenishment: pd.DataFrame, warehouses: pd.DataFrame
     warehouse when there is none) or ``transfer`` kind (from a hub to another
     warehouse); units and ``up_to`` are whole numbers, ``units`` at least 1; a wave
     arrives on or after the day it ships; one row per wave, kind, SKU and destination;
-    the units arriving at a warehouse on one day are at most its ``storage_units``, and a
-    hub sends on no more of a SKU in a wave than its inbound wave brings plus what it
-    was planned to hold.
+    the units arriving at a warehouse on one day are at most its ``storage_units`` (at a
+    hub, with those of the warehouses it sends transfers to: what they get leaves the day
+    it arrives), and a hub sends on no more of a SKU in a wave than its inbound wave
+    brings plus its storage.
 
     Raises
     ------
@@ -66,7 +67,13 @@ def validate_replenishment(replenishment: pd.DataFrame, warehouses: pd.DataFrame
          "a transfer goes to another warehouse")
     arriving = r.groupby([r["warehouse_id"], arrive])["units"].transform("sum").to_numpy()
     room = wh["storage_units"].reindex(r["warehouse_id"]).to_numpy(dtype=float)
-    fail(arriving > room, "the units arriving that day exceed the warehouse's storage")
+    # a hub sends on the day they arrive what its warehouses get: its group's room
+    spokes = r[transfer].drop_duplicates("warehouse_id")
+    onward = (wh["storage_units"].reindex(spokes["warehouse_id"]).groupby(
+        spokes["from_id"].to_numpy()).sum())
+    room = room + np.where(inbound, onward.reindex(r["warehouse_id"]).fillna(0).to_numpy(), 0)
+    fail(arriving > room, "the units arriving that day exceed the storage of the warehouse "
+                          "(a hub's: and of the warehouses it sends on to)")
     out = (r[transfer].groupby(["wave", "from_id", "sku_id"])["units"].sum()
            .rename_axis(["wave", "warehouse_id", "sku_id"]))
     into = r[inbound].groupby(["wave", "warehouse_id", "sku_id"])["units"].sum()
