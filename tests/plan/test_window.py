@@ -114,7 +114,7 @@ def test_waves_replenish_from_hubs_within_rules(window: dict[str, pd.DataFrame],
             >= pd.to_datetime(hub_in.reindex(transfer["wave"])).to_numpy()).all()
     total = r.units + r.inbound_units
     assert r.demand < total <= 1.1 * r.quantity
-    assert total < r.runs["units"].sum()
+    assert total <= r.runs["units"].sum()
 
 
 def test_no_waves_places_the_window_total_up_front(window: dict[str, pd.DataFrame]) -> None:

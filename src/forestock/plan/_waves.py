@@ -11,15 +11,20 @@ first run's is the stock placed before the event; each later one is reached by a
 - **transfers** (hub -> each warehouse it replenishes) leave the hub on the day the
   hub's inbound wave arrives and arrive the lane's hours plus handling later, by the
   run's first day. Each brings the warehouse's position (on hand and on the way) up to
-  ``up_to = X_k + its expected demand until the run begins``, at most ``units`` (as
-  much as ``up_to``: a refill from empty);
+  ``up_to = X_k + its demand until the run begins``, at most ``units`` (as much as
+  ``up_to``: a refill from empty);
 - **inbound** (manufacturer -> hub) arrives in time for the transfers, shipped the
   factory's lead time and ``safety_days`` before. It brings the position of the hub
   and every warehouse it replenishes up to ``up_to = X_k`` of them all plus their
-  expected demand until the run begins, at most ``units``: what that order-up-to rule
-  ships when the demand until it is shipped runs at the plan's quantile (the quantile
-  of the days' total, not a sum of daily quantiles), so the stock placed before the
-  event plus every inbound wave adds up to about the window total's quantile.
+  demand until the run begins, at most ``units``: what that order-up-to rule ships
+  when the demand until it is shipped runs at the plan's quantile (the quantile of the
+  days' total, not a sum of daily quantiles), so the stock placed before the event plus
+  every inbound wave adds up to about the window total's quantile.
+
+The demand until a run begins is its days' mean scaled as their run's quantity is
+(``units / mean`` of the run): at the plan's level, as the run's stock is, so that a
+wave set while demand runs hot still brings the run's stock (with the mean, the
+embedded world's 11.11 season left 6.4% of its units unfilled, against 2.3%).
 
 A rehearsal ships what the rule asks, at most the plan's ``units``: less when demand
 runs below the quantile. A one-day window is one run: the plan of today, no waves.
@@ -27,6 +32,7 @@ runs below the quantile. A one-day window is one run: the plan of today, no wave
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -180,7 +186,8 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
         results = [r if r.objective >= b.objective else b
                    for r, b in zip(results, rules, strict=True)]
     stock = np.stack([r.stock.astype(np.int64) for r in results])
-    waves = _waves(problem, q, bounds, stock) if n_runs > 1 else _no_waves()
+    quantities = np.stack([p.national for p in parts])
+    waves = _waves(problem, q, bounds, stock, quantities) if n_runs > 1 else _no_waves()
     seconds = time.perf_counter() - t0
     daily = problem.day_mean.sum(axis=0)
     mean = np.array([daily[bounds[k]:bounds[k + 1]].sum() for k in range(n_runs)])
@@ -214,7 +221,7 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
         method=q.method, seconds=seconds, costs=costs, seed=seed,
         figures={name: float(weight @ [r.figures.get(name, 0.0) for r in results])
                  for name in results[0].figures if name.startswith("expected_lost_24h_")},
-        stock=stock, quantities=np.stack([p.national for p in parts]))
+        stock=stock, quantities=quantities)
     log.info("window plan (%s): %d days in %d runs, %s units placed, %s inbound and %s "
              "transfer units planned in %d waves, %.1f%% expected within 24 h, %.1f s",
              q.method, problem.n_days, n_runs, result.units, result.inbound_units,
@@ -236,26 +243,34 @@ def _no_waves() -> pd.DataFrame:
 
 
 class _Draw:
-    """Expected units each warehouse serves of each SKU over days: the SKU's mean demand
-    of each day, shared as the stock of the day's run is placed."""
+    """Units each warehouse serves of each SKU over days: the SKU's mean demand of each day
+    (or its demand at the plan's quantile: the mean scaled as the day's run's quantity is),
+    shared as the stock of the day's run is placed."""
 
-    def __init__(self, problem: WindowProblem, bounds: list[int], stock: np.ndarray) -> None:
+    def __init__(self, problem: WindowProblem, bounds: list[int], stock: np.ndarray,
+                 quantities: np.ndarray) -> None:
         daily = problem.daily_national()  # [sku, day]
         self.cum = np.concatenate([np.zeros((daily.shape[0], 1)), np.cumsum(daily, axis=1)],
                                   axis=1)
         placed = stock.sum(axis=2, keepdims=True)
         self.share = np.divide(stock, placed, out=np.zeros(stock.shape), where=placed > 0)
         self.bounds = bounds
+        mean = np.stack([self.cum[:, b1] - self.cum[:, b0]
+                         for b0, b1 in itertools.pairwise(bounds)])  # [run, sku]
+        self.safety = np.maximum(np.divide(quantities, mean, out=np.ones(mean.shape),
+                                           where=mean > 0), 1.0)
 
-    def over(self, first: np.ndarray, last: np.ndarray, warehouses: np.ndarray) -> np.ndarray:
-        """Expected units ``[sku, j]`` warehouse ``warehouses[j]`` serves over days
-        ``first[sku, j]`` to ``last[sku, j] - 1``, within the window."""
+    def over(self, first: np.ndarray, last: np.ndarray, warehouses: np.ndarray,
+             at_quantile: bool = False) -> np.ndarray:
+        """Units ``[sku, j]`` warehouse ``warehouses[j]`` serves over days ``first[sku, j]``
+        to ``last[sku, j] - 1`` within the window: expected, or ``at_quantile``."""
         rows = np.arange(self.cum.shape[0])[:, None]
         out = np.zeros(np.broadcast_shapes(first.shape, last.shape))
         for k in range(len(self.bounds) - 1):
             lo = np.clip(first, self.bounds[k], self.bounds[k + 1])
             hi = np.maximum(np.clip(last, self.bounds[k], self.bounds[k + 1]), lo)
-            out += (self.cum[rows, hi] - self.cum[rows, lo]) * self.share[k][:, warehouses]
+            units = (self.cum[rows, hi] - self.cum[rows, lo]) * self.share[k][:, warehouses]
+            out += units * self.safety[k][:, None] if at_quantile else units
         return out
 
     def total(self, last: np.ndarray) -> np.ndarray:
@@ -264,10 +279,11 @@ class _Draw:
         return np.asarray(self.cum[rows, np.clip(last, 0, self.cum.shape[1] - 1)])
 
 
-def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
-           stock: np.ndarray) -> pd.DataFrame:
+def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int], stock: np.ndarray,
+           quantities: np.ndarray) -> pd.DataFrame:
     """The replenishment table of the runs ``bounds`` whose stock at their start is
-    ``stock [run, sku, warehouse]`` (see the module's notes)."""
+    ``stock [run, sku, warehouse]``, of quantities ``[run, sku]`` (see the module's
+    notes)."""
     w = problem
     n_s, n_w = stock.shape[1], stock.shape[2]
     hub = w.hub.astype(np.int64)
@@ -279,7 +295,7 @@ def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
     span = (member * t_days[None, :]).max(axis=1)  # [hub]: its slowest transfer
     lead = w.inbound_days(q)[:, hubs] + q.safety_days  # [sku, hub]
     of_hub = np.searchsorted(hubs, hub)  # [warehouse]: its hub's position among hubs
-    draw = _Draw(w, bounds, stock)
+    draw = _Draw(w, bounds, stock, quantities)
     group = stock @ member.T  # [run, sku, hub]
     planned = group[0].astype(float)  # units each hub's group was planned to hold so far
     quantity: dict[int, np.ndarray] = {0: np.zeros(n_s)}
@@ -290,7 +306,8 @@ def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
         ship = arrive[None, :] - lead  # [sku, hub]
         start = np.maximum(ship, 0)
         per_wh = start[:, of_hub]  # [sku, warehouse]: its hub's inbound ship day
-        lead_units = draw.over(per_wh, np.full_like(per_wh, first), np.arange(n_w)) @ member.T
+        lead_units = draw.over(per_wh, np.full_like(per_wh, first), np.arange(n_w),
+                               at_quantile=True) @ member.T
         up_to = group[k] + lead_units
         served = draw.over(np.zeros_like(per_wh), per_wh, np.arange(n_w)) @ member.T
         total = draw.total(start)
@@ -311,7 +328,8 @@ def _waves(problem: WindowProblem, q: PlanParams, bounds: list[int],
         if spokes.size:
             t_ship = np.broadcast_to(arrive[of_hub[spokes]][None, :], (n_s, spokes.size))
             want = stock[k][:, spokes] + draw.over(np.maximum(t_ship, 0),
-                                                   np.full_like(t_ship, first), spokes)
+                                                   np.full_like(t_ship, first), spokes,
+                                                   at_quantile=True)
             source = w.base.warehouses.ids[hub[spokes]]
             units = _within(np.ceil(want - 1e-9), w.base.storage[spokes])
             frames.append(_rows(w, k, "transfer", units, want, t_ship,
