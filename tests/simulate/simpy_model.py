@@ -121,7 +121,8 @@ class ModelRun:
 
 def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
                    seed: int = 0) -> ModelRun:
-    """Run the day in SimPy under the rules of ``forestock.simulate`` (nearest routing)."""
+    """Run the day in SimPy under the rules of ``forestock.simulate`` (nearest routing);
+    ``p.backlog`` parcels (an earlier day's) wait on each warehouse's floor at midnight."""
     params = params or SimulateParams()
     orders = reference_orders(p, params, seed)
     seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
@@ -205,6 +206,8 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
             n = min(int(cap[w]), len(floors[w].items))
             for _ in range(n):
                 o = yield floors[w].get()
+                if o is None:  # a parcel of an earlier day: its outcome was that day's
+                    continue
                 arrive = (h + 1) + p.transit[w, o.region] * (1.0 + jitter(o)) \
                     + params.network.last_mile_hours
                 deliver(o, w, h, arrive - o.t * (1.0 / 3600.0))
@@ -220,7 +223,10 @@ def simpy_rehearse(p: SimulateProblem, params: SimulateParams | None = None,
         by_sku[o.sku].append(o)
     for sku in sorted(by_sku):
         env.process(shopper(sorted(by_sku[sku], key=lambda o: (o.t, o.key, o.k))))
+    waiting = getattr(p, "backlog", None)
     for w in range(n_wh):
+        for _ in range(0 if waiting is None else int(_scaled(waiting, params.scale)[w])):
+            floors[w].put(None)
         if cap[w] > 0:
             env.process(dispatcher(w))
     env.run()

@@ -26,6 +26,7 @@ from forestock.cli._common import (
     stage_params,
     user_errors,
 )
+from forestock.errors import ForestockError
 from forestock.flow import CHECKPOINT, DEFAULT_EVENT, DemandSource
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -53,8 +54,9 @@ class Policy(StrEnum):
 @app.command()
 def simulate(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    day: Annotated[str | None, typer.Option(help="Day to rehearse (YYYY-MM-DD); default: the "
-                                                 "event's day in the demand source.")] = None,
+    day: Annotated[str | None, typer.Option(help="Day to rehearse (YYYY-MM-DD); default: every "
+                                                 "day the plan was made for, or the event's "
+                                                 "day in the demand source.")] = None,
     event: Annotated[str, typer.Option(help="Calendar event whose day is rehearsed.")
                      ] = DEFAULT_EVENT,
     seed: SeedOpt = 0,
@@ -97,17 +99,20 @@ def simulate(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rehearse the event day order by order and measure the 48-hour promise.
+    """Rehearse the event order by order and measure the 48-hour promise.
 
     Orders arrive with the midnight surge, go to the nearest warehouse holding stock, wait
     behind its hourly outbound capacity, travel the lane, and count as delivered within
-    24 h, within 48 h, late, or unfilled. Writes the outcomes_* tables. A long run writes
-    checkpoints; after a crash, `--resume` finishes it with identical results. With `--live`
-    its progress is published chunk by chunk for `forestock serve`. --config sets any of
-    the rehearsal's parameters (its simulate table).
+    24 h, within 48 h, late, or unfilled. Writes the outcomes_* tables. A plan made for an
+    event of several days is rehearsed over every day of it (stock and backlogs carried
+    over midnight, the plan's replenishment waves arriving as it says; outcomes_day holds
+    each day), unless --day names one. A long day writes checkpoints; after a crash,
+    `--resume` finishes it with identical results. With `--live` its progress is published
+    chunk by chunk for `forestock serve`. --config sets any of the rehearsal's parameters
+    (its simulate table).
     """
     from forestock.cli.serve import live_callbacks
-    from forestock.flow import run_simulate
+    from forestock.flow import planned_window, run_simulate
     from forestock.simulate import SimulateParams
 
     with user_errors():
@@ -116,6 +121,9 @@ def simulate(
                               factory_hours=factory_hours, chunk_orders=chunk_orders,
                               checkpoint_seconds=checkpoint_every)
         ws = Workspace(workspace)
+        if live and day is None and len(planned_window(ws)) > 1:
+            raise ForestockError("--live follows one day: the plan is for several days, so "
+                                 "name the day to follow with --day")
         with progress_bar(as_json) as progress:
 
             def listen(problem: SimulateProblem) -> Callbacks:
@@ -136,7 +144,12 @@ def show_simulate(run: SimulateRun, as_json: bool = False) -> None:
     if as_json:
         emit_json(f)
         return
-    t = Table(title=Text(f"Rehearsal of {f['day']}"), show_header=False, title_justify="left")
+    days = f.get("days", 1)
+    title = (f"Rehearsal of {f['day']} to {f['last_day']} ({days} days, every one)"
+             if days > 1 else f"Rehearsal of {f['day']}")
+    if days > 1:
+        show_days(run)
+    t = Table(title=Text(title), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_row("GMV", f"CNY {f['gmv']:,.0f}")
@@ -148,8 +161,28 @@ def show_simulate(run: SimulateRun, as_json: bool = False) -> None:
     t.add_row("units delivered within 48 h", f"{f['share_48h']:.1%}")
     t.add_row("units delivered within 72 h", f"{f['share_72h']:.1%}")
     t.add_row("units unfilled", f"{f['unfilled_share']:.1%}")
+    if days > 1:
+        t.add_row("units placed before the event", f"{f['placed']:,}")
+        t.add_row("units replenished (inbound waves)", f"{f['inbound']:,}")
+        t.add_row("placed + replenished / units ordered", f"{f['units_over_demand']:.2f}")
+        t.add_row("stock left at the end", f"{f['stock_left']:,}")
     t.add_row("backlogs cleared after", f"{f['backlog_hours']} h")
     t.add_row("rehearsal speed", f"{f['orders_per_second_simulated']:,.0f} orders/s "
                                  f"({f['seconds']:.1f} s, {f['workers']} worker(s); compiling "
                                  f"kernels, {f['compile_seconds']:.1f} s of it, left out)")
+    out.print(t)
+
+
+def show_days(run: SimulateRun) -> None:
+    """Print each day of a rehearsed window: units, shares, unfilled, waves, stock left."""
+    days = run.result.tables["outcomes_day"]
+    t = Table(title=Text("Day by day"), title_justify="left")
+    for col in ("date", "units", "within 24 h", "within 48 h", "unfilled", "received",
+                "stock left", "backlog"):
+        t.add_column(col, justify="left" if col == "date" else "right")
+    for r in days.itertuples(index=False):
+        n = max(int(r.units), 1)
+        t.add_row(str(r.date.date()), f"{r.units:,}", f"{r.delivered_24h / n:.1%}",
+                  f"{r.delivered_48h / n:.1%}", f"{r.unfilled / n:.1%}",
+                  f"{r.inbound + r.transfers:,}", f"{r.stock_left:,}", f"{r.backlog:,}")
     out.print(t)

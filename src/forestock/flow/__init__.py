@@ -34,8 +34,10 @@ from forestock.flow._simulate import (
     CHECKPOINT,
     DemandSource,
     SimulateRun,
+    planned_window,
     rehearsal_demand,
     run_simulate,
+    window_demand,
 )
 from forestock.flow._store import Store, Tables, TableView
 from forestock.flow._world import WorldRun, run_world
@@ -57,6 +59,7 @@ __all__ = [
     "Tables",
     "WorldRun",
     "forecast_window",
+    "planned_window",
     "rehearsal_demand",
     "run_forecast",
     "run_insights",
@@ -64,4 +67,5 @@ __all__ = [
     "run_report",
     "run_simulate",
     "run_world",
+    "window_demand",
 ]

@@ -23,7 +23,8 @@ from forestock.workspace import Workspace
 if TYPE_CHECKING:
     from forestock.simulate import SimulateParams, SimulateProblem, SimulateResult
 
-__all__ = ["CHECKPOINT", "DemandSource", "SimulateRun", "rehearsal_demand", "run_simulate"]
+__all__ = ["CHECKPOINT", "DemandSource", "SimulateRun", "planned_window", "rehearsal_demand",
+           "run_simulate", "window_demand"]
 
 CHECKPOINT = ".simulate-checkpoint.npz"
 """File, inside a workspace, holding the checkpoint of an unfinished rehearsal."""
@@ -44,7 +45,9 @@ class DemandSource(StrEnum):
 
 @dataclass(frozen=True)
 class SimulateRun(StageRun):
-    """A day rehearsed: the result (``share_24h``, ``gmv``...), the problem it ran on."""
+    """A day, or every day of the planned window, rehearsed: the result (``share_24h``,
+    ``gmv``...; for a window a :class:`~forestock.simulate.WindowResult`), the problem it
+    ran on (a window's first day's)."""
 
     result: SimulateResult
     problem: SimulateProblem
@@ -116,6 +119,39 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
     return the_day, demand
 
 
+def planned_window(store: Store) -> list[dt.date]:
+    """The days the plan was made for (its notes: the event's first day and its days);
+    none without a plan's notes."""
+    noted = store.notes().get("plan", {})
+    start, days = noted.get("event_start"), noted.get("days")
+    if start is None or not isinstance(days, int) or days < 1:
+        return []
+    first = pd.Timestamp(str(start)).date()
+    return [first + dt.timedelta(days=i) for i in range(days)]
+
+
+def window_demand(store: Store, days: list[dt.date],
+                  source: DemandSource = DemandSource.truth, seed: int = 0) -> pd.DataFrame:
+    """The demand of every day of a window: the truth's sales on those dates, your orders,
+    or from the forecast one scenario a day (each day's drawn with its own seed, as the
+    rehearsal's orders are: :func:`~forestock.simulate.day_seed`)."""
+    from forestock.simulate import day_seed, demand_from_forecast
+
+    source = DemandSource(source)
+    store.require([source.value], f"simulate --source {source.value}")
+    frame = store.read(source.value, categorical=source is not DemandSource.forecast)
+    if source is DemandSource.orders:
+        return frame
+    if source is DemandSource.truth:
+        on = frame["date"].dt.date.isin(set(days))
+        return frame[on.to_numpy()]
+    corr = store.notes().get("plan", {}).get("correlation")
+    correlation = float(corr) if isinstance(corr, float | int) else None
+    parts = [demand_from_forecast(frame, d, day_seed(seed, i), correlation=correlation)
+             .assign(date=pd.Timestamp(d)) for i, d in enumerate(days)]
+    return pd.concat(parts, ignore_index=True)
+
+
 def run_simulate(
     store: Store,
     params: SimulateParams | None = None,
@@ -129,11 +165,18 @@ def run_simulate(
     checkpoint: str | Path | None = None,
     resume: bool = False,
 ) -> SimulateRun:
-    """Rehearse the event day order by order and check its outcomes.
+    """Rehearse the event order by order and check its outcomes: its day, or every day of
+    a multi-day event.
 
     Reads plan, warehouses, lanes, skus, regions and the demand ``source`` (see
     :func:`rehearsal_demand`); writes the ``outcomes_*`` tables once
-    :func:`~forestock.simulate.check_outcomes` has checked them. The facts' speed
+    :func:`~forestock.simulate.check_outcomes` has checked them. When the plan was made
+    for several days (its notes say so) and no ``day`` is named, every day of them is
+    rehearsed (:func:`~forestock.simulate.simulate_window`: stock and backlogs carried
+    over midnight, the plan's ``replenishment`` waves arriving as it says), checked by
+    :func:`~forestock.simulate.check_window`, and ``outcomes_day`` and
+    ``outcomes_replenishment`` written besides; a window is neither checkpointed nor
+    followed live (name a ``day`` for those). The facts' speed
     (``orders_per_second_simulated``) leaves out the seconds spent compiling or loading
     numba kernels (``compile_seconds``).
 
@@ -156,7 +199,13 @@ def run_simulate(
     resume
         Finish an interrupted run (same options) from its checkpoint.
     """
-    from forestock.simulate import SimulateParams, SimulateProblem, check_outcomes, simulate
+    from forestock.simulate import (
+        SimulateParams,
+        SimulateProblem,
+        check_outcomes,
+        day_outcomes,
+        simulate,
+    )
 
     params = params if params is not None else SimulateParams()
     source = DemandSource(source)
@@ -166,6 +215,15 @@ def run_simulate(
     if resume and (checkpoint is None or not Path(checkpoint).exists()):
         where = store.root if isinstance(store, Workspace) else checkpoint
         raise ForestockError(f"no interrupted rehearsal to resume in {where}")
+    days = [] if day is not None else planned_window(store)
+    if len(days) > 1:
+        if resume:
+            raise ForestockError("a window's days are rehearsed whole, without checkpoints: "
+                                 "--resume finishes one day (--day)")
+        if scenario is not None:
+            raise ForestockError("--scenario rehearses one of the plan's scenarios of one "
+                                 "day: name the day (--day)")
+        return _run_window(store, params, days, source, seed, callbacks)
     with store.stage("simulate", reads=[*_INPUTS, source.value]):  # outcomes and notes
         the_day, demand = rehearsal_demand(store, source, day, event, seed, scenario)
         problem = SimulateProblem.from_tables(
@@ -178,11 +236,58 @@ def run_simulate(
         elapsed = time.perf_counter() - t0
         check_outcomes(result, problem)
         store.write_many(result.tables)
+        # the day's row, and no waves: a window's tables of an earlier run are replaced
+        store.write_many({"outcomes_day": pd.DataFrame([day_outcomes(result)]),
+                          "outcomes_replenishment": _no_waves()}, check=False)
         facts = _facts(result, elapsed, clock.seconds, source.value)
         if source is DemandSource.forecast:
             facts["scenario"] = scenario
         store.note("simulate", facts)
     return SimulateRun(store, facts, result, problem)
+
+
+def _run_window(store: Store, params: SimulateParams, days: list[dt.date],
+                source: DemandSource, seed: int,
+                callbacks: Callbacks | Callable[[SimulateProblem], Callbacks] | None
+                ) -> SimulateRun:
+    """Rehearse every day of ``days`` (see :func:`run_simulate`)."""
+    from forestock.simulate import RehearsalWindow, check_window, simulate_window
+
+    reads = [*_INPUTS, source.value, *(["replenishment"] if store.has("replenishment")
+                                       else [])]
+    with store.stage("simulate", reads=reads):  # outcomes and notes
+        window = RehearsalWindow.from_tables(
+            days, window_demand(store, days, source, seed), store.read("plan"),
+            store.read("warehouses"), store.read("lanes"), store.read("skus"),
+            store.read("regions"),
+            store.read("replenishment") if store.has("replenishment") else None)
+        problem = window.problems[0]
+        cb = callbacks(problem) if callable(callbacks) else callbacks
+        t0 = time.perf_counter()
+        with CompileClock() as clock:
+            result = simulate_window(window, params, seed, cb)
+        elapsed = time.perf_counter() - t0
+        check_window(result, window)
+        store.write_many(result.tables)
+        if "outcomes_replenishment" not in result.tables:
+            store.write_many({"outcomes_replenishment": _no_waves()}, check=False)
+        facts = _facts(result, elapsed, clock.seconds, source.value)
+        f = result.figures
+        facts.update(last_day=result.last_day, days=len(days), placed=int(f["placed"]),
+                     inbound=int(f["inbound"]), transfers=int(f["transfers"]),
+                     stock_left=int(f["stock_left"]),
+                     units_over_demand=(f["placed"] + f["inbound"]) / max(result.units, 1))
+        store.note("simulate", facts)
+    return SimulateRun(store, facts, result, problem)
+
+
+def _no_waves() -> pd.DataFrame:
+    """An empty ``outcomes_replenishment`` table."""
+    return pd.DataFrame({"wave": pd.Series(dtype="int64"), "kind": pd.Series(dtype=object),
+                         "sku_id": pd.Series(dtype=object),
+                         "warehouse_id": pd.Series(dtype=object),
+                         **{c: pd.Series(dtype="int64")
+                            for c in ("planned", "shipped", "received")}})
 
 
 def _facts(result: SimulateResult, elapsed: float, compiling: float, source: str

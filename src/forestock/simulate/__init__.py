@@ -35,6 +35,12 @@ identical results for any number of workers. Every random draw is keyed by
 time, size and transit noise. Long runs write checkpoints and resume after a
 crash.
 
+An event of several days is rehearsed day by day (:func:`simulate_window`, in
+``_window``): each day starts from the stock the day before left and behind the
+parcels still waiting at midnight (``SimulateProblem.backlog``), with the plan's
+replenishment waves settled before its orders; :func:`check_window` checks the
+window's outcomes.
+
 The rooms: ``_params``, ``_problem`` and ``_result`` (what goes in and comes
 out), ``_run`` (:func:`simulate`: the problem cut into SKU shards);
 ``_engine`` (the loop over the day's chunks), ``_shard``, ``_pools`` (where
@@ -53,8 +59,18 @@ from forestock.simulate._problem import SimulateProblem
 from forestock.simulate._result import OUTCOME_TABLES, SimulateResult
 from forestock.simulate._routing import ROUTING_POLICIES, RoutingPolicy
 from forestock.simulate._run import simulate
+from forestock.simulate._window import (
+    DAY_COLUMNS,
+    RehearsalWindow,
+    WindowResult,
+    check_window,
+    day_outcomes,
+    day_seed,
+    simulate_window,
+)
 
 __all__ = [
+    "DAY_COLUMNS",
     "OUTCOME_TABLES",
     "REGION_COLS",
     "ROUTING_POLICIES",
@@ -63,11 +79,17 @@ __all__ = [
     "DayStart",
     "LiveCallbacks",
     "OutcomeError",
+    "RehearsalWindow",
     "RoutingPolicy",
     "SimulateParams",
     "SimulateProblem",
     "SimulateResult",
+    "WindowResult",
     "check_outcomes",
+    "check_window",
+    "day_outcomes",
+    "day_seed",
     "demand_from_forecast",
     "simulate",
+    "simulate_window",
 ]

@@ -63,6 +63,9 @@ def check_outcomes(result: SimulateResult, problem: SimulateProblem | None = Non
         if bad.any():
             _fail("outcomes_warehouse", "shipped more than the hourly capacity", wh[bad])
     arrived = wh.groupby("warehouse_id", sort=False)["picked"].cumsum()
+    if problem is not None and problem.backlog is not None:  # parcels waiting at midnight
+        waiting = pd.Series(scaled(problem.backlog, scale), index=problem.warehouses.ids)
+        arrived = arrived + waiting[wh["warehouse_id"]].to_numpy()
     shipped = wh.groupby("warehouse_id", sort=False)["shipped"].cumsum()
     bad = (shipped > arrived) | (wh["backlog"] != arrived - shipped)
     if bad.any():

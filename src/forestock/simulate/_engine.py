@@ -70,6 +70,7 @@ class Run:
     # seconds, the orders done, each shard's view (Shard.view) and the parcels waiting
     on_chunk: Callable[[int, int, int, list[dict[str, np.ndarray]], np.ndarray], None] | None \
         = None
+    backlog: np.ndarray | None = None  # int64 [warehouse]: parcels waiting at midnight
 
 
 @dataclass
@@ -267,7 +268,9 @@ def run_day(make_pool: Callable[[], Pool], run: Run, cb: Callbacks) -> Outcome:
     try:
         n_shards = len(run.cells)
         total = sum(pool.serial(Shard.total_orders, [()] * n_shards))
-        queues = Queues(np.zeros(n_wh, dtype=np.int64), np.zeros(n_wh, dtype=np.int64),
+        arrived = (np.zeros(n_wh, dtype=np.int64) if run.backlog is None
+                   else run.backlog.astype(np.int64).copy())  # an earlier day's parcels
+        queues = Queues(arrived, np.zeros(n_wh, dtype=np.int64),
                         np.zeros((n_wh, horizon), dtype=np.int64),
                         np.zeros((n_wh, horizon), dtype=np.int64))
         s, done = 0, 0

@@ -24,7 +24,9 @@ class SimulateProblem:
     Build it with :meth:`from_tables`; ``replace`` makes what-if variants.
     With ``orders_cell`` set, demand is the given orders (cell, time in
     seconds after midnight, units) instead of orders generated from
-    ``cell_units``.
+    ``cell_units``. ``backlog`` holds the parcels each warehouse still has
+    waiting at midnight (a day of a window after the first: an earlier day's,
+    which ship first and whose outcomes were that day's).
     """
 
     day: dt.date
@@ -43,6 +45,7 @@ class SimulateProblem:
     orders_cell: np.ndarray | None = None  # int64 [order]
     orders_time: np.ndarray | None = None  # float64 [order], seconds after midnight
     orders_units: np.ndarray | None = None  # int64 [order]
+    backlog: np.ndarray | None = None  # int64 [warehouse]: parcels waiting at midnight
 
     def replace(self, **changes: object) -> SimulateProblem:
         """A copy with some fields changed."""

@@ -171,7 +171,8 @@ def simulate(
         stamp = "" if ckpt is None else _checkpoint.fingerprint(  # (checkpoints only)
             p.day, seed, repr(_rules(params)), cells["keys"], cells["units"], stock, capacity,
             net.transit, price_cents, net.route,
-            *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells))
+            *(cells[k] for k in ("indptr", "o_time", "o_size") if k in cells),
+            *(() if p.backlog is None else (p.backlog,)))
         if resume and (ckpt is None or not ckpt.exists()):
             raise ForestockError(f"no checkpoint to resume from at {ckpt}")
         if ckpt is not None and not resume:
@@ -180,7 +181,8 @@ def simulate(
                     chunk_orders=params.chunk_orders, expected_cdf=expected,
                     cells=tuple(cell_ranges), skus=tuple(skus), stamp=stamp, checkpoint=ckpt,
                     checkpoint_seconds=params.checkpoint_seconds, resume=resume,
-                    on_chunk=_live_listener(cb, DayStart(net.capacity.copy(), stock, expected)))
+                    on_chunk=_live_listener(cb, DayStart(net.capacity.copy(), stock, expected)),
+                    backlog=None if p.backlog is None else scaled(p.backlog, params.scale))
         log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
                  len(datas), params.scale)
         outcome = E.run_day(functools.partial(_make_pool, datas, params, early), run, cb)

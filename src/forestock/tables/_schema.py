@@ -427,6 +427,44 @@ SPECS: dict[str, TableSpec] = {
             key=("sku_id", "warehouse_id"),
             doc="Stock per SKU and warehouse placed and left over by the rehearsal.",
         ),
+        TableSpec(
+            "outcomes_day",
+            (
+                _c("date", "date"),
+                _c("orders", "int", low=0.0),
+                _c("units", "int", "units ordered", low=0.0),
+                _c("gmv", "float", "CNY", low=0.0),
+                _c("shipped", "int", "units sent from a warehouse (or the factory)", low=0.0),
+                _c("unfilled", "int", "units no warehouse could serve", low=0.0),
+                _c("delivered_24h", "int", "units delivered within 24 h of the order", low=0.0),
+                _c("delivered_48h", "int", "within 48 h (includes 24 h)", low=0.0),
+                _c("delivered_72h", "int", "within 72 h (includes 48 h)", low=0.0),
+                _c("stock_left", "int", "units in the warehouses at the day's end", low=0.0),
+                _c("inbound", "int", "units received from manufacturers' waves before the "
+                                     "day's orders", low=0.0),
+                _c("transfers", "int", "units received from hubs before the day's orders",
+                   low=0.0),
+                _c("backlog", "int", "parcels still waiting at the day's end (carried over "
+                                     "midnight)", low=0.0),
+            ),
+            key=("date",),
+            doc="Rehearsal outcome per day of the event window.",
+        ),
+        TableSpec(
+            "outcomes_replenishment",
+            (
+                _c("wave", "int", low=1),
+                _c("kind", "str", choices=("inbound", "transfer")),
+                _c("sku_id", "str"),
+                _c("warehouse_id", "str"),
+                _c("planned", "int", "the plan's units: the most the wave ships", low=0.0),
+                _c("shipped", "int", "units the rehearsal's order-up-to rule shipped", low=0.0),
+                _c("received", "int", "units the destination kept (a full hub sends the "
+                                      "excess back)", low=0.0),
+            ),
+            key=("wave", "kind", "sku_id", "warehouse_id"),
+            doc="Each replenishment wave of the plan as the rehearsal shipped it.",
+        ),
         *INSIGHT_SPECS,
     )
 }
