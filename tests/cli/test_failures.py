@@ -165,7 +165,7 @@ def test_4_report_marks_a_plan_older_than_its_warehouses(ws: Path, tmp_path: Pat
     assert main(["load", str(data), "-w", str(ws)]) == 0
     assert "plan is stale: warehouses changed since it was computed" in \
         " ".join(_err(capsys).split())
-    assert set(Workspace(ws).stale()) == {"plan", "notices"}
+    assert set(Workspace(ws).stale()) == {"plan", "notices", "replenishment"}
     assert main(["report", "-w", str(ws)]) == 0
     assert "plan is stale" in " ".join(_err(capsys).split())
     page = (ws / "report.html").read_text(encoding="utf-8")
