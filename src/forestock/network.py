@@ -15,10 +15,10 @@ expectation:
 - **the promise**: a unit counts as delivered within 24 h (48 h) when it
   reaches the door within that many hours of the order.
 
-The rehearsal applies these rules to every order; :func:`expected_service`
-applies them to a fluid of demand: each region draws on its nearest
-warehouse with stock at the pace of the day's orders, a warehouse's parcels
-queue as a fluid behind its hourly capacity. So the plan's expected share
+The rehearsal applies these rules to every order; :func:`fluid_route` and
+:func:`serve_flow` apply them to a fluid of demand: each region draws on its
+nearest warehouse with stock at the pace of the day's orders, a warehouse's
+parcels queue as a fluid behind its hourly capacity. So the plan's expected share
 within 24 h and a rehearsal of the same demand differ only by the grain of
 single orders.
 """
@@ -32,8 +32,9 @@ from numba import njit
 
 from forestock.params import Params, within
 
-__all__ = ["DAY_SECONDS", "NetworkParams", "ServiceOutcome", "expected_service", "fluid_route",
-           "intraday_cdf", "lane_on_time", "nearest", "nearest_only", "on_time", "serve_flow"]
+__all__ = ["DAY_SECONDS", "NetworkParams", "ServiceOutcome", "fluid_route", "intraday_cdf",
+           "lane_on_time", "nearest", "nearest_only", "on_time", "own_hour_on_time",
+           "serve_flow"]
 
 DAY_SECONDS = 86_400
 
@@ -329,22 +330,34 @@ class ServiceOutcome:
     flow: np.ndarray  # float64 [warehouse, region]: units per lane
 
 
+def own_hour_on_time(transit: np.ndarray, promise: float = 24.0, noise: float = 0.15,
+                     last_mile: float = 2.0, cdf: np.ndarray | None = None) -> np.ndarray:
+    """Chance ``[w, r]`` that a unit leaving at the end of its order's hour (no queue) arrives
+    within ``promise``: it does not depend on the load, so it is worked out once for any
+    number of scenarios (see :func:`serve_flow`)."""
+    W = transit.shape[0]
+    return lane_on_time(np.ones(W), transit, np.full(W, np.inf), promise=(promise,),
+                        noise=noise, last_mile=last_mile, cdf=cdf)[:, :, 0]
+
+
 def serve_flow(flow: np.ndarray, unserved: float, route: np.ndarray, transit: np.ndarray,
                capacity: np.ndarray, *, units_per_parcel: float,
                promise: tuple[float, ...] = (24.0, 48.0), noise: float = 0.15,
-               last_mile: float = 2.0, cdf: np.ndarray | None = None) -> ServiceOutcome:
+               last_mile: float = 2.0, cdf: np.ndarray | None = None,
+               own_hour: np.ndarray | None = None) -> ServiceOutcome:
     """How units routed ``flow[w, r]`` over the day (and ``unserved`` units) fare: after the
     warehouses' queues (orders of ``units_per_parcel`` units on average) and noisy lanes
     (see :func:`lane_on_time`), units within each promise, and units not within the
     first one by the rehearsal's reasons: ``stock`` (not shipped from the region's nearest
     warehouse on ``route``: served farther, or unserved), ``backlog`` (from the nearest,
     and in time had it left at the end of its order's hour), ``transit`` (the lane and
-    last mile too long even so)."""
+    last mile too long even so). ``own_hour`` is :func:`own_hour_on_time` of the same
+    rules, if already worked out."""
     parcels = flow.sum(axis=1) / units_per_parcel
     p = lane_on_time(parcels, transit, capacity, promise=promise, noise=noise,
                      last_mile=last_mile, cdf=cdf)
-    p0 = lane_on_time(parcels, transit, np.full(parcels.size, np.inf), promise=promise[:1],
-                      noise=noise, last_mile=last_mile, cdf=cdf)[:, :, 0]
+    p0 = (own_hour if own_hour is not None
+          else own_hour_on_time(transit, promise[0], noise, last_mile, cdf))
     p24 = p[:, :, 0]
     W, R = transit.shape
     near = np.zeros((W, R), dtype=bool)
@@ -359,26 +372,3 @@ def serve_flow(flow: np.ndarray, unserved: float, route: np.ndarray, transit: np
     return ServiceOutcome(demand=served + float(unserved), served=served,
                           within=np.asarray(np.einsum("wr,wrk->k", flow, p)), late=late,
                           flow=flow)
-
-
-def expected_service(indptr: np.ndarray, cell_region: np.ndarray, demand: np.ndarray,
-                     stock: np.ndarray, transit: np.ndarray, capacity: np.ndarray, *,
-                     units_per_parcel: float, promise: tuple[float, ...] = (24.0, 48.0),
-                     noise: float = 0.15, last_mile: float = 2.0,
-                     cdf: np.ndarray | None = None,
-                     route: np.ndarray | None = None) -> ServiceOutcome:
-    """The network's service of one demand scenario ``demand[cell]`` (cells sorted by SKU,
-    ``indptr``) from ``stock[sku, warehouse]``, in expectation (see the module's rules).
-
-    ``transit[w, r]`` lane hours (NaN: none), ``capacity[w]`` parcels an hour, an order of
-    ``units_per_parcel`` units on average, orders arriving through the day as ``cdf``
-    (default :func:`intraday_cdf`).
-    """
-    cap = np.asarray(capacity, dtype=np.float64)
-    route = nearest(transit, cap) if route is None else route
-    W, R = transit.shape
-    flow = np.zeros((W, R))
-    unserved = fluid_route(indptr, cell_region, np.ascontiguousarray(demand, dtype=np.float64),
-                           np.ascontiguousarray(stock, dtype=np.float64), route, flow)
-    return serve_flow(flow, unserved, route, transit, cap, units_per_parcel=units_per_parcel,
-                      promise=promise, noise=noise, last_mile=last_mile, cdf=cdf)

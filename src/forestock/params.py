@@ -25,6 +25,7 @@ Every instance is checked when it is made (so :meth:`Params.replace` and
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 import numbers
@@ -39,7 +40,7 @@ from typing import Any, ClassVar, Self
 __all__ = ["Check", "OneOf", "Params", "Within", "one_of", "toml_fields", "within"]
 
 
-class Check:
+class Check(abc.ABC):
     """A rule that each of the fields ``names`` must meet.
 
     Subclasses say whether a value meets it (:meth:`ok`) and what it asks
@@ -48,13 +49,13 @@ class Check:
 
     names: tuple[str, ...]
 
+    @abc.abstractmethod
     def ok(self, value: object) -> bool:
         """Whether ``value`` meets the rule."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def need(self) -> str:
         """What the rule asks, as the end of ``"x=-1 is invalid: must be ..."``."""
-        raise NotImplementedError
 
     def __call__(self, params: object) -> None:
         """Raise ``ValueError`` naming the first of ``names`` whose value breaks the rule."""

@@ -130,11 +130,13 @@ def evaluate(problem: PlanProblem, params: PlanParams, model: SolverArrays, stoc
     late = dict.fromkeys(("stock", "backlog", "transit"), 0.0)
     net = params.network
     cdf = net.day_cdf()
+    own_hour = network.own_hour_on_time(p.transit, net.promise_hours[0], net.transit_noise,
+                                        net.last_mile_hours, cdf)
     for k in range(n_k):
         got = network.serve_flow(flow[k], unserved_k[k], model.route, p.transit, p.outbound,
                                  units_per_parcel=net.units_per_order,
                                  promise=net.promise_hours, noise=net.transit_noise,
-                                 last_mile=net.last_mile_hours, cdf=cdf)
+                                 last_mile=net.last_mile_hours, cdf=cdf, own_hour=own_hour)
         within += got.within
         for why, units in got.late.items():
             late[why] += units / n_k
