@@ -22,9 +22,18 @@ def test_no_address_is_this_process() -> None:
         assert client is None
 
 
+@pytest.mark.cluster
 def test_local_cluster_runs_work_and_closes() -> None:
     with connect("local:1") as client:
         assert client is not None
         assert client.submit(sum, [1, 2, 3]).result() == 6
         assert len(client.scheduler_info()["workers"]) == 1
     assert client.status == "closed"
+
+
+@pytest.mark.cluster
+def test_session_cluster_has_two_workers(client: object) -> None:
+    from distributed import Client
+
+    assert isinstance(client, Client)
+    assert len(client.scheduler_info()["workers"]) == 2
