@@ -321,3 +321,103 @@ def test_params_reject_bad_values(field: str, value: object) -> None:
     """WorldParams raises ValueError naming the bad field and value."""
     with pytest.raises(ValueError, match=field):
         WorldParams(**{field: value})  # type: ignore[arg-type]
+
+
+def _event_gmv(params: WorldParams) -> tuple[pd.DataFrame, float]:
+    """Each brand's expected GMV on the event day (list prices, no shock) worked out from the
+    catalogue and the sales model, with its country and main category, and the world's
+    scale as documented (the day's expected GMV over the brands' summed sizes)."""
+    from forestock.world._sales import SalesModel
+
+    p = params
+    cat = make_catalogue(p.seed, p.skus, p.n_brands, p.daily_units, p.history_days,
+                         p.launched_share, p.discontinued_share)
+    days = p.history_days + (p.truth_end - p.truth_start).days + 1
+    model = SalesModel(p.history_start, days, p.history_days - 1, p.event_lift, p.season_lift)
+    event = (p.event_date - p.history_start).days
+    units = model.expected(cat, np.arange(p.skus), np.array([event]))[:, 0]
+    skus = cat.skus.assign(gmv=units * cat.skus["price"])
+    main = (skus.groupby(["brand_id", "category"]).size().rename("n").reset_index()
+            .sort_values(["brand_id", "n", "category"], ascending=[True, False, True])
+            .drop_duplicates("brand_id").set_index("brand_id")["category"])
+    brands = cat.brands.set_index("brand_id").assign(
+        gmv=skus.groupby("brand_id")["gmv"].sum(), category=main).fillna({"gmv": 0.0})
+    return brands, float(skus["gmv"].sum() / cat.sku_size.sum())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_world_counts_brands_like_2019(seed: int) -> None:
+    """At the default size (500 SKUs, 400 brands) and the world's scale, a handful of brands
+    expect an 11.11 above CNY 1 billion (2019: 15, 8 foreign) and a few hundred above
+    100 million (2019: 299, 7 Korean, all but one cosmetics), worked out with pandas."""
+    brands, scale = _event_gmv(WorldParams(seed=seed))
+    assert len(brands) == 400 and 1 / 400 < scale < 1 / 80
+    top = brands[brands["gmv"] >= 1e9 * scale]
+    club = brands[brands["gmv"] >= 1e8 * scale]
+    assert 9 <= len(top) <= 22
+    assert 0.3 <= (top["country"] != "CN").mean() <= 0.75
+    assert 230 <= len(club) <= 320
+    korean = club[club["country"] == "KR"]
+    assert 4 <= len(korean) <= 12
+    assert (korean["category"] == "beauty").sum() >= len(korean) - 2
+    # no brand is the market (a SKU answering the day strongly can lift its brand a few
+    # times over: the world's peak responses)
+    assert brands["gmv"].max() < 0.3 * brands["gmv"].sum()
+
+
+def test_market_scale_is_the_days_gmv_over_the_brands_sizes(
+        small: tuple[Workspace, WorldResult, _Recorder]) -> None:
+    """The world notes its scale: the event day's expected GMV over its brands' summed sizes,
+    and the truth's event day sells about that GMV."""
+    ws, result, _ = small
+    brands, scale = _event_gmv(SMALL)
+    assert result.market_scale == pytest.approx(scale, rel=1e-9)
+    assert result.market_scale * result.market_gmv == pytest.approx(brands["gmv"].sum(),
+                                                                    rel=1e-9)
+    truth = ws.read("truth").merge(ws.read("skus"), on="sku_id")
+    day = truth[truth["date"] == pd.Timestamp(result.event_date)]
+    assert float((day["units"] * day["price"]).sum()) == pytest.approx(brands["gmv"].sum(),
+                                                                       rel=0.3)
+
+
+@pytest.mark.parametrize("n", [5, 32, 400, 1234])
+def test_brand_countries_follow_their_shares(n: int) -> None:
+    """Brands by country are as many as the countries' shares say (rounded by largest
+    remainders), whatever the seed; every brand of a world with enough SKUs sells one."""
+    from forestock.world._catalogue import _COUNTRIES, brand_countries
+
+    share = pd.Series({c: v[0] for c, v in _COUNTRIES.items()})
+    want = share / share.sum() * n
+    for seed in (0, 1):
+        got = pd.Series(brand_countries(np.random.default_rng(seed), n)).value_counts()
+        got = got.reindex(want.index, fill_value=0)
+        assert got.sum() == n
+        assert ((got - want).abs() < 1).all()
+    cat = make_catalogue(0, n + 10, n, 1000.0, 365, 0.1, 0.05)
+    assert set(cat.skus["brand_id"]) == set(cat.brands["brand_id"])
+
+
+def test_brand_sizes_follow_the_power_laws() -> None:
+    """Above the knee (CNY 100 million) the share of sizes above x falls as x to the minus
+    the tail's power up to the cap; the knee sits at quantile 1 - SIZE_ABOVE; a country's
+    shift moves every quantile; stratified draws hold near the expected counts."""
+    from forestock.world import _catalogue as C
+
+    q = np.linspace(0.0, 0.999999, 20_001)
+    s = C.size_quantile(q)
+    assert (np.diff(s) >= 0).all() and s.max() <= C.SIZE_CAP * (1 + 1e-9)
+    assert C.size_quantile(np.array([1 - C.SIZE_ABOVE]))[0] == pytest.approx(C.SIZE_KNEE)
+    # P(size > x | above the knee), cut at the cap: (x^-a - cap^-a) / (knee^-a - cap^-a)
+    a = C.SIZE_TAIL
+    for x in (3e8, 1e9, 3e9):
+        want = C.SIZE_ABOVE * (x ** -a - C.SIZE_CAP ** -a) / (C.SIZE_KNEE ** -a
+                                                               - C.SIZE_CAP ** -a)
+        assert (s > x).mean() == pytest.approx(want, abs=2e-4)
+    shifted = C.size_quantile(np.array([0.5, 0.9]), -1.0)
+    assert shifted == pytest.approx(C.size_quantile(np.array([0.5, 0.9])) * np.exp(-1.0),
+                                    rel=0.02)
+    country = np.array(["CN"] * 1000)
+    sizes = C.brand_sizes(np.random.default_rng(3), country)
+    above = (C.size_quantile(np.linspace(0, 1, 100_001)[:-1], C._COUNTRIES["CN"][1])
+             >= 1e9).mean()
+    assert abs((sizes >= 1e9).sum() - 1000 * above) <= 1

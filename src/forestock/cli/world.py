@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from forestock.cli._common import (
     ConfigOpt,
@@ -66,3 +67,7 @@ def show_world(run: WorldRun, as_json: bool = False) -> None:
     out.print(rich_table(f"World (seed {result.seed}) written to {root}", counts))
     out.print(f"history {result.history_start} to {result.history_end}; the event "
               f"{result.event_date} (truth kept apart); {run.facts['seconds']:.1f} s")
+    out.print(escape(f"brands sized as on 2019's Tmall (CNY {result.market_gmv / 1e9:,.0f} bn "
+                     f"on an 11.11 at full size); the world sells 1/"
+                     f"{1 / result.market_scale:,.0f} of that (`forestock insights --scale "
+                     "world` counts brands at this scale)"), soft_wrap=True)

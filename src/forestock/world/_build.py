@@ -40,16 +40,20 @@ class TableSink(Protocol):
 
 
 def _expected_event_units(model: SalesModel, cat: Catalogue, event_day: int,
-                          shares: np.ndarray, chunk: int) -> np.ndarray:
-    """Expected units per region on the event day (no shock, no regional noise)."""
+                          shares: np.ndarray, chunk: int) -> tuple[np.ndarray, float]:
+    """Expected units per region on the event day (no shock, no regional noise), and the
+    day's expected GMV (at list prices)."""
     n = len(cat.base)
     per_cat = np.zeros(len(CATEGORIES))
+    price = cat.skus["price"].to_numpy(dtype=float)
+    gmv = 0.0
     for lo in range(0, n, chunk):
         idx = np.arange(lo, min(lo + chunk, n))
         e = model.expected(cat, idx, np.array([event_day]))[:, 0]
         per_cat += np.bincount(cat.category[idx], weights=e, minlength=len(CATEGORIES))
+        gmv += float(e @ price[idx])
     result: np.ndarray = per_cat @ shares
-    return result
+    return result, gmv
 
 
 def _add_season(cells: np.ndarray, units: np.ndarray, days: np.ndarray, n_regions: int,
@@ -121,7 +125,7 @@ def build_world(ws: TableSink, params: WorldParams | None = None,
     model = SalesModel(p.history_start, n_days, hist_days - 1, p.event_lift, p.season_lift)
     shares = regional_taste(seed, regions["region_id"].to_numpy(), regions["lat"].to_numpy(),
                             regions["lon"].to_numpy(), regions["population"].to_numpy())
-    event_units = _expected_event_units(model, cat, event_day, shares, p.chunk_skus)
+    event_units, event_gmv = _expected_event_units(model, cat, event_day, shares, p.chunk_skus)
     wh = warehouses(regions, event_units, p.storage_over_event, p.fdc_over_served)
     lane_table = lanes(wh, regions)
     small = {
@@ -191,5 +195,7 @@ def build_world(ws: TableSink, params: WorldParams | None = None,
         truth_end=p.truth_end,
         seed=seed,
         expected_event_units=float(event_units.sum()),
+        market_scale=event_gmv / float(cat.sku_size.sum()),
+        market_gmv=float(cat.sku_size.sum()),
         params=p,
     )

@@ -36,7 +36,9 @@ class WorldParams(Params):
         Number of delivery regions: the 31 provincial capitals and
         municipalities, then the most populous other prefectures.
     brands
-        Number of brands; default ``max(5, skus // 8)``.
+        Number of brands; default ``max(5, 4 * skus // 5)``: a world of 500 SKUs holds 400
+        brands, about as many as 2019's Tmall had above CNY 100 million on 11.11 (299), most
+        selling one or two SKUs (see ``WorldResult.market_scale``).
     event_year
         Year of the 11.11 to plan for.
     history_days
@@ -114,7 +116,7 @@ class WorldParams(Params):
     @property
     def n_brands(self) -> int:
         """The number of brands, with the default applied."""
-        return self.brands if self.brands is not None else max(5, self.skus // 8)
+        return self.brands if self.brands is not None else max(5, 4 * self.skus // 5)
 
     @property
     def daily_units(self) -> float:
@@ -171,6 +173,16 @@ class WorldResult:
         The seed the world was built from.
     expected_event_units
         Expected national units on the event day (what warehouses were sized for).
+    market_scale
+        The world's scale against the market its brands are drawn from: its expected GMV
+        on the event day over ``market_gmv``. Brands are sized as on 2019's Tmall (15 above
+        CNY 1 billion, about 300 above 100 million among 400 brands); the world's units
+        (``units_per_day``) and prices set its scale, about 1/200 by default.
+        :class:`~forestock.insights.InsightsParams` takes it as ``scale`` (``forestock
+        demo`` passes it), so a brand is counted against thresholds at the world's scale.
+    market_gmv
+        What the world's brands sell on an 11.11 at full size (CNY): the sum of their
+        sizes.
     params
         The parameters used.
     """
@@ -183,4 +195,6 @@ class WorldResult:
     truth_end: dt.date
     seed: int
     expected_event_units: float
+    market_scale: float
+    market_gmv: float
     params: WorldParams = field(repr=False)
