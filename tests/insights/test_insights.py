@@ -292,3 +292,72 @@ def test_sums_are_the_same_bit_for_bit_run_to_run() -> None:
     runs = [_sql("SELECT g, sum(v) AS s FROM x GROUP BY g ORDER BY g", x=x) for _ in range(4)]
     for r in runs[1:]:
         pd.testing.assert_frame_equal(r, runs[0], check_exact=True)
+
+
+def test_thresholds_apply_at_the_data_scale(tiny: dict[str, pd.DataFrame]) -> None:
+    """With a scale, a brand crosses a threshold when its GMV reaches threshold x scale
+    (pandas counts), ``gmv_full`` is its GMV over the scale, and a bad scale is refused."""
+    day = tiny["truth"][tiny["truth"]["date"] == "2026-09-05"].merge(tiny["skus"], on="sku_id")
+    gmv = (day.assign(gmv=day["units"] * day["price"]).groupby("brand_id")
+           .agg(units=("units", "sum"), gmv=("gmv", "sum")).reset_index())
+    scale = 0.999 * float(gmv["gmv"].min()) / 1e8  # the smaller brand just above 100 m
+    board = leaderboard(gmv, tiny["brands"], tiny["skus"], (1e9, 1e8), "day", scale)
+    np.testing.assert_allclose(board["gmv_full"], board["gmv"] / scale)
+    want = {t: int((gmv["gmv"] >= t * scale).sum()) for t in (1e9, 1e8)}
+    assert want[1e8] == 2
+    counts = brand_counts(board, (1e9, 1e8), scale)
+    allc = counts[counts["country"] == "all"].set_index("threshold")
+    assert allc["brands"].to_dict() == want
+    np.testing.assert_allclose(allc["applied"], allc.index.to_numpy() * scale)
+    assert board["tier"].notna().sum() == 2
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="scale"):
+            leaderboard(gmv, tiny["brands"], tiny["skus"], scale=bad)
+        with pytest.raises(ValueError, match="scale"):
+            InsightsParams(scale=bad)
+
+
+
+def test_cli_scale_world_reads_the_worlds_note(tmp_path: Path, tiny: dict[str, pd.DataFrame],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``--scale world`` takes the scale the world stage noted, the counts say what they
+    were applied at; without such a note, or with a scale that is no number, it exits 2."""
+    from tests.conftest import write_csvs
+
+    ws = str(tmp_path / "ws")
+    assert main(["load", str(write_csvs(tmp_path / "in", tiny)), "-w", ws]) == 0
+    assert main(["forecast", "-w", ws, "--event", EVENT, "--method", "seasonal_naive"]) == 0
+    assert main(["insights", "-w", ws, "--scale", "world"]) == 2
+    assert main(["insights", "-w", ws, "--scale", "half"]) == 2
+    Workspace(ws).note("world", {"market_scale": 0.005})
+    capsys.readouterr()
+    assert main(["insights", "-w", ws, "--scale", "world", "--no-counterfactual",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["figures"]["scale"] == 0.005
+    counts = Workspace(ws).read("insight_brand_counts")
+    np.testing.assert_allclose(counts["applied"], counts["threshold"] * 0.005)
+
+
+def test_report_counts_brand_clubs_at_the_insights_scale(tmp_path: Path) -> None:
+    """Given insights at a scale, the report's cards, brand section and leaderboard count the
+    clubs at threshold x scale and say so; at scale 1 they count as given."""
+    from forestock.report import build_report
+    from tests.report.conftest import _outcomes, _world
+
+    frames = {**_world(), **_outcomes()}
+    ob = frames["outcomes_brand"]  # GMV 1.5 bn, 250 m and 1 m
+    for scale, top, club in ((0.1, 2, 2), (1.0, 1, 2)):
+        board = leaderboard(ob, frames["brands"], frames["skus"], (1e9, 1e8), "rehearsal",
+                            scale)
+        tables = {**frames, "insight_leaderboard": board,
+                  "insight_brand_counts": brand_counts(board, (1e9, 1e8), scale)}
+        html = build_report(tables, tmp_path / f"r{scale}.html").read_text(encoding="utf-8")
+        if scale != 1.0:
+            assert f"Brands above CNY 1 billion at the data's scale (from CNY 100.0 m): {top}" \
+                in html
+            assert "This data runs at 1/10 of the market the thresholds are set for" in html
+            assert "at the data's scale, 1/10" in html
+        else:
+            assert f"Brands above CNY 1 billion: {top}" in html
+            assert "The thresholds apply as given" in html
+        assert f"{club} in all" in html

@@ -45,6 +45,7 @@ def demo(
     from forestock.cli.report import show_report
     from forestock.cli.simulate import show_simulate
     from forestock.cli.world import show_world
+    from forestock.insights import InsightsParams
     from forestock.world import WorldParams
 
     ws = Workspace(workspace)
@@ -61,7 +62,8 @@ def demo(
     t0 = time.perf_counter()
     with user_errors(), CompileClock() as clock:
         rule("world")
-        show_world(with_bar(lambda cb: flow.run_world(ws, world, callbacks=cb)))
+        made = with_bar(lambda cb: flow.run_world(ws, world, callbacks=cb))
+        show_world(made)
         rule("forecast")
         window = flow.forecast_window(ws)
         err.print(escape(f"forecasting {window.start}..{window.end} ({flow.DEFAULT_METHOD})"),
@@ -73,7 +75,11 @@ def demo(
         rule("simulate")
         show_simulate(with_bar(lambda cb: flow.run_simulate(ws, seed=seed, callbacks=cb)))
         rule("insights")
-        show_insights(with_bar(lambda cb: flow.run_insights(ws, seed=seed, callbacks=cb)))
+        # brands counted at the world's scale (its brands are sized as 2019's Tmall); the
+        # report says so
+        scaled = InsightsParams(scale=made.result.market_scale)
+        show_insights(with_bar(lambda cb: flow.run_insights(ws, scaled, seed=seed,
+                                                            callbacks=cb)))
         rule("report")
         with err.status("writing the report"):
             report = flow.run_report(ws)

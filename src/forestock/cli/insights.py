@@ -24,6 +24,7 @@ from forestock.cli._common import (
     stage_params,
     user_errors,
 )
+from forestock.errors import ForestockError
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
 if TYPE_CHECKING:
@@ -44,6 +45,12 @@ def insights(
         "--threshold", min=0.01, show_default="InsightsParams.thresholds",
         help="A GMV threshold of the brand leaderboard in the data's currency (repeat for "
              "several; default CNY 1 billion and 100 million).")] = None,
+    scale: Annotated[str | None, typer.Option(
+        show_default="InsightsParams.scale",
+        help="The data's size against the market the thresholds are set for: a brand counts "
+             "when its GMV reaches threshold x scale, and the report says so (1: as given). "
+             "'world': the scale the embedded world noted (about 1/200: its brands are "
+             "sized as 2019's Tmall).")] = None,
     counterfactual: Annotated[bool | None, typer.Option(
         show_default="InsightsParams.counterfactual",
         help="Forecast the no-event counterfactual for the event lift (as long as a "
@@ -63,14 +70,30 @@ def insights(
     from forestock.insights import InsightsParams
 
     with user_errors():
-        params = stage_params(InsightsParams, config, counterfactual=counterfactual,
-                              thresholds=tuple(threshold) if threshold else None)
         ws = Workspace(workspace)
+        params = stage_params(InsightsParams, config, counterfactual=counterfactual,
+                              thresholds=tuple(threshold) if threshold else None,
+                              scale=None if scale is None else _scale(scale, ws))
         ws.check_exists()
         with progress_bar(quiet=as_json) as bar:
             run = run_insights(ws, params, seed=seed, callbacks=RichCallbacks(bar),
                                export=export, export_format=fmt.value)
     show_insights(run, as_json, export)
+
+
+def _scale(text: str, ws: Workspace) -> float:
+    """``--scale``: a number, or ``world`` (the world stage's noted ``market_scale``)."""
+    if text.strip().lower() != "world":
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"--scale must be a number or 'world', got {text!r}") from None
+    ws.check_exists()
+    noted = ws.notes().get("world", {}).get("market_scale")
+    if not isinstance(noted, int | float):
+        raise ForestockError(f"--scale world: the workspace {ws.root} has no world stage "
+                             "noting its scale (run `forestock world`, or give a number)")
+    return float(noted)
 
 
 def show_insights(run: InsightsRun, as_json: bool = False, export: Path | None = None) -> None:

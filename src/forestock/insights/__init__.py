@@ -111,6 +111,12 @@ class InsightsParams(Params):
     ----------
     thresholds
         GMV thresholds of the brand leaderboard, in the data's currency (CNY).
+    scale
+        The data's size against the market the thresholds are set for: a brand crosses a
+        threshold when its GMV reaches ``threshold * scale``, and the report says so. 1
+        (the default): the thresholds apply as given. The default world is 1/200 or so
+        of the market its brands are sized on (2019's Tmall) and notes its own
+        (``WorldResult.market_scale``); ``forestock demo`` passes it.
     ordinary_days
         Days at the history's end whose event-free days are the ordinary days of the
         regional taste.
@@ -120,9 +126,10 @@ class InsightsParams(Params):
     """
 
     section = "insights"
-    checks = (within("[7, inf)", "ordinary_days", integer=True),)
+    checks = (within("[7, inf)", "ordinary_days", integer=True), within("(0, inf)", "scale"))
 
     thresholds: tuple[float, ...] = (1e9, 1e8)
+    scale: float = 1.0
     ordinary_days: int = 365
     counterfactual: bool = True
 
@@ -195,7 +202,8 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
         boards = []
         if has("outcomes_brand"):
             boards.append(leaderboard(t["outcomes_brand"], t["brands"], t["skus"],
-                                      params.thresholds, f"rehearsal {day or ''}".strip()))
+                                      params.thresholds, f"rehearsal {day or ''}".strip(),
+                                      params.scale))
         if has("history", "calendar") and window is not None and window.event != "custom":
             cal = normalise_calendar(t["calendar"])
             hist_days = set(pd.to_datetime(t["history"]["date"]).dt.date.unique())
@@ -204,11 +212,11 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
             for d in past:
                 g = history_brand_gmv(t["history"], t["skus"], d)
                 boards.append(leaderboard(g, t["brands"], t["skus"], params.thresholds,
-                                          f"history {d}"))
+                                          f"history {d}", params.scale))
         if boards:
             board = pd.concat(boards, ignore_index=True)
             out["insight_leaderboard"] = board
-            out["insight_brand_counts"] = brand_counts(board, params.thresholds)
+            out["insight_brand_counts"] = brand_counts(board, params.thresholds, params.scale)
     else:
         skipped.append("leaderboard")
     cb.on_step("insights", 1)
@@ -309,6 +317,7 @@ def _figures(out: Mapping[str, pd.DataFrame], params: InsightsParams) -> dict[st
         allc = counts[(counts["country"] == "all") & (counts["category"] == "all")]
         f["brands_above"] = {f"{r.scope} >= {r.threshold:,.0f}": int(r.brands)
                              for r in allc.itertuples()}
+        f["scale"] = params.scale
     lift = out.get("insight_lift")
     if lift is not None:
         tot = lift[lift["dimension"] == "total"].iloc[0]

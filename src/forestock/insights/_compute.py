@@ -101,21 +101,30 @@ def _brand_category(skus: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ brand leaderboard
 
 
-def _tier(gmv: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+def _check_scale(scale: float) -> None:
+    if not (scale > 0 and np.isfinite(scale)):
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+
+
+def _tier(gmv: np.ndarray, thresholds: Sequence[float], scale: float = 1.0) -> np.ndarray:
     out = np.full(len(gmv), None, dtype=object)
     for t in sorted(thresholds):  # the highest crossed wins
-        out[gmv >= t] = f">= {t:,.0f}"
+        out[gmv >= t * scale] = f">= {t:,.0f}"
     return out
 
 
 def leaderboard(brand_gmv: pd.DataFrame, brands: pd.DataFrame, skus: pd.DataFrame,
-                thresholds: Sequence[float] = (1e9, 1e8), scope: str = "rehearsal"
-                ) -> pd.DataFrame:
+                thresholds: Sequence[float] = (1e9, 1e8), scope: str = "rehearsal",
+                scale: float = 1.0) -> pd.DataFrame:
     """Brands by GMV, largest first, with their country, main category and highest tier.
 
     ``brand_gmv`` has ``brand_id``, ``units``, ``gmv`` (``outcomes_brand``, or
-    :func:`history_brand_gmv`).
+    :func:`history_brand_gmv`). ``scale`` is the data's size against the market the
+    thresholds are set for: a brand crosses threshold ``t`` when its GMV reaches
+    ``t * scale``, and ``gmv_full`` is its GMV over the scale (what it stands for at the
+    thresholds' market size; the GMV itself at scale 1).
     """
+    _check_scale(scale)
     cat = _brand_category(skus)
     out = _sql(
         "SELECT g.brand_id, coalesce(b.name, g.brand_id) AS name, "
@@ -126,7 +135,8 @@ def leaderboard(brand_gmv: pd.DataFrame, brands: pd.DataFrame, skus: pd.DataFram
         g=brand_gmv[["brand_id", "units", "gmv"]], b=brands, c=cat)
     out.insert(0, "scope", scope)
     out["rank"] = np.arange(1, len(out) + 1, dtype=np.int64)
-    out["tier"] = _tier(out["gmv"].to_numpy(dtype=float), thresholds)
+    out["gmv_full"] = out["gmv"] / scale
+    out["tier"] = _tier(out["gmv"].to_numpy(dtype=float), thresholds, scale)
     return out
 
 
@@ -139,23 +149,28 @@ def history_brand_gmv(sales: pd.DataFrame, skus: pd.DataFrame, day: dt.date) -> 
         s=sales, k=skus[["sku_id", "brand_id", "price"]])
 
 
-def brand_counts(board: pd.DataFrame, thresholds: Sequence[float] = (1e9, 1e8)
-                 ) -> pd.DataFrame:
+def brand_counts(board: pd.DataFrame, thresholds: Sequence[float] = (1e9, 1e8),
+                 scale: float = 1.0) -> pd.DataFrame:
     """Brands at or above each threshold per scope, by country and category.
 
-    Rows with country ``all`` sum over countries, category ``all`` over categories.
+    A brand counts when its GMV reaches ``applied = threshold * scale`` (see
+    :func:`leaderboard`). Rows with country ``all`` sum over countries, category ``all``
+    over categories.
     """
+    _check_scale(scale)
     rows = []
     for t in sorted(thresholds, reverse=True):
-        hit = board[board["gmv"] >= t]
+        at = float(t) * scale
+        hit = board[board["gmv"] >= at]
         for scope in pd.unique(board["scope"]):
             mine = hit[hit["scope"] == scope]
-            rows.append((scope, float(t), "all", "all", len(mine)))
+            rows.append((scope, float(t), at, "all", "all", len(mine)))
             for (country, category), n in mine.groupby(["country", "category"]).size().items():
-                rows.append((scope, float(t), country, category, int(n)))
+                rows.append((scope, float(t), at, country, category, int(n)))
             for country, n in mine.groupby("country").size().items():
-                rows.append((scope, float(t), country, "all", int(n)))
-    out = pd.DataFrame(rows, columns=["scope", "threshold", "country", "category", "brands"])
+                rows.append((scope, float(t), at, country, "all", int(n)))
+    out = pd.DataFrame(rows, columns=["scope", "threshold", "applied", "country", "category",
+                                      "brands"])
     return out.drop_duplicates(["scope", "threshold", "country", "category"]).reset_index(
         drop=True)
 

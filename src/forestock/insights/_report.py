@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from forestock.report._html import Figures, esc, money, pct, table
 from forestock.report._source import TableReader
 
-__all__ = ["SECTION_TABLES", "insights_section"]
+__all__ = ["GMV_2019", "SECTION_TABLES", "insights_section", "scale_of"]
 
 #: Tables the section shows (it is marked stale with any of them).
 SECTION_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste",
@@ -41,6 +41,39 @@ def insights_section(ws: TableReader, fig: Figures) -> str:
             "computed).</p>" + "".join(p for p in parts if p) + "</section>")
 
 
+#: GMV of Tmall's 11.11 in 2019 (CNY), the year the press counted 15 brands above CNY 1 billion
+#: and 299 above 100 million.
+GMV_2019 = 268.4e9
+
+
+def scale_of(counts: pd.DataFrame) -> float:
+    """The insights' scale, from ``insight_brand_counts`` (1 for tables without it)."""
+    if "applied" not in counts.columns or counts.empty:
+        return 1.0
+    r = counts.iloc[0]
+    return float(r["applied"] / r["threshold"])
+
+
+def _scale_note(scale: float, thresholds: list[float], total: float) -> str:
+    """How the thresholds were applied: at the insights' scale, or as given."""
+    if scale != 1.0:
+        at = "; ".join(f"{money(t)} from {money(t * scale)}" for t in thresholds)
+        return (f"<b>This data runs at 1/{1 / scale:,.0f} of the market the thresholds are "
+                f"set for</b> (insights <code>scale</code> = {scale:.4g}: the embedded world "
+                "notes its own, its brands being sized as on 2019's Tmall and its units "
+                "kept small enough to rehearse in seconds). A brand counts when its GMV "
+                f"reaches the threshold times the scale: {esc(at)}. At that scale this "
+                f"day's {money(total)} stands for {money(total / scale)} (2019's 11.11: "
+                f"{money(GMV_2019)}). <code>forestock simulate --scale {1 / scale:,.0f}"
+                "</code> rehearses the day at full size.")
+    eq = "; ".join(f"{money(t)} was {t / GMV_2019:.2%} of 2019's GMV ({money(GMV_2019)}), "
+                   f"at this day's size {money(t * total / GMV_2019)}" for t in thresholds)
+    return ("The thresholds apply as given (insights <code>scale</code> 1). "
+            f"This day's GMV is {money(total)}; {esc(eq)}. For data smaller than the market "
+            "the thresholds are set for, <code>forestock insights --scale</code> counts "
+            "brands at its scale (<code>--scale world</code>: the embedded world's).")
+
+
 def _leaderboard(ws: TableReader, fig: Figures) -> str:
     board = _read(ws, "insight_leaderboard")
     counts = _read(ws, "insight_brand_counts")
@@ -48,33 +81,65 @@ def _leaderboard(ws: TableReader, fig: Figures) -> str:
         return ""
     rehearsal = board[board["scope"].str.startswith("rehearsal")]
     scope = rehearsal if len(rehearsal) else board
+    name = str(scope["scope"].iloc[0]) if len(scope) else ""
     total = float(scope["gmv"].sum())
-    allc = counts[(counts["country"] == "all") & (counts["category"] == "all")]
-    crossed = ", ".join(f"{int(r.brands)} at or above {money(r.threshold)} ({r.scope})"
-                        for r in allc.itertuples())
-    # the same thresholds as shares of 2019's GMV (CNY 268.4 bn): what they mean at this
-    # day's size
-    eq = [(t, t * total / 268.4e9) for t in sorted(set(allc["threshold"]), reverse=True)]
-    eq_txt = "; ".join(
-        f"{money(t)} was {t / 268.4e9:.2%} of 2019's GMV (CNY 268.4 bn), at this day's size "
-        f"{money(e)}: "
-        f"{int((scope['gmv'] >= e).sum())} brands" for t, e in eq)
+    scale = scale_of(counts)
+    thresholds = sorted({float(t) for t in counts["threshold"]}, reverse=True)
+    scopes = [str(x) for x in pd.unique(counts["scope"]) if x != name]
+
+    def n(sc: str, t: float, country: str = "all", category: str = "all") -> int:
+        hit = counts[(counts["scope"] == sc) & (counts["threshold"] == t)
+                     & (counts["country"] == country) & (counts["category"] == category)]
+        return int(hit["brands"].sum())
+
+    rows = []
+    for t in thresholds:
+        mine = counts[(counts["scope"] == name) & (counts["threshold"] == t)
+                      & (counts["country"] != "all") & (counts["category"] == "all")]
+        mine = mine.sort_values(["brands", "country"], ascending=[False, True])
+        foreign = mine[mine["country"] != "CN"]
+        korean = n(name, t, "KR")
+        rows.append([money(t), money(t * scale), n(name, t), n(name, t, "CN"),
+                     int(foreign["brands"].sum()),
+                     ", ".join(f"{c} {b}" for c, b in zip(foreign["country"], foreign["brands"],
+                                                           strict=True)) or "none",
+                     f"{korean} ({n(name, t, 'KR', 'beauty')} beauty)",
+                     *(n(sc, t) for sc in scopes)])
+    head = ["threshold", "counted from", name, "Chinese", "foreign", "foreign by country",
+            "Korean", *scopes]
+    f0 = go.Figure()
+    for i, t in enumerate(thresholds):
+        c = counts[(counts["scope"] == name) & (counts["threshold"] == t)
+                   & (counts["country"] != "all") & (counts["category"] == "all")]
+        c = c.sort_values(["brands", "country"], ascending=[False, True])
+        f0.add_bar(x=c["country"], y=c["brands"], name=f">= {money(t)}",
+                   marker_color=("#d6336c", "#4263eb", "#f59f00", "#2b8a3e")[i % 4],
+                   text=c["brands"], textposition="outside")
+    f0.update_layout(title="Brands at or above each threshold by country, the rehearsed day"
+                     + (f" (at the data's scale, 1/{1 / scale:,.0f})" if scale != 1.0 else ""),
+                     yaxis={"title": "brands", "type": "log"}, barmode="group")
     by_country = (scope.groupby("country")["gmv"].sum().sort_values(ascending=False))
     f1 = go.Figure(go.Bar(x=by_country.index, y=by_country.to_numpy(),
                           marker_color="#4263eb"))
     f1.update_layout(title="GMV by brand country, the rehearsed day (CNY)",
                      yaxis={"title": "GMV, CNY"})
     top = scope.head(15)
-    rows = [[int(r["rank"]), r["name"], r["country"], r["category"], money(r["gmv"]),
-             r["tier"] or ""] for r in top.to_dict("records")]
+    full = scale != 1.0 and "gmv_full" in top.columns
+    tops = [[int(r["rank"]), r["name"], r["country"], r["category"], money(r["gmv"]),
+             *([money(r["gmv_full"])] if full else []), r["tier"] or ""]
+            for r in top.to_dict("records")]
     return ("<h3>Brand leaderboard by country</h3>"
-            f'<p class="note">Brands crossing the thresholds (GMV of the day at list prices '
-            f"from <code>outcomes_brand</code>; past 11.11s from the history): {esc(crossed)}. "
-            f"This day's GMV is {money(total)}; {esc(eq_txt)}. Rehearse at Singles' Day "
-            "size with <code>forestock simulate --scale 400</code>.</p>"
-            + fig(f1, 340)
-            + table(["rank", "brand", "country", "category", "GMV (CNY)", "tier"], rows,
-                    [True, False, False, False, True, False]))
+            '<p class="note">Brands crossing each threshold: GMV of the day at list prices, '
+            "the rehearsal's from <code>outcomes_brand</code>, past 11.11s' from the history "
+            f"(<code>insight_brand_counts</code>, by country and category). "
+            f"{_scale_note(scale, thresholds, total)}</p>"
+            + table(head, rows, [False, False, True, True, True, False, False,
+                                 *(True for _ in scopes)])
+            + f'<div class="grid2">{fig(f0, 360)}{fig(f1, 360)}</div>'
+            + "<h4>The 15 largest brands of the rehearsed day</h4>"
+            + table(["rank", "brand", "country", "category", "GMV",
+                     *(["GMV at full size"] if full else []), "tier"], tops,
+                    [True, False, False, False, True, *([True] if full else []), False]))
 
 
 def _gap(ws: TableReader, fig: Figures, names: dict[str, str]) -> str:

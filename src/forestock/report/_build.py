@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ import forestock
 from forestock.report import _sections as sec
 from forestock.report._data import SECTION_TABLES, ReportData
 from forestock.report._data import report_data as _collect
+from forestock.report._headline import BN, HUNDRED_M
 from forestock.report._html import Figures, esc, page, write_atomic
 from forestock.report._source import Frames, Source, open_source
 
@@ -85,7 +87,7 @@ def render_report(data: ReportData) -> str:
     """
     # (imported here: the insights section draws with this package's HTML blocks)
     from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
-    from forestock.insights._report import insights_section
+    from forestock.insights._report import insights_section, scale_of
 
     fig = Figures()
     missing = data.missing
@@ -96,11 +98,16 @@ def render_report(data: ReportData) -> str:
 
     h, seconds, regions, brands = data.headline, data.seconds, data.regions, data.brands
     wh, flow = data.warehouses, data.flow
+    counts = data.insights.get("insight_brand_counts")
+    scale = scale_of(counts) if counts is not None else 1.0
+    if scale != 1.0 and h is not None and brands is not None:  # the clubs at the data's scale
+        h = replace(h, brands_1bn=int((brands["gmv"] >= BN * scale).sum()),
+                    brands_100m=int((brands["gmv"] >= HUNDRED_M * scale).sum()))
     body = "\n".join([
-        part("cards", sec.cards(h) if h is not None else None),
+        part("cards", sec.cards(h, scale) if h is not None else None),
         part("day", sec.over_the_day(seconds, fig, data.day) if seconds is not None else None),
         part("regions", sec.delivery(regions, fig) if regions is not None else None),
-        part("brands", sec.brands(brands, fig) if brands is not None else None),
+        part("brands", sec.brands(brands, fig, scale) if brands is not None else None),
         part("warehouses", sec.warehouses(wh, fig) if wh is not None else None),
         part("forecast", sec.forecast_plan(flow, fig, data.day) if flow is not None else None),
         mark_stale(insights_section(Frames(data.insights), fig), INSIGHT_TABLES,

@@ -95,8 +95,9 @@ def _base(day: dt.date | None) -> pd.Timestamp:
 # ---------------------------------------------------------------------------- 1. cards
 
 
-def cards(h: Headline) -> str:
-    """The row of headline cards."""
+def cards(h: Headline, scale: float = 1.0) -> str:
+    """The row of headline cards; ``scale`` (the insights', when not 1) says that the brand
+    counts are at the data's scale (``h`` holds them so)."""
     items = [
         card("GMV", money(h.gmv), f"{yi(h.gmv)} · CNY {h.gmv:,.0f}"),
         card("GMV per second", money(h.gmv_per_second),
@@ -112,8 +113,9 @@ def cards(h: Headline) -> str:
              f"of units ordered · late {pct(h.late_share, 2)}"),
     ]
     if h.brands_1bn is not None and h.brands_100m is not None:
+        at = "" if scale == 1.0 else f" · at the data's scale, 1/{1 / scale:,.0f}"
         items.append(card("Brands ≥ CNY 1 bn", f"{h.brands_1bn:,}",
-                          f"{h.brands_100m:,} at ≥ CNY 100 m (1 亿)"))
+                          f"{h.brands_100m:,} at ≥ CNY 100 m (1 亿){at}"))
     if h.backlog_cleared_hour is not None:
         items.append(card("Backlog cleared", hour_label(h.backlog_cleared_hour),
                           "end of the last hour with parcels waiting"))
@@ -242,11 +244,13 @@ def _region_map(geo: pd.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------------------- 4. brands
 
 
-def brands(ob: pd.DataFrame, fig: Figures) -> str:
+def brands(ob: pd.DataFrame, fig: Figures, scale: float = 1.0) -> str:
     """The brand leaderboard (GMV by brand, largest first): the CNY 1 bn and 100 m clubs, the
-    top 20, GMV by country."""
+    top 20, GMV by country. ``scale`` (the insights', when not 1): a brand is in a club when
+    its GMV reaches the threshold times the scale, and the section says so."""
 
     def club(low: float, high: float | None) -> str:
+        low, high = low * scale, None if high is None else high * scale
         sel = ob[(ob["gmv"] >= low) & ((ob["gmv"] < high) if high is not None else True)]
         if sel.empty:
             return "<p>none</p>"
@@ -255,11 +259,13 @@ def brands(ob: pd.DataFrame, fig: Figures) -> str:
         return table(["#", "brand", "country", "GMV", "GMV, CNY"], rows,
                      [True, False, False, True, True], scroll=len(rows) > 15)
 
-    n_bn = int((ob["gmv"] >= BN).sum())
-    n_hm = int((ob["gmv"] >= HUNDRED_M).sum())
+    n_bn = int((ob["gmv"] >= BN * scale).sum())
+    n_hm = int((ob["gmv"] >= HUNDRED_M * scale).sum())
+    at = "" if scale == 1.0 else f" at the data's scale (from {money(BN * scale)})"
+    at_hm = "" if scale == 1.0 else f" at the data's scale (from {money(HUNDRED_M * scale)})"
     body = (
-        f"<h3>Brands above CNY 1 billion: {n_bn}</h3>" + club(BN, None)
-        + f"<h3>Brands above CNY 100 million (1 亿): {n_hm} in all, "
+        f"<h3>Brands above CNY 1 billion{at}: {n_bn}</h3>" + club(BN, None)
+        + f"<h3>Brands above CNY 100 million (1 亿){at_hm}: {n_hm} in all, "
         f"{n_hm - n_bn} below CNY 1 billion</h3>" + club(HUNDRED_M, BN)
     )
 
@@ -283,8 +289,13 @@ def brands(ob: pd.DataFrame, fig: Figures) -> str:
     f2.update_layout(title="GMV by country of origin (CNY)", yaxis={"title": "GMV, CNY"},
                      xaxis={"tickangle": -30})
     body += f'<div class="grid2">{fig(f1, 420)}{fig(f2, 420)}</div>'
-    return _section("brands", body,
-                    "A brand is in a club when its GMV on the day is at least the threshold.")
+    note = "A brand is in a club when its GMV on the day is at least the threshold."
+    if scale != 1.0:
+        note = (f"The insights count brands at the data's scale, 1/{1 / scale:,.0f} of the "
+                "market the thresholds are set for (the embedded world's brands are sized as "
+                "on 2019's Tmall; see After the event): a brand is in a club when its GMV on "
+                "the day is at least the threshold times the scale.")
+    return _section("brands", body, note)
 
 
 # ---------------------------------------------------------------------------- 5. warehouses
