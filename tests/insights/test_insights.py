@@ -108,6 +108,22 @@ def test_counterfactual_calendar_blanks_only_the_window(tiny: dict[str, pd.DataF
     assert len(cal) == len(tiny["calendar"]) - 21
 
 
+def test_counterfactual_calendar_blanks_an_event_around_the_window() -> None:
+    """A multi-day event around the window (the 11.11 season around 11.11) goes whole from
+    the counterfactual calendar; its other years' occurrences and other events stay."""
+    days = pd.date_range
+    cal = pd.DataFrame(
+        [(d, "11.11 season") for y in (2026, 2027) for d in days(f"{y}-10-31", f"{y}-11-13")]
+        + [(pd.Timestamp(f"{y}-11-11"), "11.11") for y in (2026, 2027)]
+        + [(pd.Timestamp("2027-12-12"), "12.12")], columns=["date", "event"])
+    got = counterfactual_calendar(cal, Window("11.11", dt.date(2027, 11, 11),
+                                              dt.date(2027, 11, 11)))
+    assert not (got["date"].dt.year.eq(2027) & got["event"].isin(["11.11 season",
+                                                                  "11.11"])).any()
+    assert (got["date"].dt.year.eq(2026)).sum() == 15
+    assert "12.12" in set(got["event"])
+
+
 def test_elasticity_matches_least_squares() -> None:
     """The statsmodels elasticity is minus the least-squares slope of log lift on log price
     ratio, near the true 2.0 of seeded data."""

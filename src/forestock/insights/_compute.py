@@ -221,12 +221,21 @@ def ordinary_days(history: pd.DataFrame, calendar: pd.DataFrame, days: int = 365
 
 
 def counterfactual_calendar(calendar: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """``calendar`` without the events on ``window``'s days: forecast with it, forestock's
-    model sees the window as ordinary days (no event features), and so gives the
-    no-event counterfactual of the same model fitted on the same history."""
+    """``calendar`` without the events on ``window``'s days, each occurrence touching the
+    window blanked whole (a multi-day event around the window too, such as the 11.11
+    season around 11.11: left in, its days before and after would still mark the window
+    as part of an event): forecast with it, forestock's model sees the window as ordinary
+    days (no event features), and so gives the no-event counterfactual of the same model
+    fitted on the same history. Occurrences wholly outside the window stay."""
     cal = normalise_calendar(calendar)
-    inside = (cal["date"].dt.date >= window.start) & (cal["date"].dt.date <= window.end)
-    return cal.loc[~inside.to_numpy()].reset_index(drop=True)
+    drop = np.zeros(len(cal), dtype=bool)
+    day = cal["date"].dt.date
+    for name in pd.unique(cal["event"]):
+        for occ in occurrences(cal, str(name)):
+            if occ.start <= window.end and occ.end >= window.start:
+                drop |= ((cal["event"] == name) & (day >= occ.start)
+                         & (day <= occ.end)).to_numpy()
+    return cal.loc[~drop].reset_index(drop=True)
 
 
 def _window_cells(truth: pd.DataFrame, counterfactual: pd.DataFrame, skus: pd.DataFrame
