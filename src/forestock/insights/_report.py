@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forestock.report._html import Figures, esc, money, pct, table
+from forestock.report._outlines import geo_axes, outline_trace, with_outlines
 from forestock.report._source import TableReader
 
 __all__ = ["GMV_2019", "SECTION_TABLES", "insights_section", "scale_of"]
@@ -257,16 +258,21 @@ def _taste(ws: TableReader, fig: Figures, regions: pd.DataFrame | None) -> str:
     cat = t[t["level"] == "category"]
     period = "event" if (cat["period"] == "event").any() else "ordinary"
     body = ""
+    items: list[str] = []
     if regions is not None:
         geo = cat[cat["period"] == period].merge(
             regions[["region_id", "name", "lat", "lon"]].astype({"region_id": str}),
             on="region_id")
         items = sorted(geo["item"].unique())
-        f = go.Figure()
+    if regions is not None and items:
+        # province outlines from the dashboard's map under the points (a network in China)
+        china = with_outlines(geo["lat"].to_numpy(), geo["lon"].to_numpy())
+        f = go.Figure([outline_trace()] if china else [])
+        first = len(f.data)
         for i, item in enumerate(items):
             g = geo[geo["item"] == item]
             f.add_trace(go.Scattergeo(
-                lat=g["lat"], lon=g["lon"], visible=i == 0, name=item,
+                lat=g["lat"], lon=g["lon"], visible=i == 0, name=item, showlegend=False,
                 hovertext=[f"{n}<br>{item}: LQ {v:.2f}" for n, v in
                            zip(g["name"], g["lq"], strict=True)], hoverinfo="text",
                 marker={"size": 11, "color": np.log2(g["lq"].clip(0.25, 4)),
@@ -275,7 +281,7 @@ def _taste(ws: TableReader, fig: Figures, regions: pd.DataFrame | None) -> str:
                         "colorbar": {"title": {"text": "LQ"}, "tickvals": [-1, 0, 1],
                                      "ticktext": ["0.5", "1", "2"]}}))
         buttons = [{"label": item, "method": "update",
-                    "args": [{"visible": [j == i for j in range(len(items))]},
+                    "args": [{"visible": [True] * first + [j == i for j in range(len(items))]},
                              {"title": f"Location quotient of {item} by region ({period} "
                                        "days): red over-indexes, blue under"}]}
                    for i, item in enumerate(items)]
@@ -283,10 +289,7 @@ def _taste(ws: TableReader, fig: Figures, regions: pd.DataFrame | None) -> str:
                         "over-indexes, blue under",
                         updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right",
                                       "y": 1.12, "yanchor": "top"}])
-        f.update_geos(projection_type="mercator", showcoastlines=False, showcountries=False,
-                      showland=False, showocean=False, showlakes=False, showrivers=False,
-                      showframe=True, lataxis={"range": [16, 56], "showgrid": True, "dtick": 5},
-                      lonaxis={"range": [71, 137], "showgrid": True, "dtick": 5})
+        geo_axes(f, geo["lat"].to_numpy(), geo["lon"].to_numpy(), china)
         body += fig(f, 520)
     rows = []
     names = {} if regions is None else dict(zip(regions["region_id"].astype(str),

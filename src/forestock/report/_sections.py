@@ -29,6 +29,7 @@ from forestock.report._html import (
     table,
     yi,
 )
+from forestock.report._outlines import geo_axes, outline_trace, with_outlines
 
 __all__ = [
     "brands",
@@ -204,7 +205,8 @@ def delivery(agg: pd.DataFrame, fig: Figures) -> str:
 
 
 def _region_map(geo: pd.DataFrame) -> go.Figure:
-    """Regions on a graticule: marker size by units, colour by the share within 48 h."""
+    """Regions on a graticule (with China's province outlines when they lie in China):
+    marker size by units, colour by the share within 48 h."""
     size = np.sqrt(geo["units"].to_numpy(dtype=float))
     size = 6 + 34 * size / size.max() if size.max() > 0 else np.full(len(geo), 8.0)
     hover = [
@@ -214,29 +216,19 @@ def _region_map(geo: pd.DataFrame) -> go.Figure:
     ]
     biggest = set(geo["units"].nlargest(MAX_MAP_LABELS).index)
     labels = [n if i in biggest else "" for i, n in zip(geo.index, geo["name"], strict=True)]
-    f = go.Figure(go.Scattergeo(
+    # province outlines from the dashboard's map, under the points (China only)
+    china = with_outlines(geo["lat"].to_numpy(), geo["lon"].to_numpy())
+    f = go.Figure([outline_trace()] if china else [])
+    f.add_trace(go.Scattergeo(
         lat=geo["lat"], lon=geo["lon"], hovertext=hover, hoverinfo="text",
         text=labels, mode="markers+text", textposition="top center",
-        textfont={"size": 10, "color": "#495057"},
+        textfont={"size": 10, "color": "#495057"}, showlegend=False,
         marker={"size": size, "color": geo["s_d48"], "colorscale": "RdYlGn",
                 "cmin": float(min(geo["s_d48"].min(), 0.9)), "cmax": 1.0,
                 "line": {"width": 0.5, "color": "#495057"}, "opacity": 0.85,
                 "colorbar": {"title": {"text": "48 h"}, "tickformat": ".0%"}},
     ))
-    lat_lo, lat_hi = float(geo["lat"].min()), float(geo["lat"].max())
-    lon_lo, lon_hi = float(geo["lon"].min()), float(geo["lon"].max())
-    # No coastlines or borders: plotly.js would fetch them from a CDN, and the
-    # report must open offline. The graticule alone places the regions.
-    f.update_geos(
-        projection_type="mercator",
-        showcoastlines=False, showcountries=False, showland=False, showocean=False,
-        showlakes=False, showrivers=False, showsubunits=False, showframe=True,
-        lataxis={"range": [min(lat_lo, 18.0) - 2, max(lat_hi, 54.0) + 2], "showgrid": True,
-                 "dtick": 5, "gridcolor": "#dee2e6"},
-        lonaxis={"range": [min(lon_lo, 73.0) - 2, max(lon_hi, 135.0) + 2], "showgrid": True,
-                 "dtick": 5, "gridcolor": "#dee2e6"},
-        bgcolor="#fbfcfd",
-    )
+    geo_axes(f, geo["lat"].to_numpy(), geo["lon"].to_numpy(), china)
     f.update_layout(title="Regions: marker size = units ordered, colour = share within 48 h")
     return f
 
