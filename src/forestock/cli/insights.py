@@ -127,6 +127,8 @@ def _shown(name: str, value: object) -> str:
         return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     if name.startswith("share"):
         return f"{value:.1%}"
+    if name == "scale" and 0 < value < 1:
+        return f"1/{1 / value:,.0f}"
     if isinstance(value, int) or abs(value) >= 1_000:
         return f"{value:,.0f}"
     return f"{value:,.2f}"

@@ -116,13 +116,12 @@ def _leaderboard(ws: TableReader, fig: Figures) -> str:
         f0.add_bar(x=c["country"], y=c["brands"], name=f">= {money(t)}",
                    marker_color=("#d6336c", "#4263eb", "#f59f00", "#2b8a3e")[i % 4],
                    text=c["brands"], textposition="outside")
-    f0.update_layout(title="Brands at or above each threshold by country, the rehearsed day"
-                     + (f" (at the data's scale, 1/{1 / scale:,.0f})" if scale != 1.0 else ""),
-                     yaxis={"title": "brands", "type": "log"}, barmode="group")
+    f0.update_layout(title="Brands per threshold by country (rehearsed day)",
+                     yaxis={"title": "brands", "type": "log", "dtick": 1}, barmode="group")
     by_country = (scope.groupby("country")["gmv"].sum().sort_values(ascending=False))
     f1 = go.Figure(go.Bar(x=by_country.index, y=by_country.to_numpy(),
                           marker_color="#4263eb"))
-    f1.update_layout(title="GMV by brand country, the rehearsed day (CNY)",
+    f1.update_layout(title="GMV by brand country (rehearsed day, CNY)",
                      yaxis={"title": "GMV, CNY"})
     top = scope.head(15)
     full = scale != 1.0 and "gmv_full" in top.columns
@@ -243,7 +242,7 @@ def _lift(ws: TableReader, fig: Figures, names: dict[str, str]) -> str:
             f'<p class="note">forestock\'s own forecast of the same day with the event blanked '
             "from the calendar (the same model and history, no event features) is the "
             f"counterfactual: the event added {tot['added_units']:,.0f} units "
-            f"(x{tot['lift']:.1f}) and CNY {money(tot['added_gmv'])}. Regions lifting most: "
+            f"(x{tot['lift']:.1f}) and {money(tot['added_gmv'])}. Regions lifting most: "
             f"{esc(hi)}; least: {esc(lo)}.</p>"
             + fig(f, 380) + fig(f2, 320)
             + "<h4>Brands adding most GMV</h4>"
@@ -290,7 +289,7 @@ def _taste(ws: TableReader, fig: Figures, regions: pd.DataFrame | None) -> str:
                         updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right",
                                       "y": 1.12, "yanchor": "top"}])
         geo_axes(f, geo["lat"].to_numpy(), geo["lon"].to_numpy(), china)
-        body += fig(f, 520)
+        body += fig(f, 620)
     rows = []
     names = {} if regions is None else dict(zip(regions["region_id"].astype(str),
                                                 regions["name"], strict=True))

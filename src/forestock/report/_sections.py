@@ -187,7 +187,7 @@ def delivery(agg: pd.DataFrame, fig: Figures) -> str:
 
     geo = agg.dropna(subset=["lat", "lon"])
     if not geo.empty:
-        body += fig(_region_map(geo), 520)
+        body += fig(_region_map(geo), 620)
     else:
         body += '<p class="note">No map: the regions table (lat, lon) is absent.</p>'
 
