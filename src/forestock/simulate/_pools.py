@@ -1,31 +1,40 @@
-"""Where a rehearsal's shards run: in this thread, on threads of this process, or in worker
-processes.
+"""Where a rehearsal's shards run: in this thread, on threads of this process, in worker
+processes, or on the workers of a Dask cluster.
 
 Every pool holds one handle per shard (``pool.shards``) that the chunk loop
 drives the same way: a :class:`~forestock.simulate._shard.Shard`, or for a
-shard in a worker process a :class:`RemoteShard` that makes each call a
-round trip. ``each(work)`` runs ``work(j)`` for every shard ``j`` at the
+shard held elsewhere a :class:`ShardProxy` that makes each call a round trip
+(:class:`RemoteShard` over a pipe to a worker process, :class:`ActorShard` to
+a Dask actor). ``each(work)`` runs ``work(j)`` for every shard ``j`` at the
 same time (``j = 0`` in the calling thread); ``map(Shard.method, args)``
 makes one call on every shard, at the same time where the pool can, and
 ``serial`` one after the other (for quick calls, and from inside ``each``).
+``bytes_moved`` counts what went to and came from shards held elsewhere.
 """
 
 from __future__ import annotations
 
+import abc
 import multiprocessing as mp
 import threading
 import traceback
+import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from forestock.errors import ForestockError
 from forestock.simulate._arrays import Queue
 from forestock.simulate._queues import warehouse_totals
 from forestock.simulate._reuse import release_executor, thread_executor
 from forestock.simulate._shard import QueuePlaces, Shard, ShardData
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 R = TypeVar("R")
 
@@ -62,6 +71,11 @@ class LocalPool:
 
     def close(self, failed: bool = False) -> None:
         self.shards = []
+
+    @property
+    def bytes_moved(self) -> int:
+        """Nothing moves: the shards are in this process."""
+        return 0
 
 
 class ThreadPool(LocalPool):
@@ -117,29 +131,27 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in worker proce
         return  # the coordinator is gone
 
 
-class RemoteShard:
-    """A shard in a worker process, as the coordinator drives it: each call of
-    :class:`Shard` a round trip over ``conn``; the arrivals counted into the coordinator's
-    arrays, and the shard's queue places worked out here (only they go to the worker)."""
+class ShardProxy(abc.ABC):
+    """A shard held elsewhere, as the coordinator drives it: each call of :class:`Shard` a
+    round trip (:meth:`send`, then :meth:`receive`); the arrivals counted into the
+    coordinator's arrays, and the shard's queue places worked out here (only they go to the
+    shard)."""
 
-    def __init__(self, conn: Connection, d: ShardData) -> None:
-        self.conn = conn
+    def __init__(self, d: ShardData) -> None:
         self.places = QueuePlaces(d.net.capacity)
 
+    @abc.abstractmethod
     def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        try:
-            self.conn.send((call, args))
-        except (BrokenPipeError, EOFError):
-            raise RuntimeError("a simulate worker process died") from None
+        """Ask the shard for ``call(shard, *args)`` (answered in turn by :meth:`receive`)."""
 
+    @abc.abstractmethod
     def receive(self) -> Any:
-        try:
-            status, value = self.conn.recv()
-        except EOFError:
-            raise RuntimeError("a simulate worker process died") from None
-        if status != "ok":
-            raise RuntimeError(f"a simulate worker failed:\n{value}")
-        return value
+        """The answer to the oldest call sent and not yet received."""
+
+    @property
+    @abc.abstractmethod
+    def bytes_moved(self) -> int:
+        """Bytes sent to the shard and received from it so far."""
 
     def call(self, call: Callable[..., R], *args: Any) -> R:
         self.send(call, args)
@@ -161,16 +173,98 @@ class RemoteShard:
         self.call(Shard.settle, queue, own, s0, s1, hour, slot)
 
 
-class ProcessPool:
-    """One worker process per shard (spawned, so safe beside threads); the coordinator
-    drives each from a thread of its own, so the shards work at the same time."""
+class RemoteShard(ShardProxy):
+    """A shard in a worker process, its calls sent over the pipe ``conn``."""
+
+    def __init__(self, conn: Connection, d: ShardData) -> None:
+        super().__init__(d)
+        self.conn = conn
+
+    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send((call, args))
+        except (BrokenPipeError, EOFError):
+            raise RuntimeError("a simulate worker process died") from None
+
+    def receive(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except EOFError:
+            raise RuntimeError("a simulate worker process died") from None
+        if status != "ok":
+            raise RuntimeError(f"a simulate worker failed:\n{value}")
+        return value
+
+    @property
+    def bytes_moved(self) -> int:
+        return 0  # (not counted: the processes share one machine's memory)
+
+
+class ActorShard(ShardProxy):
+    """A shard held by a Dask actor on a worker of a cluster: each call a message to the
+    actor (run on the worker's actor thread), each answer one back; the arrays of both
+    counted in :attr:`bytes_moved` (their sizes, as Dask reckons them)."""
+
+    def __init__(self, actor: Any, d: ShardData, sent: int = 0) -> None:
+        super().__init__(d)
+        self.actor = actor
+        self.pending: deque[Any] = deque()
+        self.moved = sent
+
+    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        from dask.sizeof import sizeof
+
+        self.moved += sizeof(args)
+        self.pending.append(getattr(self.actor, call.__name__)(*args))
+
+    def receive(self) -> Any:
+        from dask.sizeof import sizeof
+
+        value = self.pending.popleft().result()
+        self.moved += sizeof(value)
+        return value
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.moved
+
+
+class _ProxyPool:
+    """Shards held elsewhere (``shards``: their proxies), each driven by a thread of the
+    coordinator, so they work at the same time."""
+
+    shards: list[Any]
+    executor: ThreadPoolExecutor
+
+    def map(self, call: Callable[..., R], args: Sequence[tuple[Any, ...]]) -> list[R]:
+        for sh, a in zip(self.shards, args, strict=True):
+            sh.send(call, a)
+        return [sh.receive() for sh in self.shards]
+
+    serial = map  # (the shards are idle while ``each`` waits on a barrier)
+
+    def each(self, work: Callable[[int], None]) -> None:
+        _each(self.executor, len(self.shards), work)
+
+    @property
+    def bytes_moved(self) -> int:
+        return sum(sh.bytes_moved for sh in self.shards)
+
+
+def _coordinator_threads(n_shards: int) -> ThreadPoolExecutor:
+    """The threads driving shards ``1..n_shards - 1`` (the calling thread drives shard 0)."""
+    return ThreadPoolExecutor(max_workers=max(n_shards - 1, 1),
+                              thread_name_prefix="forestock-simulate")
+
+
+class ProcessPool(_ProxyPool):
+    """One worker process per shard (spawned, so safe beside threads)."""
 
     def __init__(self, datas: Sequence[ShardData]) -> None:
         ctx = mp.get_context("spawn")
         self.shards: list[RemoteShard] = []
         self.procs: list[Any] = []
-        self.executor = ThreadPoolExecutor(max_workers=max(len(datas) - 1, 1),
-                                           thread_name_prefix="forestock-simulate")
+        self.executor = _coordinator_threads(len(datas))
         for d in datas:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve, args=(child,), daemon=True,
@@ -190,16 +284,6 @@ class ProcessPool:
         for sh in self.shards:
             sh.receive()
 
-    def map(self, call: Callable[..., R], args: Sequence[tuple[Any, ...]]) -> list[R]:
-        for sh, a in zip(self.shards, args, strict=True):
-            sh.send(call, a)
-        return [sh.receive() for sh in self.shards]
-
-    serial = map  # (the workers' connections are idle while ``each`` waits on a barrier)
-
-    def each(self, work: Callable[[int], None]) -> None:
-        _each(self.executor, len(self.shards), work)
-
     def close(self, failed: bool = False) -> None:
         for sh in self.shards:
             try:
@@ -215,4 +299,53 @@ class ProcessPool:
         self.executor.shutdown(wait=not failed)
 
 
-Pool = LocalPool | ThreadPool | ProcessPool
+def cluster_workers(client: Client) -> list[str]:
+    """The addresses of the cluster's workers, sorted; raise if it has none."""
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise ForestockError("the Dask cluster has no workers: start some, or use local:N")
+    return workers
+
+
+class DaskPool(_ProxyPool):
+    """One Dask actor per shard on the workers of a cluster, dealt round the workers in
+    turn (shard ``j`` on worker ``j mod n``, by address): each worker holds its shards'
+    cells, stock and tallies, and the coordinator's threads drive them as a process pool's.
+    A shard's data goes straight to its worker (scattered), and is released once the actor
+    holds it."""
+
+    def __init__(self, datas: Sequence[ShardData], client: Client) -> None:
+        from dask.sizeof import sizeof
+
+        workers = cluster_workers(client)
+        self.client = client
+        self.executor = _coordinator_threads(len(datas))
+        self.actors: list[Future] = []
+        self.shards: list[ActorShard] = []
+        run = uuid.uuid4().hex[:12]
+        held: list[Future] = []
+        try:
+            for j, d in enumerate(datas):
+                where = [workers[j % len(workers)]]
+                held.append(client.scatter(d, workers=where, hash=False))
+                self.actors.append(client.submit(
+                    Shard, held[-1], actor=True, workers=where, allow_other_workers=False,
+                    key=f"forestock-shard-{run}-{j}"))
+            self.shards = [ActorShard(f.result(), d, sizeof(d))
+                           for f, d in zip(self.actors, datas, strict=True)]
+        except BaseException:
+            self.close(failed=True)
+            raise
+        finally:
+            for h in held:
+                h.release()
+
+    def close(self, failed: bool = False) -> None:
+        """Done: the actors are released (their workers drop the shards)."""
+        for f in self.actors:
+            f.release()
+        self.actors, self.shards = [], []
+        self.executor.shutdown(wait=not failed)
+
+
+Pool = LocalPool | ThreadPool | ProcessPool | DaskPool
