@@ -15,6 +15,7 @@ makes one call on every shard, at the same time where the pool can, and
 from __future__ import annotations
 
 import abc
+import dataclasses
 import multiprocessing as mp
 import threading
 import traceback
@@ -135,23 +136,43 @@ class ShardProxy(abc.ABC):
     """A shard held elsewhere, as the coordinator drives it: each call of :class:`Shard` a
     round trip (:meth:`send`, then :meth:`receive`); the arrivals counted into the
     coordinator's arrays, and the shard's queue places worked out here (only they go to the
-    shard)."""
+    shard).
+
+    Settling a chunk answers nothing the coordinator waits for, so :meth:`settle` is sent
+    with the next call: with the next chunk's :meth:`emit_route` as one message
+    (:meth:`Shard.settle_route`), one round trip a chunk rather than two, or before any
+    other call (the shard's state, a view)."""
 
     def __init__(self, d: ShardData) -> None:
         self.places = QueuePlaces(d.net.capacity)
+        self.settling: tuple[Any, ...] | None = None  # a settle not sent yet
 
     @abc.abstractmethod
-    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        """Ask the shard for ``call(shard, *args)`` (answered in turn by :meth:`receive`)."""
+    def post(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Ask the shard for ``call(shard, *args)`` (answered in turn by :meth:`fetch`)."""
 
     @abc.abstractmethod
-    def receive(self) -> Any:
-        """The answer to the oldest call sent and not yet received."""
+    def fetch(self) -> Any:
+        """The answer to the oldest call posted and not yet fetched."""
 
     @property
     @abc.abstractmethod
     def bytes_moved(self) -> int:
         """Bytes sent to the shard and received from it so far."""
+
+    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Post ``call``, with the settle waiting to go (see the class)."""
+        if self.settling is not None:
+            settle, self.settling = self.settling, None
+            if call is Shard.emit_route:
+                self.post(Shard.settle_route, (settle, *args))
+                return
+            self.post(Shard.settle, settle)
+            self.fetch()
+        self.post(call, args)
+
+    def receive(self) -> Any:
+        return self.fetch()
 
     def call(self, call: Callable[..., R], *args: Any) -> R:
         self.send(call, args)
@@ -170,7 +191,10 @@ class ShardProxy(abc.ABC):
 
     def settle(self, queue: Queue, own: np.ndarray, s0: int, s1: int, hour: int,
                slot: int = 0) -> None:
-        self.call(Shard.settle, queue, own, s0, s1, hour, slot)
+        """Settle the chunk with the next call (its arrays copied: the coordinator's own
+        change before then)."""
+        self.settling = (Queue(*(np.array(a, copy=True) for a in queue)), own.copy(), s0, s1,
+                         hour, slot)
 
 
 class RemoteShard(ShardProxy):
@@ -180,13 +204,13 @@ class RemoteShard(ShardProxy):
         super().__init__(d)
         self.conn = conn
 
-    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def post(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             self.conn.send((call, args))
         except (BrokenPipeError, EOFError):
             raise RuntimeError("a simulate worker process died") from None
 
-    def receive(self) -> Any:
+    def fetch(self) -> Any:
         try:
             status, value = self.conn.recv()
         except EOFError:
@@ -200,6 +224,18 @@ class RemoteShard(ShardProxy):
         return 0  # (not counted: the processes share one machine's memory)
 
 
+def payload_bytes(obj: object) -> int:
+    """About the bytes ``obj`` takes on the wire: its arrays' and the rest as Dask sizes them
+    (fields of dataclasses, such as a shard's data or a problem, counted one by one)."""
+    from dask.sizeof import sizeof
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return sum(payload_bytes(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    if isinstance(obj, tuple | list):
+        return sum(payload_bytes(x) for x in obj)
+    return int(sizeof(obj))
+
+
 class ActorShard(ShardProxy):
     """A shard held by a Dask actor on a worker of a cluster: each call a message to the
     actor (run on the worker's actor thread), each answer one back; the arrays of both
@@ -211,17 +247,13 @@ class ActorShard(ShardProxy):
         self.pending: deque[Any] = deque()
         self.moved = sent
 
-    def send(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        from dask.sizeof import sizeof
-
-        self.moved += sizeof(args)
+    def post(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.moved += payload_bytes(args)
         self.pending.append(getattr(self.actor, call.__name__)(*args))
 
-    def receive(self) -> Any:
-        from dask.sizeof import sizeof
-
+    def fetch(self) -> Any:
         value = self.pending.popleft().result()
-        self.moved += sizeof(value)
+        self.moved += payload_bytes(value)
         return value
 
     @property
@@ -315,8 +347,6 @@ class DaskPool(_ProxyPool):
     holds it."""
 
     def __init__(self, datas: Sequence[ShardData], client: Client) -> None:
-        from dask.sizeof import sizeof
-
         workers = cluster_workers(client)
         self.client = client
         self.executor = _coordinator_threads(len(datas))
@@ -331,7 +361,7 @@ class DaskPool(_ProxyPool):
                 self.actors.append(client.submit(
                     Shard, held[-1], actor=True, workers=where, allow_other_workers=False,
                     key=f"forestock-shard-{run}-{j}"))
-            self.shards = [ActorShard(f.result(), d, sizeof(d))
+            self.shards = [ActorShard(f.result(), d, payload_bytes(d))
                            for f, d in zip(self.actors, datas, strict=True)]
         except BaseException:
             self.close(failed=True)

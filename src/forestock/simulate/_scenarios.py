@@ -286,7 +286,8 @@ class ScenariosResult:
     and the hours until the backlogs clear); ``tables["simulate_scenarios_summary"]``
     per what-if and measure (:data:`MEASURES`) its P10, P50, P90 and mean over the
     scenarios. ``figures``: ``rehearsals``, ``orders`` (all of them), ``seconds``
-    (wall), ``workers`` (the cluster's, 1 without).
+    (wall), ``workers`` (the cluster's, 1 without), ``bytes_moved`` (to and from the
+    cluster's workers, as Dask sizes them; 0 without).
     """
 
     day: dt.date
@@ -369,10 +370,10 @@ def rehearse_scenarios(problem: ScenarioProblem, params: SimulateParams | None =
             rows.append(_rehearse(problem.base, problem.units[:, k], problem.what_ifs[w],
                                   params, seed))
             cb.on_step("scenarios", 1)
-        workers = 1
+        workers, moved = 1, 0
     else:
-        rows, workers = _on_cluster(cluster, problem, params.replace(workers=1), seed, runs,
-                                    cb)
+        rows, workers, moved = _on_cluster(cluster, problem, params.replace(workers=1), seed,
+                                           runs, cb)
     cb.on_end("scenarios")
     names = [problem.what_ifs[w].label for w, _ in runs]
     table = pd.DataFrame({"what_if": names, "scenario": [k for _, k in runs],
@@ -382,7 +383,8 @@ def rehearse_scenarios(problem: ScenarioProblem, params: SimulateParams | None =
         what_ifs=tuple(w.label for w in problem.what_ifs),
         tables={"simulate_scenarios": table, "simulate_scenarios_summary": _summary(table)},
         figures={"rehearsals": float(len(runs)), "orders": float(table["orders"].sum()),
-                 "seconds": time.perf_counter() - t0, "workers": float(workers)})
+                 "seconds": time.perf_counter() - t0, "workers": float(workers),
+                 "bytes_moved": float(moved)})
     log.info("rehearsed %d scenario(s) of %s under %d what-if(s) in %.1f s on %d worker(s)",
              problem.scenarios, result.day, len(problem.what_ifs), result.figures["seconds"],
              workers)
@@ -391,13 +393,13 @@ def rehearse_scenarios(problem: ScenarioProblem, params: SimulateParams | None =
 
 def _on_cluster(client: Client, problem: ScenarioProblem, params: SimulateParams, seed: int,
                 runs: list[tuple[int, int]], cb: Callbacks
-                ) -> tuple[list[dict[str, int | float]], int]:
-    """The rehearsals of ``runs`` as tasks on the cluster's workers, and how many workers:
-    the day sent once to each worker, each scenario's units once to one worker (its tasks
-    run there)."""
+                ) -> tuple[list[dict[str, int | float]], int, int]:
+    """The rehearsals of ``runs`` as tasks on the cluster's workers, how many workers, and
+    the bytes sent and received: the day sent once to each worker, each scenario's units
+    once to one worker (its tasks run there), each task's what-if and rules, its row back."""
     from distributed import as_completed
 
-    from forestock.simulate._pools import cluster_workers
+    from forestock.simulate._pools import cluster_workers, payload_bytes
 
     workers = cluster_workers(client)
     tag = uuid.uuid4().hex[:12]
@@ -413,7 +415,9 @@ def _on_cluster(client: Client, problem: ScenarioProblem, params: SimulateParams
     finally:
         for f in (*futures, *units, base):
             f.release()
-    return rows, len(workers)
+    moved = payload_bytes(problem.base) * len(workers) + payload_bytes(problem.units) + \
+        payload_bytes(rows) + sum(payload_bytes((problem.what_ifs[w], params)) for w, _ in runs)
+    return rows, len(workers), int(moved)
 
 
 def _summary(table: pd.DataFrame) -> pd.DataFrame:
