@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from forestock import flow
+from forestock.cli import main
 from forestock.errors import ForestockError
 from forestock.simulate import (
     AS_PLANNED,
@@ -24,6 +26,8 @@ from forestock.simulate import (
 )
 from forestock.simulate._demand import day_model
 from forestock.tables import validate
+from forestock.workspace import Workspace
+from tests.conftest import snapshot
 from tests.simulate.planned import DAY, planned_tables
 
 
@@ -217,3 +221,54 @@ def test_flow_scenarios_need_a_forecast() -> None:
     store = flow.Tables({n: tables[n] for n in tables if n != "forecast"})
     with pytest.raises(ForestockError, match="forecast"):
         flow.run_scenarios(store, scenarios=2)
+
+
+@pytest.fixture(scope="module")
+def planned_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The planned world in a workspace folder."""
+    ws = Workspace(tmp_path_factory.mktemp("scenarios") / "ws")
+    ws.write_many(dict(planned_tables()))
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--close-warehouse", "W110000"], "add --scenarios K"),
+        (["--scenarios", "2", "--resume"], "--resume is for one rehearsal"),
+        (["--scenarios", "2", "--scenario", "1"], "--scenario is for one rehearsal"),
+        (["--scenarios", "2", "--demand-up", "110000"], "REGION=FACTOR"),
+        (["--scenarios", "2", "--demand-up", "110000=lots"], "REGION=FACTOR"),
+        (["--scenarios", "2", "--close-warehouse", "W-nowhere"], "W-nowhere"),
+        (["--scenarios", "2", "--what-if", "missing.toml"], "missing.toml"),
+    ],
+)
+def test_cli_scenarios_refuse_bad_requests(planned_ws: Workspace, args: list[str], match: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """What-ifs without --scenarios, one-rehearsal options with them, a malformed
+    --demand-up, an unknown warehouse or a missing file stop with one error line (exit 2)
+    and write nothing."""
+    before = snapshot(planned_ws.root)
+    assert main(["simulate", "-w", str(planned_ws.root), *args]) == 2
+    assert match in " ".join(capsys.readouterr().err.split())
+    assert snapshot(planned_ws.root) == before
+
+
+def test_cli_scenarios_print_and_write_the_distribution(
+        planned_ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`simulate --scenarios K --what-if FILE` prints P10/P50/P90 per what-if and measure
+    and writes the tables; --json prints the stage's facts."""
+    path = tmp_path / "what-if.toml"
+    path.write_text('[[what_if]]\nname = "north shut"\nclose_warehouses = ["W110000"]\n',
+                    encoding="utf-8")
+    assert main(["simulate", "-w", str(planned_ws.root), "--scenarios", "3",
+                 "--what-if", str(path)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "3 demand scenarios of 2027-11-11: 6 rehearsals" in shown
+    assert "north shut" in shown and "share within 24 h" in shown
+    summary = planned_ws.read("simulate_scenarios_summary")
+    p50 = summary.set_index(["what_if", "measure"]).loc[("north shut", "share_24h"), "p50"]
+    assert f"{p50:.1%}" in shown
+    assert main(["simulate", "-w", str(planned_ws.root), "--scenarios", "3", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["scenarios"] == 3 and facts["what_ifs"] == [AS_PLANNED]

@@ -157,13 +157,16 @@ def load_what_ifs(path: str | Path) -> tuple[WhatIf, ...]:
     Raises
     ------
     ValueError
-        Naming the file: no ``what_if`` tables, an unknown key or a value breaking a rule.
+        Naming the file: missing, not TOML, no ``what_if`` tables, an unknown key or a
+        value breaking a rule.
     """
-    with Path(path).open("rb") as fh:
-        try:
+    try:
+        with Path(path).open("rb") as fh:
             data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: not TOML: {err}") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not TOML: {err}") from None
     tables = data.get("what_if")
     if not isinstance(tables, list) or not tables or \
             not all(isinstance(t, dict) for t in tables):
