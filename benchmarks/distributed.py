@@ -9,14 +9,14 @@ forecast and planned by the flow once (in a temporary workspace, not timed here)
    million orders; 8 with ``--quick``) rehearsed on one machine (one worker) and
    with ``--cluster local:2`` (SKU shards as actors on two worker processes):
    identical tables (true/false), seconds of the rehearsal (the cluster's start
-   apart; the first run, kernels loaded in each fresh process, and again), peak
-   memory of each process (the coordinator and each worker), and the bytes moved
-   between the coordinator and the workers (the shards' data, each chunk's counts
-   up and queue places down);
+   apart; the first run, kernels loaded in each fresh process, and again; and the
+   CPU seconds of the coordinator and of each worker), peak memory of each process
+   (the coordinator and each worker), and the bytes moved between the coordinator
+   and the workers (the shards' data, each chunk's counts up and queue places down);
 2. **scenarios**: ``--scenarios K`` demand scenarios of the forecast (default 100; 8
    with ``--quick``) rehearsed one after the other on one machine and as tasks on
-   the cluster: identical tables, seconds (first and again), peak memory per process,
-   bytes moved.
+   the cluster: identical tables, seconds and CPU seconds (first and again), peak
+   memory per process, bytes moved.
 
 Each run is a fresh process (spawned), so a process's peak memory is its own; the
 cluster's workers are fresh for each run too. The last line printed is one JSON
@@ -73,6 +73,22 @@ def _digest(tables: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds this process has used (all its threads)."""
+    return time.process_time()
+
+
+def _timed(client: Any, run: Any) -> tuple[Any, float, float, list[float]]:
+    """``run()``: its result, wall seconds, and the CPU seconds it took in this process and
+    in each of the cluster's workers."""
+    w0 = client.run(_cpu_seconds) if client is not None else {}
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = run()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    w1 = client.run(_cpu_seconds) if client is not None else {}
+    return result, round(wall, 2), round(cpu, 2), [round(w1[w] - w0[w], 2) for w in sorted(w0)]
+
+
 def _workers_peak_mb(client: Any) -> list[float]:
     """Each worker process's peak resident memory, MB, by worker address."""
     peaks = client.run(_peak_mb)
@@ -104,15 +120,13 @@ def _rehearse(folder: str, scale: float, cluster: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     with connect(cluster) as client:
         started = time.perf_counter() - t0
-        seconds = []
-        for _ in range(2):  # cold (kernels loaded in each process), then again
-            t1 = time.perf_counter()
-            result = simulate(problem, SimulateParams(scale=scale), SEED, cluster=client)
-            seconds.append(round(time.perf_counter() - t1, 2))
+        runs = [_timed(client, lambda: simulate(problem, SimulateParams(scale=scale), SEED,
+                                                cluster=client))
+                for _ in range(2)]  # cold (kernels loaded in each process), then again
         workers = _workers_peak_mb(client) if client is not None else []
+    result = runs[-1][0]
     return {"digest": _digest(result.tables), "orders": result.orders,
-            "seconds": seconds[0], "seconds_again": seconds[1],
-            "cluster_start_seconds": round(started, 1),
+            **_times(runs), "cluster_start_seconds": round(started, 1),
             "shards": int(result.figures["workers"]),
             "bytes_moved": int(result.figures["bytes_moved"]),
             "peak_mb_coordinator": _peak_mb(), "peak_mb_workers": workers}
@@ -132,19 +146,25 @@ def _scenarios(folder: str, k: int, cluster: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     with connect(cluster) as client:
         started = time.perf_counter() - t0
-        seconds = []
-        for _ in range(2):  # cold (kernels loaded in each process), then again
-            t1 = time.perf_counter()
-            result = rehearse_scenarios(problem, seed=SEED, cluster=client)
-            seconds.append(round(time.perf_counter() - t1, 2))
+        runs = [_timed(client, lambda: rehearse_scenarios(problem, seed=SEED, cluster=client))
+                for _ in range(2)]  # cold (kernels loaded in each process), then again
         workers = _workers_peak_mb(client) if client is not None else []
+    result = runs[-1][0]
     p10, p50, p90 = result.quantiles("share_24h")
     return {"digest": _digest(result.tables), "orders": int(result.figures["orders"]),
-            "seconds": seconds[0], "seconds_again": seconds[1],
-            "cluster_start_seconds": round(started, 1),
+            **_times(runs), "cluster_start_seconds": round(started, 1),
             "bytes_moved": int(result.figures["bytes_moved"]),
             "share_24h_p10_p50_p90": [round(p10, 4), round(p50, 4), round(p90, 4)],
             "peak_mb_coordinator": _peak_mb(), "peak_mb_workers": workers}
+
+
+def _times(runs: list[tuple[Any, float, float, list[float]]]) -> dict[str, Any]:
+    """The first run's and the second's wall seconds and CPU seconds (this process's, and
+    each worker's)."""
+    (_, wall, cpu, workers), (_, wall2, cpu2, workers2) = runs
+    return {"seconds": wall, "seconds_again": wall2, "cpu_seconds": cpu,
+            "cpu_seconds_again": cpu2, "cpu_seconds_workers": workers,
+            "cpu_seconds_workers_again": workers2}
 
 
 def _fresh(fn: Any, *args: Any) -> dict[str, Any]:
