@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from tests.simulate.planned import DAY, planned_tables
 from tests.simulate.test_simulate import _Stop, random_problem
+from tests.simulate.test_window import _window
 
 from forestock import flow
 from forestock.cli import main
@@ -20,6 +21,7 @@ from forestock.simulate import (
     WhatIf,
     rehearse_scenarios,
     simulate,
+    simulate_window,
 )
 from forestock.workspace import Workspace
 
@@ -74,6 +76,20 @@ def test_cluster_stopped_mid_day_resumes_to_identical_tables(
                    cluster=on)  # type: ignore[arg-type]
     assert got.figures["resumed_at_second"] > 0 and not ckpt.exists()
     assert_same(one_machine, got)
+
+
+def test_window_on_the_cluster_carries_stock_and_backlog_as_one_machine(client: object) -> None:
+    """Three days of a scarce, slow network rehearsed with each day's shards on the cluster
+    (stock and backlogs carried over midnight) give one machine's tables, day by day."""
+    rng = np.random.default_rng(1)
+    p = random_problem(2).replace(capacity=np.array([3, 2, 4], dtype=np.int64))
+    window = _window(p, 3, rng)
+    here = simulate_window(window, seed=3)
+    there = simulate_window(window, seed=3, cluster=client)  # type: ignore[arg-type]
+    assert (here.by_day["backlog"] > 0).any()
+    assert there.figures["bytes_moved"] > 0
+    for name, table in here.tables.items():
+        pd.testing.assert_frame_equal(table, there.tables[name])
 
 
 def test_flow_rehearsal_on_the_cluster_writes_one_machines_tables(client: object) -> None:
