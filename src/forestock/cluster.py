@@ -31,7 +31,7 @@ from forestock.errors import ForestockError
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["LOCAL", "connect", "local_workers"]
+__all__ = ["LOCAL", "connect", "local_workers", "using"]
 
 #: The address prefix of a cluster started on this machine for the call.
 LOCAL = "local:"
@@ -88,8 +88,11 @@ def connect(address: str | None) -> Iterator[Client | None]:
         finally:
             client.close()
         return
+    # no dashboard; the scheduler's HTTP server (it starts one regardless) on a free port:
+    # on its default 8787, taken by another cluster on the machine, it warns and moves
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
+                           host="127.0.0.1", dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     try:
         client = Client(cluster)
         try:
@@ -98,3 +101,14 @@ def connect(address: str | None) -> Iterator[Client | None]:
             client.close()
     finally:
         cluster.close()
+
+
+@contextmanager
+def using(cluster: str | Client | None) -> Iterator[Client | None]:
+    """A client for the ``with`` block: of the cluster at an address (:func:`connect`), or
+    the client given (left open after the block), or None without a cluster."""
+    if cluster is None or isinstance(cluster, str):
+        with connect(cluster) as client:
+            yield client
+        return
+    yield cluster

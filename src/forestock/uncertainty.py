@@ -228,16 +228,28 @@ class DemandUncertainty:
         down at random in proportion to the fraction, so each cell keeps its expectation."""
         if not 0 <= k < n:
             raise ValueError(f"scenario must be in [0, {n}), got {k}")
+        return self._units(n, seed, slice(k, k + 1), chunk_skus)[:, 0]
+
+    def all_scenario_units(self, n: int, seed: int, chunk_skus: int = 4096) -> np.ndarray:
+        """Whole units ``[cell, scenario]`` of all ``n`` scenarios at once: column ``k`` is
+        :meth:`scenario_units` ``(k, n, seed)``, for the cost of one of them (each draws
+        every scenario of its SKUs to keep one)."""
+        if n < 1:
+            raise ValueError(f"scenarios must be at least 1, got {n}")
+        return self._units(n, seed, slice(0, n), chunk_skus)
+
+    def _units(self, n: int, seed: int, ks: slice, chunk_skus: int) -> np.ndarray:
+        """Scenarios ``ks`` of ``n`` in whole units ``[cell, len(ks)]``, SKU chunk by chunk."""
         seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
-        out = np.empty(self.mean.size, dtype=np.int64)
+        out = np.empty((self.mean.size, ks.stop - ks.start), dtype=np.int64)
         for lo in range(0, self.n_skus, chunk_skus):
             hi = min(lo + chunk_skus, self.n_skus)
             c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
             if c_hi == c_lo:
                 continue
-            d = self.scenarios(lo, hi, n, seed)[:, k]
+            d = self.scenarios(lo, hi, n, seed)[:, ks]
             sku_of = np.repeat(np.arange(lo, hi), np.diff(self.indptr[lo:hi + 1]))
             keys = _cell_keys(self.sku_key[sku_of], self.region_key[self.cell_region[c_lo:c_hi]])
-            r = uniforms(seed64, keys, k + 1, _ROUNDING)[:, k]
+            r = uniforms(seed64, keys, ks.stop, _ROUNDING)[:, ks]
             out[c_lo:c_hi] = np.floor(d + r).astype(np.int64)
         return out

@@ -54,6 +54,15 @@ def _error(message: str) -> int:
     return 2
 
 
+class _OnlyWarnings(logging.Filter):
+    """Drops Dask's records below warnings: its loggers are at INFO (a cluster's start and
+    close, a dozen lines) and reach the root's handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or \
+            not record.name.startswith(("distributed", "dask"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
@@ -62,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     ``warning:`` line each.
     """
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _OnlyWarnings) for f in handler.filters):
+            handler.addFilter(_OnlyWarnings())
     with warnings.catch_warnings():
         warnings.simplefilter("always", ForestockWarning)
         warnings.showwarning = _printer(warnings.showwarning)

@@ -60,6 +60,11 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random draw (>= 0); same "
                                                   "seed, same tables.")]
+ClusterOpt = Annotated[str | None, typer.Option(
+    "--cluster", metavar="ADDRESS",
+    help="Run on a Dask cluster: local:N (N worker processes on this machine, started for "
+         "the run) or a scheduler's address (tcp://HOST:8786). Same tables as without it; "
+         "needs forestock[cluster].")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", dir_okay=False,
     help="TOML file of the stage's parameters: the table named after the stage (plan for "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from forestock.callbacks import Callbacks
 from forestock.cli._common import (
+    ClusterOpt,
     ConfigOpt,
     JsonOpt,
     RichCallbacks,
@@ -31,10 +33,10 @@ from forestock.flow import CHECKPOINT, DEFAULT_EVENT, DemandSource
 from forestock.workspace import DEFAULT_WORKSPACE, Workspace
 
 if TYPE_CHECKING:
-    from forestock.flow import SimulateRun
-    from forestock.simulate import SimulateProblem
+    from forestock.flow import ScenariosRun, SimulateRun
+    from forestock.simulate import SimulateProblem, WhatIf
 
-__all__ = ["CHECKPOINT", "show_simulate", "simulate"]
+__all__ = ["CHECKPOINT", "show_scenarios", "show_simulate", "simulate"]
 
 
 class Pool(StrEnum):
@@ -96,6 +98,24 @@ def simulate(
     live: Annotated[bool, typer.Option(
         "--live", help="Publish the rehearsal's progress chunk by chunk to the workspace's "
                         "progress file, for `forestock serve`.")] = False,
+    cluster: ClusterOpt = None,
+    scenarios: Annotated[int | None, typer.Option(
+        min=1, help="Rehearse the day in K demand scenarios drawn from the forecast (the "
+                    "plan's model) instead of one, as planned and under the what-ifs; writes "
+                    "simulate_scenarios and their P10/P50/P90.")] = None,
+    close_warehouse: Annotated[list[str] | None, typer.Option(
+        metavar="ID", help="With --scenarios, a what-if: this warehouse ships nothing "
+                           "(repeat for several).")] = None,
+    slow_lanes: Annotated[float | None, typer.Option(
+        min=0.0, metavar="FACTOR",
+        help="With --scenarios, a what-if: every lane's hours times FACTOR.")] = None,
+    demand_up: Annotated[list[str] | None, typer.Option(
+        metavar="REGION=FACTOR", help="With --scenarios, a what-if: the region's demand "
+                                      "times FACTOR (repeat for several).")] = None,
+    what_if: Annotated[Path | None, typer.Option(
+        dir_okay=False, metavar="FILE.toml",
+        help="With --scenarios, what-ifs from a TOML file, one [[what_if]] table each (name, "
+             "close_warehouses, slow_lanes, demand_up).")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -109,10 +129,14 @@ def simulate(
     each day), unless --day names one. A long day writes checkpoints; after a crash,
     `--resume` finishes it with identical results. With `--live` its progress is published
     chunk by chunk for `forestock serve`. --config sets any of the rehearsal's parameters
-    (its simulate table).
+    (its simulate table). With --cluster the SKU shards run on a Dask cluster's workers.
+    With --scenarios K the day is rehearsed K times, in demand scenarios drawn from the
+    forecast, as planned and under each what-if (a warehouse closed, lanes slowed, demand
+    up in a region), one rehearsal a task (spread over --cluster); it prints and writes
+    their distribution.
     """
     from forestock.cli.serve import live_callbacks
-    from forestock.flow import planned_window, run_simulate
+    from forestock.flow import planned_window, run_scenarios, run_simulate
     from forestock.simulate import SimulateParams
 
     with user_errors():
@@ -121,6 +145,22 @@ def simulate(
                               factory_hours=factory_hours, chunk_orders=chunk_orders,
                               checkpoint_seconds=checkpoint_every)
         ws = Workspace(workspace)
+        changes = _what_ifs(what_if, close_warehouse or [], slow_lanes, demand_up or [])
+        if scenarios is not None:
+            for flag, given in (("--resume", resume), ("--live", live),
+                                ("--scenario", scenario is not None)):
+                if given:
+                    raise ForestockError(f"--scenarios rehearses many scenarios whole: "
+                                         f"{flag} is for one rehearsal")
+            with progress_bar(as_json) as progress:
+                many = run_scenarios(ws, params, scenarios=scenarios, what_ifs=changes,
+                                     day=parse_date(day, "--day"), event=event, seed=seed,
+                                     callbacks=RichCallbacks(progress), cluster=cluster)
+            show_scenarios(many, as_json)
+            return
+        if changes:
+            raise ForestockError("what-ifs are rehearsed over demand scenarios of the "
+                                 "forecast: add --scenarios K")
         if live and day is None and len(planned_window(ws)) > 1:
             raise ForestockError("--live follows one day: the plan is for several days, so "
                                  "name the day to follow with --day")
@@ -131,11 +171,60 @@ def simulate(
 
             run = run_simulate(ws, params, source=source, day=parse_date(day, "--day"),
                                event=event, seed=seed, scenario=scenario, callbacks=listen,
-                               resume=resume)
+                               resume=resume, cluster=cluster)
     if resume and not as_json:
         err.print(f"resumed at {dt.timedelta(seconds=run.facts['resumed_at_second'])} of the "
                   "day")
     show_simulate(run, as_json)
+
+
+#: How the scenarios' table names each measure, and whether it is a share.
+_MEASURE_LABELS = {"share_24h": ("share within 24 h", True),
+                   "share_48h": ("share within 48 h", True),
+                   "unfilled_share": ("share unfilled", True),
+                   "unfilled": ("units unfilled", False),
+                   "peak_backlog": ("peak backlog (parcels)", False)}
+
+
+def _what_ifs(path: Path | None, close: list[str], slow: float | None,
+              up: list[str]) -> list[WhatIf]:
+    """The what-ifs of a file, then the one of the flags (if they change anything)."""
+    from forestock.simulate import WhatIf, load_what_ifs
+
+    out = list(load_what_ifs(path)) if path is not None else []
+    pairs = []
+    for item in up:
+        region, sep, factor = item.partition("=")
+        try:
+            pairs.append((region.strip(), float(factor)))
+        except ValueError:
+            sep = ""
+        if not sep or not region.strip():
+            raise ForestockError(f"--demand-up {item!r}: expected REGION=FACTOR, e.g. "
+                                 "R440100=1.2")
+    flags = WhatIf(close_warehouses=tuple(close), slow_lanes=1.0 if slow is None else slow,
+                   demand_up=tuple(pairs))
+    return [*out, flags] if flags.changes else out
+
+
+def show_scenarios(run: ScenariosRun, as_json: bool = False) -> None:
+    """Print the scenarios' distribution per what-if (or the run's facts as JSON)."""
+    f = run.facts
+    if as_json:
+        emit_json(f)
+        return
+    summary = run.result.summary
+    t = Table(title=Text(f"{f['scenarios']} demand scenarios of {f['day']}: "
+                         f"{f['rehearsals']} rehearsals, {f['orders']:,} orders in "
+                         f"{f['seconds']:.1f} s on {f['workers']} worker(s)"),
+              title_justify="left")
+    for col in ("what-if", "measure", "P10", "P50", "P90"):
+        t.add_column(col, justify="left" if col in ("what-if", "measure") else "right")
+    for r in summary.itertuples(index=False):
+        label, share = _MEASURE_LABELS.get(str(r.measure), (str(r.measure), False))
+        cells = [f"{v:.1%}" if share else f"{v:,.0f}" for v in (r.p10, r.p50, r.p90)]
+        t.add_row(Text(str(r.what_if)), label, *cells)
+    out.print(t)
 
 
 def show_simulate(run: SimulateRun, as_json: bool = False) -> None:

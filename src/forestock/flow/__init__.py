@@ -30,6 +30,7 @@ from forestock.flow._forecast import (
 )
 from forestock.flow._plan import DEFAULT_QUANTILE, PlanRun, run_plan
 from forestock.flow._run import StageRun
+from forestock.flow._scenarios import ScenariosRun, run_scenarios
 from forestock.flow._simulate import (
     CHECKPOINT,
     DemandSource,
@@ -52,6 +53,7 @@ __all__ = [
     "InsightsRun",
     "PlanRun",
     "ReportRun",
+    "ScenariosRun",
     "SimulateRun",
     "StageRun",
     "Store",
@@ -65,6 +67,7 @@ __all__ = [
     "run_insights",
     "run_plan",
     "run_report",
+    "run_scenarios",
     "run_simulate",
     "run_world",
     "window_demand",

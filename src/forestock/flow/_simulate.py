@@ -21,6 +21,8 @@ from forestock.flow._store import Store
 from forestock.workspace import Workspace
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from forestock.simulate import SimulateParams, SimulateProblem, SimulateResult
 
 __all__ = ["CHECKPOINT", "DemandSource", "SimulateRun", "planned_window", "rehearsal_demand",
@@ -164,6 +166,7 @@ def run_simulate(
     callbacks: Callbacks | Callable[[SimulateProblem], Callbacks] | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    cluster: str | Client | None = None,
 ) -> SimulateRun:
     """Rehearse the event order by order and check its outcomes: its day, or every day of
     a multi-day event.
@@ -197,8 +200,14 @@ def run_simulate(
         File for checkpoints of a long run; default, in a workspace, its
         :data:`CHECKPOINT` file; none in memory.
     resume
-        Finish an interrupted run (same options) from its checkpoint.
+        Finish an interrupted run (same options) from its checkpoint (written by a run on
+        a cluster or on this machine: either resumes it).
+    cluster
+        A Dask cluster to run the SKU shards on: ``local:N``, a scheduler's address, or
+        a :class:`distributed.Client` (see :mod:`forestock.cluster`); the same tables
+        as without one, bit for bit.
     """
+    from forestock.cluster import using
     from forestock.simulate import (
         SimulateParams,
         SimulateProblem,
@@ -223,8 +232,10 @@ def run_simulate(
         if scenario is not None:
             raise ForestockError("--scenario rehearses one of the plan's scenarios of one "
                                  "day: name the day (--day)")
-        return _run_window(store, params, days, source, seed, callbacks)
-    with store.stage("simulate", reads=[*_INPUTS, source.value]):  # outcomes and notes
+        with using(cluster) as client:
+            return _run_window(store, params, days, source, seed, callbacks, client)
+    with using(cluster) as client, \
+            store.stage("simulate", reads=[*_INPUTS, source.value]):  # outcomes and notes
         the_day, demand = rehearsal_demand(store, source, day, event, seed, scenario)
         problem = SimulateProblem.from_tables(
             the_day, demand, store.read("plan"), store.read("warehouses"), store.read("lanes"),
@@ -232,7 +243,8 @@ def run_simulate(
         cb = callbacks(problem) if callable(callbacks) else callbacks
         t0 = time.perf_counter()
         with CompileClock() as clock:
-            result = simulate(problem, params, seed, cb, checkpoint=checkpoint, resume=resume)
+            result = simulate(problem, params, seed, cb, checkpoint=checkpoint, resume=resume,
+                              cluster=client)
         elapsed = time.perf_counter() - t0
         check_outcomes(result, problem)
         store.write_many(result.tables)
@@ -248,8 +260,8 @@ def run_simulate(
 
 def _run_window(store: Store, params: SimulateParams, days: list[dt.date],
                 source: DemandSource, seed: int,
-                callbacks: Callbacks | Callable[[SimulateProblem], Callbacks] | None
-                ) -> SimulateRun:
+                callbacks: Callbacks | Callable[[SimulateProblem], Callbacks] | None,
+                client: Client | None = None) -> SimulateRun:
     """Rehearse every day of ``days`` (see :func:`run_simulate`)."""
     from forestock.simulate import RehearsalWindow, check_window, simulate_window
 
@@ -265,7 +277,7 @@ def _run_window(store: Store, params: SimulateParams, days: list[dt.date],
         cb = callbacks(problem) if callable(callbacks) else callbacks
         t0 = time.perf_counter()
         with CompileClock() as clock:
-            result = simulate_window(window, params, seed, cb)
+            result = simulate_window(window, params, seed, cb, cluster=client)
         elapsed = time.perf_counter() - t0
         check_window(result, window)
         store.write_many(result.tables)
@@ -306,6 +318,7 @@ def _facts(result: SimulateResult, elapsed: float, compiling: float, source: str
         "backlog_hours": int(result.figures["backlog_hours"]),
         "scale": result.figures["scale"], "workers": int(result.figures["workers"]),
         "resumed_at_second": int(result.figures["resumed_at_second"]),
+        "bytes_moved": int(result.figures["bytes_moved"]),
         "seconds": round(elapsed, 2), "compile_seconds": round(compiling, 2),
         "orders_per_second_simulated": result.orders / running,
     }

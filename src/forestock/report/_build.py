@@ -21,6 +21,8 @@ from forestock.report._data import SECTION_TABLES, ReportData
 from forestock.report._data import report_data as _collect
 from forestock.report._headline import BN, HUNDRED_M
 from forestock.report._html import Figures, esc, page, write_atomic
+from forestock.report._scenarios import ANCHOR as SCENARIOS
+from forestock.report._scenarios import scenarios_section
 from forestock.report._source import Frames, Source, open_source
 
 if TYPE_CHECKING:
@@ -110,6 +112,8 @@ def render_report(data: ReportData) -> str:
         part("brands", sec.brands(brands, fig, scale) if brands is not None else None),
         part("warehouses", sec.warehouses(wh, fig) if wh is not None else None),
         part("forecast", sec.forecast_plan(flow, fig, data.day) if flow is not None else None),
+        "" if data.scenarios is None else mark_stale(
+            scenarios_section(data.scenarios, fig), SECTION_TABLES[SCENARIOS], data.stale),
         mark_stale(insights_section(Frames(data.insights), fig), INSIGHT_TABLES,
                    data.stale),
         sec.notes(data.tables, data.seed, data.seeds),

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from forestock.report import _scenarios
 from forestock.report._headline import Headline, clear_hour, headline_of, per_second
+from forestock.report._scenarios import ScenarioData, scenario_data
 from forestock.report._source import Source, open_source
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ SECTION_TABLES: dict[str, tuple[str, ...]] = {
     "brands": ("outcomes_brand", "brands"),
     "warehouses": ("warehouses", "plan", "outcomes_warehouse", "regions"),
     "forecast": ("forecast", "plan", "truth", "warehouses"),
+    _scenarios.ANCHOR: _scenarios.TABLES,
 }
 
 #: Stages whose seed is the run's, the rehearsal's first (see :func:`seed_of`).
@@ -129,6 +132,9 @@ class ReportData:
     insights
         The ``insight_*`` tables present, and ``regions`` and ``brands``
         (the names the insights show).
+    scenarios
+        The rehearsals in many demand scenarios (``simulate --scenarios``), when
+        their tables are there.
     """
 
     workspace: Path | None
@@ -145,6 +151,7 @@ class ReportData:
     warehouses: WarehouseData | None = None
     flow: FlowData | None = None
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scenarios: ScenarioData | None = None
 
 
 # ---------------------------------------------------------------------------- context
@@ -369,4 +376,5 @@ def report_data(src: Source, *, seed: int | None = None) -> ReportData:
         warehouses=warehouse_use(src) if has("warehouses") else None,
         flow=forecast_and_plan(src) if has("forecast") else None,
         insights=insights,
+        scenarios=scenario_data(src),
     )

@@ -25,11 +25,11 @@ from forestock.workspace import Workspace
 if TYPE_CHECKING:
     from forestock.insights import InsightsResult
     from forestock.plan import PlanResult
-    from forestock.simulate import SimulateResult
+    from forestock.simulate import ScenariosResult, SimulateResult
     from forestock.world import WorldResult
 
     Part: TypeAlias = (Mapping[str, pd.DataFrame] | SimulateResult | PlanResult | InsightsResult
-                       | WorldResult)
+                       | WorldResult | ScenariosResult)
     ReportInput: TypeAlias = Workspace | Part | Sequence[Part]
 
 __all__ = ["Frames", "MemorySource", "Source", "TableReader", "WorkspaceSource", "open_source"]
@@ -247,19 +247,20 @@ def _gather(part: object, tables: dict[str, pd.DataFrame],
     """Add the tables and the stage's notes of one in-memory ``part``."""
     from forestock.insights import InsightsResult
     from forestock.plan import PlanResult
-    from forestock.simulate import SimulateResult
+    from forestock.simulate import ScenariosResult, SimulateResult
     from forestock.world import WorldResult
 
     if isinstance(part, Mapping):
         tables.update(part)
         return
     stages: dict[type, str] = {WorldResult: "world", PlanResult: "plan",
-                               SimulateResult: "simulate", InsightsResult: "insights"}
+                               SimulateResult: "simulate", InsightsResult: "insights",
+                               ScenariosResult: "scenarios"}
     stage = stages.get(type(part))
     if stage is None:
         raise TypeError(f"cannot report on a {type(part).__name__}: give a Workspace, tables by "
-                        "name, stage results (world, plan, simulate, insights) or a list of "
-                        "these")
+                        "name, stage results (world, plan, simulate, scenarios, insights) or "
+                        "a list of these")
     found = getattr(part, "tables", None)
     if isinstance(found, Mapping):
         tables.update(found)

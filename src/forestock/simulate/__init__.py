@@ -29,7 +29,8 @@ The rules, which the SimPy model in the tests implements independently:
 
 Orders are generated and consumed in time chunks, so memory stays flat
 whatever their number; the work is split by SKU shard over ``workers``
-(threads, or processes) and reduced per warehouse and second, with
+(threads, or processes, or actors on the workers of a Dask cluster:
+``simulate(..., cluster=client)``) and reduced per warehouse and second, with
 identical results for any number of workers. Every random draw is keyed by
 (seed, SKU and region, order index): one 64-bit hash per order gives its
 time, size and transit noise. Long runs write checkpoints and resume after a
@@ -40,6 +41,11 @@ An event of several days is rehearsed day by day (:func:`simulate_window`, in
 parcels still waiting at midnight (``SimulateProblem.backlog``), with the plan's
 replenishment waves settled before its orders; :func:`check_window` checks the
 window's outcomes.
+
+Many rehearsals at once (:func:`rehearse_scenarios`, in ``_scenarios``): the
+day in K demand scenarios of the forecast, as planned and under what-ifs
+(:class:`WhatIf`: warehouses closed, lanes slowed, demand up in a region), one
+task each, in turn or over a cluster's workers, summarised as P10/P50/P90.
 
 The rooms: ``_params``, ``_problem`` and ``_result`` (what goes in and comes
 out), ``_run`` (:func:`simulate`: the problem cut into SKU shards);
@@ -59,6 +65,16 @@ from forestock.simulate._problem import SimulateProblem
 from forestock.simulate._result import OUTCOME_TABLES, SimulateResult
 from forestock.simulate._routing import ROUTING_POLICIES, RoutingPolicy
 from forestock.simulate._run import simulate
+from forestock.simulate._scenarios import (
+    AS_PLANNED,
+    MEASURES,
+    SCENARIO_TABLES,
+    ScenarioProblem,
+    ScenariosResult,
+    WhatIf,
+    load_what_ifs,
+    rehearse_scenarios,
+)
 from forestock.simulate._window import (
     DAY_COLUMNS,
     RehearsalWindow,
@@ -70,10 +86,13 @@ from forestock.simulate._window import (
 )
 
 __all__ = [
+    "AS_PLANNED",
     "DAY_COLUMNS",
+    "MEASURES",
     "OUTCOME_TABLES",
     "REGION_COLS",
     "ROUTING_POLICIES",
+    "SCENARIO_TABLES",
     "SKU_COLS",
     "ChunkView",
     "DayStart",
@@ -81,15 +100,20 @@ __all__ = [
     "OutcomeError",
     "RehearsalWindow",
     "RoutingPolicy",
+    "ScenarioProblem",
+    "ScenariosResult",
     "SimulateParams",
     "SimulateProblem",
     "SimulateResult",
+    "WhatIf",
     "WindowResult",
     "check_outcomes",
     "check_window",
     "day_outcomes",
     "day_seed",
     "demand_from_forecast",
+    "load_what_ifs",
+    "rehearse_scenarios",
     "simulate",
     "simulate_window",
 ]

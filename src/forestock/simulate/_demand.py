@@ -11,7 +11,32 @@ from forestock.errors import ForestockError, TableError
 from forestock.tables import IdIndex
 from forestock.uncertainty import DemandUncertainty, quantile_columns
 
-__all__ = ["demand_from_forecast", "orders_in_day"]
+__all__ = ["day_model", "demand_from_forecast", "orders_in_day"]
+
+
+def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = None
+              ) -> tuple[DemandUncertainty, np.ndarray, np.ndarray]:
+    """The plan's demand model of ``day``'s forecast rows, with its cells' SKU and region ids
+    (SKUs and regions coded in the order of their sorted ids, so the draws do not depend on
+    the table's order).
+
+    Raises
+    ------
+    ForestockError
+        When the forecast has no rows for ``day`` or no quantile columns.
+    """
+    if len(quantile_columns(forecast.columns)) < 2:
+        raise ForestockError("the forecast needs at least two quantile columns (q10, q90...) "
+                             "to draw scenarios from")
+    rows = forecast[pd.to_datetime(forecast["date"]).dt.date == day]
+    if rows.empty:
+        raise ForestockError(f"the forecast has no rows for {day}")
+    skus = IdIndex(np.sort(pd.unique(rows["sku_id"].astype(str))))
+    regions = IdIndex(np.sort(pd.unique(rows["region_id"].astype(str))))
+    model = DemandUncertainty.from_forecast(rows, skus, regions, correlation)
+    return (model, skus.ids[model.cell_sku].astype(str),
+            regions.ids[model.cell_region].astype(str))
+
 
 def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
                          scenario: int = 0, scenarios: int = 1,
@@ -49,19 +74,9 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
     ForestockError
         When the forecast has no rows for ``day`` or no quantile columns.
     """
-    if len(quantile_columns(forecast.columns)) < 2:
-        raise ForestockError("the forecast needs at least two quantile columns (q10, q90...) "
-                             "to draw scenarios from")
-    rows = forecast[pd.to_datetime(forecast["date"]).dt.date == day]
-    if rows.empty:
-        raise ForestockError(f"the forecast has no rows for {day}")
-    skus = IdIndex(np.sort(pd.unique(rows["sku_id"].astype(str))))
-    regions = IdIndex(np.sort(pd.unique(rows["region_id"].astype(str))))
-    model = DemandUncertainty.from_forecast(rows, skus, regions, correlation)
+    model, sku_ids, region_ids = day_model(forecast, day, correlation)
     units = model.scenario_units(scenario, scenarios, seed)
-    out = pd.DataFrame({"sku_id": skus.ids[model.cell_sku].astype(str),
-                        "region_id": regions.ids[model.cell_region].astype(str),
-                        "units": units})
+    out = pd.DataFrame({"sku_id": sku_ids, "region_id": region_ids, "units": units})
     return out[out["units"] > 0].reset_index(drop=True)
 
 

@@ -16,11 +16,12 @@ each time chunk ``[s0, s1)`` of whole seconds within one hour, every shard
 
 Shards run in the coordinator's thread (one worker), in threads of its
 process (the kernels release the GIL and share the inputs without copies),
-or in worker processes, each holding its shard's state (see ``_pools``).
+in worker processes, or as actors on the workers of a Dask cluster, each
+holding its shard's state (see ``_pools``).
 Whatever the pool, one loop over the chunks (:func:`_run_chunks`) drives
 each shard from a thread of the coordinator's process (a shard in a worker
-process through its proxy): the shards count into one array, and wait for
-each other only where a chunk's counts must all be in. Threads route a
+process or on a cluster through its proxy): the shards count into one array,
+and wait for each other only where a chunk's counts must all be in. Threads route a
 chunk ahead of settling the last one; their shards' cells are started
 (order counts, first orders) by all the threads together, in blocks, from
 before the shards are built (see ``_shard.StartPass``).
@@ -82,6 +83,7 @@ class Outcome:
     backlog_h: np.ndarray
     orders: int
     resumed_at: int
+    bytes_moved: int = 0  # to and from shards held elsewhere (a cluster's workers)
 
 
 @dataclass
@@ -303,6 +305,7 @@ def run_day(make_pool: Callable[[], Pool], run: Run, cb: Callbacks) -> Outcome:
         states = pool.serial(Shard.state, [()] * n_shards)
         unplaced = any((st["left"] != 0).any() for st in states)
         state = merge_states(states, last=True, flow_hours=int(busy.max(initial=-1)) + 1)
+        moved = pool.bytes_moved
         cb.on_end("simulate")
     except BaseException:
         pool.close(failed=True)
@@ -310,4 +313,4 @@ def run_day(make_pool: Callable[[], Pool], run: Run, cb: Callbacks) -> Outcome:
     pool.close()
     if unplaced:
         raise RuntimeError("the order generator did not place every unit of the day")
-    return Outcome(state, queues.shipped_h, queues.backlog_h, done, resumed_at)
+    return Outcome(state, queues.shipped_h, queues.backlog_h, done, resumed_at, moved)

@@ -37,8 +37,9 @@ class SimulateResult:
     """The rehearsed day: outcome tables, headline figures, stock left, seed.
 
     ``figures`` adds ``share_72h``, ``factory_units``, ``backlog_hours``,
-    ``scale``, ``workers``, ``seconds`` (wall time) and ``orders_per_second``
-    (simulated per wall-clock second). ``sample`` holds one row per sampled
+    ``scale``, ``workers``, ``seconds`` (wall time), ``orders_per_second``
+    (simulated per wall-clock second) and ``bytes_moved`` (to and from the
+    shards on a cluster's workers; 0 in this machine's memory). ``sample`` holds one row per sampled
     order (``sample_share``): sku_id, region_id, order (index within its SKU
     and region), time (seconds after midnight), units, warehouse_id (None:
     unfilled, ``"factory"``), ship_hour (-1: none), hours_to_door (NaN:
@@ -175,6 +176,7 @@ def build_result(p: SimulateProblem, params: SimulateParams, seed: int, o: Outco
             "seconds": elapsed,
             "orders_per_second": o.orders / max(elapsed, 1e-9),
             "resumed_at_second": float(o.resumed_at),
+            "bytes_moved": float(o.bytes_moved),
         },
         sample=_sample(p, st) if params.sample_share > 0 else None,
     )

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from forestock.simulate._problem import SimulateProblem
 from forestock.simulate._profile import SECONDS, intraday_cdf
 from forestock.simulate._result import SimulateResult, build_result
 from forestock.simulate._routing import ROUTING_POLICIES
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["simulate"]
 
@@ -110,6 +113,7 @@ def simulate(
     *,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    cluster: Client | None = None,
 ) -> SimulateResult:
     """Rehearse the day of ``problem``; same seed, same tables, bit for bit.
 
@@ -128,6 +132,13 @@ def simulate(
         File to write checkpoints to while running (removed at the end).
     resume
         Continue from ``checkpoint`` if it exists (same problem, rules, seed).
+    cluster
+        A client of a Dask cluster (see :func:`forestock.cluster.connect`): the SKU
+        shards are held by actors on its workers, at least one shard a worker
+        (``params.workers`` if more), ``params.pool`` unused. The coordinator (this
+        process) rolls the warehouses' queues forward chunk by chunk from the shards'
+        counts; the tables are those of one machine, bit for bit, and checkpoints
+        resume on either.
 
     Raises
     ------
@@ -148,8 +159,11 @@ def simulate(
     cdf, inv_width, lut = _day_shape(params.network.surge, params.network.surge_seconds)
     sizes = np.asarray(params.network.size_probs, dtype=np.float64)
     shape = A.DayShape(K.size_thresholds(sizes), cdf, inv_width, lut)
+    n_shards = params.workers if cluster is None else \
+        max(params.workers, len(_pools.cluster_workers(cluster)))
     early = _EarlyStart(cells, seed, shape, params.workers) \
-        if params.workers > 1 and params.pool == "threads" and "indptr" not in cells else None
+        if cluster is None and params.workers > 1 and params.pool == "threads" \
+        and "indptr" not in cells else None
     try:
         stock = scaled(p.stock, params.scale)
         capacity = scaled(p.capacity, params.scale)
@@ -157,7 +171,7 @@ def simulate(
         price_cents = np.rint(p.price * 100).astype(np.int64)
         expected = _expected_cdf(cells, cdf)
         skus = _shard_bounds(cells["sku"], _cell_work(cells, params, expected), len(p.skus),
-                             params.workers)
+                             n_shards)
         cell_ranges = [(int(np.searchsorted(cells["sku"], a)),
                         int(np.searchsorted(cells["sku"], b))) for a, b in skus]
         datas = [_shard.ShardData(
@@ -185,7 +199,8 @@ def simulate(
                     backlog=None if p.backlog is None else scaled(p.backlog, params.scale))
         log.info("rehearsing %s: %d cells in %d shard(s), scale %g", p.day, cells["keys"].size,
                  len(datas), params.scale)
-        outcome = E.run_day(functools.partial(_make_pool, datas, params, early), run, cb)
+        outcome = E.run_day(functools.partial(_make_pool, datas, params, early, cluster), run,
+                            cb)
         if early is not None:
             early.release()
         if ckpt is not None:
@@ -229,8 +244,10 @@ class _EarlyStart:
 
 
 def _make_pool(datas: list[_shard.ShardData], params: SimulateParams,
-               early: _EarlyStart | None) -> _pools.Pool:
+               early: _EarlyStart | None, cluster: Client | None) -> _pools.Pool:
     """The pool the shards of ``datas`` run on."""
+    if cluster is not None:
+        return _pools.DaskPool(datas, cluster)
     if early is not None:
         # the shards built while the pool's threads start cells (they read none of it)
         pool: _pools.Pool = _pools.ThreadPool(datas, early.executor) if len(datas) > 1 \

@@ -7,6 +7,7 @@ import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -277,6 +278,14 @@ class Shard:
             })
         self.ms[slot] = 0
         b.r_count[0] = 0
+
+    def settle_route(self, settle: tuple[Any, ...], s0: int, s1: int,
+                     out: np.ndarray | None = None, totals: np.ndarray | None = None,
+                     slot: int = 0) -> tuple[int, np.ndarray]:
+        """:meth:`settle` with the arguments ``settle``, then :meth:`emit_route`: one message
+        to a shard held elsewhere (see ``_pools.ShardProxy``)."""
+        self.settle(*settle)
+        return self.emit_route(s0, s1, out, totals, slot)
 
     def scratch(self) -> list[np.ndarray]:
         """The shard's order buffers: once it is done, the next run's (see

@@ -43,6 +43,8 @@ from forestock.simulate._result import SimulateResult
 from forestock.tables import IdIndex
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from forestock.simulate import SimulateParams, SimulateProblem
 
 __all__ = ["DAY_COLUMNS", "RehearsalWindow", "WindowResult", "check_window", "day_outcomes",
@@ -327,14 +329,16 @@ def _share(want: np.ndarray, group: np.ndarray, asked: np.ndarray,
 
 
 def simulate_window(window: RehearsalWindow, params: SimulateParams | None = None,
-                    seed: int = 0, callbacks: Callbacks | None = None) -> WindowResult:
+                    seed: int = 0, callbacks: Callbacks | None = None, *,
+                    cluster: Client | None = None) -> WindowResult:
     """Rehearse every day of ``window`` (see the module's rules).
 
     ``params`` are the one-day rehearsal's (:class:`SimulateParams`): ``scale``
     multiplies every day's demand, the stock, the waves, storage and capacity alike;
     a one-day window without waves is :func:`simulate` of that day. Each day's
     outcomes are checked (:func:`check_outcomes`) as it ends. Days are not
-    checkpointed.
+    checkpointed. With a Dask ``cluster``, each day's shards run on its workers
+    (see :func:`simulate`), with the same tables.
 
     Raises
     ------
@@ -371,7 +375,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
                                  "rehearsed as given (use scale 1)")
         day_p = p.replace(stock=stock.on_hand.copy(), capacity=capacity, cell_units=units,
                           backlog=backlog)
-        r = simulate(day_p, day_q, day_seed(seed, d), cb)
+        r = simulate(day_p, day_q, day_seed(seed, d), cb, cluster=cluster)
         check_outcomes(r, day_p)
         stock.on_hand = r.stock_left.astype(np.int64).copy()
         wh = r.tables["outcomes_warehouse"]
@@ -382,6 +386,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
             "_peak": r.peak_orders_per_second, "_peak_second": r.peak_second,
             "_factory": int(r.figures["factory_units"]),
             "_hours": int(r.figures["backlog_hours"]), "_workers": int(r.figures["workers"]),
+            "_moved": int(r.figures["bytes_moved"]),
         })
         cb.on_step("window", 1)
     cb.on_end("window")
@@ -416,7 +421,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
             "placed": float(placed.sum()), "inbound": float(total["inbound"]),
             "transfers": float(total["transfers"]), "stock_left": float(stock.on_hand.sum()),
             "in_transit": float(stock.moving()),
-            "max_stock_share": fullest,
+            "max_stock_share": fullest, "bytes_moved": float(days["_moved"].sum()),
         })
     log.info("rehearsed %s to %s: %d units, %.1f%% within 24 h, %d placed and %d received "
              "by inbound waves, %d left, %.1f s", result.day, result.last_day, n,

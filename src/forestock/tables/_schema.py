@@ -465,6 +465,42 @@ SPECS: dict[str, TableSpec] = {
             key=("wave", "kind", "sku_id", "warehouse_id"),
             doc="Each replenishment wave of the plan as the rehearsal shipped it.",
         ),
+        TableSpec(
+            "simulate_scenarios",
+            (
+                _c("what_if", "str", "the plan as it is ('as planned') or a what-if's name"),
+                _c("scenario", "int", "the forecast's demand scenario, 0 to K - 1", low=0),
+                _c("orders", "int", low=0.0),
+                _c("units", "int", "units ordered", low=0.0),
+                _c("delivered_24h", "int", "units delivered within 24 h of the order", low=0.0),
+                _c("delivered_48h", "int", "within 48 h (includes 24 h)", low=0.0),
+                _c("unfilled", "int", "units no warehouse could serve", low=0.0),
+                _c("share_24h", "float", "delivered_24h / units", low=0.0, high=1.0),
+                _c("share_48h", "float", "delivered_48h / units", low=0.0, high=1.0),
+                _c("unfilled_share", "float", "unfilled / units", low=0.0, high=1.0),
+                _c("peak_backlog", "int", "the most parcels waiting in all warehouses at the "
+                                          "end of an hour", low=0.0),
+                _c("backlog_hours", "int", "hours until every backlog cleared", low=0.0),
+            ),
+            key=("what_if", "scenario"),
+            doc="One rehearsal per demand scenario of the forecast and what-if "
+                "(simulate --scenarios).",
+        ),
+        TableSpec(
+            "simulate_scenarios_summary",
+            (
+                _c("what_if", "str"),
+                _c("measure", "str", "a column of simulate_scenarios",
+                   choices=("share_24h", "share_48h", "unfilled_share", "unfilled",
+                            "peak_backlog")),
+                _c("p10", "float", "10th percentile over the scenarios"),
+                _c("p50", "float", "median over the scenarios"),
+                _c("p90", "float", "90th percentile over the scenarios"),
+                _c("mean", "float"),
+            ),
+            key=("what_if", "measure"),
+            doc="The distribution of each measure over the scenarios, per what-if.",
+        ),
         *INSIGHT_SPECS,
     )
 }
