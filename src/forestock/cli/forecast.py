@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from forestock.cli._common import (
+    ClusterOpt,
     ConfigOpt,
     JsonOpt,
     RichCallbacks,
@@ -63,6 +64,7 @@ def forecast(
     seed: SeedOpt = 0,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Forecast units per SKU, region and date of an event window, with quantiles.
 
@@ -70,7 +72,8 @@ def forecast(
     forecast_total table: quantiles of the window's total per SKU and region and per SKU
     over every region. Without --event or --start/--end, forecasts the next 11.11 after
     the history ends. --config sets the engines' parameters (its forecast table: rounds,
-    learning_rate, quantiles...).
+    learning_rate, quantiles...). A history too large for memory is forecast in SKU blocks;
+    --cluster spreads the blocks over a Dask cluster's workers.
     """
     from forestock.flow import forecast_window, run_forecast
     from forestock.forecast import ForecastParams
@@ -84,7 +87,7 @@ def forecast(
                   highlight=False)
         with progress_bar(as_json) as progress:
             run = run_forecast(ws, params, window=window, method=method, seed=seed,
-                               callbacks=RichCallbacks(progress))
+                               callbacks=RichCallbacks(progress), cluster=cluster)
     show_forecast(run, as_json)
 
 

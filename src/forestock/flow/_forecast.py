@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +25,8 @@ DEFAULT_EVENT = "11.11"
 
 DEFAULT_METHOD = "forestock"
 """The forecasting method unless another is named (see ``forestock.forecast.METHODS``)."""
+
+log = logging.getLogger("forestock.forecast")
 
 _INPUTS = ("history", "calendar", "skus", "regions", "prices")
 _QUANTILES = ["mean", "q10", "q50", "q90"]
@@ -61,13 +64,15 @@ def forecast_window(store: Store, event: str | None = None, start: dt.date | Non
 
 def run_forecast(store: Store, params: ForecastParams | None = None, *,
                  window: Window | None = None, method: str = DEFAULT_METHOD, seed: int = 0,
-                 callbacks: Callbacks | None = None) -> ForecastRun:
+                 callbacks: Callbacks | None = None, cluster: str | None = None
+                 ) -> ForecastRun:
     """Forecast every SKU and region over ``window`` and the window's totals.
 
     Reads history and calendar (and skus, regions, prices where present); writes
     ``forecast`` and ``forecast_total``. A folder's history too large for memory (its
     dense SKU x region x day panel beyond ``forestock.forecast.BLOCK_CELLS`` cells) is
-    forecast in SKU blocks streamed to the folder, with forestock's method.
+    forecast in SKU blocks streamed to the folder, with forestock's method; with a
+    ``cluster``, the blocks are its workers' tasks (the same tables, bit for bit).
 
     Parameters
     ----------
@@ -83,6 +88,10 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
         Seed of every random draw.
     callbacks
         Progress of the fits (and of the blocks).
+    cluster
+        A Dask cluster for the blocks (see :func:`forestock.cluster.connect`: ``local:N``
+        or a scheduler's address; its workers must see the workspace's folder). A history
+        that fits in memory is forecast in this process, cluster or not.
     """
     from forestock.forecast import forecast_with_totals
 
@@ -96,8 +105,11 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
                   and _needs_blocks(store, span, window.end))
         if isinstance(store, Workspace) and blocks:
             daily, national, rows, corr = _forecast_blocks(store, window, params, seed,
-                                                           callbacks)
+                                                           callbacks, cluster)
         else:
+            if cluster is not None:
+                log.info("the history fits in memory: forecast in this process, not on %s",
+                         cluster)
             data = {t: store.read(t, categorical=t == "history") if store.has(t) else None
                     for t in _INPUTS}
             result = forecast_with_totals(data["history"], data["calendar"], window,
@@ -109,6 +121,7 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
             daily, national = _daily(result.table), _national(result.totals)
         facts = {"event": window.event, "start": window.start, "end": window.end,
                  "method": method, "seed": seed, "rows": rows,
+                 "cluster": cluster if blocks else None,
                  "units_mean": float(daily["mean"].sum()),
                  "units_q10": float(daily["q10"].sum()),
                  "units_q90": float(daily["q90"].sum()),
@@ -140,10 +153,12 @@ def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> b
 
 
 def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | None, seed: int,
-                     callbacks: Callbacks | None
+                     callbacks: Callbacks | None, cluster: str | None
                      ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation]:
     """Forecast a large history block by block, streaming the forecast and its window totals
-    to the workspace (the correlation measured on the first block)."""
+    to the workspace (the correlation measured on the first block); with a cluster, the
+    blocks cut into the workspace's folder, which its workers read."""
+    from forestock.cluster import connect
     from forestock.forecast import TotalCorrelation, forecast_blocks
     from forestock.tables import to_arrow, validate
 
@@ -163,9 +178,11 @@ def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | Non
             total_writer.write_table(to_arrow(typed, "forecast_total"))
             national.append(_national(table))
 
-        report = forecast_blocks(ws.path("history"), ws.read("calendar"), window, skus, regions,
-                                 params, prices=prices, seed=seed, sink=sink, totals=totals,
-                                 callbacks=callbacks)
+        with connect(cluster) as client:
+            report = forecast_blocks(ws.path("history"), ws.read("calendar"), window, skus,
+                                     regions, params, prices=prices, seed=seed, sink=sink,
+                                     totals=totals, callbacks=callbacks, client=client,
+                                     scratch=ws.root if client is not None else None)
     total = pd.concat(daily).groupby("date", as_index=False).sum()
     corr = report.correlation or TotalCorrelation(0.0, 0.0)
     return total, pd.concat(national, axis=1).sum(axis=1), report.rows, corr

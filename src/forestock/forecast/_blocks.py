@@ -15,6 +15,13 @@ response and the combination's weight (:class:`~forestock.forecast.Combined`:
 the global model and level x lift measured on the event's last occurrence) are
 measured on the first block's SKUs and used for all blocks; level x lift is
 fitted block by block (its market lift is that of the block's SKUs, a sample).
+
+On a Dask cluster the blocks are its tasks over the Parquet partitions, cut
+into a folder the workers see: one worker learns from the first block and
+forecasts it, the others take the learnt model (and the market's measurements)
+from it and forecast the other blocks, and the tables come back in block
+order. Every block is forecast by the same functions from the same inputs as
+in one process, so the tables are the same, bit for bit.
 """
 
 from __future__ import annotations
@@ -25,21 +32,25 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from forestock.callbacks import Callbacks
+from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
 from forestock.forecast._combine import Combined
 from forestock.forecast._features import Market
-from forestock.forecast._model import GlobalModel
+from forestock.forecast._model import GlobalModel, _View
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
 from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import TotalCorrelation, panel_correlation, window_totals
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["BLOCK_CELLS", "BlockReport", "forecast_blocks"]
 
@@ -81,6 +92,8 @@ def forecast_blocks(
     callbacks: Callbacks | None = None,
     block_series: int = 100_000,
     memory_limit: str = "4GB",
+    client: Client | None = None,
+    scratch: str | Path | None = None,
 ) -> BlockReport:
     """Forecast every SKU x region of ``skus`` x ``regions`` from the Parquet ``history``.
 
@@ -90,6 +103,15 @@ def forecast_blocks(
     correlation measured on the first block's history). ``block_series`` bounds
     the series in a block, and so the memory; ``memory_limit`` bounds DuckDB's
     while it cuts the blocks.
+
+    With a Dask ``client`` the blocks are the cluster's tasks: the blocks are cut
+    into ``scratch`` (a folder every worker reads: shared storage; default the
+    history's folder), one worker learns from the first block, the model is
+    shipped to the workers, each of which reads its blocks' Parquet files, builds
+    their features and forecasts them; the tables come back to ``sink`` and
+    ``totals`` in block order, so the caller writes the same tables, bit for bit,
+    as without a client. Without one, ``scratch`` defaults to the system's
+    temporary folder.
     """
     path = Path(history)
     if not path.exists():
@@ -104,7 +126,9 @@ def forecast_blocks(
     # round-robin: each block is a sample of the SKU table (the first one trains)
     part = np.arange(len(sku_ids)) % n_blocks
     src = _sql_path(path)
-    with tempfile.TemporaryDirectory(prefix="forestock-blocks-") as tmp:
+    if scratch is None and client is not None:
+        scratch = path.parent
+    with tempfile.TemporaryDirectory(prefix=".forestock-blocks-", dir=scratch) as tmp:
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit='{memory_limit}'")
@@ -121,50 +145,166 @@ def forecast_blocks(
                 f"TO '{_sql_path(out)}' (FORMAT parquet, PARTITION_BY (part))")
         finally:
             con.close()
+        setting = _Setting(calendar, window, skus, regions, prices, params, seed, grid,
+                           out, totals is not None)
+        blocks = [sku_ids[part == k] for k in range(n_blocks)]
         cb = callbacks or Callbacks()
         cb.on_start("forecast blocks", n_blocks)
-        model = GlobalModel(params, seed, callbacks)
-        weight = 1.0
-        series = rows = 0
-        correlation: TotalCorrelation | None = None
-        for k in range(n_blocks):
-            block_skus = sku_ids[part == k]
-            files = sorted((out / f"part={k}").glob("*.parquet"))
-            hist = (pd.concat([pd.read_parquet(f, columns=["date", "sku_id", "region_id",
-                                                             "units"]) for f in files],
-                              ignore_index=True) if files
-                    else pd.DataFrame({"date": pd.to_datetime([]), "sku_id": [],
-                                       "region_id": [], "units": []}))
-            problem = ForecastProblem(hist, calendar, window, skus, regions, prices)
-            panel = build_panel(hist, calendar, window, block_skus, region_ids, grid=grid)
-            view = model.view(problem, panel, market)
-            # the block's own SKUs: level x lift (and the weight's measurement) build panels
-            # of the problem's SKU table
-            own = ForecastProblem(hist, calendar, window,
-                                  skus[skus["sku_id"].isin(block_skus)], regions, prices)
-            del hist
-            if k == 0:
-                # the combination's weight, measured on the first block's SKUs
-                weight = Combined(params, seed, callbacks).weigh(own)[0]
-                model.fit_view(view, window)
-                # the typical SKU's event lifts and the categories' price response,
-                # measured on the SKUs the model trains on, are the market's for every block
-                market = replace(market, typical=view.agg.typical,
-                                 price=None if view.price is None else view.price.pooled)
-            peer = LevelLift(params, seed).fit(own).predict() if weight < 1.0 else None
-            table = model.predict_view(view, peer, weight)
-            if totals is not None and correlation is None:
-                correlation = panel_correlation(panel, window_periods(panel, window).size)
-            series += panel.n_series
-            rows += len(table)
-            sink(table)
-            if totals is not None and correlation is not None:
-                totals(window_totals(table, correlation))
-            del view, panel, table, peer, own
-            cb.on_step("forecast blocks", 1)
-            log.info("forecast block %s of %s", k + 1, n_blocks)
+        done = _Done(sink, totals, cb, n_blocks)
+        if client is None:
+            learned, first = _learn(setting, blocks[0], market, callbacks)
+            done.add(first)
+            for k in range(1, n_blocks):
+                done.add(_forecast_block(setting, learned, k, blocks[k]))
+        else:
+            learned = _on_cluster(client, setting, blocks, market, done)
         cb.on_end("forecast blocks")
-    return BlockReport(n_blocks, series, rows, model.train_rows_, correlation, weight)
+    return BlockReport(n_blocks, done.series, done.rows, learned.model.train_rows_,
+                       learned.correlation, learned.weight)
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every block's forecast reads besides its own history (shipped once to each
+    worker): the tables, the window, the settings, the period grid and the blocks' folder."""
+
+    calendar: pd.DataFrame
+    window: Window
+    skus: pd.DataFrame
+    regions: pd.DataFrame
+    prices: pd.DataFrame | None
+    params: ForecastParams
+    seed: int
+    grid: Grid
+    folder: Path
+    totals: bool
+
+    def history(self, k: int) -> pd.DataFrame:
+        """Block ``k``'s history, as its Parquet partition holds it."""
+        files = sorted((self.folder / f"part={k}").glob("*.parquet"))
+        if not files:
+            return pd.DataFrame({"date": pd.to_datetime([]), "sku_id": [], "region_id": [],
+                                 "units": []})
+        return pd.concat([pd.read_parquet(f, columns=["date", "sku_id", "region_id", "units"])
+                          for f in files], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """What the first block teaches every block: the fitted model, the combination's
+    weight, the market (with the typical SKU's lifts and the categories' price response
+    measured on the first block) and the window totals' correlation (None without
+    totals)."""
+
+    model: GlobalModel
+    weight: float
+    market: Market
+    correlation: TotalCorrelation | None
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One block's forecast table, its window totals (None without) and its series."""
+
+    table: pd.DataFrame
+    totals: pd.DataFrame | None
+    series: int
+
+
+class _Done:
+    """The blocks' tables handed on in block order, counted."""
+
+    def __init__(self, sink: Callable[[pd.DataFrame], None],
+                 totals: Callable[[pd.DataFrame], None] | None, cb: Callbacks,
+                 n_blocks: int) -> None:
+        self.sink, self.totals, self.cb, self.n_blocks = sink, totals, cb, n_blocks
+        self.series = self.rows = self.blocks = 0
+
+    def add(self, block: _Block) -> None:
+        self.series += block.series
+        self.rows += len(block.table)
+        self.sink(block.table)
+        if self.totals is not None and block.totals is not None:
+            self.totals(block.totals)
+        self.blocks += 1
+        self.cb.on_step("forecast blocks", 1)
+        log.info("forecast block %s of %s", self.blocks, self.n_blocks)
+
+
+def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
+           callbacks: Callbacks | None = None) -> tuple[_Learned, _Block]:
+    """Fit on the first block (its SKUs a sample of the SKU table) and forecast it."""
+    hist = s.history(0)
+    problem = ForecastProblem(hist, s.calendar, s.window, s.skus, s.regions, s.prices)
+    panel = build_panel(hist, s.calendar, s.window, block_skus,
+                        s.regions["region_id"].to_numpy(dtype=object), grid=s.grid)
+    model = GlobalModel(s.params, s.seed, callbacks)
+    view = model.view(problem, panel, market)
+    # the block's own SKUs: level x lift (and the weight's measurement) build panels of the
+    # problem's SKU table
+    own = ForecastProblem(hist, s.calendar, s.window,
+                          s.skus[s.skus["sku_id"].isin(block_skus)], s.regions, s.prices)
+    del hist
+    # the combination's weight, measured on the first block's SKUs
+    weight = Combined(s.params, s.seed, callbacks).weigh(own)[0]
+    model.fit_view(view, s.window)
+    model.callbacks = NO_CALLBACKS  # (a listener stays here; the model may travel)
+    # the typical SKU's event lifts and the categories' price response, measured on the
+    # SKUs the model trains on, are the market's for every block
+    market = replace(market, typical=view.agg.typical,
+                     price=None if view.price is None else view.price.pooled)
+    correlation = (panel_correlation(panel, window_periods(panel, s.window).size)
+                   if s.totals else None)
+    learned = _Learned(model, weight, market, correlation)
+    return learned, _predict(s, learned, view, own)
+
+
+def _forecast_block(s: _Setting, learned: _Learned, k: int, block_skus: np.ndarray
+                    ) -> _Block:
+    """Block ``k``'s forecast (and window totals) by the model learned on the first."""
+    hist = s.history(k)
+    problem = ForecastProblem(hist, s.calendar, s.window, s.skus, s.regions, s.prices)
+    panel = build_panel(hist, s.calendar, s.window, block_skus,
+                        s.regions["region_id"].to_numpy(dtype=object), grid=s.grid)
+    view = learned.model.view(problem, panel, learned.market)
+    own = ForecastProblem(hist, s.calendar, s.window,
+                          s.skus[s.skus["sku_id"].isin(block_skus)], s.regions, s.prices)
+    del hist
+    return _predict(s, learned, view, own)
+
+
+def _predict(s: _Setting, learned: _Learned, view: _View, own: ForecastProblem) -> _Block:
+    peer = (LevelLift(s.params, s.seed).fit(own).predict() if learned.weight < 1.0 else None)
+    table = learned.model.predict_view(view, peer, learned.weight)
+    totals = (window_totals(table, learned.correlation)
+              if learned.correlation is not None else None)
+    return _Block(table, totals, view.panel.n_series)
+
+
+def _on_cluster(client: Client, setting: _Setting, blocks: list[np.ndarray], market: Market,
+                done: _Done) -> _Learned:
+    """The blocks as the cluster's tasks: one worker learns and forecasts the first block;
+    the others' tasks take the model from it and run at most two blocks ahead per worker;
+    the tables are handed on in block order as they arrive."""
+    from operator import itemgetter
+
+    shared = client.scatter(setting, broadcast=True)
+    both = client.submit(_learn, shared, blocks[0], market, pure=False)
+    learned_f = client.submit(itemgetter(0), both, pure=False)
+    pending = [client.submit(itemgetter(1), both, pure=False)]
+    del both
+    ahead = 2 * max(len(client.nthreads()), 1)
+    nxt = 1
+    while pending:
+        while nxt < len(blocks) and len(pending) < ahead:
+            pending.append(client.submit(_forecast_block, shared, learned_f, nxt, blocks[nxt],
+                                         pure=False))
+            nxt += 1
+        future = pending.pop(0)
+        done.add(future.result())
+        future.release()
+    learned: _Learned = learned_f.result()
+    return learned
 
 
 def _market(con: duckdb.DuckDBPyConnection, src: str, name: str, window: Window,
