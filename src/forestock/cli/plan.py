@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from forestock.cli._common import (
+    ClusterOpt,
     ConfigOpt,
     JsonOpt,
     RichCallbacks,
@@ -72,6 +73,7 @@ def plan(
              "most (0: no waves, the window's total placed up front).")] = None,
     seed: SeedOpt = 0,
     config: ConfigOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Stock each SKU near its buyers within capacities, and write shipping notices.
 
@@ -83,7 +85,9 @@ def plan(
     notices/<brand_id>.html. An event of several days (a forecast window of many dates) is
     planned as stock before it plus replenishment waves during it (the replenishment table:
     manufacturers to hubs, hubs on to forward warehouses), sized from the window total's
-    quantiles. --config sets any of the planner's parameters (its plan table).
+    quantiles. --config sets any of the planner's parameters (its plan table). --cluster
+    runs the fast method's SKU placements on a Dask cluster's workers (worth it for tens of
+    thousands of SKUs and more; the same plan).
     """
     from forestock.flow import run_plan
     from forestock.plan import PlanParams
@@ -97,7 +101,8 @@ def plan(
         with progress_bar(as_json or not fast) as progress, status:
             run = run_plan(Workspace(workspace), params, quantile=quantile,
                            correlation=correlation, costs=costs, seed=seed,
-                           callbacks=RichCallbacks(progress) if fast else None)
+                           callbacks=RichCallbacks(progress) if fast else None,
+                           cluster=cluster)
     show_plan(run, as_json)
 
 

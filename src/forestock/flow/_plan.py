@@ -43,7 +43,7 @@ class PlanRun(StageRun):
 def run_plan(store: Store, params: PlanParams | None = None, *,
              quantile: str = DEFAULT_QUANTILE, correlation: float | None = None,
              costs: pd.DataFrame | str | Path | None = None, seed: int = 0,
-             callbacks: Callbacks | None = None) -> PlanRun:
+             callbacks: Callbacks | None = None, cluster: str | None = None) -> PlanRun:
     """Stock each SKU near its buyers within capacities, check the plan, and make the
     advance shipping notices.
 
@@ -73,7 +73,12 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
         Seed of the demand scenarios.
     callbacks
         Progress of the fast method.
+    cluster
+        A Dask cluster for the fast method's dual ascent (see
+        :func:`forestock.cluster.connect`: ``local:N`` or a scheduler's address): the SKUs
+        are placed on its workers at each round's prices; the same plan, bit for bit.
     """
+    from forestock.cluster import connect
     from forestock.plan import (
         PlanParams,
         WindowProblem,
@@ -99,7 +104,8 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
             source = "costs" if isinstance(costs, pd.DataFrame) else Path(costs).name
             table = costs if isinstance(costs, pd.DataFrame) else read_table(costs)
             window = window.replace(base=window.base.with_costs(table, source=source))
-        planned = solve_window(window, params, seed, callbacks)
+        with connect(cluster if params.method == "fast" else None) as client:
+            planned = solve_window(window, params, seed, callbacks, client)
         result = planned.initial
         problem = window.part_problem(0, int(planned.runs["days"].iloc[0]))
         national = pd.Series(planned.quantities[0], index=problem.skus.ids)
@@ -134,6 +140,7 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
                  "notice_pages": where,
                  "event_start": problem.event_start, "seed": seed,
                  "scenarios": params.scenarios, "correlation": correlation,
+                 "cluster": cluster if params.method == "fast" else None,
                  **planned.figures}
         store.note("plan", facts)
     return PlanRun(store, facts, result, problem, pages,

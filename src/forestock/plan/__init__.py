@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,9 @@ from forestock.plan._validate import validate_plan
 from forestock.plan._waves import WindowPlanResult, solve_window, wave_bounds
 from forestock.plan._window import WindowProblem
 from forestock.plan._window_check import validate_replenishment
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = [
     "METHODS",
@@ -100,7 +104,8 @@ def _check_room(problem: PlanProblem, params: PlanParams) -> None:
 
 
 def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int = 0,
-               callbacks: Callbacks | None = None) -> PlanResult:
+               callbacks: Callbacks | None = None, client: Client | None = None
+               ) -> PlanResult:
     """Choose the units of each SKU in each warehouse.
 
     Parameters
@@ -113,6 +118,9 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
         Seed of the demand scenarios; same seed, same plan.
     callbacks
         Progress listener (task ``"plan"``, fast method).
+    client
+        A Dask client (:func:`forestock.cluster.connect`): the fast method's dual ascent
+        places the SKUs on its workers; the same plan, bit for bit. Other methods ignore it.
 
     Returns
     -------
@@ -147,7 +155,7 @@ def solve_plan(problem: PlanProblem, params: PlanParams | None = None, seed: int
         status = (PlanStatus.OPTIMAL if lp.status == LpStatus.OPTIMAL
                   else PlanStatus.TIME_LIMIT)
     elif q.method == "fast":
-        fast = solve_fast(p, q, model, seed, callbacks)
+        fast = solve_fast(p, q, model, seed, callbacks, client)
         stock = fast.stock
         figures.update(iterations=float(fast.iterations), max_excess=fast.max_excess)
     else:

@@ -36,6 +36,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from forestock.plan._params import PlanParams
 from forestock.plan._result import PlanResult
 from forestock.plan._status import PlanStatus
 from forestock.plan._window import WindowProblem
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["WindowPlanResult", "solve_window", "wave_bounds"]
 
@@ -149,7 +153,8 @@ def wave_bounds(problem: WindowProblem, params: PlanParams) -> list[int]:
 
 
 def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed: int = 0,
-                 callbacks: Callbacks | None = None) -> WindowPlanResult:
+                 callbacks: Callbacks | None = None, client: Client | None = None
+                 ) -> WindowPlanResult:
     """Plan the window: stock before the event, replenishment waves during it.
 
     Parameters
@@ -163,6 +168,9 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
         Seed of the demand scenarios; same seed, same plan.
     callbacks
         Progress listener (each run's plan, task ``"plan"``).
+    client
+        A Dask client: each run's fast plan places its SKUs on the workers (see
+        :func:`~forestock.plan.solve_plan`).
 
     Raises
     ------
@@ -177,7 +185,7 @@ def solve_window(problem: WindowProblem, params: PlanParams | None = None, seed:
     bounds = wave_bounds(problem, q)
     n_runs = len(bounds) - 1
     parts = [problem.part_problem(bounds[k], bounds[k + 1]) for k in range(n_runs)]
-    results = [solve_plan(p, q, seed, callbacks) for p in parts]
+    results = [solve_plan(p, q, seed, callbacks, client) for p in parts]
     if n_runs > 1 and q.method == "fast":
         # a run's stock is the fast method's, or the nearest rule's where the plan's own
         # model (the same scenarios) values that more: runs between waves seldom fill the
