@@ -77,3 +77,15 @@ def test_forecast_with_cluster_writes_the_same_tables(world: Path, tmp_path: Pat
     for name in ("forecast", "forecast_total"):
         pd.testing.assert_frame_equal(spread.read(name), alone.read(name), check_exact=True)
     assert spread.notes()["forecast"]["cluster"] == address
+
+
+def test_a_history_in_memory_leaves_the_cluster_alone(world: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """A history that fits in memory is forecast here: the address (nothing listens there)
+    is never dialled, and the CLI says the cluster went unused."""
+    ws = Workspace(shutil.copytree(world, tmp_path / "ws"))
+    assert main(["forecast", "-w", str(ws.root), "--method", "seasonal_naive",
+                 "--cluster", "tcp://127.0.0.1:9"]) == 0
+    assert "--cluster unused" in capsys.readouterr().err
+    assert ws.notes()["forecast"]["cluster"] is None

@@ -74,3 +74,15 @@ def test_plan_with_cluster_writes_the_same_tables(forecast_world: Path, tmp_path
     facts, theirs = spread.notes()["plan"], alone.notes()["plan"]
     assert facts["cluster"] == address and theirs["cluster"] is None
     assert facts["objective"] == theirs["objective"]
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:", "tcp://a b:1"])
+def test_plan_refuses_a_bad_cluster_address(address: str, forecast_world: Path,
+                                            tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --cluster address stops the plan with exit 2, naming it; nothing is
+    written."""
+    ws = Workspace(shutil.copytree(forecast_world, tmp_path / "ws"))
+    assert main(["plan", "-w", str(ws.root), "--cluster", address]) == 2
+    assert address in capsys.readouterr().err
+    assert not ws.has("plan")

@@ -88,6 +88,8 @@ def forecast(
         with progress_bar(as_json) as progress:
             run = run_forecast(ws, params, window=window, method=method, seed=seed,
                                callbacks=RichCallbacks(progress), cluster=cluster)
+    if cluster is not None and not run.blocks:
+        err.print("the history fits in memory: forecast in this process (--cluster unused)")
     show_forecast(run, as_json)
 
 
