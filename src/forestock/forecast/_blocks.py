@@ -288,7 +288,7 @@ def _on_cluster(client: Client, setting: _Setting, blocks: list[np.ndarray], mar
     the tables are handed on in block order as they arrive."""
     from operator import itemgetter
 
-    shared = client.scatter(setting, broadcast=True)
+    shared = client.scatter(setting, broadcast=True, hash=False)
     both = client.submit(_learn, shared, blocks[0], market, pure=False)
     learned_f = client.submit(itemgetter(0), both, pure=False)
     pending = [client.submit(itemgetter(1), both, pure=False)]
