@@ -31,7 +31,7 @@ from forestock.errors import ForestockError
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["LOCAL", "connect", "local_workers", "using"]
+__all__ = ["LOCAL", "address_of", "connect", "local_workers", "using"]
 
 #: The address prefix of a cluster started on this machine for the call.
 LOCAL = "local:"
@@ -112,3 +112,10 @@ def using(cluster: str | Client | None) -> Iterator[Client | None]:
             yield client
         return
     yield cluster
+
+
+def address_of(cluster: str | Client | None) -> str | None:
+    """How a stage's notes name ``cluster``: the address given, or a client's scheduler's."""
+    if cluster is None or isinstance(cluster, str):
+        return cluster
+    return str(cluster.scheduler_info().get("address", cluster))

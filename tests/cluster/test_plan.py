@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.plan.test_plan import random_problem
 
 from forestock.cli import main
 from forestock.flow import run_forecast, run_plan
@@ -15,7 +16,6 @@ from forestock.forecast import ForecastParams
 from forestock.plan import PastDueWarning, PlanParams, solve_plan
 from forestock.workspace import Workspace
 from forestock.world import WorldParams, build_world
-from tests.plan.test_plan import random_problem
 
 pytestmark = pytest.mark.cluster
 
@@ -53,9 +53,10 @@ def forecast_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_plan_with_cluster_writes_the_same_tables(forecast_world: Path, tmp_path: Path,
                                                   client: object) -> None:
-    """`forestock plan --cluster ADDRESS` (SKU chunks of 16: four over two workers; q90 of
-    the world's 11.11 exceeds its storage: the best partial plan) writes the plan, notices
-    and replenishment run_plan writes without a cluster, bit for bit."""
+    """`forestock plan --cluster ADDRESS` and run_plan(cluster=client) (SKU chunks of 16:
+    four over two workers; q90 of the world's 11.11 exceeds its storage: the best partial
+    plan) write the plan, notices and replenishment run_plan writes without a cluster, bit
+    for bit."""
     from distributed import Client
 
     assert isinstance(client, Client)
@@ -69,11 +70,15 @@ def test_plan_with_cluster_writes_the_same_tables(forecast_world: Path, tmp_path
     address = client.scheduler.address
     assert main(["plan", "-w", str(spread.root), "--config", str(config), "--cluster",
                  address, "--json"]) == 0
+    given = Workspace(shutil.copytree(forecast_world, tmp_path / "given"))
+    with pytest.warns(PastDueWarning):
+        run_plan(given, params, cluster=client)  # (the flow's API takes a client too)
     for name in ("plan", "notices", "replenishment"):
-        pd.testing.assert_frame_equal(spread.read(name), alone.read(name), check_exact=True)
+        for ws in (spread, given):
+            pd.testing.assert_frame_equal(ws.read(name), alone.read(name), check_exact=True)
     facts, theirs = spread.notes()["plan"], alone.notes()["plan"]
-    assert facts["cluster"] == address and theirs["cluster"] is None
-    assert facts["objective"] == theirs["objective"]
+    assert facts["cluster"] == address == given.notes()["plan"]["cluster"]
+    assert theirs["cluster"] is None and facts["objective"] == theirs["objective"]
 
 
 @pytest.mark.parametrize("address", ["local:0", "local:", "tcp://a b:1"])

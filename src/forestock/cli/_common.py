@@ -70,12 +70,6 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     help="TOML file of the stage's parameters: the table named after the stage (plan for "
          "`forestock plan`...) or top-level keys. The flags given override it; options not "
          "given take the file's values, else the parameters' defaults.")]
-ClusterOpt = Annotated[str | None, typer.Option(
-    "--cluster", metavar="ADDRESS",
-    help="Run the stage's parallel work on a Dask cluster: local:N (N worker processes on "
-         "this machine) or a scheduler's address (tcp://HOST:PORT; its workers must see the "
-         "workspace's folder). Same tables as without; needs forestock[cluster].")]
-
 #: ``errno`` values of a full disk or an exhausted quota.
 DISK_FULL = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 

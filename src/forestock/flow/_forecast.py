@@ -16,6 +16,8 @@ from forestock.flow._store import Store, history_span
 from forestock.workspace import Workspace
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from forestock.forecast import ForecastParams, TotalCorrelation, Window
 
 __all__ = ["DEFAULT_EVENT", "DEFAULT_METHOD", "ForecastRun", "forecast_window", "run_forecast"]
@@ -64,7 +66,7 @@ def forecast_window(store: Store, event: str | None = None, start: dt.date | Non
 
 def run_forecast(store: Store, params: ForecastParams | None = None, *,
                  window: Window | None = None, method: str = DEFAULT_METHOD, seed: int = 0,
-                 callbacks: Callbacks | None = None, cluster: str | None = None
+                 callbacks: Callbacks | None = None, cluster: str | Client | None = None
                  ) -> ForecastRun:
     """Forecast every SKU and region over ``window`` and the window's totals.
 
@@ -89,10 +91,12 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
     callbacks
         Progress of the fits (and of the blocks).
     cluster
-        A Dask cluster for the blocks (see :func:`forestock.cluster.connect`: ``local:N``
-        or a scheduler's address; its workers must see the workspace's folder). A history
-        that fits in memory is forecast in this process, cluster or not.
+        A Dask cluster for the blocks: ``local:N``, a scheduler's address, or a
+        :class:`distributed.Client` (see :mod:`forestock.cluster`); its workers must see
+        the workspace's folder. A history that fits in memory is forecast in this process,
+        cluster or not.
     """
+    from forestock.cluster import address_of
     from forestock.forecast import forecast_with_totals
 
     store.require(["history", "calendar"], "forecast")
@@ -109,7 +113,7 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
         else:
             if cluster is not None:
                 log.info("the history fits in memory: forecast in this process, not on %s",
-                         cluster)
+                         address_of(cluster))
             data = {t: store.read(t, categorical=t == "history") if store.has(t) else None
                     for t in _INPUTS}
             result = forecast_with_totals(data["history"], data["calendar"], window,
@@ -121,7 +125,7 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
             daily, national = _daily(result.table), _national(result.totals)
         facts = {"event": window.event, "start": window.start, "end": window.end,
                  "method": method, "seed": seed, "rows": rows,
-                 "cluster": cluster if blocks else None,
+                 "cluster": address_of(cluster) if blocks else None,
                  "units_mean": float(daily["mean"].sum()),
                  "units_q10": float(daily["q10"].sum()),
                  "units_q90": float(daily["q90"].sum()),
@@ -153,12 +157,12 @@ def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> b
 
 
 def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | None, seed: int,
-                     callbacks: Callbacks | None, cluster: str | None
+                     callbacks: Callbacks | None, cluster: str | Client | None
                      ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation]:
     """Forecast a large history block by block, streaming the forecast and its window totals
     to the workspace (the correlation measured on the first block); with a cluster, the
     blocks cut into the workspace's folder, which its workers read."""
-    from forestock.cluster import connect
+    from forestock.cluster import using
     from forestock.forecast import TotalCorrelation, forecast_blocks
     from forestock.tables import to_arrow, validate
 
@@ -178,7 +182,7 @@ def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | Non
             total_writer.write_table(to_arrow(typed, "forecast_total"))
             national.append(_national(table))
 
-        with connect(cluster) as client:
+        with using(cluster) as client:
             report = forecast_blocks(ws.path("history"), ws.read("calendar"), window, skus,
                                      regions, params, prices=prices, seed=seed, sink=sink,
                                      totals=totals, callbacks=callbacks, client=client,

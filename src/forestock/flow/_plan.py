@@ -14,6 +14,8 @@ from forestock.flow._store import Store, history_end
 from forestock.workspace import Workspace
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from forestock.plan import PlanParams, PlanProblem, PlanResult, WindowPlanResult
 
 __all__ = ["DEFAULT_QUANTILE", "PlanRun", "run_plan"]
@@ -43,7 +45,8 @@ class PlanRun(StageRun):
 def run_plan(store: Store, params: PlanParams | None = None, *,
              quantile: str = DEFAULT_QUANTILE, correlation: float | None = None,
              costs: pd.DataFrame | str | Path | None = None, seed: int = 0,
-             callbacks: Callbacks | None = None, cluster: str | None = None) -> PlanRun:
+             callbacks: Callbacks | None = None, cluster: str | Client | None = None
+             ) -> PlanRun:
     """Stock each SKU near its buyers within capacities, check the plan, and make the
     advance shipping notices.
 
@@ -74,11 +77,11 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
     callbacks
         Progress of the fast method.
     cluster
-        A Dask cluster for the fast method's dual ascent (see
-        :func:`forestock.cluster.connect`: ``local:N`` or a scheduler's address): the SKUs
+        A Dask cluster for the fast method's dual ascent: ``local:N``, a scheduler's
+        address, or a :class:`distributed.Client` (see :mod:`forestock.cluster`); the SKUs
         are placed on its workers at each round's prices; the same plan, bit for bit.
     """
-    from forestock.cluster import connect
+    from forestock.cluster import address_of, using
     from forestock.plan import (
         PlanParams,
         WindowProblem,
@@ -104,7 +107,7 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
             source = "costs" if isinstance(costs, pd.DataFrame) else Path(costs).name
             table = costs if isinstance(costs, pd.DataFrame) else read_table(costs)
             window = window.replace(base=window.base.with_costs(table, source=source))
-        with connect(cluster if params.method == "fast" else None) as client:
+        with using(cluster if params.method == "fast" else None) as client:
             planned = solve_window(window, params, seed, callbacks, client)
         result = planned.initial
         problem = window.part_problem(0, int(planned.runs["days"].iloc[0]))
@@ -140,7 +143,7 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
                  "notice_pages": where,
                  "event_start": problem.event_start, "seed": seed,
                  "scenarios": params.scenarios, "correlation": correlation,
-                 "cluster": cluster if params.method == "fast" else None,
+                 "cluster": address_of(cluster) if params.method == "fast" else None,
                  **planned.figures}
         store.note("plan", facts)
     return PlanRun(store, facts, result, problem, pages,
