@@ -222,7 +222,9 @@ def test_cli_rehearses_every_day_of_a_multi_day_event(tmp_path: Path,
                                                       tiny: dict[str, pd.DataFrame],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """`forestock simulate` after planning a loaded user's three-week event rehearses every
-    day of it by default; --day D still rehearses that one day."""
+    day of it by default, keeping the window's rules (every unit of every day shipped or
+    unfilled, the days adding up to the window's tables, stock never negative, no wave
+    above its plan); --day D still rehearses that one day."""
     ws = str(tmp_path / "ws")
     assert main(["load", str(write_csvs(tmp_path / "in", tiny)), "-w", ws]) == 0
     assert main(["forecast", "-w", ws, "--event", "추석 세일", "--method",
@@ -238,6 +240,19 @@ def test_cli_rehearses_every_day_of_a_multi_day_event(tmp_path: Path,
     truth = tiny["truth"]
     assert facts["units"] == int(truth["units"].sum())
     assert 0.0 < facts["share_24h"] <= 1.0 and facts["inbound"] > 0
+    w = Workspace(ws)
+    assert (days["units"] == days["shipped"] + days["unfilled"]).all()
+    per_day = truth.groupby("date")["units"].sum()
+    np.testing.assert_array_equal(days.sort_values("date")["units"], per_day.sort_index())
+    reg = w.read("outcomes_region")
+    for col in ("orders", "units", "shipped", "unfilled", "delivered_24h", "delivered_48h"):
+        assert days[col].sum() == reg[col].sum(), col
+    assert (days["stock_left"] >= 0).all() and (w.read("outcomes_stock")["left"] >= 0).all()
+    waves = w.read("outcomes_replenishment")
+    assert len(waves) == len(w.read("replenishment")) > 0
+    assert (waves["shipped"] <= waves["planned"]).all()
+    assert (waves["received"] <= waves["shipped"]).all()
+    assert waves.loc[waves["kind"] == "inbound", "received"].sum() == days["inbound"].sum()
     assert main(["simulate", "-w", ws, "--day", "2026-09-05", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
     assert one["day"] == "2026-09-05" and "days" not in one

@@ -318,12 +318,14 @@ def _no_waves() -> pd.DataFrame:
 
 def _facts(result: SimulateResult, elapsed: float, compiling: float, source: str
            ) -> dict[str, Any]:
-    """The rehearsal's figures; its speed leaves out ``compiling`` (seconds this process
-    spent compiling or loading numba kernels during the run)."""
+    """The rehearsal's figures (GMV per second over its days); its speed leaves out
+    ``compiling`` (seconds this process spent compiling or loading numba kernels during
+    the run)."""
     running = max(elapsed - compiling, 1e-9)
     return {
         "day": result.day, "seed": result.seed, "source": source, "orders": result.orders,
-        "units": result.units, "gmv": result.gmv, "gmv_per_second": result.gmv / 86_400,
+        "units": result.units, "gmv": result.gmv,
+        "gmv_per_second": result.gmv / (86_400 * int(result.figures.get("days", 1))),
         "peak_orders_per_second": result.peak_orders_per_second,
         "peak_time": str(dt.timedelta(seconds=result.peak_second)),
         "share_24h": result.share_24h, "share_48h": result.share_48h,

@@ -52,6 +52,9 @@ def _side_by_side(reh: pd.DataFrame) -> go.Figure:
                               row=1, col=col)
         if share:
             f.update_yaxes(tickformat=".0%", range=[0, 1.15], row=1, col=col)
+        else:  # room above the bars and diamonds for their labels
+            top = reh[[c for c in (main, extra) if c is not None]].max().max()
+            f.update_yaxes(range=[0, 1.2 * float(top) if top > 0 else 1.0], row=1, col=col)
         f.update_xaxes(showticklabels=False, title_text=title, row=1, col=col)
     f.update_layout(title="The events side by side (bars: the mean day and the network; "
                     "diamonds: the busiest day and the most loaded warehouse)", bargap=0.3)
@@ -62,6 +65,7 @@ def _by_date(days: pd.DataFrame, reh: pd.DataFrame) -> go.Figure:
     """Each rehearsal's days on one calendar: the lift over an ordinary day (bars) and the
     share within 24 h (lines, right axis)."""
     f = go.Figure()
+    low = float(days["share_24h"].min()) if len(days) else 0.5
     for i, (_, r) in enumerate(reh.iterrows()):
         d = days[days["rehearsal"] == r["rehearsal"]]
         colour = PALETTE[i % len(PALETTE)]
@@ -79,7 +83,7 @@ def _by_date(days: pd.DataFrame, reh: pd.DataFrame) -> go.Figure:
               "(dotted, right axis)", barmode="group",
         yaxis={"title": "lift over an ordinary day (x)"},
         yaxis2={"title": "within 24 h", "overlaying": "y", "side": "right",
-                "tickformat": ".0%", "range": [0.5, 1.02]})
+                "tickformat": ".0%", "range": [max(0.0, low - 0.05), 1.02]})
     return f
 
 
