@@ -13,7 +13,7 @@ import pytest
 
 from forestock import flow
 from forestock.cli import main
-from forestock.insights import Rehearsal, rehearsal_comparison
+from forestock.insights import THIS_REHEARSAL, Rehearsal, rehearsal_comparison
 from forestock.insights._rehearsals import event_of_days
 from forestock.workspace import Workspace
 from tests.conftest import write_csvs
@@ -82,15 +82,15 @@ def test_rehearsals_side_by_side_match_pandas(two: tuple[Path, Path]) -> None:
     computation from each workspace's own tables; each day of each is listed."""
     window, day = (Workspace(p) for p in two)
     reh = day.read("insight_rehearsals").set_index("rehearsal")
-    assert list(reh.index) == [str(day.root), str(window.root)]  # shortest first
+    assert list(reh.index) == [THIS_REHEARSAL, str(window.root)]  # shortest first
     assert list(reh["days"]) == [1, 21] and set(reh["event"]) == {EVENT}
-    for ws in (day, window):
+    for ws, label in ((day, THIS_REHEARSAL), (window, str(window.root))):
         want = _oracle(ws)
-        got = reh.loc[str(ws.root)]
+        got = reh.loc[label]
         for col, value in want.items():
             assert got[col] == pytest.approx(value, rel=1e-9), (ws.root, col)
     assert reh.loc[str(window.root), "replenished"] > 0
-    assert reh.loc[str(day.root), "replenished"] == 0
+    assert reh.loc[THIS_REHEARSAL, "replenished"] == 0
     days = day.read("insight_rehearsal_days")
     assert len(days) == 22
     mine = days[days["rehearsal"] == str(window.root)].sort_values("date")
@@ -140,7 +140,7 @@ def test_compare_needs_a_rehearsal(two: tuple[Path, Path], tmp_path: Path,
                                          Workspace(window).tables()}),
                             compare=[day])
     reh = run.result.tables["insight_rehearsals"]
-    assert list(reh["rehearsal"]) == [str(day), "this rehearsal"]
+    assert list(reh["rehearsal"]) == [str(day), THIS_REHEARSAL]
     assert json.dumps(run.result.figures, default=str)
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "INSIGHT_TABLES",
     "PRICE_BANDS",
     "SIZE_BANDS",
+    "THIS_REHEARSAL",
     "InsightsParams",
     "InsightsResult",
     "Rehearsal",
@@ -105,6 +106,10 @@ INSIGHT_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste"
                   "insight_elasticity", "insight_events", "insight_rehearsals",
                   "insight_rehearsal_days", "insight_stock", "insight_error",
                   "insight_late", "insight_gap", "insight_misses", "insight_moves")
+
+#: The label of the insights' own rehearsal in ``insight_rehearsals`` (the same in memory as
+#: in a folder; the rehearsals compared with it are labelled by their folders).
+THIS_REHEARSAL = "this rehearsal"
 
 #: Tables the insights read from a workspace (those absent are skipped, with their insights).
 READS = ("regions", "warehouses", "brands", "skus", "lanes", "calendar", "history", "truth",
@@ -183,15 +188,15 @@ def counterfactual_forecast(history: pd.DataFrame, calendar: pd.DataFrame, windo
 def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams | None = None,
                      *, notes: Mapping[str, Mapping[str, object]] | None = None,
                      counterfactual: pd.DataFrame | None = None, seed: int = 0,
-                     callbacks: Callbacks | None = None, label: str = "this rehearsal",
+                     callbacks: Callbacks | None = None,
                      compare: Sequence[Rehearsal] = ()) -> InsightsResult:
     """Every insight the given tables allow (see the module's docstring).
 
     ``notes`` are the stages' notes (``Workspace.notes()``): the forecast's method and
     seed, the plan's expected share within 24 h, the rehearsal's scale. ``counterfactual``
     skips forecasting it. The rehearsal the tables hold (``outcomes_day``) is compared,
-    as ``label``, with the rehearsals in ``compare`` (:class:`Rehearsal`: of other
-    workspaces, such as a multi-day event of the same network beside this one-day
+    as :data:`THIS_REHEARSAL`, with the rehearsals in ``compare`` (:class:`Rehearsal`: of
+    other workspaces, such as a multi-day event of the same network beside this one-day
     event). Tables absent leave their insights out (named in ``figures["skipped"]``).
     """
     params = params or InsightsParams()
@@ -280,7 +285,7 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
         out["insight_events"] = event_comparison(sales, t["calendar"], window,
                                                  t.get("outcomes_second"))
     # rehearsals side by side: this one and those compared with it
-    own = Rehearsal.from_tables(t, notes, label)
+    own = Rehearsal.from_tables(t, notes, THIS_REHEARSAL)
     if own is not None or compare:
         out["insight_rehearsals"], out["insight_rehearsal_days"] = rehearsal_comparison(
             [*([own] if own is not None else []), *compare])
@@ -328,6 +333,7 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
     cb.on_end("insights")
 
     figures.update(_figures(out, params))
+    figures["compared"] = [r.label for r in compare]
     figures["skipped"] = skipped
     return InsightsResult(out, figures, window, seed)
 
@@ -394,15 +400,14 @@ def run_insights(ws: object, params: InsightsParams | None = None, *, seed: int 
     with ws.stage("insights", reads=present) as st:
         tables = {n: ws.read(n) for n in present}
         result = compute_insights(tables, params, notes=ws.notes(), seed=seed,
-                                  callbacks=callbacks, label=str(ws.root), compare=compare)
+                                  callbacks=callbacks, compare=compare)
         import pyarrow.parquet as pq
 
         from forestock.tables import to_arrow
 
         for name, frame in result.tables.items():
             pq.write_table(to_arrow(frame, name), st.file(name), compression="zstd")
-        st.notes["insights"] = dict(_jsonable({**result.figures,
-                                               "compared": [o.label for o in compare]}))
+        st.notes["insights"] = dict(_jsonable(result.figures))
     if export is not None:
         export_insights(result.tables, export, export_format)
     return result

@@ -119,7 +119,7 @@ def rehearsals_part(ws: TableReader, fig: Figures) -> str:
             "catalogues (the demo's season runs on a smaller world of the same network, its "
             "warehouses sized to its sales) compare by these ratios, not by units.</p>"
             + fig(_side_by_side(reh), 400)
-            + table(["event", "workspace", "SKUs", "units/day", "lift: mean / busiest day",
+            + table(["event", "rehearsal", "SKUs", "units/day", "lift: mean / busiest day",
                      "peak hour: network / warehouse", "within 24 h", "unfilled",
                      "placed", "replenished", "stock left"], rows,
                     [False, False, True, True, True, True, True, True, True, True, True]))

@@ -78,7 +78,8 @@ INSIGHT_SPECS: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "insight_rehearsals",
-        (_c("rehearsal", "str", "where it comes from: its workspace's folder"),
+        (_c("rehearsal", "str", "'this rehearsal' (the insights' own), or the folder of "
+                                "the workspace compared with it"),
          _c("event", "str", "the calendar's name for the days rehearsed"),
          _c("start", "date"), _c("end", "date"), _c("days", "int", low=1),
          _c("skus", "int", "SKUs in its catalogue", low=0.0),
