@@ -1,6 +1,7 @@
 """Benchmark: the rehearsal engine against a SimPy model of the same rules, and a Singles' Day.
 
     python benchmarks/simulate.py [--quick] [--workers N] [--same-orders N]
+                                  [--window-orders N] [--window-only]
 
 On the embedded China world (11.11 truth, a plan stocking each region's
 demand, +-30 %, at its nearest warehouse):
@@ -15,7 +16,13 @@ demand, +-30 %, at its nearest warehouse):
    second, whether the tables are identical, and the ratio to SimPy's rate;
 3. (without ``--quick``) the day scaled to 1.3 billion orders, end to end
    (problem, rehearsal, outcome tables written to a workspace), with the
-   peak memory of the process and its workers.
+   peak memory of the process and its workers;
+4. a 22-day event window (Oct 25 to Nov 15: the 11.11 season and 11.11 inside) rehearsed
+   every day with stock and backlogs carried over midnight, each day its truth scaled alike
+   so that the busiest day (11.11) is ``--window-orders`` orders (default 1.3 billion, a
+   Singles' Day; quick: 20 million): orders over the window, seconds, the peak memory of
+   the process and its workers, and the resident memory after each day (flat: one day's
+   chunks in memory at a time).
 
 The last line printed is one JSON object with the figures.
 """
@@ -43,17 +50,23 @@ sys.path.insert(0, str(ROOT))
 # the SimPy model lives with the tests; the repository root makes it importable
 from tests.simulate.simpy_model import compare, simpy_rehearse  # noqa: E402
 
+from forestock.callbacks import Callbacks  # noqa: E402
 from forestock.simulate import (  # noqa: E402
+    RehearsalWindow,
     SimulateParams,
     SimulateProblem,
     check_outcomes,
+    check_window,
     simulate,
+    simulate_window,
 )
 from forestock.workspace import Workspace  # noqa: E402
 from forestock.world import WorldParams, build_world  # noqa: E402
 
 DAY = dt.date(2027, 11, 11)
 SINGLES_DAY_ORDERS = 1_300_000_000
+#: The 22-day window of section 4 (as long as Korea Sale Festa), 11.11 and its season inside.
+WINDOW_DAYS = [dt.date(2027, 10, 25) + dt.timedelta(days=i) for i in range(22)]
 
 
 class PeakMemory:
@@ -89,6 +102,86 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class DayMemory(Callbacks):
+    """The resident memory of this process (and its live workers) after each day of a
+    window, and when the window begins."""
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.after_day: list[int] = []
+
+    @staticmethod
+    def _now() -> int:
+        return PeakMemory._rss("self") + sum(PeakMemory._rss(p.pid)
+                                             for p in mp.active_children() if p.pid is not None)
+
+    def on_start(self, task: str, total: float) -> None:
+        if task == "window":
+            self.start = self._now()
+
+    def on_step(self, task: str, advance: float) -> None:
+        if task == "window":
+            self.after_day.append(self._now())
+
+
+def window_problem(ws: Workspace) -> RehearsalWindow:
+    """:data:`WINDOW_DAYS` of the world's truth, with a plan holding each region's demand
+    over the window (+-30 %) at its nearest warehouse, no waves."""
+    truth = ws.read("truth", categorical=True)
+    demand = truth[truth["date"].dt.date.isin(set(WINDOW_DAYS))]
+    lanes = ws.read("lanes")
+    nearest = (lanes.sort_values(["region_id", "transit_hours", "warehouse_id"])
+               .groupby("region_id").head(1)[["region_id", "warehouse_id"]])
+    cells = (demand.groupby(["sku_id", "region_id"], observed=True, as_index=False)["units"]
+             .sum().astype({"sku_id": str, "region_id": str}).merge(nearest, on="region_id"))
+    rng = np.random.default_rng(1)
+    cells["units"] = np.floor(cells["units"] * rng.uniform(0.7, 1.3, len(cells))).astype(int)
+    plan = cells.groupby(["sku_id", "warehouse_id"], as_index=False)["units"].sum()
+    return RehearsalWindow.from_tables(WINDOW_DAYS, demand, plan, ws.read("warehouses"),
+                                       lanes, ws.read("skus"), ws.read("regions"))
+
+
+def window_memory(ws: Workspace, busiest_orders: int, per_scale: float,
+                  workers: int) -> dict[str, object]:
+    """Section 4: the 22-day window at ``busiest_orders`` orders on its busiest day
+    (``per_scale``: the orders of :data:`DAY` per unit of scale)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    with PeakMemory() as mem:
+        window = window_problem(ws)
+        units = np.array([int(p.cell_units.sum()) for p in window.problems])
+        busiest = int(np.argmax(units))
+        per_unit = per_scale / units[WINDOW_DAYS.index(DAY)]  # orders per unit of demand
+        scale = busiest_orders / (per_unit * units[busiest]) * 1.001
+        days = DayMemory()
+        r = simulate_window(window, SimulateParams(scale=scale, workers=workers), seed=0,
+                            callbacks=days)
+        check_window(r, window)
+        ws.write_many(r.tables)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    by_day = r.tables["outcomes_day"]
+    after = np.array(days.after_day, dtype=float) / 2**30
+    print(f"{len(WINDOW_DAYS)}-day window: {r.orders:,} orders "
+          f"({int(by_day['orders'].max()):,} on its busiest day, {WINDOW_DAYS[busiest]}) in "
+          f"{wall:,.0f} s ({r.orders / wall:,.0f}/s); peak {mem.peak / 2**30:.2f} GB; resident "
+          f"after day 1 {after[0]:.2f} GB, after day {after.size} {after[-1]:.2f} GB "
+          f"(most {after.max():.2f}); within 24 h {r.share_24h:.1%}", flush=True)
+    return {
+        "window_days": len(WINDOW_DAYS), "window_first_day": str(WINDOW_DAYS[0]),
+        "window_scale": round(scale, 2), "window_orders": r.orders,
+        "window_busiest_day": str(WINDOW_DAYS[busiest]),
+        "window_busiest_day_orders": int(by_day["orders"].max()),
+        "window_quietest_day_orders": int(by_day["orders"].min()),
+        "window_wall_seconds": round(wall, 1), "window_cpu_seconds": round(cpu, 1),
+        "window_orders_per_second": round(r.orders / wall),
+        "window_share_24h": round(r.share_24h, 4),
+        "window_peak_memory_gb": round(mem.peak / 2**30, 2),
+        "window_rss_gb_at_start": round(days.start / 2**30, 2),
+        "window_rss_gb_after_each_day": [round(float(x), 2) for x in after],
+        "window_rss_gb_growth_day_1_to_last": round(float(after[-1] - after[0]), 2),
+        "window_target_4_gb_met": mem.peak <= 4 * 2**30,
+    }
 
 
 def world_problem(folder: Path, skus: int) -> tuple[Workspace, SimulateProblem]:
@@ -145,8 +238,14 @@ def main() -> None:
     ap.add_argument("--same-orders", type=int, default=None,
                     help="orders of the instance both engines run (default 3,000,000; "
                          "quick: 100,000): larger ones weigh forestock's fixed costs less")
+    ap.add_argument("--window-orders", type=int, default=None,
+                    help="orders on the busiest day of the 22-day window of section 4 "
+                         "(default 1,300,000,000; quick: 20,000,000)")
+    ap.add_argument("--window-only", action="store_true",
+                    help="run section 4 alone (the 22-day window)")
     args = ap.parse_args()
     quick = args.quick
+    window_orders = args.window_orders or (20_000_000 if quick else SINGLES_DAY_ORDERS)
     # SimPy takes about 2 minutes on the full same instance: large enough that forestock's
     # fixed costs (outcome tables, per-chunk work) do not dominate its time
     simpy_orders = args.same_orders or (100_000 if quick else 3_000_000)
@@ -159,6 +258,10 @@ def main() -> None:
         per_scale = base.orders  # type: ignore[attr-defined]
         print(f"world: {len(problem.cell_units):,} cells; 11.11 at scale 1: {per_scale:,} "
               "orders", flush=True)
+        if args.window_only:
+            out.update(window_memory(ws, window_orders, per_scale, args.workers))
+            print(json.dumps(out))
+            return
 
         # 1. forestock and the SimPy model on the same instance
         params = SimulateParams(scale=simpy_orders / per_scale)
@@ -261,6 +364,10 @@ def main() -> None:
                 "ratio_per_cpu_second": round((full.orders / cpu) / (n_small / cpu_simpy), 1),
                 "target_15_min_met": wall <= 900, "target_4_gb_met": mem.peak <= 4 * 2**30,
             })
+            del full
+
+        # 4. a 22-day window, every day at its share of the busiest day's orders
+        out.update(window_memory(ws, window_orders, per_scale, args.workers))
     out["load_average_at_end"] = round(os.getloadavg()[0], 2)
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024

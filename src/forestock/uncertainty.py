@@ -22,12 +22,22 @@ The model, per cell ``c`` of SKU ``s``:
 - draws are keyed by hashes of the SKU and region *ids* and by the scenario's
   index: any order of the tables and any chunking of the SKUs give the same
   scenarios.
+
+A day of an event window that lasts several days is drawn afresh
+(:meth:`DemandUncertainty.day_units`): its normal scores are
+``sqrt(k_c) * W_c + sqrt(1 - k_c) * D_c``, ``W`` drawn once for the window (the
+same on every day: the part of a surprise the window's days share) and ``D``
+drawn with the day in the hash (its own), both with the national and regional
+structure above; ``k_c`` is the correlation of a cell's days, the forecast's
+``correlation_days`` (of the errors beyond a Poisson count's) times the cell's
+share of variance beyond a Poisson count's, as the window totals
+(``forecast_total``) have it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -40,7 +50,7 @@ from forestock._draws import uniforms
 from forestock.errors import ForestockError
 from forestock.tables import IdIndex
 
-__all__ = ["DemandUncertainty", "id_keys", "quantile_columns", "quantile_level"]
+__all__ = ["DemandUncertainty", "day_seed64", "id_keys", "quantile_columns", "quantile_level"]
 
 _QUANTILE = re.compile(r"q(\d{2})")
 
@@ -49,6 +59,17 @@ MAX_SHARED = 0.95
 
 # draw streams: national factor, its stratification, regional factor, rounding to units
 _NATIONAL, _REGIONAL, _STRATA, _ROUNDING = 1, 2, 3, 4
+# what a window's shared scores and a day's own are keyed by, beside the seed (and the day)
+_WINDOW, _DAY = 1, 2
+
+
+def day_seed64(seed: int, day: int | None) -> int:
+    """The seed of a window's draws common to its days (``day`` None), or of day ``day``'s
+    own (any integer naming the day: a date's ordinal), derived from ``seed``."""
+    words = [seed & 0xFFFFFFFFFFFFFFFF, _WINDOW] if day is None else \
+        [seed & 0xFFFFFFFFFFFFFFFF, _DAY, day & 0xFFFFFFFFFFFFFFFF]
+    state = np.random.SeedSequence(words).generate_state(2)
+    return int(int(state[0]) << 32 | int(state[1]))
 
 
 def quantile_level(name: str) -> float:
@@ -203,6 +224,12 @@ class DemandUncertainty:
         demand spans its distribution); scenario ``k`` of ``n`` is the same whatever
         chunk of SKUs asks for it.
         """
+        return self.at_scores(lo, hi, self.scores(lo, hi, n, seed))
+
+    def scores(self, lo: int, hi: int, n: int, seed: int) -> np.ndarray:
+        """Normal scores ``[cell, scenario]`` of the cells of SKUs ``lo..hi`` in ``n``
+        scenarios: ``sqrt(rho_c) * Z_s + sqrt(1 - rho_c) * e_c``, the national factor
+        stratified over the scenarios."""
         c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
         seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
         skus = np.ascontiguousarray(self.sku_key[lo:hi])
@@ -215,7 +242,15 @@ class DemandUncertainty:
         e = ndtri(uniforms(seed64, keys, n, _REGIONAL))
         q = self.quant[c_lo:c_hi]
         rho = _shared(self.mean[c_lo:c_hi], _sd(q, self.levels), self.correlation)
-        z = np.sqrt(rho)[:, None] * national[sku_of] + np.sqrt(1.0 - rho)[:, None] * e
+        return np.asarray(np.sqrt(rho)[:, None] * national[sku_of]
+                          + np.sqrt(1.0 - rho)[:, None] * e)
+
+    def at_scores(self, lo: int, hi: int, z: np.ndarray) -> np.ndarray:
+        """Demand (real units) of the cells of SKUs ``lo..hi`` at normal scores ``z``
+        ``[cell, column]``: each cell's quantile function, piecewise linear in the score
+        between its levels, extended linearly beyond and floored at zero."""
+        c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
+        q = self.quant[c_lo:c_hi]
         zk = ndtri(self.levels)
         seg = np.clip(np.searchsorted(zk, z) - 1, 0, zk.size - 2)
         v0 = np.take_along_axis(q, seg, axis=1)
@@ -228,7 +263,8 @@ class DemandUncertainty:
         down at random in proportion to the fraction, so each cell keeps its expectation."""
         if not 0 <= k < n:
             raise ValueError(f"scenario must be in [0, {n}), got {k}")
-        return self._units(n, seed, slice(k, k + 1), chunk_skus)[:, 0]
+        return self._whole(lambda lo, hi: self.scenarios(lo, hi, n, seed)[:, k:k + 1], seed,
+                           slice(k, k + 1), chunk_skus)[:, 0]
 
     def all_scenario_units(self, n: int, seed: int, chunk_skus: int = 4096) -> np.ndarray:
         """Whole units ``[cell, scenario]`` of all ``n`` scenarios at once: column ``k`` is
@@ -236,10 +272,44 @@ class DemandUncertainty:
         every scenario of its SKUs to keep one)."""
         if n < 1:
             raise ValueError(f"scenarios must be at least 1, got {n}")
-        return self._units(n, seed, slice(0, n), chunk_skus)
+        return self._whole(lambda lo, hi: self.scenarios(lo, hi, n, seed), seed, slice(0, n),
+                           chunk_skus)
 
-    def _units(self, n: int, seed: int, ks: slice, chunk_skus: int) -> np.ndarray:
-        """Scenarios ``ks`` of ``n`` in whole units ``[cell, len(ks)]``, SKU chunk by chunk."""
+    def day_units(self, seed: int, day: int, day_correlation: float = 0.0,
+                  chunk_skus: int = 4096) -> np.ndarray:
+        """Whole units ``[cell]`` of day ``day`` (a date's ordinal) of an event window: a
+        fresh scenario, not one of the plan's.
+
+        Each cell's normal score is ``sqrt(k_c) * W_c + sqrt(1 - k_c) * D_c`` (see the
+        module's docstring): ``W`` is drawn with ``seed`` alone, the same for every day
+        of the window, ``D`` with ``seed`` and ``day``, and ``k_c`` is
+        ``day_correlation`` times the cell's share of variance beyond a Poisson count's;
+        with ``day_correlation`` 0 the days are independent. The same seed and day give
+        the same units whatever the window's other days; rounding (up or down in
+        proportion to the fraction) draws with the day in the hash too.
+        """
+        if not 0.0 <= day_correlation <= 1.0:
+            raise ValueError(f"day_correlation must be in [0, 1], got {day_correlation}")
+        shared_seed, own_seed = day_seed64(seed, None), day_seed64(seed, day)
+
+        def real(lo: int, hi: int) -> np.ndarray:
+            z = self.scores(lo, hi, 1, own_seed)
+            if day_correlation > 0.0:
+                c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
+                k = day_correlation * _shared(self.mean[c_lo:c_hi],
+                                              _sd(self.quant[c_lo:c_hi], self.levels), None)
+                z = (np.sqrt(k)[:, None] * self.scores(lo, hi, 1, shared_seed)
+                     + np.sqrt(1.0 - k)[:, None] * z)
+            return self.at_scores(lo, hi, z)
+
+        return self._whole(real, own_seed, slice(0, 1), chunk_skus)[:, 0]
+
+    def _whole(self, real: Callable[[int, int], np.ndarray], seed: int, ks: slice,
+               chunk_skus: int) -> np.ndarray:
+        """Whole units ``[cell, len(ks)]`` of the real units ``real(lo, hi)`` gives for the
+        cells of SKUs ``lo..hi`` (``[cell, len(ks)]``, SKUs ``chunk_skus`` at a time), each
+        rounded up or down at random in proportion to its fraction (draws ``ks`` of the
+        rounding stream)."""
         seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
         out = np.empty((self.mean.size, ks.stop - ks.start), dtype=np.int64)
         for lo in range(0, self.n_skus, chunk_skus):
@@ -247,7 +317,7 @@ class DemandUncertainty:
             c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
             if c_hi == c_lo:
                 continue
-            d = self.scenarios(lo, hi, n, seed)[:, ks]
+            d = real(lo, hi)
             sku_of = np.repeat(np.arange(lo, hi), np.diff(self.indptr[lo:hi + 1]))
             keys = _cell_keys(self.sku_key[sku_of], self.region_key[self.cell_region[c_lo:c_hi]])
             r = uniforms(seed64, keys, ks.stop, _ROUNDING)[:, ks]

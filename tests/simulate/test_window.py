@@ -222,7 +222,9 @@ def test_cli_rehearses_every_day_of_a_multi_day_event(tmp_path: Path,
                                                       tiny: dict[str, pd.DataFrame],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """`forestock simulate` after planning a loaded user's three-week event rehearses every
-    day of it by default; --day D still rehearses that one day."""
+    day of it by default, keeping the window's rules (every unit of every day shipped or
+    unfilled, the days adding up to the window's tables, stock never negative, no wave
+    above its plan); --day D still rehearses that one day."""
     ws = str(tmp_path / "ws")
     assert main(["load", str(write_csvs(tmp_path / "in", tiny)), "-w", ws]) == 0
     assert main(["forecast", "-w", ws, "--event", "추석 세일", "--method",
@@ -238,8 +240,79 @@ def test_cli_rehearses_every_day_of_a_multi_day_event(tmp_path: Path,
     truth = tiny["truth"]
     assert facts["units"] == int(truth["units"].sum())
     assert 0.0 < facts["share_24h"] <= 1.0 and facts["inbound"] > 0
+    w = Workspace(ws)
+    assert (days["units"] == days["shipped"] + days["unfilled"]).all()
+    per_day = truth.groupby("date")["units"].sum()
+    np.testing.assert_array_equal(days.sort_values("date")["units"], per_day.sort_index())
+    reg = w.read("outcomes_region")
+    for col in ("orders", "units", "shipped", "unfilled", "delivered_24h", "delivered_48h"):
+        assert days[col].sum() == reg[col].sum(), col
+    assert (days["stock_left"] >= 0).all() and (w.read("outcomes_stock")["left"] >= 0).all()
+    waves = w.read("outcomes_replenishment")
+    assert len(waves) == len(w.read("replenishment")) > 0
+    assert (waves["shipped"] <= waves["planned"]).all()
+    assert (waves["received"] <= waves["shipped"]).all()
+    assert waves.loc[waves["kind"] == "inbound", "received"].sum() == days["inbound"].sum()
     assert main(["simulate", "-w", ws, "--day", "2026-09-05", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
     assert one["day"] == "2026-09-05" and "days" not in one
     days = Workspace(ws).read("outcomes_day")
     assert len(days) == 1 and days["units"].iloc[0] == one["units"]
+
+
+def _flat_forecast(days: list[dt.date], n_skus: int = 3_000) -> pd.DataFrame:
+    """A forecast of ``n_skus`` SKUs in one region, alike on every day: mean 40, spread well
+    beyond a Poisson count's (so nearly all of a cell's variance can be shared)."""
+    return pd.DataFrame([(f"s{i}", "r0", pd.Timestamp(d), 40.0, 10.0, 35.0, 80.0)
+                         for d in days for i in range(n_skus)],
+                        columns=["sku_id", "region_id", "date", "mean", "q10", "q50", "q90"])
+
+
+def _units(frame: pd.DataFrame, n_skus: int = 3_000) -> np.ndarray:
+    got = frame.set_index("sku_id")["units"]
+    return got.reindex([f"s{i}" for i in range(n_skus)], fill_value=0).to_numpy(float)
+
+
+def test_forecast_days_draw_their_own_surprise() -> None:
+    """A fresh scenario of the forecast has the day in its hash: two days of identical
+    forecasts drawn with one seed differ and are independent (correlation about 0) unless
+    the window's days share part of their surprise (``day_correlation``: then about that
+    share); the same seed and day draw the same units, whatever else is drawn."""
+    from forestock.simulate import demand_from_forecast
+
+    days = [dt.date(2027, 11, 1), dt.date(2027, 11, 2)]
+    fc = _flat_forecast(days)
+    a, b = (_units(demand_from_forecast(fc, d, seed=7)) for d in days)
+    assert not np.array_equal(a, b)
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.06
+    np.testing.assert_array_equal(a, _units(demand_from_forecast(fc, days[0], seed=7)))
+    assert not np.array_equal(a, _units(demand_from_forecast(fc, days[0], seed=8)))
+    # both days' marginals follow the quantiles
+    for x in (a, b):
+        assert 0.06 < (x < 10).mean() < 0.14 and 0.84 < (x < 80).mean() < 0.93
+    sa, sb = (_units(demand_from_forecast(fc, d, seed=7, day_correlation=0.6)) for d in days)
+    assert 0.4 < np.corrcoef(sa, sb)[0, 1] < 0.65
+    assert 0.06 < (sa < 10).mean() < 0.14  # sharing leaves the day's marginal alone
+
+
+def test_window_from_the_forecast_draws_each_day_as_alone(season: flow.Tables) -> None:
+    """`simulate --source forecast` over a window: every day's demand is the fresh scenario
+    `--day` draws for that day with the same seed, the days differ from one another, and
+    another seed draws other days."""
+    days = flow.planned_window(season)
+    assert len(days) == 14
+    demand = flow.window_demand(season, days, flow.DemandSource.forecast, seed=3)
+    per_day = {pd.Timestamp(d).date(): g.drop(columns="date").reset_index(drop=True)
+               for d, g in demand.groupby("date")}
+    assert sorted(per_day) == days
+    for d in (days[0], days[6], days[-1]):
+        the_day, alone = flow.rehearsal_demand(season, flow.DemandSource.forecast, d, seed=3)
+        assert the_day == d
+        pd.testing.assert_frame_equal(per_day[d], alone)
+    key = ["sku_id", "region_id"]
+    first = per_day[days[1]].set_index(key)["units"]
+    second = per_day[days[2]].set_index(key)["units"]
+    both = first.to_frame("a").join(second.rename("b"), how="inner")
+    assert len(both) > 100 and (both["a"] != both["b"]).mean() > 0.3
+    other = flow.window_demand(season, days, flow.DemandSource.forecast, seed=4)
+    assert not other["units"].equals(demand["units"])

@@ -59,13 +59,18 @@ def insights(
         help="Also write every insight table into this folder.")] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="Format of --export.")
                    ] = ExportFormat.csv,
+    compare: Annotated[list[Path] | None, typer.Option(
+        "--compare", help="Another workspace whose rehearsal stands beside this one's "
+                          "(repeat for several): a multi-day event of the same network "
+                          "beside a one-day event.")] = None,
     seed: SeedOpt = 0,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """After the event: brand leaderboard, regional taste, event lift, event comparison,
-    the plan's post-mortem and what to change next year, as insight_* tables (the report
-    shows them). --config sets the insights' parameters (its insights table)."""
+    rehearsals side by side (--compare), the plan's post-mortem and what to change next
+    year, as insight_* tables (the report shows them). --config sets the insights'
+    parameters (its insights table)."""
     from forestock.flow import run_insights
     from forestock.insights import InsightsParams
 
@@ -77,7 +82,8 @@ def insights(
         ws.check_exists()
         with progress_bar(quiet=as_json) as bar:
             run = run_insights(ws, params, seed=seed, callbacks=RichCallbacks(bar),
-                               export=export, export_format=fmt.value)
+                               export=export, export_format=fmt.value,
+                               compare=list(compare or ()))
     show_insights(run, as_json, export)
 
 

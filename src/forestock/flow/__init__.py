@@ -20,7 +20,7 @@ flags into parameters, call these and print; a notebook calls them directly::
 The stages' packages are imported when a stage runs, so importing this one is light.
 """
 
-from forestock.flow._after import InsightsRun, ReportRun, run_insights, run_report
+from forestock.flow._after import InsightsRun, ReportRun, rehearsal_of, run_insights, run_report
 from forestock.flow._forecast import (
     DEFAULT_EVENT,
     DEFAULT_METHOD,
@@ -63,6 +63,7 @@ __all__ = [
     "forecast_window",
     "planned_window",
     "rehearsal_demand",
+    "rehearsal_of",
     "run_forecast",
     "run_insights",
     "run_plan",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,9 @@ from forestock.flow._store import Store
 from forestock.workspace import Workspace
 
 if TYPE_CHECKING:
-    from forestock.insights import InsightsParams, InsightsResult
+    from forestock.insights import InsightsParams, InsightsResult, Rehearsal
 
-__all__ = ["InsightsRun", "ReportRun", "run_insights", "run_report"]
+__all__ = ["InsightsRun", "ReportRun", "rehearsal_of", "run_insights", "run_report"]
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,25 @@ class ReportRun:
 
 def run_insights(store: Store, params: InsightsParams | None = None, *, seed: int = 0,
                  callbacks: Callbacks | None = None, export: str | Path | None = None,
-                 export_format: str = "csv") -> InsightsRun:
+                 export_format: str = "csv", compare: Sequence[Store | str | Path] = ()
+                 ) -> InsightsRun:
     """What the event's data says: the brand leaderboard, regional taste, the event's
     lift, the plan's post-mortem and what to change next year (``insight_*`` tables).
 
     Reads whatever of the history, truth, forecast, plan and outcomes the store holds
     (see ``forestock.insights``), and the stages' notes; writes the insight tables.
     ``export`` also writes each as ``<export>/<table>.csv`` (or ``.parquet``).
+    ``compare`` are other stores (or workspace folders) whose rehearsals stand beside
+    this one's in ``insight_rehearsals`` and ``insight_rehearsal_days``: a multi-day
+    event of the same network beside a one-day event (:func:`rehearsal_of`).
     """
     from forestock import insights
 
+    others = [rehearsal_of(other) for other in compare]
     if isinstance(store, Workspace):
         result = insights.run_insights(store, params, seed=seed, callbacks=callbacks,
                                        export=None if export is None else Path(export),
-                                       export_format=export_format)
+                                       export_format=export_format, compare=others)
         return InsightsRun(store, dict(store.notes().get("insights", {})), result)
     present = [n for n in insights.READS if store.has(n)]
     if not any(n.startswith("outcomes_") for n in present) and "history" not in present:
@@ -59,12 +65,42 @@ def run_insights(store: Store, params: InsightsParams | None = None, *, seed: in
                              "run the stages first")
     with store.stage("insights", reads=present):
         result = insights.compute_insights({n: store.read(n) for n in present}, params,
-                                           notes=store.notes(), seed=seed, callbacks=callbacks)
+                                           notes=store.notes(), seed=seed, callbacks=callbacks,
+                                           compare=others)
         store.write_many(result.tables, check=False)
         store.note("insights", result.figures)
     if export is not None:
         insights.export_insights(result.tables, Path(export), export_format)
     return InsightsRun(store, dict(store.notes()["insights"]), result)
+
+
+def rehearsal_of(store: Store | str | Path, label: str | None = None) -> Rehearsal:
+    """The rehearsal a store holds (its ``outcomes_day`` and what goes with it), labelled
+    ``label`` (default: a workspace's folder, else "tables in memory"), for
+    :func:`run_insights`'s ``compare``.
+
+    Raises
+    ------
+    ForestockError
+        When it holds no rehearsal.
+    """
+    from forestock.insights import Rehearsal
+
+    if isinstance(store, str | Path):
+        store = Workspace(store)
+    if isinstance(store, Workspace):
+        found = Rehearsal.from_workspace(store, label)
+        where = str(store.root)
+    else:
+        names = ("outcomes_day", "outcomes_warehouse", "warehouses", "outcomes_stock",
+                 "calendar", "skus", "history", "truth")
+        found = Rehearsal.from_tables({n: store.read(n) for n in names if store.has(n)},
+                                      store.notes(), label or "tables in memory")
+        where = "the tables in memory"
+    if found is None:
+        raise ForestockError(f"no rehearsal to compare with in {where} (no outcomes_day): "
+                             "run `forestock simulate` there first")
+    return found
 
 
 def run_report(store: Store, output: str | Path | None = None, *, seed: int | None = None

@@ -84,7 +84,8 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
     (:func:`~forestock.simulate.demand_from_forecast`, with the correlation the plan
     noted): ``scenario`` K is the plan's own K-th scenario (its seed, of its number of
     scenarios: what the plan expected, rehearsed order by order); without it, a fresh
-    scenario drawn with ``seed``.
+    scenario of the day drawn with ``seed`` (the day in the hash: see
+    :func:`window_demand`).
     """
     from forestock.simulate import demand_from_forecast
 
@@ -100,10 +101,10 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
     the_day = day or _event_day(store, when, weights, event)
     if source is DemandSource.forecast:
         noted = store.notes().get("plan", {})
-        corr = noted.get("correlation")
-        correlation = float(corr) if isinstance(corr, float | int) else None
+        correlation, days = _correlations(store)
         if scenario is None:
-            return the_day, demand_from_forecast(frame, the_day, seed, correlation=correlation)
+            return the_day, demand_from_forecast(frame, the_day, seed, correlation=correlation,
+                                                 day_correlation=days)
         n, plan_seed = noted.get("scenarios"), noted.get("seed")
         if not (isinstance(n, int) and isinstance(plan_seed, int)):
             raise ForestockError("--scenario rehearses one of the plan's scenarios: plan "
@@ -132,12 +133,25 @@ def planned_window(store: Store) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(days)]
 
 
+def _correlations(store: Store) -> tuple[float | None, float]:
+    """The correlations a scenario of the forecast is drawn with: of a SKU's regions (the
+    plan's, None: from the forecast's dispersion) and of a cell's days (the forecast's
+    ``correlation_days``, 0 where it noted none)."""
+    notes = store.notes()
+    regions = notes.get("plan", {}).get("correlation")
+    days = notes.get("forecast", {}).get("correlation_days")
+    return (float(regions) if isinstance(regions, float | int) else None,
+            float(days) if isinstance(days, float | int) else 0.0)
+
+
 def window_demand(store: Store, days: list[dt.date],
                   source: DemandSource = DemandSource.truth, seed: int = 0) -> pd.DataFrame:
     """The demand of every day of a window: the truth's sales on those dates, your orders,
-    or from the forecast one scenario a day (each day's drawn with its own seed, as the
-    rehearsal's orders are: :func:`~forestock.simulate.day_seed`)."""
-    from forestock.simulate import day_seed, demand_from_forecast
+    or from the forecast a fresh scenario of each day, drawn with ``seed`` and the day (the
+    day in the draws' hash: a day's own surprise, independent of the other days', plus the
+    part of it the window's days share, as the forecast's ``correlation_days`` measured;
+    :func:`~forestock.simulate.demand_from_forecast`), the same as ``--day`` draws for it."""
+    from forestock.simulate import demand_from_forecast
 
     source = DemandSource(source)
     store.require([source.value], f"simulate --source {source.value}")
@@ -147,10 +161,10 @@ def window_demand(store: Store, days: list[dt.date],
     if source is DemandSource.truth:
         on = frame["date"].dt.date.isin(set(days))
         return frame[on.to_numpy()]
-    corr = store.notes().get("plan", {}).get("correlation")
-    correlation = float(corr) if isinstance(corr, float | int) else None
-    parts = [demand_from_forecast(frame, d, day_seed(seed, i), correlation=correlation)
-             .assign(date=pd.Timestamp(d)) for i, d in enumerate(days)]
+    correlation, shared = _correlations(store)
+    parts = [demand_from_forecast(frame, d, seed, correlation=correlation,
+                                  day_correlation=shared).assign(date=pd.Timestamp(d))
+             for d in days]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -304,12 +318,14 @@ def _no_waves() -> pd.DataFrame:
 
 def _facts(result: SimulateResult, elapsed: float, compiling: float, source: str
            ) -> dict[str, Any]:
-    """The rehearsal's figures; its speed leaves out ``compiling`` (seconds this process
-    spent compiling or loading numba kernels during the run)."""
+    """The rehearsal's figures (GMV per second over its days); its speed leaves out
+    ``compiling`` (seconds this process spent compiling or loading numba kernels during
+    the run)."""
     running = max(elapsed - compiling, 1e-9)
     return {
         "day": result.day, "seed": result.seed, "source": source, "orders": result.orders,
-        "units": result.units, "gmv": result.gmv, "gmv_per_second": result.gmv / 86_400,
+        "units": result.units, "gmv": result.gmv,
+        "gmv_per_second": result.gmv / (86_400 * int(result.figures.get("days", 1))),
         "peak_orders_per_second": result.peak_orders_per_second,
         "peak_time": str(dt.timedelta(seconds=result.peak_second)),
         "share_24h": result.share_24h, "share_48h": result.share_48h,

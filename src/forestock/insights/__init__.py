@@ -21,6 +21,11 @@ elasticity by statsmodels), usable on its own in a notebook:
   ``insight_promo``, ``insight_elasticity`` with a ``prices`` table;
 * ``insight_events``: every occurrence of every event, one-day and multi-day,
   this year and last;
+* ``insight_rehearsals``, ``insight_rehearsal_days``: rehearsals side by side (this
+  one and those of other workspaces, such as a one-day event and a multi-day event of
+  the same network), from each one's ``outcomes_day``: units per day, lift over an
+  ordinary day, the peak hour's load on the warehouses, the share within 24 h, stock
+  placed, replenished and left; and each one's days;
 * ``insight_stock``, ``insight_error``, ``insight_late``, ``insight_gap``: the
   plan's post-mortem;
 * ``insight_misses``, ``insight_moves``: for next year.
@@ -29,7 +34,7 @@ elasticity by statsmodels), usable on its own in a notebook:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,14 +65,17 @@ from forestock.insights._compute import (
     stock_post_mortem,
     taste,
 )
+from forestock.insights._rehearsals import Rehearsal, event_of_days, rehearsal_comparison
 from forestock.params import Params, within
 
 __all__ = [
     "INSIGHT_TABLES",
     "PRICE_BANDS",
     "SIZE_BANDS",
+    "THIS_REHEARSAL",
     "InsightsParams",
     "InsightsResult",
+    "Rehearsal",
     "brand_counts",
     "compute_insights",
     "counterfactual_calendar",
@@ -84,6 +92,7 @@ __all__ = [
     "moves",
     "nearest_warehouse",
     "promo_points",
+    "rehearsal_comparison",
     "run_insights",
     "share_gap",
     "stock_post_mortem",
@@ -94,13 +103,19 @@ log = logging.getLogger("forestock.insights")
 
 INSIGHT_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste",
                   "insight_counterfactual", "insight_lift", "insight_promo",
-                  "insight_elasticity", "insight_events", "insight_stock", "insight_error",
+                  "insight_elasticity", "insight_events", "insight_rehearsals",
+                  "insight_rehearsal_days", "insight_stock", "insight_error",
                   "insight_late", "insight_gap", "insight_misses", "insight_moves")
+
+#: The label of the insights' own rehearsal in ``insight_rehearsals`` (the same in memory as
+#: in a folder; the rehearsals compared with it are labelled by their folders).
+THIS_REHEARSAL = "this rehearsal"
 
 #: Tables the insights read from a workspace (those absent are skipped, with their insights).
 READS = ("regions", "warehouses", "brands", "skus", "lanes", "calendar", "history", "truth",
          "prices", "forecast", "forecast_total", "outcomes_brand", "outcomes_region",
-         "outcomes_second", "outcomes_reason", "outcomes_stock")
+         "outcomes_second", "outcomes_reason", "outcomes_stock", "outcomes_day",
+         "outcomes_warehouse")
 
 
 @dataclass(frozen=True)
@@ -149,13 +164,11 @@ class InsightsResult:
 
 
 def window_of(forecast: pd.DataFrame, calendar: pd.DataFrame) -> Window:
-    """The forecast's window, named after the first calendar event on its days."""
+    """The forecast's window, named after the calendar event occurring on exactly its days,
+    else the first on them (:func:`~forestock.insights._rehearsals.event_of_days`)."""
     dates = pd.to_datetime(forecast["date"])
     start, end = dates.min().date(), dates.max().date()
-    cal = normalise_calendar(calendar)
-    on = cal[(cal["date"].dt.date >= start) & (cal["date"].dt.date <= end)]
-    name = str(on.sort_values(["date", "event"])["event"].iloc[0]) if len(on) else "custom"
-    return Window(name, start, end)
+    return Window(event_of_days(calendar, start, end), start, end)
 
 
 def counterfactual_forecast(history: pd.DataFrame, calendar: pd.DataFrame, window: Window,
@@ -175,12 +188,16 @@ def counterfactual_forecast(history: pd.DataFrame, calendar: pd.DataFrame, windo
 def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams | None = None,
                      *, notes: Mapping[str, Mapping[str, object]] | None = None,
                      counterfactual: pd.DataFrame | None = None, seed: int = 0,
-                     callbacks: Callbacks | None = None) -> InsightsResult:
+                     callbacks: Callbacks | None = None,
+                     compare: Sequence[Rehearsal] = ()) -> InsightsResult:
     """Every insight the given tables allow (see the module's docstring).
 
     ``notes`` are the stages' notes (``Workspace.notes()``): the forecast's method and
-    seed, the plan's expected share within 24 h. ``counterfactual`` skips forecasting
-    it. Tables absent leave their insights out (named in ``figures["skipped"]``).
+    seed, the plan's expected share within 24 h, the rehearsal's scale. ``counterfactual``
+    skips forecasting it. The rehearsal the tables hold (``outcomes_day``) is compared,
+    as :data:`THIS_REHEARSAL`, with the rehearsals in ``compare`` (:class:`Rehearsal`: of
+    other workspaces, such as a multi-day event of the same network beside this one-day
+    event). Tables absent leave their insights out (named in ``figures["skipped"]``).
     """
     params = params or InsightsParams()
     notes = notes or {}
@@ -195,6 +212,9 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
 
     window = window_of(t["forecast"], t["calendar"]) if has("forecast", "calendar") else None
     day = (pd.Timestamp(window.start).date() if window is not None else None)
+    # the days rehearsed: a day, or every day of a window (outcomes_day); else the first
+    rehearsed = ({pd.Timestamp(d).date() for d in t["outcomes_day"]["date"]}
+                 if has("outcomes_day") else ({day} if day is not None else set()))
     cb.on_start("insights", 6)
 
     # brand leaderboard: the rehearsal, and the event's past occurrences in the history
@@ -264,13 +284,20 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
             else t["history"]
         out["insight_events"] = event_comparison(sales, t["calendar"], window,
                                                  t.get("outcomes_second"))
+    # rehearsals side by side: this one and those compared with it
+    own = Rehearsal.from_tables(t, notes, THIS_REHEARSAL)
+    if own is not None or compare:
+        out["insight_rehearsals"], out["insight_rehearsal_days"] = rehearsal_comparison(
+            [*([own] if own is not None else []), *compare])
+    else:
+        skipped.append("rehearsals (re-run simulate: outcomes_day)")
     cb.on_step("insights", 1)
 
     # the plan's post-mortem
     truth_day = None
-    if has("truth") and day is not None:
+    if has("truth") and rehearsed:
         d = pd.to_datetime(t["truth"]["date"]).dt.date
-        truth_day = t["truth"].loc[(d == day).to_numpy()]
+        truth_day = t["truth"].loc[d.isin(rehearsed).to_numpy()]
     if has("outcomes_stock", "lanes") and truth_day is not None:
         near = nearest_warehouse(t["lanes"])
         if has("outcomes_reason"):
@@ -306,6 +333,7 @@ def compute_insights(tables: Mapping[str, pd.DataFrame], params: InsightsParams 
     cb.on_end("insights")
 
     figures.update(_figures(out, params))
+    figures["compared"] = [r.label for r in compare]
     figures["skipped"] = skipped
     return InsightsResult(out, figures, window, seed)
 
@@ -338,15 +366,26 @@ def _figures(out: Mapping[str, pd.DataFrame], params: InsightsParams) -> dict[st
     el = out.get("insight_elasticity")
     if el is not None and len(el):
         f["elasticity"] = float(el.loc[el["term"] == "elasticity", "estimate"].iloc[0])
+    reh = out.get("insight_rehearsals")
+    if reh is not None:
+        for r in reh.itertuples():
+            f[f"rehearsal {r.event} ({r.days} d)"] = (
+                f"{r.units_per_day:,.0f} units/day, x{r.lift:.1f} an ordinary day; peak hour "
+                f"{r.peak_hour_load:.1f}x the warehouses' capacity; {r.share_24h:.1%} within "
+                f"24 h; {r.stock_left_share:.1%} of stock left")
     return f
 
 
 def run_insights(ws: object, params: InsightsParams | None = None, *, seed: int = 0,
                  callbacks: Callbacks | None = None, export: Path | None = None,
-                 export_format: str = "csv") -> InsightsResult:
+                 export_format: str = "csv", compare: Sequence[Rehearsal] = ()
+                 ) -> InsightsResult:
     """Compute the insights of a workspace and commit their tables as the ``insights``
     stage (lineage records what they were computed from); with ``export``, also write
-    each table as ``<export>/<table>.csv`` or ``.parquet``."""
+    each table as ``<export>/<table>.csv`` or ``.parquet``. ``compare`` are other
+    rehearsals (:meth:`Rehearsal.from_workspace`: of another workspace) to stand beside
+    this one's in ``insight_rehearsals``, as they are now (their workspaces' changes
+    later do not mark these tables stale; the notes name them)."""
     from forestock.workspace import Workspace
 
     if not isinstance(ws, Workspace):
@@ -361,7 +400,7 @@ def run_insights(ws: object, params: InsightsParams | None = None, *, seed: int 
     with ws.stage("insights", reads=present) as st:
         tables = {n: ws.read(n) for n in present}
         result = compute_insights(tables, params, notes=ws.notes(), seed=seed,
-                                  callbacks=callbacks)
+                                  callbacks=callbacks, compare=compare)
         import pyarrow.parquet as pq
 
         from forestock.tables import to_arrow

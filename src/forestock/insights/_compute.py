@@ -29,6 +29,7 @@ __all__ = [
     "leaderboard",
     "misses",
     "moves",
+    "ordinary_level",
     "promo_points",
     "share_gap",
     "stock_post_mortem",
@@ -309,6 +310,16 @@ def elasticity(points: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ event comparison
 
 
+def ordinary_level(daily: pd.Series, busy: set[pd.Timestamp], first: pd.Timestamp,
+                   days: int = 28) -> float:
+    """Units of an ordinary day before ``first``: the mean of ``daily`` (units per date)
+    over the ``days`` before it that are not in ``busy`` (event dates); NaN where the
+    sales cover none of them."""
+    before = daily.loc[first - pd.Timedelta(days=days):first - pd.Timedelta(days=1)]
+    before = before[~before.index.isin(busy)]
+    return float(before.mean()) if len(before) else float("nan")
+
+
 def event_comparison(sales: pd.DataFrame, calendar: pd.DataFrame,
                      rehearsed: Window | None = None,
                      second_units: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -332,9 +343,7 @@ def event_comparison(sales: pd.DataFrame, calendar: pd.DataFrame,
                 continue
             days = (b - a).days + 1
             units = float(series.loc[a:b].sum())
-            before = series.loc[a - pd.Timedelta(days=28):a - pd.Timedelta(days=1)]
-            before = before[~before.index.isin(busy)]
-            ordinary = float(before.mean()) if len(before) else np.nan
+            ordinary = ordinary_level(series, busy, a)
             year_from = b - pd.Timedelta(days=364)
             share = units / float(series.loc[year_from:b].sum()) if year_from >= first \
                 else np.nan

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from forestock.insights._compare_report import rehearsals_part
 from forestock.report._html import Figures, esc, money, pct, table
 from forestock.report._outlines import geo_axes, outline_trace, with_outlines
 from forestock.report._source import TableReader
@@ -14,7 +15,8 @@ __all__ = ["GMV_2019", "SECTION_TABLES", "insights_section", "scale_of"]
 
 #: Tables the section shows (it is marked stale with any of them).
 SECTION_TABLES = ("insight_leaderboard", "insight_brand_counts", "insight_taste",
-                  "insight_lift", "insight_events", "insight_stock", "insight_error",
+                  "insight_lift", "insight_events", "insight_rehearsals",
+                  "insight_rehearsal_days", "insight_stock", "insight_error",
                   "insight_late", "insight_gap", "insight_misses", "insight_moves")
 
 _REASON_COLOURS = {"stock": "#d6336c", "backlog": "#f59f00", "transit": "#4263eb"}
@@ -34,7 +36,8 @@ def insights_section(ws: TableReader, fig: Figures) -> str:
     names = {} if regions is None else dict(zip(regions["region_id"].astype(str),
                                                 regions["name"], strict=True))
     parts = [_leaderboard(ws, fig), _gap(ws, fig, names), _lift(ws, fig, names),
-             _taste(ws, fig, regions), _events(ws), _post_mortem(ws, fig, names),
+             _taste(ws, fig, regions), _events(ws), rehearsals_part(ws, fig),
+             _post_mortem(ws, fig, names),
              _next_year(ws, names)]
     return ('<section id="insights"><h2>After the event: what the data says</h2>'
             '<p class="note">From <code>forestock insights</code> (tables '

@@ -19,6 +19,7 @@ import forestock
 from forestock.report import _sections as sec
 from forestock.report._data import SECTION_TABLES, ReportData
 from forestock.report._data import report_data as _collect
+from forestock.report._days import window_days
 from forestock.report._headline import BN, HUNDRED_M
 from forestock.report._html import Figures, esc, page, write_atomic
 from forestock.report._scenarios import ANCHOR as SCENARIOS
@@ -105,8 +106,11 @@ def render_report(data: ReportData) -> str:
     if scale != 1.0 and h is not None and brands is not None:  # the clubs at the data's scale
         h = replace(h, brands_1bn=int((brands["gmv"] >= BN * scale).sum()),
                     brands_100m=int((brands["gmv"] >= HUNDRED_M * scale).sum()))
+    event = data.event or "11.11"
     body = "\n".join([
         part("cards", sec.cards(h, scale) if h is not None else None),
+        mark_stale(window_days(data.days, fig, event) if data.days is not None else "",
+                   SECTION_TABLES["days"], data.stale),
         part("day", sec.over_the_day(seconds, fig, data.day) if seconds is not None else None),
         part("regions", sec.delivery(regions, fig) if regions is not None else None),
         part("brands", sec.brands(brands, fig, scale) if brands is not None else None),
@@ -118,8 +122,12 @@ def render_report(data: ReportData) -> str:
                    data.stale),
         sec.notes(data.tables, data.seed, data.seeds),
     ])
-    day = data.day
-    when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"
+    day, last = data.day, data.last_day
+    if day is not None and last is not None and last != day:
+        when = (f"{event} · {day:%A %d %B} to {last:%A %d %B %Y} "
+                f"({(last - day).days + 1} days)")
+    else:
+        when = f"11.11 · {day:%A %d %B %Y}" if day is not None else "11.11 · event date unknown"
     where = (f"workspace <code>{esc(data.workspace)}</code>" if data.workspace is not None
              else "tables in memory")
     footer = f"forestock {esc(forestock.__version__)} · self-contained report, opens offline"

@@ -52,6 +52,7 @@ SECTION_TABLES: dict[str, tuple[str, ...]] = {
     "warehouses": ("warehouses", "plan", "outcomes_warehouse", "regions"),
     "forecast": ("forecast", "plan", "truth", "warehouses"),
     _scenarios.ANCHOR: _scenarios.TABLES,
+    "days": ("outcomes_day",),
 }
 
 #: Stages whose seed is the run's, the rehearsal's first (see :func:`seed_of`).
@@ -135,6 +136,11 @@ class ReportData:
     scenarios
         The rehearsals in many demand scenarios (``simulate --scenarios``), when
         their tables are there.
+    days
+        ``outcomes_day``: one row per day rehearsed (several for an event window);
+        ``None`` without it.
+    event
+        The rehearsed event's name as the forecast noted it; ``None`` when unknown.
     """
 
     workspace: Path | None
@@ -152,6 +158,15 @@ class ReportData:
     flow: FlowData | None = None
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
     scenarios: ScenarioData | None = None
+    days: pd.DataFrame | None = None
+    event: str | None = None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day rehearsed (the rehearsed day itself for one day)."""
+        if self.days is None or self.days.empty:
+            return self.day
+        return pd.Timestamp(self.days["date"].max()).date()
 
 
 # ---------------------------------------------------------------------------- context
@@ -357,6 +372,7 @@ def report_data(src: Source, *, seed: int | None = None) -> ReportData:
     # (imported here: the insights section draws with the report's HTML blocks)
     from forestock.insights._report import SECTION_TABLES as INSIGHT_TABLES
 
+    event = src.notes().get("forecast", {}).get("event")
     insights = {}
     if any(src.has(name) for name in INSIGHT_TABLES):
         insights = {name: src.read(name) for name in (*INSIGHT_TABLES, "regions", "brands")
@@ -377,4 +393,6 @@ def report_data(src: Source, *, seed: int | None = None) -> ReportData:
         flow=forecast_and_plan(src) if has("forecast") else None,
         insights=insights,
         scenarios=scenario_data(src),
+        days=src.read("outcomes_day") if src.has("outcomes_day") else None,
+        event=event if isinstance(event, str) else None,
     )

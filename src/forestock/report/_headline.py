@@ -49,7 +49,7 @@ class Headline:
     orders, units
         Orders placed and units ordered over the day.
     gmv_per_second
-        ``gmv / 86400``.
+        ``gmv / 86400`` over the days rehearsed (``outcomes_day``'s rows; one without it).
     peak_gmv_per_second
         The largest GMV of any one second (``outcomes_second``).
     peak_orders_per_second
@@ -191,11 +191,12 @@ def headline_of(src: Source) -> Headline:
 
     units, shipped = float(tot["units"]), float(tot["shipped"])
     gmv = float(tot["gmv"])
+    days = max(src.rows("outcomes_day"), 1) if src.has("outcomes_day") else 1
     out = Headline(
         gmv=gmv,
         orders=int(tot["orders"]),
         units=int(units),
-        gmv_per_second=gmv / DAY_SECONDS,
+        gmv_per_second=gmv / (DAY_SECONDS * days),
         peak_gmv_per_second=float(gmv_s.max()),
         peak_orders_per_second=int(orders_s[peak]),
         peak_second=peak,

@@ -39,18 +39,25 @@ def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = 
 
 
 def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
-                         scenario: int = 0, scenarios: int = 1,
-                         correlation: float | None = None) -> pd.DataFrame:
+                         scenario: int | None = None, scenarios: int = 1,
+                         correlation: float | None = None,
+                         day_correlation: float = 0.0) -> pd.DataFrame:
     """Draw one demand scenario for ``day`` from the forecast, with the plan's model.
 
     The scenario is drawn by :class:`forestock.uncertainty.DemandUncertainty`,
     the model the plan optimises against: the cells of a SKU share a national
     factor, each cell's marginal follows its quantiles, and values are rounded
     up or down at random in proportion to their fraction (expected units kept).
-    Scenario ``scenario`` of ``scenarios`` with ``seed`` and ``correlation`` is
-    the plan's scenario of the same index when the plan used those settings and
-    this one day's forecast: rehearsing the plan's scenarios measures what the
-    plan expected.
+
+    Without ``scenario``, a fresh scenario of ``day``: the day enters the draws'
+    hash, so each day of an event window draws its own surprise, and shares with
+    the window's other days (drawn with the same ``seed``) only the part
+    ``day_correlation`` says (:meth:`~forestock.uncertainty.DemandUncertainty.day_units`);
+    the same seed and day give the same scenario whether the day is rehearsed
+    alone or in its window. With ``scenario`` K of ``scenarios``, the plan's own
+    K-th scenario (drawn with ``seed`` and ``correlation`` as the plan drew it
+    from this one day's forecast): rehearsing the plan's scenarios measures what
+    the plan expected.
 
     Parameters
     ----------
@@ -59,10 +66,15 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
     day
         The day to rehearse.
     seed, scenario, scenarios
-        Seed of the draws, and which of how many stratified scenarios to draw.
+        Seed of the draws; which of how many of the plan's stratified scenarios to
+        draw (None: a fresh scenario of the day).
     correlation
         Share of each cell's variance common to its SKU's regions; None: read
         from the forecast's dispersion (the plan's default).
+    day_correlation
+        Correlation of the errors (beyond a Poisson count's) of a cell's days: the
+        forecast's ``correlation_days``; 0 draws the days independently. Only for a
+        fresh scenario.
 
     Returns
     -------
@@ -75,7 +87,10 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
         When the forecast has no rows for ``day`` or no quantile columns.
     """
     model, sku_ids, region_ids = day_model(forecast, day, correlation)
-    units = model.scenario_units(scenario, scenarios, seed)
+    if scenario is None:
+        units = model.day_units(seed, day.toordinal(), day_correlation)
+    else:
+        units = model.scenario_units(scenario, scenarios, seed)
     out = pd.DataFrame({"sku_id": sku_ids, "region_id": region_ids, "units": units})
     return out[out["units"] > 0].reset_index(drop=True)
 

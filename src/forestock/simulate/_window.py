@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -360,7 +360,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
     capacity = scaled(first.capacity, scale)
     backlog = np.zeros(capacity.size, dtype=np.int64)
     t0 = time.perf_counter()
-    parts: list[dict[str, pd.DataFrame]] = []
+    outcomes = _WindowOutcomes(len(problems))
     rows = []
     fullest = 0.0
     cb.on_start("window", len(problems))
@@ -380,7 +380,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
         stock.on_hand = r.stock_left.astype(np.int64).copy()
         wh = r.tables["outcomes_warehouse"]
         backlog = wh.loc[wh["hour"] == 23, "backlog"].to_numpy(dtype=np.int64)
-        parts.append(r.tables)
+        outcomes.add(r.tables)
         rows.append({
             **day_outcomes(r, inbound, transfers),
             "_peak": r.peak_orders_per_second, "_peak_second": r.peak_second,
@@ -392,7 +392,7 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
     cb.on_end("window")
     elapsed = time.perf_counter() - t0
     days = pd.DataFrame(rows)
-    tables = _window_tables(parts, problems, placed, stock.on_hand)
+    tables = outcomes.tables(problems[0], placed, stock.on_hand)
     tables["outcomes_day"] = days[["date", *DAY_COLUMNS]].reset_index(drop=True)
     if waves is not None and window.waves is not None:
         tables["outcomes_replenishment"] = _wave_table(window, stock)
@@ -430,45 +430,66 @@ def simulate_window(window: RehearsalWindow, params: SimulateParams | None = Non
     return result
 
 
-def _window_tables(parts: list[dict[str, pd.DataFrame]],
-                   problems: Sequence[SimulateProblem], placed: np.ndarray,
-                   left: np.ndarray) -> dict[str, pd.DataFrame]:
-    """The outcome tables over the window: per hour of the day summed over days, queues and
-    flows by hour since the window's first midnight (each day's own hours 0-23, the last
-    day's drain after), the stock before the window and at its end."""
-    def summed(name: str, keys: list[str]) -> pd.DataFrame:
-        frame = pd.concat([t[name] for t in parts], ignore_index=True)
-        if len(parts) == 1:
-            return frame
-        return frame.groupby(keys, sort=False, as_index=False).sum(numeric_only=True)
+class _WindowOutcomes:
+    """The window's outcome tables, added up as each day ends: the tables per hour of the
+    day, per second and per brand are summed over the days as they come (their size does
+    not grow with the days), the warehouses' queues and flows are kept per hour since the
+    window's first midnight (each day's own hours 0-23, the last day's drain after)."""
 
-    reg = summed("outcomes_region", ["region_id", "hour"])
-    sec = summed("outcomes_second", ["second"])
-    brand = summed("outcomes_brand", ["brand_id"])
-    brand = brand.assign(_id=brand["brand_id"]).sort_values(
-        ["gmv", "_id"], ascending=[False, True], kind="stable").drop(columns="_id")
-    reasons = pd.concat([t["outcomes_reason"] for t in parts], ignore_index=True)
-    if len(parts) > 1:
-        reasons = reasons.groupby(["region_id", "hour"], sort=False, as_index=False).agg(
-            warehouse_id=("warehouse_id", "first"), stock=("stock", "sum"),
-            backlog=("backlog", "sum"), transit=("transit", "sum"))
-    last = len(parts) - 1
-    wh = pd.concat([t["outcomes_warehouse"][(t["outcomes_warehouse"]["hour"] < 24) | (d == last)]
-                    .assign(hour=lambda f, d=d: f["hour"] + 24 * d)
-                    for d, t in enumerate(parts)], ignore_index=True)
-    wh = wh.sort_values(["warehouse_id", "hour"], kind="stable", ignore_index=True)
-    flows = pd.concat([t["outcomes_flow"].assign(hour=lambda f, d=d: f["hour"] + 24 * d)
-                       for d, t in enumerate(parts)], ignore_index=True)
-    flows = flows.groupby(["warehouse_id", "hour", "region_id"], sort=True,
-                          as_index=False)["parcels"].sum()
-    p = problems[0]
-    s_i, w_i = np.nonzero((placed > 0) | (left > 0))
-    stock = pd.DataFrame({"sku_id": p.skus.ids[s_i], "warehouse_id": p.warehouses.ids[w_i],
-                          "placed": placed[s_i, w_i], "left": left[s_i, w_i]})
-    return {"outcomes_region": reg.reset_index(drop=True), "outcomes_warehouse": wh,
-            "outcomes_second": sec.reset_index(drop=True),
-            "outcomes_brand": brand.reset_index(drop=True), "outcomes_flow": flows,
-            "outcomes_reason": reasons.reset_index(drop=True), "outcomes_stock": stock}
+    _SUMMED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "outcomes_region": ("region_id", "hour"), "outcomes_second": ("second",),
+        "outcomes_brand": ("brand_id",), "outcomes_reason": ("region_id", "hour")}
+
+    def __init__(self, n_days: int) -> None:
+        self.n_days = n_days
+        self.day = 0
+        self.sums: dict[str, pd.DataFrame] = {}
+        self.queues: list[pd.DataFrame] = []
+        self.flows: list[pd.DataFrame] = []
+
+    def add(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Add the next day's outcome tables."""
+        d = self.day
+        for name, keys in self._SUMMED.items():
+            if d == 0:
+                self.sums[name] = tables[name]
+                continue
+            both = pd.concat([self.sums[name], tables[name]], ignore_index=True)
+            group = both.groupby(list(keys), sort=False, as_index=False)
+            if name == "outcomes_reason":
+                self.sums[name] = group.agg(
+                    warehouse_id=("warehouse_id", "first"), stock=("stock", "sum"),
+                    backlog=("backlog", "sum"), transit=("transit", "sum"))
+            else:
+                self.sums[name] = group.sum(numeric_only=True)
+        wh = tables["outcomes_warehouse"]
+        if d < self.n_days - 1:
+            wh = wh[wh["hour"] < 24]
+        self.queues.append(wh.assign(hour=wh["hour"] + 24 * d))
+        fl = tables["outcomes_flow"]
+        self.flows.append(fl.assign(hour=fl["hour"] + 24 * d))
+        self.day += 1
+
+    def tables(self, p: SimulateProblem, placed: np.ndarray, left: np.ndarray
+               ) -> dict[str, pd.DataFrame]:
+        """The window's outcome tables, with the stock before it and at its end."""
+        brand = self.sums["outcomes_brand"]
+        brand = brand.assign(_id=brand["brand_id"]).sort_values(
+            ["gmv", "_id"], ascending=[False, True], kind="stable").drop(columns="_id")
+        wh = pd.concat(self.queues, ignore_index=True)
+        wh = wh.sort_values(["warehouse_id", "hour"], kind="stable", ignore_index=True)
+        flows = pd.concat(self.flows, ignore_index=True)
+        flows = flows.groupby(["warehouse_id", "hour", "region_id"], sort=True,
+                              as_index=False)["parcels"].sum()
+        s_i, w_i = np.nonzero((placed > 0) | (left > 0))
+        stock = pd.DataFrame({"sku_id": p.skus.ids[s_i], "warehouse_id": p.warehouses.ids[w_i],
+                              "placed": placed[s_i, w_i], "left": left[s_i, w_i]})
+        return {"outcomes_region": self.sums["outcomes_region"].reset_index(drop=True),
+                "outcomes_warehouse": wh,
+                "outcomes_second": self.sums["outcomes_second"].reset_index(drop=True),
+                "outcomes_brand": brand.reset_index(drop=True), "outcomes_flow": flows,
+                "outcomes_reason": self.sums["outcomes_reason"].reset_index(drop=True),
+                "outcomes_stock": stock}
 
 
 def _wave_table(window: RehearsalWindow, stock: _Stock) -> pd.DataFrame:
