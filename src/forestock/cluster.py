@@ -81,7 +81,7 @@ def connect(address: str | None) -> Iterator[Client | None]:
     if n is None:
         try:
             client = Client(address.strip(), timeout="30s")
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: an address Dask cannot parse
             raise ForestockError(f"cluster {address!r}: cannot reach its scheduler: {e}") from e
         try:
             yield client
