@@ -426,19 +426,45 @@ def _lane_graph(full_nbr: np.ndarray, dense: np.ndarray, cell_of: np.ndarray,
     return nbr, rnbr.astype(np.int32)
 
 
+def _lane_flips(free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows run west and which columns run north, corridor by corridor.
+
+    A corridor is a row (column) with at least half as many free moves along
+    it as the busiest one; corridors alternate in direction in the order they
+    come, so that neighbouring streets run opposite ways even where the
+    streets lie every other row (a sortation floor) or every third (between
+    shelves). Other rows (columns) alternate by parity.
+    """
+    along_rows = (free[:, 1:] & free[:, :-1]).sum(axis=1)
+    along_cols = (free[1:, :] & free[:-1, :]).sum(axis=0)
+    flips = []
+    for along in (along_rows, along_cols):
+        street = along >= 0.5 * max(int(along.max()), 1)
+        k = np.cumsum(street) % 2 == 0
+        flips.append(np.where(street, k, np.arange(along.size) % 2 == 1))
+    return flips[0], flips[1]
+
+
 def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
                 highway: int) -> np.ndarray:
     """``uint8`` [F, 4]: cost of each move; against a lane's direction it costs more.
 
-    Lanes: even rows run east, odd rows west; even columns south, odd
-    columns north (the "highways" of one-way streets).
+    Lanes (the "highways" of one-way streets): see :func:`_lane_flips`.
     """
     r, c = np.divmod(cell_of.astype(np.int64), grid.width)
+    if LANES == "parity":
+        west, north = r % 2 == 1, c % 2 == 1
+    else:
+        west_rows, north_cols = _lane_flips(grid.free.reshape(grid.height, grid.width))
+        west, north = west_rows[r], north_cols[c]
     cost = np.full((cell_of.size, 4), unit, dtype=np.uint8)
-    against = np.stack([r % 2 == 1, c % 2 == 1, r % 2 == 0, c % 2 == 0], axis=1)
+    against = np.stack([west, north, ~west, ~north], axis=1)
     cost[against] += np.uint8(highway)
     cost[nbr < 0] = unit
     return cost
+
+
+LANES = "streets"
 
 
 def solve_sortation(problem: SortationProblem, params: SortationParams | None = None,
