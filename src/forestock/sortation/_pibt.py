@@ -124,7 +124,7 @@ class SortationParams(Params):
     stuck_after: int = 3
     stuck_weight: float = 0.0
     commit_weight: float = 1.5
-    highway: int = 2
+    highway: int = 18
     turning: str = "convert"
     induction_balance: float = 2.0
     drop_balance: float = 10.0
@@ -433,15 +433,16 @@ def _lane_flips(free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     it as the busiest one; corridors alternate in direction in the order they
     come, so that neighbouring streets run opposite ways even where the
     streets lie every other row (a sortation floor) or every third (between
-    shelves). Other rows (columns) alternate by parity.
+    shelves). The other rows (columns) alternate among themselves, so that
+    in an open area, where every row is a street, half run each way.
     """
     along_rows = (free[:, 1:] & free[:, :-1]).sum(axis=1)
     along_cols = (free[1:, :] & free[:-1, :]).sum(axis=0)
     flips = []
     for along in (along_rows, along_cols):
         street = along >= 0.5 * max(int(along.max()), 1)
-        k = np.cumsum(street) % 2 == 0
-        flips.append(np.where(street, k, np.arange(along.size) % 2 == 1))
+        flips.append(np.where(street, np.cumsum(street) % 2 == 0,
+                              np.cumsum(~street) % 2 == 0))
     return flips[0], flips[1]
 
 
