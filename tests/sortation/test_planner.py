@@ -11,11 +11,12 @@ from forestock.sortation import (
     SortationResult,
     TaskList,
     find_conflicts,
+    parse_map,
     solve_sortation,
 )
 from forestock.sortation import _kernels as K
 from forestock.sortation._layout import CentreParams, build_centre
-from forestock.sortation._pibt import _lane_graph, _move_costs
+from forestock.sortation._pibt import _lane_flips, _lane_graph, _move_costs
 from forestock.sortation._replay import replay
 from tests.sortation import _pibt_reference as ref
 from tests.sortation.conftest import random_problem
@@ -39,6 +40,55 @@ def test_distance_kernel_matches_plain_search(seed: int, highway: int) -> None:
     for goal in np.random.default_rng(seed).choice(free.size, size=5, replace=False):
         K.distances(nbr, cost, int(goal), out, buckets, counts)
         assert np.array_equal(out.astype(np.int64), ref.distances(nbr, cost, int(goal)))
+
+
+def _floor_map(height: int, width: int, margin: int) -> np.ndarray:
+    """A sortation floor: pillars at even rows and columns inside an open margin."""
+    free = np.ones((height, width), dtype=bool)
+    inner = np.zeros_like(free)
+    inner[margin:height - margin, margin:width - margin] = True
+    r, c = np.indices(free.shape)
+    free[inner & (r % 2 == 0) & (c % 2 == 0)] = False
+    return free
+
+
+def test_streets_alternate_corridor_by_corridor() -> None:
+    """On a floor whose streets lie every other row and column, neighbouring streets run
+    opposite ways (parity would send them all one way), and in the open margin half the
+    rows and columns run each way, never three neighbours alike."""
+    free = _floor_map(21, 31, 4)
+    west, north = _lane_flips(free)
+    streets = np.arange(5, 16, 2)  # the inner rows with moves along them
+    assert (np.diff(west[streets].astype(int)) != 0).all()
+    cols = np.arange(5, 26, 2)
+    assert (np.diff(north[cols].astype(int)) != 0).all()
+    for flips in (west[:4], north[:4], west[-4:], north[-4:]):
+        assert flips.sum() == 2
+    for flips in (west, north):
+        f = flips.astype(int)
+        assert not ((f[2:] == f[1:-1]) & (f[1:-1] == f[:-2])).all()
+        assert abs(int(f.sum()) * 2 - f.size) <= 2
+
+
+def test_moves_against_a_street_cost_more() -> None:
+    """A move against its street's direction costs ``highway`` more; with the flips'
+    directions."""
+    free = _floor_map(11, 13, 2)
+    text = "\n".join("".join("." if x else "@" for x in row) for row in free)
+    grid = parse_map(f"type octile\nheight 11\nwidth 13\nmap\n{text}")
+    cells = np.flatnonzero(grid.free).astype(np.int32)
+    dense = np.full(grid.size, -1, dtype=np.int32)
+    dense[cells] = np.arange(cells.size, dtype=np.int32)
+    nbr, _ = _lane_graph(grid.neighbours(), dense, cells, None)
+    cost = _move_costs(grid, cells, nbr, 2, 18)
+    west, north = _lane_flips(free)
+    r, c = np.divmod(cells, 13)
+    has = nbr >= 0
+    assert set(np.unique(cost[has])) == {2, 20}
+    east_against = has[:, 0] & west[r]
+    assert (cost[east_against, 0] == 20).all() and (cost[has[:, 2] & west[r], 2] == 2).all()
+    assert (cost[has[:, 1] & north[c], 1] == 20).all()
+    assert (cost[has[:, 3] & north[c], 3] == 2).all()
 
 
 def test_distance_kernel_on_one_way_lanes() -> None:

@@ -60,9 +60,13 @@ class SortationParams(Params):
         Rotation model: bonus, in cells, of the neighbour a robot turned
         towards, so that turns are not undone the next step.
     highway
-        Extra cost, in half steps, of a move against its lane (even rows run
-        east, odd rows west, even columns south, odd columns north); 0 for
-        none.
+        Extra cost, in half steps, of a move against its street (rows and
+        columns with many moves along them alternate in direction, street by
+        street; see ``_lane_flips``); 0 for none. At 18 a move against a
+        street costs ten: robots keep to the one-way system unless it is far
+        round. On MR23-I-06 (10,000 robots, 1,500 steps) streets alternating
+        by parity gave 8,587 tasks in 600 steps, street by street 15,604 at
+        2 and 16,351 at 18.
     turning
         Rotation model: ``"state"`` plans over cells and headings (a robot
         moves forward or stays and turns; a pushed robot can only move
@@ -453,19 +457,13 @@ def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
     Lanes (the "highways" of one-way streets): see :func:`_lane_flips`.
     """
     r, c = np.divmod(cell_of.astype(np.int64), grid.width)
-    if LANES == "parity":
-        west, north = r % 2 == 1, c % 2 == 1
-    else:
-        west_rows, north_cols = _lane_flips(grid.free.reshape(grid.height, grid.width))
-        west, north = west_rows[r], north_cols[c]
+    west_rows, north_cols = _lane_flips(grid.free.reshape(grid.height, grid.width))
+    west, north = west_rows[r], north_cols[c]
     cost = np.full((cell_of.size, 4), unit, dtype=np.uint8)
     against = np.stack([west, north, ~west, ~north], axis=1)
     cost[against] += np.uint8(highway)
     cost[nbr < 0] = unit
     return cost
-
-
-LANES = "streets"
 
 
 def solve_sortation(problem: SortationProblem, params: SortationParams | None = None,
