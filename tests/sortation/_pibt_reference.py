@@ -180,7 +180,7 @@ class _Planner:
         over = 0.0
         if r.stuck[i] > self.w.stuck_after:
             over = unit * self.w.stuck * (r.stuck[i] - self.w.stuck_after)
-        wait = int(self.f.dist[r.slot[i], v]) + 1.5 * unit
+        wait = float("inf")  # waiting pays only for the cell ahead to clear
         out: list[tuple[float, int, int]] = []
         ahead = int(self.f.nbr[v, h])
         if ahead >= 0:
@@ -219,7 +219,9 @@ class _Planner:
                 continue  # k could not leave and stays in u
             return True
         self.nxt[i], self.taken[v] = v, i
-        self.act[i] = WAIT if self.mode == 2 else STAY
+        self.act[i] = STAY
+        if self.mode == 2:  # it stays, but may still turn where it wants to go
+            self.act[i] = next(a for u, a in self.choices(i, False) if u == v)
         return False
 
     def plan(self) -> None:

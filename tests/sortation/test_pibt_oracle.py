@@ -338,3 +338,16 @@ def test_failed_push_backtracks(mode: int) -> None:
     step = _both(room, robots, [(0, 3), (0, 3), (0, 3)], 4, mode)
     assert step.nxt[1:] == robots.pos[1:]
     assert step.nxt[0] != robots.pos[1]
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_pushed_robot_facing_a_wall_still_turns(mode: int) -> None:
+    """A robot facing a wall, pushed by the robot behind it, cannot leave, but turns where
+    it wants to go; it used to wait (``"state"``), and both waited for ever."""
+    room = _room(["@@@", "...", "..."])
+    # robot 0 at (1, 1) faces north into the wall and is bound west; robot 1 below it faces
+    # north too, bound for the wall side, with the higher priority
+    robots = _robots(room, [(1, 1), (2, 1)], 3, [3, 3], [1.0, 5.0])
+    step = _both(room, robots, [(1, 0), (1, 1)], 3, mode)
+    assert step.nxt == robots.pos
+    assert step.act[0] == ref.COUNTER  # turns west, towards its goal

@@ -183,7 +183,7 @@ def _candidates_turning(i, pushed, nbr, cost, unit, pos, head, near, stuck, flow
         return _hold(i, pushed, v, W_ROT, cand, ckey, cact)
     over = unit * stuck_w * (stuck[i] - stuck_after) if stuck[i] > stuck_after else 0.0
     nc = 0
-    wait = near[i, 4] + 1.5 * unit
+    wait = np.inf  # waiting pays only for the cell ahead to clear
     u = nbr[v, h]
     if u >= 0:
         key = (cost[v, h] + near[i, h] + unit * cong_w * flow[u, (h + 2) % 4]
@@ -310,6 +310,14 @@ def plan_step(nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold,
                 nxt[i] = v
                 occ_next[v] = i
                 act[i] = stay_act
+                if mode == 2:  # it stays, but may still turn where it wants to go
+                    nc = _candidates_turning(
+                        i, False, nbr, cost, unit, pos, head, near, stuck, flow, commit,
+                        hold, cong_w, stuck_after, stuck_w, commit_w, step, salt, cand, ckey,
+                        cact)
+                    for c in range(nc):
+                        if cand[i, c] == v:
+                            act[i] = cact[i, c]
                 ret = 2
     for i in range(n):
         occ_next[nxt[i]] = -1

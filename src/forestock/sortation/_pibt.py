@@ -71,7 +71,9 @@ class SortationParams(Params):
         Rotation model: ``"state"`` plans over cells and headings (a robot
         moves forward or stays and turns; a pushed robot can only move
         forward); ``"convert"`` plans over cells, then a robot not facing its
-        next cell turns towards it and stays.
+        next cell turns towards it and stays. ``"state"`` gridlocks at
+        density (MR23-I-06, 10,000 robots, 1,500 steps: 8,515 tasks against
+        44,251 by ``"convert"``).
     induction_balance
         Parcel flows: cost, in cells, of each robot already bound for an
         induction station when a robot picks one.
