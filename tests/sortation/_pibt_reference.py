@@ -242,7 +242,7 @@ def _as_rotation(floor: Floor, r: Robots, nxt: list[int], act: list[int],
             act[i] = WAIT
             continue
         if d == STAY:  # turn towards the best neighbour, facing first
-            best, d = 65536.0, h
+            best, d = float("inf"), h
             for e in range(4):
                 u = int(floor.nbr[v, e])
                 if u < 0:

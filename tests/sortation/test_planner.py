@@ -16,7 +16,14 @@ from forestock.sortation import (
 )
 from forestock.sortation import _kernels as K
 from forestock.sortation._layout import CentreParams, build_centre
-from forestock.sortation._pibt import _lane_flips, _lane_graph, _move_costs
+from forestock.sortation._maps import GridMap
+from forestock.sortation._pibt import (
+    _floor_costs,
+    _lane_flips,
+    _lane_graph,
+    _move_costs,
+    _open_cells,
+)
 from forestock.sortation._replay import replay
 from tests.sortation import _pibt_reference as ref
 from tests.sortation.conftest import random_problem
@@ -89,6 +96,43 @@ def test_moves_against_a_street_cost_more() -> None:
     assert (cost[east_against, 0] == 20).all() and (cost[has[:, 2] & west[r], 2] == 2).all()
     assert (cost[has[:, 1] & north[c], 1] == 20).all()
     assert (cost[has[:, 3] & north[c], 3] == 2).all()
+
+
+def _dense_floor(grid: GridMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Free cells, and the moves out of and into each, no lanes."""
+    cells = np.flatnonzero(grid.free).astype(np.int32)
+    dense = np.full(grid.size, -1, dtype=np.int32)
+    dense[cells] = np.arange(cells.size, dtype=np.int32)
+    nbr, rnbr = _lane_graph(grid.neighbours(), dense, cells, None)
+    return cells, nbr, rnbr
+
+
+def test_open_floor_costs_a_twentieth_more() -> None:
+    """On a floor with pillars and an open margin, a step costs 20, a move into open floor
+    (eight free neighbours) 21, a move against a street 20 + 180; with one-way lanes or on
+    a map too long for tables at 20 a step, a step costs 2."""
+    free = _floor_map(11, 13, 3)
+    text = "\n".join("".join("." if x else "@" for x in row) for row in free)
+    grid = parse_map(f"type octile\nheight 11\nwidth 13\nmap\n{text}")
+    is_open = _open_cells(grid).reshape(11, 13)
+    assert not is_open[0].any() and is_open[1, 1:12].all()  # the wall row has no north side
+    assert not is_open[4:7, 4:9].any()  # pillars every other cell inside
+    cells, nbr, rnbr = _dense_floor(grid)
+    unit, cost = _floor_costs(grid, cells, nbr, rnbr, False, SortationParams())
+    assert unit == 20
+    into_open = (nbr >= 0) & _open_cells(grid)[cells][np.maximum(nbr, 0)]
+    along = cost[(nbr >= 0) & (cost < 100)]
+    assert set(np.unique(along)) == {20, 21}
+    assert (cost[into_open & (cost < 100)] == 21).all()
+    assert set(np.unique(cost[(nbr >= 0) & (cost >= 100)])) == {200, 201}
+    flat = SortationParams(open_weight=0)
+    assert _floor_costs(grid, cells, nbr, rnbr, False, flat)[1].max() == 200
+    unit, cost = _floor_costs(grid, cells, nbr, rnbr, True, SortationParams())
+    assert unit == 2 and cost.max() == 2
+    long = parse_map("type octile\nheight 1\nwidth 1600\nmap\n" + "." * 1600)
+    cells, nbr, rnbr = _dense_floor(long)
+    unit, cost = _floor_costs(long, cells, nbr, rnbr, False, SortationParams())
+    assert unit == 2 and set(np.unique(cost)) <= {2, 20}
 
 
 def test_distance_kernel_on_one_way_lanes() -> None:

@@ -347,7 +347,7 @@ def _to_rotation(nbr, cost, unit, pos, head, near, occ_now, nxt, act, commit, ho
             state[i] = 2
             continue
         if d == 4:
-            best = 65536.0
+            best = np.inf
             d = h
             for e in range(4):
                 u = nbr[v, e]

@@ -74,6 +74,14 @@ class SortationParams(Params):
         next cell turns towards it and stays. ``"state"`` gridlocks at
         density (MR23-I-06, 10,000 robots, 1,500 steps: 8,515 tasks against
         44,251 by ``"convert"``).
+    open_weight
+        Extra cost, in steps, of a move into open floor (a cell whose eight
+        neighbours are free): through traffic keeps to the streets, off the
+        open plates by the walls where robots queue and turn at their goals.
+        Only where the map has no one-way lanes. 0.05 finished 7% more
+        tasks than none on MR23-I-10 (1,500 steps), 4% on MR24-WAREHOUSE,
+        1% on MR23-I-06 and 0.4% on MR24-SORTATION; a whole step's worth
+        (1) finished 15% fewer on MR23-I-06.
     induction_balance
         Parcel flows: cost, in cells, of each robot already bound for an
         induction station when a robot picks one.
@@ -116,6 +124,7 @@ class SortationParams(Params):
         within("[0, 10]", "congestion_weight"),
         within("[0, 1)", "flow_decay"),
         within("[0, 20]", "highway", integer=True),
+        within("[0, 1]", "open_weight"),
         one_of(("task", "progress"), "priority"),
         one_of(("state", "convert"), "turning"),
         within("[0, inf]", "commit_weight", "stuck_weight", "induction_balance",
@@ -131,6 +140,7 @@ class SortationParams(Params):
     stuck_weight: float = 0.0
     commit_weight: float = 1.5
     highway: int = 18
+    open_weight: float = 0.05
     turning: str = "convert"
     induction_balance: float = 2.0
     drop_balance: float = 10.0
@@ -468,6 +478,43 @@ def _move_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, unit: int,
     return cost
 
 
+def _open_cells(grid: GridMap) -> np.ndarray:
+    """``bool`` [cells]: free cells whose eight neighbours are all free (open floor)."""
+    free = grid.free.reshape(grid.height, grid.width)
+    pad = np.pad(free, 1, constant_values=False)
+    out = free.copy()
+    for dr in range(3):
+        for dc in range(3):
+            out &= pad[dr:dr + grid.height, dc:dc + grid.width]
+    return out.ravel()
+
+
+def _floor_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, rnbr: np.ndarray,
+                 lanes: bool, params: SortationParams) -> tuple[int, np.ndarray]:
+    """The cost of a step (``unit``) and of each move, ``uint8`` [F, 4].
+
+    On a map with one-way lanes a step costs 2 and nothing more. Otherwise a
+    step costs 20, so that a move into open floor can cost a twentieth more
+    (``open_weight``), and a move against its street ``highway`` half steps
+    more; where distances at 20 a step could overflow a table (a map on
+    which a cell lies more than 1,500 steps from one cell), a step costs 2
+    and open floor nothing more.
+    """
+    if lanes:
+        return 2, _move_costs(grid, cell_of, nbr, 2, 0)
+    probe = np.empty(cell_of.size, dtype=np.uint16)
+    cost = _move_costs(grid, cell_of, nbr, 2, params.highway)
+    buckets = np.empty((int(cost.max()) + 1, 4 * cell_of.size), dtype=np.int32)
+    top = K.distances(rnbr, cost, 0, probe, buckets, np.zeros(buckets.shape[0], np.int64))
+    unit = 20 if 0 <= top <= 3_000 else 2  # 20 a step: distances ten times, twice as far
+    cost = _move_costs(grid, cell_of, nbr, unit, params.highway * unit // 2)
+    extra = round(params.open_weight * unit)
+    if extra:
+        into = (nbr >= 0) & _open_cells(grid)[cell_of][np.maximum(nbr, 0)]
+        cost += (into * extra).astype(np.uint8)
+    return unit, cost
+
+
 def solve_sortation(problem: SortationProblem, params: SortationParams | None = None,
                     seed: int = 0, callbacks: Callbacks = NO_CALLBACKS) -> SortationResult:
     """Run the planner on ``problem`` for ``problem.steps`` steps.
@@ -506,10 +553,7 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     n, steps = problem.n_agents, problem.steps
     rotation = problem.model == "rotation"
     mode = 0 if not rotation else (2 if params.turning == "state" else 1)
-    unit = 2
-    # one-way lanes replace the soft highways
-    cost = _move_costs(grid, cell_of, nbr, unit, 0 if problem.lanes is not None
-                       else params.highway)
+    unit, cost = _floor_costs(grid, cell_of, nbr, rnbr, problem.lanes is not None, params)
     tables = _Tables(nbr, rnbr, cost, params.table_mb)
     tasks = _Tasks(problem, dense, seed, params.induction_balance, params.drop_balance,
                    tables.table)
