@@ -58,7 +58,12 @@ class SortationParams(Params):
         Extra cost per step waited beyond ``stuck_after``.
     commit_weight
         Rotation model: bonus, in cells, of the neighbour a robot turned
-        towards, so that turns are not undone the next step.
+        towards, so that turns are not undone the next step. From about 10
+        the robot always takes the cell it turned to when it is free. At
+        10,000 robots (5,000 steps) 12 finished 160,986 tasks on MR23-I-06
+        and 144,942 on MR23-I-10 (1.5: 144,586 and 136,774), and kept
+        MR24-WAREHOUSE flowing (94,206), where at 1.5 the floor locked up
+        after 2,000 steps (57,835).
     highway
         Extra cost, in half steps, of a move against its street (rows and
         columns with many moves along them alternate in direction, street by
@@ -138,7 +143,7 @@ class SortationParams(Params):
     flow_decay: float = 0.98
     stuck_after: int = 3
     stuck_weight: float = 0.0
-    commit_weight: float = 1.5
+    commit_weight: float = 12.0
     highway: int = 18
     open_weight: float = 0.05
     turning: str = "convert"
