@@ -83,10 +83,11 @@ class SortationParams(Params):
         Extra cost, in steps, of a move into open floor (a cell whose eight
         neighbours are free): through traffic keeps to the streets, off the
         open plates by the walls where robots queue and turn at their goals.
-        Only where the map has no one-way lanes. 0.05 finished 7% more
-        tasks than none on MR23-I-10 (1,500 steps), 4% on MR24-WAREHOUSE,
-        1% on MR23-I-06 and 0.4% on MR24-SORTATION; a whole step's worth
-        (1) finished 15% fewer on MR23-I-06.
+        Only where the map has no one-way lanes. At 1,500 steps against
+        none: MR23-I-10 +7% (0.05), and with ``commit_weight`` 12, 0.2
+        against 0.05: MR24-WAREHOUSE +8%, MR23-I-10 +2%, MR23-I-06 +1.4%,
+        MR24-SORTATION +0.3%; 0.35 finished fewer on both warehouse
+        instances, half a step 15% fewer on MR23-I-06.
     induction_balance
         Parcel flows: cost, in cells, of each robot already bound for an
         induction station when a robot picks one.
@@ -145,7 +146,7 @@ class SortationParams(Params):
     stuck_weight: float = 0.0
     commit_weight: float = 12.0
     highway: int = 18
-    open_weight: float = 0.05
+    open_weight: float = 0.2
     turning: str = "convert"
     induction_balance: float = 2.0
     drop_balance: float = 10.0
@@ -499,11 +500,11 @@ def _floor_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, rnbr: np.n
     """The cost of a step (``unit``) and of each move, ``uint8`` [F, 4].
 
     On a map with one-way lanes a step costs 2 and nothing more. Otherwise a
-    step costs 20, so that a move into open floor can cost a twentieth more
-    (``open_weight``), and a move against its street ``highway`` half steps
-    more; where distances at 20 a step could overflow a table (a map on
-    which a cell lies more than 1,500 steps from one cell), a step costs 2
-    and open floor nothing more.
+    step costs 20, so that a move into open floor can cost a fraction of a
+    step more (``open_weight``, in twentieths), and a move against its
+    street ``highway`` half steps more. Where distances at 20 a step could
+    overflow a table (a map on which a cell lies more than 1,500 steps from
+    one cell), a step costs 2 and open floor nothing more.
     """
     if lanes:
         return 2, _move_costs(grid, cell_of, nbr, 2, 0)
