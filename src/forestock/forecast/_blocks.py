@@ -15,6 +15,10 @@ response and the combination's weight (:class:`~forestock.forecast.Combined`:
 the global model and level x lift measured on the event's last occurrence) are
 measured on the first block's SKUs and used for all blocks; level x lift is
 fitted block by block (its market lift is that of the block's SKUs, a sample).
+A SKU attribute the model reads as a category (brand, category) some value of which
+no SKU of the first block has is left out of the model: the trees would send the
+other blocks' SKUs of that value down an arbitrary side of every split on it
+(:func:`uncovered`).
 
 On a Dask cluster the blocks are its tasks over the Parquet partitions, cut
 into a folder the workers see: one worker learns from the first block and
@@ -52,7 +56,7 @@ from forestock.forecast._total import TotalCorrelation, panel_correlation, windo
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["BLOCK_CELLS", "BlockReport", "forecast_blocks"]
+__all__ = ["BLOCK_CELLS", "BlockReport", "forecast_blocks", "uncovered"]
 
 #: Dense cells (series x periods) beyond which a history is forecast in SKU blocks.
 BLOCK_CELLS = 150_000_000
@@ -62,8 +66,9 @@ log = logging.getLogger("forestock.forecast")
 
 @dataclass(frozen=True)
 class BlockReport:
-    """What a block-wise forecast did: blocks, series, rows and training rows, and the
-    correlation the window totals used (None without totals)."""
+    """What a block-wise forecast did: blocks, series, rows and training rows, the
+    correlation the window totals used (None without totals), the combination's weight and
+    the SKU attributes the model left out (:func:`uncovered`)."""
 
     blocks: int
     series: int
@@ -71,6 +76,32 @@ class BlockReport:
     train_rows: int
     correlation: TotalCorrelation | None = None
     weight: float = 1.0  # the global model's share of the mean (see Combined)
+    without: tuple[str, ...] = ()
+
+
+#: SKU attributes the global model reads as categories: (column of the SKU table, feature).
+_CODED = (("category", "category"), ("brand_id", "brand"))
+
+
+def uncovered(skus: pd.DataFrame, sample: np.ndarray) -> tuple[str, ...]:
+    """The model's categorical SKU features (``category``, ``brand``) some value of which
+    the SKUs ``sample`` do not have, in the SKU table ``skus``.
+
+    A model learning from ``sample`` knows nothing of such a value, and LightGBM sends an
+    unseen category down the same side of every split on the feature, a side chosen by
+    the sample's own SKUs: on the world of 200 SKUs x 40 regions cut into 5 blocks (160
+    brands), the first block's 40 SKUs had the brands of 10% of the others, and its model
+    forecast the others' 11.11 at 0.71 of the in-memory model's: the total 19% low, against
+    5%; without the brand, 1% low.
+    """
+    own = skus["sku_id"].isin(list(sample)).to_numpy()
+    out = []
+    for column, feature in _CODED:
+        if column in skus.columns:
+            values = skus[column]
+            if not set(values[~own].dropna()) <= set(values[own].dropna()):
+                out.append(feature)
+    return tuple(out)
 
 
 def _sql_path(path: Path) -> str:
@@ -160,7 +191,7 @@ def forecast_blocks(
             learned = _on_cluster(client, setting, blocks, market, done)
         cb.on_end("forecast blocks")
     return BlockReport(n_blocks, done.series, done.rows, learned.model.train_rows_,
-                       learned.correlation, learned.weight)
+                       learned.correlation, learned.weight, learned.model.without)
 
 
 @dataclass(frozen=True)
@@ -238,7 +269,12 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
     problem = ForecastProblem(hist, s.calendar, s.window, s.skus, s.regions, s.prices)
     panel = build_panel(hist, s.calendar, s.window, block_skus,
                         s.regions["region_id"].to_numpy(dtype=object), grid=s.grid)
-    model = GlobalModel(s.params, s.seed, callbacks)
+    # categories the first block's SKUs do not all cover are left out of the model
+    without = uncovered(s.skus, block_skus)
+    if without:
+        log.info("forecast blocks: the first block's SKUs do not cover every %s: the model "
+                 "learns without", " or ".join(without))
+    model = GlobalModel(s.params, s.seed, callbacks, without=without)
     view = model.view(problem, panel, market)
     # the block's own SKUs: level x lift (and the weight's measurement) build panels of the
     # problem's SKU table
@@ -246,7 +282,7 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
                           s.skus[s.skus["sku_id"].isin(block_skus)], s.regions, s.prices)
     del hist
     # the combination's weight, measured on the first block's SKUs
-    weight = Combined(s.params, s.seed, callbacks).weigh(own)[0]
+    weight = Combined(s.params, s.seed, callbacks, without).weigh(own)[0]
     model.fit_view(view, s.window)
     model.callbacks = NO_CALLBACKS  # (a listener stays here; the model may travel)
     # the typical SKU's event lifts and the categories' price response, measured on the

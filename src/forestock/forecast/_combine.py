@@ -67,15 +67,15 @@ class _Pair:
     them)."""
 
     def __init__(self, params: ForecastParams, seed: int,
-                 callbacks: Callbacks | None = None) -> None:
-        self.params, self.seed, self.callbacks = params, seed, callbacks
+                 callbacks: Callbacks | None = None, without: tuple[str, ...] = ()) -> None:
+        self.params, self.seed, self.callbacks, self.without = params, seed, callbacks, without
         self._problem: ForecastProblem | None = None
         self.tables: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def of(self, problem: ForecastProblem) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._problem is not problem or self.tables is None:
-            model = GlobalModel(self.params, self.seed, self.callbacks,
-                                CHECK_TASK).fit(problem).predict()
+            model = GlobalModel(self.params, self.seed, self.callbacks, CHECK_TASK,
+                                self.without).fit(problem).predict()
             peer = LevelLift(self.params, self.seed).fit(problem).predict()
             self._problem, self.tables = problem, (model, peer)
         return self.tables
@@ -105,20 +105,23 @@ class Combined:
     ``validation_`` (WRMSSE per candidate weight on the last occurrence; empty
     when there was none to measure on). ``callbacks`` hears the global model's
     fits: :data:`CHECK_TASK` (on the history before the last occurrence) and
-    ``"fit"``.
+    ``"fit"``; ``without``: SKU attributes the global model does not learn from
+    (see :class:`GlobalModel`).
     """
 
     name = "forestock"
 
     def __init__(self, params: ForecastParams | None = None, seed: int = 0,
-                 callbacks: Callbacks | None = None) -> None:
+                 callbacks: Callbacks | None = None, without: tuple[str, ...] = ()) -> None:
         self.params = params or ForecastParams()
         self.seed = seed
         self.callbacks = callbacks
+        self.without = tuple(without)
 
     def fit(self, problem: ForecastProblem) -> Combined:
         self.weight_, self.validation_ = self.weigh(problem)
-        self.model_ = GlobalModel(self.params, self.seed, self.callbacks).fit(problem)
+        self.model_ = GlobalModel(self.params, self.seed, self.callbacks,
+                                  without=self.without).fit(problem)
         self.peer_ = (LevelLift(self.params, self.seed).fit(problem) if self.weight_ < 1.0
                       else None)
         log.info("forecast: global model weight %.2f (WRMSSE on the last occurrence: %s)",
@@ -158,7 +161,7 @@ class Combined:
         season = dt.timedelta(days=LEVELS[freq][2] * {"D": 1, "W": 7, "M": 30}[freq])
         if held.start - dt.timedelta(days=lead) - first < season:
             return {}
-        pair = _Pair(self.params, self.seed, self.callbacks)
+        pair = _Pair(self.params, self.seed, self.callbacks, self.without)
         try:
             result = backtest(problem.history, problem.calendar, held, lead, problem.skus,
                               problem.regions, problem.prices,

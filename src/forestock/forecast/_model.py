@@ -33,6 +33,8 @@ from forestock.forecast._problem import ForecastParams, ForecastProblem, quantil
 log = logging.getLogger("forestock.forecast")
 
 _CATEGORICAL = ("event", "category", "brand", "region")
+#: The SKU table's attributes among the features (see ``GlobalModel(without=...)``).
+SKU_FEATURES = ("category", "brand", "log_price")
 _DISPERSIONS = np.array([0.0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6,
                          0.8, 1.0, 1.3, 1.7, 2.2, 3.0, 4.0, 6.0])
 
@@ -83,17 +85,25 @@ class GlobalModel:
     ``fit(problem)`` learns from the history; ``predict()`` returns the
     forecast table for the problem's window. ``callbacks`` hears the fit as the
     task ``task``: a step for the panel, one for the features, then one per
-    boosting round.
+    boosting round. ``without`` names SKU attributes (of :data:`SKU_FEATURES`)
+    the model does not learn from: the block path leaves out those whose values
+    the SKUs it learns from do not all cover.
     """
 
     name = "forestock"
 
     def __init__(self, params: ForecastParams | None = None, seed: int = 0,
-                 callbacks: Callbacks | None = None, task: str = "fit") -> None:
+                 callbacks: Callbacks | None = None, task: str = "fit",
+                 without: tuple[str, ...] = ()) -> None:
+        unknown = [c for c in without if c not in SKU_FEATURES]
+        if unknown:
+            raise ValueError(f"without names {unknown[0]!r}, not one of the SKU features "
+                             f"{', '.join(SKU_FEATURES)}")
         self.params = params or ForecastParams()
         self.seed = seed
         self.callbacks = callbacks or NO_CALLBACKS
         self.task = task
+        self.without = tuple(without)
         self._started = False
 
     # ------------------------------------------------------------------ data
@@ -245,9 +255,12 @@ class GlobalModel:
                      out.weight[keep_row] if out.weight is not None else None)
 
     def _features(self, v: _View, rows: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
-        """Features and base (the row's expected units were it an ordinary period)."""
-        return row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
-                            v.sku_static, v.region_static, v.price)
+        """Features and base (the row's expected units were it an ordinary period), less
+        the SKU attributes the model does without."""
+        X, base = row_features(v.panel, v.agg, rows.series, rows.origin, rows.target,
+                               v.sku_static, v.region_static, v.price)
+        return (X.drop(columns=[c for c in self.without if c in X.columns]) if self.without
+                else X), base
 
     # ------------------------------------------------------------------ model
     def _dataset(self, X: pd.DataFrame, y: np.ndarray, base: np.ndarray, weight: np.ndarray
