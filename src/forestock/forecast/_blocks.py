@@ -165,6 +165,7 @@ def forecast_blocks(
             con.execute(f"SET memory_limit='{memory_limit}'")
             con.execute(f"SET temp_directory='{_sql_path(Path(tmp) / 'spill')}'")
             con.execute("SET preserve_insertion_order=false")
+            con.execute("SET enable_progress_bar=false")  # the caller's callbacks report progress
             grid, market = _market(con, src, path.name, window, region_ids)
             parts = pd.DataFrame({"sku_id": sku_ids.astype(str), "part": part})
             con.register("parts", parts)
