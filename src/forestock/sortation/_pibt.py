@@ -513,7 +513,7 @@ def _floor_costs(grid: GridMap, cell_of: np.ndarray, nbr: np.ndarray, rnbr: np.n
     buckets = np.empty((int(cost.max()) + 1, 4 * cell_of.size), dtype=np.int32)
     top = K.distances(rnbr, cost, 0, probe, buckets, np.zeros(buckets.shape[0], np.int64))
     unit = 20 if 0 <= top <= 3_000 else 2  # 20 a step: distances ten times, twice as far
-    cost = _move_costs(grid, cell_of, nbr, unit, params.highway * unit // 2)
+    cost *= np.uint8(unit // 2)  # every move, along or against its street, scales alike
     extra = round(params.open_weight * unit)
     if extra:
         into = (nbr >= 0) & _open_cells(grid)[cell_of][np.maximum(nbr, 0)]
