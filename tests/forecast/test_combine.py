@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forestock.events import Window, occurrences
 from forestock.forecast import Combined, GlobalModel, make_method, target_window
-from forestock.forecast._combine import UNMEASURED, WEIGHTS, blend_means
+from forestock.forecast._combine import UNMEASURED, WEIGHTS, _window_before, blend_means
+from forestock.forecast._model import top_down_means
+from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastProblem
 
 EVENT = "추석 세일"
@@ -48,11 +51,32 @@ def test_the_weight_is_measured_on_the_last_occurrence(tiny: dict[str, pd.DataFr
     assert fc["mean"].sum() == pytest.approx(tiny["truth"]["units"].sum(), rel=0.25)
 
 
-def test_without_a_last_occurrence_the_global_model_forecasts_alone(
-        tiny: dict[str, pd.DataFrame]) -> None:
-    """A custom window has no occurrence to measure on: weight 1, the global model's
-    forecast bit for bit."""
+def test_a_custom_window_is_measured_on_its_twin_before_it(tiny: dict[str, pd.DataFrame]
+                                                          ) -> None:
+    """A custom window (Sep 3-5, the history ending Aug 31) has no occurrence to measure
+    on: its twin, moved back by whole windows into the history (Aug 28-30), is held out
+    instead, with the same lead, and the best weight there forecasts."""
+    w = Window("custom", dt.date(2026, 9, 3), dt.date(2026, 9, 5))
+    held = _window_before(w, "D", dt.date(2026, 8, 31))
+    assert (held.start, held.end) == (dt.date(2026, 8, 28), dt.date(2026, 8, 30))
+    month = _window_before(Window("custom", dt.date(2016, 7, 1), dt.date(2016, 12, 1)), "M",
+                           dt.date(2016, 6, 1))
+    assert (month.start, month.end) == (dt.date(2016, 1, 1), dt.date(2016, 6, 1))
     problem = _problem(tiny, None)
+    m = Combined(seed=3).fit(problem)
+    assert set(m.validation_) == set(WEIGHTS)
+    assert m.weight_ == min(m.validation_, key=m.validation_.__getitem__)
+    if m.weight_ == 1.0:
+        pd.testing.assert_frame_equal(m.predict(), GlobalModel(seed=3).fit(problem).predict())
+
+
+def test_a_custom_window_without_a_season_before_its_twin_forecasts_with_the_model_alone(
+        tiny: dict[str, pd.DataFrame]) -> None:
+    """History from Jun 15: the twin (Aug 28-30, cut at Aug 25 for the lead) has less
+    than a season (91 days) before it, so nothing is measured and the global model
+    forecasts alone, bit for bit."""
+    short = {**tiny, "history": tiny["history"][tiny["history"]["date"] >= "2026-06-15"]}
+    problem = _problem(short, None)
     m = Combined(seed=3).fit(problem)
     assert m.validation_ == {} and m.weight_ == 1.0
     pd.testing.assert_frame_equal(m.predict(), GlobalModel(seed=3).fit(problem).predict())
@@ -66,13 +90,39 @@ def test_forestock_is_the_combination_and_deterministic(tiny: dict[str, pd.DataF
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_one_occurrence_too_early_to_measure_shares_the_mean(
-        tiny: dict[str, pd.DataFrame]) -> None:
-    """History from 2025-08-29: the 2025 event is in it, with too little before it to
-    forecast it from. The model never saw the event recur, so level x lift takes half."""
-    short = {**tiny, "history": tiny["history"][tiny["history"]["date"] >= "2025-08-29"]}
+@pytest.mark.parametrize("days_before", [1, 7])
+def test_one_occurrence_too_early_to_measure_takes_level_x_lifts_daily_totals(
+        tiny: dict[str, pd.DataFrame], days_before: int) -> None:
+    """History from a day or a week before the 2025 event: the event is in it, with too
+    little before it to forecast it from (a day: not even the lead; the window before the
+    event, an ordinary one, is not measured on instead). The model never saw the event
+    recur, so each day's total is level x lift's and the model splits it: per date the
+    totals are level x lift's, the shares among cells the model's."""
+    start = occurrences(tiny["calendar"], EVENT)[-2].start - dt.timedelta(days=days_before)
+    short = {**tiny, "history": tiny["history"][tiny["history"]["date"] >= str(start)]}
     m = Combined(seed=0).fit(_problem(short))
-    assert m.validation_ == {}
-    assert m.weight_ == UNMEASURED == 0.5
-    alone = GlobalModel(seed=0).fit(_problem(short)).predict()["mean"].to_numpy()
-    assert not np.allclose(m.predict()["mean"].to_numpy(), alone)
+    assert m.validation_ == {} and m.weighing_.top_down
+    assert m.weight_ == UNMEASURED == 1.0
+    fc = m.predict()
+    alone = GlobalModel(seed=0).fit(_problem(short)).predict()
+    peer = LevelLift(seed=0).fit(_problem(short)).predict()
+    by_date = fc.groupby("date")["mean"].sum()
+    np.testing.assert_allclose(by_date.to_numpy(),
+                               peer.groupby("date")["mean"].sum().reindex(by_date.index))
+    share = fc["mean"] / fc.groupby("date")["mean"].transform("sum")
+    share_alone = alone["mean"] / alone.groupby("date")["mean"].transform("sum")
+    np.testing.assert_allclose(share.to_numpy(), share_alone.to_numpy(), rtol=1e-9)
+    q = fc[["q10", "q50", "q90"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+
+
+def test_top_down_means_scale_each_date_to_the_peers_total() -> None:
+    """Date 1: the model's 1 + 3 scaled to the peer's 8 (x2); date 2: the peer lacks one
+    cell, so the other is scaled to the peer's own (6 for 2: x3) and the lacking cell kept;
+    date 3: the model's zero stays zero."""
+    d = pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-02", "2026-01-02",
+                        "2026-01-03"])
+    model = pd.DataFrame({"sku_id": ["a", "b", "a", "b", "a"], "region_id": ["r"] * 5,
+                          "date": d, "mean": [1.0, 3.0, 2.0, 5.0, 0.0]})
+    peer = model.drop(index=3).assign(mean=[4.0, 4.0, 6.0, 9.0])
+    np.testing.assert_allclose(top_down_means(model, peer), [2.0, 6.0, 6.0, 5.0, 0.0])

@@ -45,7 +45,7 @@ import pandas as pd
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
-from forestock.forecast._combine import Combined
+from forestock.forecast._combine import Combined, Weighing
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel, _View
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
@@ -77,6 +77,7 @@ class BlockReport:
     correlation: TotalCorrelation | None = None
     weight: float = 1.0  # the global model's share of the mean (see Combined)
     without: tuple[str, ...] = ()
+    top_down: bool = False  # each day's total level x lift's (see Weighing)
 
 
 #: SKU attributes the global model reads as categories: (column of the SKU table, feature).
@@ -192,7 +193,8 @@ def forecast_blocks(
             learned = _on_cluster(client, setting, blocks, market, done)
         cb.on_end("forecast blocks")
     return BlockReport(n_blocks, done.series, done.rows, learned.model.train_rows_,
-                       learned.correlation, learned.weight, learned.model.without)
+                       learned.correlation, learned.weighing.weight, learned.model.without,
+                       learned.weighing.top_down)
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ class _Learned:
     totals)."""
 
     model: GlobalModel
-    weight: float
+    weighing: Weighing
     market: Market
     correlation: TotalCorrelation | None
 
@@ -283,7 +285,7 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
                           s.skus[s.skus["sku_id"].isin(block_skus)], s.regions, s.prices)
     del hist
     # the combination's weight, measured on the first block's SKUs
-    weight = Combined(s.params, s.seed, callbacks, without).weigh(own)[0]
+    weighing = Combined(s.params, s.seed, callbacks, without).weigh(own)
     model.fit_view(view, s.window)
     model.callbacks = NO_CALLBACKS  # (a listener stays here; the model may travel)
     # the typical SKU's event lifts and the categories' price response, measured on the
@@ -292,7 +294,7 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
                      price=None if view.price is None else view.price.pooled)
     correlation = (panel_correlation(panel, window_periods(panel, s.window).size)
                    if s.totals else None)
-    learned = _Learned(model, weight, market, correlation)
+    learned = _Learned(model, weighing, market, correlation)
     return learned, _predict(s, learned, view, own)
 
 
@@ -311,8 +313,9 @@ def _forecast_block(s: _Setting, learned: _Learned, k: int, block_skus: np.ndarr
 
 
 def _predict(s: _Setting, learned: _Learned, view: _View, own: ForecastProblem) -> _Block:
-    peer = (LevelLift(s.params, s.seed).fit(own).predict() if learned.weight < 1.0 else None)
-    table = learned.model.predict_view(view, peer, learned.weight)
+    w = learned.weighing
+    peer = LevelLift(s.params, s.seed).fit(own).predict() if w.needs_peer else None
+    table = learned.model.predict_view(view, peer, w.weight, w.top_down)
     totals = (window_totals(table, learned.correlation)
               if learned.correlation is not None else None)
     return _Block(table, totals, view.panel.n_series)

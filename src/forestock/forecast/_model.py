@@ -370,19 +370,22 @@ class GlobalModel:
         log.info("global model: %s training rows, %s features", len(y), X.shape[1])
         return self
 
-    def predict(self, other: pd.DataFrame | None = None, weight: float = 1.0) -> pd.DataFrame:
+    def predict(self, other: pd.DataFrame | None = None, weight: float = 1.0,
+                top_down: bool = False) -> pd.DataFrame:
         """The forecast table: every series on every period of the window.
 
         With ``other`` (another method's forecast table), the mean is ``weight`` times
         the model's plus ``1 - weight`` times ``other``'s, and the quantiles are the
-        model's calibrated ones around it.
+        model's calibrated ones around it. With ``top_down`` too, each period's means are
+        then scaled so that their total is ``other``'s total of that period: ``other``
+        sets the level, the model splits it among the series.
         """
-        return self.predict_view(self.view_, other, weight)
+        return self.predict_view(self.view_, other, weight, top_down)
 
-    def predict_view(self, v: _View, other: pd.DataFrame | None = None, weight: float = 1.0
-                     ) -> pd.DataFrame:
-        """The forecast table of a prepared panel's series (``other``, ``weight``: as
-        :meth:`predict`)."""
+    def predict_view(self, v: _View, other: pd.DataFrame | None = None, weight: float = 1.0,
+                     top_down: bool = False) -> pd.DataFrame:
+        """The forecast table of a prepared panel's series (``other``, ``weight``,
+        ``top_down``: as :meth:`predict`)."""
         p = v.panel
         periods = window_periods(p, self.window_)
         n, m = p.n_series, periods.size
@@ -396,6 +399,8 @@ class GlobalModel:
                                  "region_id": p.region_ids[p.series_region[rows.series]],
                                  "date": p.dates[rows.target], "mean": mean})
             mean = blend_means(keys, other, weight)
+            if top_down:
+                mean = top_down_means(keys.assign(mean=mean), other)
         phi = _dispersion_for(self.dispersion_, mean, event)
         return _table(p, rows, mean, phi, self.params)
 
@@ -411,6 +416,22 @@ def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.nd
     theirs = other.reindex(key).to_numpy(dtype=float)
     mine = model["mean"].to_numpy(dtype=float)
     return np.where(np.isnan(theirs), mine, weight * mine + (1.0 - weight) * theirs)
+
+
+def top_down_means(model: pd.DataFrame, peer: pd.DataFrame) -> np.ndarray:
+    """The model's means scaled, date by date, to the peer's total of that date over the
+    model's series (a date the model forecasts nothing on, or the peer lacks, is kept)."""
+    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
+    theirs = (peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
+              .reindex(key).to_numpy(dtype=float))
+    date = key.get_level_values("date")
+    mine = model["mean"].to_numpy(dtype=float)
+    have = ~np.isnan(theirs)
+    mine_total = pd.Series(np.where(have, mine, 0.0)).groupby(date).transform("sum")
+    their_total = pd.Series(np.where(have, theirs, 0.0)).groupby(date).transform("sum")
+    m, t = mine_total.to_numpy(), their_total.to_numpy()
+    scale = np.where((m > 0) & (t > 0), t / np.where(m > 0, m, 1.0), 1.0)
+    return np.where(have, mine * scale, mine)
 
 
 def _ids(frame: pd.DataFrame | None, col: str) -> np.ndarray | None:
