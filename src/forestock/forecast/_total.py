@@ -608,15 +608,15 @@ def market_error(correlation: TotalCorrelation, held: HeldOut | Sequence[HeldOut
     occurrence of the event in the history before it, so knowing the event's past lift;
     the first occurrence of an event is forecast without it, and its error, several-fold
     on a history of one year, says nothing of the target's; or a custom window's twin)
-    gives ``e = log(sold / forecast)`` of its national total, the forecast being the combination's at
-    ``weight`` (the one it chose); its square,
-    less ``own^2`` (what the SKUs' own errors add to a total of that many SKUs, at
-    least 0), is a sample of the market's variance. One or two samples are too few to
-    stand alone (an occurrence forecast exactly right would say the market never errs),
-    so they are pooled with the ordinary periods' variance (``correlation.market *
-    correlation.dispersion``) counted as ``prior`` occurrences: the posterior mean of a
-    variance whose prior is an inverse gamma centred on the ordinary periods' with
-    ``prior`` degrees of freedom, ``(prior * ordinary^2 + sum e^2) / (prior + n)``.
+    gives ``e = log(sold / forecast)`` of its national total, the forecast being the
+    combination's at ``weight`` (the one it chose); its square, less ``own^2`` (what
+    the SKUs' own errors add to a total of that many SKUs, at least 0), is a sample of
+    the market's variance. One or two samples are too few to stand alone (an occurrence
+    forecast exactly right would say the market never errs), so they are pooled with the
+    ordinary periods' variance (``correlation.market * correlation.dispersion``) counted
+    as ``prior`` occurrences: the scale of the posterior of a variance whose prior is a
+    scaled inverse chi-square with ``prior`` degrees of freedom and the ordinary
+    periods' variance as its scale, ``(prior * ordinary^2 + sum e^2) / (prior + n)``.
 
     Parameters
     ----------
