@@ -12,15 +12,19 @@ its window totals (``forecast_total``), as the forecast stage makes them.
 The event total's national band: the q10, q50 and q90 of the window's total over
 every SKU and region, by the demand model the plan optimises against
 (:class:`forestock.uncertainty.DemandUncertainty` over the window totals' cells):
-a SKU's cells share its national factor, SKUs are independent, so the national
-total's variance is the sum of the SKUs' (each ``(sum sqrt(rho) sd)^2 + sum (1 -
-rho) sd^2`` over its cells, as ``DemandUncertainty.national`` has it) and, over
-thousands of SKUs, the total is normal. Not sums of the cells' quantiles (far
-too wide: the cells' surprises mostly cancel). ``inside`` says whether the truth
-lies in [q10, q90]; ``skus_above_q90`` and ``skus_below_q10`` are the shares of
-SKUs (that sold or were forecast) outside their own band of the same model, which
-holds where the SKUs' errors are their own: an error common to every SKU (the
-event's market lift misjudged) is in neither band of the model.
+a SKU's cells share its national factor, and the SKUs' national factors share
+the market factor with weight ``w`` (``DemandUncertainty.with_market_sd`` of the
+forecast's measured ``market_sd``, :func:`forestock.forecast.market_error`), so
+the national total's variance is ``sum_s V_s + w ((sum_s A_s)^2 - sum_s A_s^2)``
+(``V_s = A_s^2 + sum (1 - rho) sd^2`` a SKU's variance, ``A_s = sum sqrt(rho) sd``
+over its cells, as ``DemandUncertainty.total`` has it) and, over thousands of
+SKUs, the total is normal. Not sums of the cells' quantiles (far too wide: the
+cells' surprises mostly cancel). ``inside`` says whether the truth lies in [q10,
+q90]; ``band_independent`` is the band with the SKUs independent (``w`` = 0, the
+model before the market factor); ``skus_above_q90`` and ``skus_below_q10`` are
+the shares of SKUs (that sold or were forecast) outside their own band, which the
+market factor does not change (it takes a share of each SKU's spread, it adds
+none).
 
 ``--blocks-only`` runs the block path alone, for a world too large for the
 in-memory path (10,000 SKUs x 300 regions); the block size is then the
@@ -51,8 +55,11 @@ from forestock import Workspace
 from forestock.forecast import (
     Combined,
     ForecastProblem,
+    MarketError,
     forecast_blocks,
+    market_error,
     next_window,
+    own_spread,
     total_correlation,
     window_totals,
 )
@@ -75,7 +82,8 @@ def _wape(truth: pd.DataFrame, fc: pd.DataFrame, by: list[str]) -> float:
 def _band(totals: pd.DataFrame) -> pd.DataFrame:
     """Mean and variance of each SKU's total over the window totals' cells (``totals``:
     rows of a ``forecast_total`` table; those with a region) under the plan's demand model:
-    ``sku_id``, ``mean``, ``var``."""
+    ``sku_id``, ``mean``, ``var`` and ``a`` (the sum of its cells' shared spreads, what a
+    factor common to every SKU moves)."""
     cells = totals[totals["region_id"].notna()]
     skus = IdIndex(np.sort(cells["sku_id"].astype(str).unique()))
     regions = IdIndex(np.sort(cells["region_id"].astype(str).unique()))
@@ -83,23 +91,37 @@ def _band(totals: pd.DataFrame) -> pd.DataFrame:
     sd, rho, sku = model.sd(), model.shared(), model.cell_sku
     shared = np.bincount(sku, weights=np.sqrt(rho) * sd, minlength=model.n_skus)
     own = np.bincount(sku, weights=(1.0 - rho) * sd * sd, minlength=model.n_skus)
-    return pd.DataFrame({"sku_id": skus.ids, "var": shared * shared + own,
+    return pd.DataFrame({"sku_id": skus.ids, "var": shared * shared + own, "a": shared,
                          "mean": np.bincount(sku, weights=model.mean, minlength=model.n_skus)})
 
 
-def _event_total(per_sku: pd.DataFrame, truth: pd.DataFrame) -> dict[str, object]:
-    """The national band (SKUs independent: the variances add up), whether the truth lies
-    in it, and the shares of SKUs that sold above their own q90 and below their q10."""
+def _event_total(per_sku: pd.DataFrame, truth: pd.DataFrame, market: MarketError
+                 ) -> dict[str, object]:
+    """The national band (the SKUs' variances added up, and the market factor's
+    covariances), whether the truth lies in it, the band with the SKUs independent, and the
+    shares of SKUs that sold above their own q90 and below their q10."""
     z = {p: NormalDist().inv_cdf(p) for p in BAND}
-    mean, sd = float(per_sku["mean"].sum()), float(per_sku["var"].sum()) ** 0.5
+    mean = float(per_sku["mean"].sum())
+    a, a2 = float(per_sku["a"].sum()), float((per_sku["a"] ** 2).sum())
+    w = min((market.sd * mean / a) ** 2, 1.0) if a > 0 else 0.0
+    sd_ind = float(per_sku["var"].sum()) ** 0.5
+    sd = (sd_ind**2 + w * (a * a - a2)) ** 0.5
     units = int(truth["units"].sum())
     q = {f"q{round(p * 100)}": round(mean + z[p] * sd) for p in BAND}
+    ind = {f"q{round(p * 100)}": round(mean + z[p] * sd_ind) for p in BAND}
     sold = truth.groupby("sku_id")["units"].sum()
     k = per_sku.set_index("sku_id").join(sold, how="outer").fillna(0.0)
     k = k[(k["units"] > 0) | (k["mean"] > 0)]
     k_sd = np.sqrt(k["var"])
     return {**q, "sd": round(sd), "truth": units, "inside": q["q10"] <= units <= q["q90"],
             "z": round((units - mean) / sd, 2) if sd > 0 else None,
+            "market_sd": round(market.sd, 4), "market_share": round(w, 4),
+            "market_ordinary_sd": round(market.ordinary, 4),
+            "market_errors": [round(e, 4) for e in market.errors],
+            "market_own_sd": round(market.own, 4),
+            "band_independent": [ind["q10"], ind["q90"]],
+            "inside_independent": ind["q10"] <= units <= ind["q90"],
+            "z_independent": round((units - mean) / sd_ind, 2) if sd_ind > 0 else None,
             "skus_above_q90": round(float(np.mean(k["units"] > k["mean"] + z[0.9] * k_sd)), 4),
             "skus_below_q10": round(float(np.mean(k["units"] < k["mean"] + z[0.1] * k_sd)), 4)}
 
@@ -116,7 +138,9 @@ def _run(path: str, root: str, block_series: int, out: mp.Queue) -> None:  # typ
                                                ws.read("regions")))
         table = model.predict()
         days = max(int(pd.to_datetime(table["date"]).nunique()), 1)
-        totals = window_totals(table, total_correlation(history, cal, days))
+        corr = total_correlation(history, cal, days)
+        totals = window_totals(table, corr)
+        market = market_error(corr, model.held_, model.weight_, own_spread(totals))
         extra = {"blocks": 1, "weight": model.weight_, "without": []}
         seconds = time.perf_counter() - t0
         del history
@@ -137,6 +161,9 @@ def _run(path: str, root: str, block_series: int, out: mp.Queue) -> None:  # typ
         per_sku = pd.concat(bands, ignore_index=True)
         extra = {"blocks": rep.blocks, "weight": rep.weight, "without": list(rep.without),
                  "series": rep.series, "train_rows": rep.train_rows}
+        market = rep.market or MarketError(0.0)
+    # the per-SKU band beside the world (a band of another market_sd is then a sum away)
+    per_sku.to_parquet(Path(root) / f"band_{path}.parquet")
     truth = ws.sql(f"SELECT sku_id, region_id, units FROM truth "
                    f"WHERE date BETWEEN DATE '{w.start}' AND DATE '{w.end}'")
     out.put({
@@ -144,7 +171,7 @@ def _run(path: str, root: str, block_series: int, out: mp.Queue) -> None:  # typ
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "total": round(float(table["mean"].sum())), "truth": int(truth["units"].sum()),
         **{f"wape_{k}": round(_wape(truth, table, by), 4) for k, by in LEVELS.items()},
-        "event_total": _event_total(per_sku, truth),
+        "event_total": _event_total(per_sku, truth, market),
     })
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from forestock.forecast import forecast, forecast_with_totals, target_window
+from forestock.forecast import forecast_with_totals, target_window
 from forestock.plan import (
     PlanParams,
     PlanProblem,
@@ -48,17 +48,20 @@ BASELINES = ("central", "population", "nearest")
 EVENT_DAY = "2027-11-11"
 
 
-def world_problem(skus: int, quantile: str, tmp: Path,
-                  seed: int = 0) -> tuple[PlanProblem, dict[str, Any]]:
-    """The embedded world's plan problem and what the rehearsal needs."""
+def world_problem(skus: int, quantile: str, tmp: Path, seed: int = 0,
+                  market: bool = True) -> tuple[PlanProblem, dict[str, Any]]:
+    """The embedded world's plan problem and what the rehearsal needs (its scenarios' SKUs
+    sharing the market's error the forecast measured, unless not ``market``)."""
     ws = Workspace(tmp / f"ws{seed}")
     res = build_world(ws, WorldParams(seed=seed, skus=skus))
     t = {k: ws.read(k) for k in ("regions", "warehouses", "brands", "skus", "lanes", "calendar")}
     history = ws.read("history", categorical=True)
     window = target_window(t["calendar"], res.history_end, "11.11")
-    fc = forecast(history, t["calendar"], window, t["skus"], t["regions"])
-    problem = PlanProblem.from_tables(fc, t["warehouses"], t["lanes"], t["skus"], t["regions"],
-                                      quantile, brands=t["brands"])
+    fc = forecast_with_totals(history, t["calendar"], window, t["skus"], t["regions"])
+    problem = PlanProblem.from_tables(fc.table, t["warehouses"], t["lanes"], t["skus"],
+                                      t["regions"], quantile, brands=t["brands"],
+                                      market_sd=fc.market.sd if market else 0.0)
+    t["market_sd"] = fc.market.sd
     truth = ws.read("truth", categorical=True)
     t["demand"] = truth[truth["date"] == pd.Timestamp(EVENT_DAY)][["sku_id", "region_id",
                                                                   "units"]]
@@ -187,12 +190,14 @@ def world_shares(problem: PlanProblem, tables: dict[str, Any],
             "expected_share_48h": r.expected_share_48h,
             "rehearsed_share_24h": rehearse(r.plan, tables),
             "objective": r.objective, "seconds": time.perf_counter() - t0,
+            "units": r.units, "shortfall": r.shortfall,
         }
         logging.info("world %s: %s", method, world[method])
     return world
 
 
-def season_problem(skus: int, tmp: Path, seed: int = 0) -> tuple[WindowProblem, dict[str, Any]]:
+def season_problem(skus: int, tmp: Path, seed: int = 0, market: bool = True
+                   ) -> tuple[WindowProblem, dict[str, Any]]:
     """The embedded world's 11.11 season (14 days) as a window to plan, and its truth."""
     ws = Workspace(tmp / f"season{seed}")
     res = build_world(ws, WorldParams(seed=seed, skus=skus))
@@ -202,7 +207,9 @@ def season_problem(skus: int, tmp: Path, seed: int = 0) -> tuple[WindowProblem, 
                               t["skus"], t["regions"])
     problem = WindowProblem.from_tables(fc.table, t["warehouses"], t["lanes"], t["skus"],
                                         t["regions"], "q90", forecast_total=fc.totals,
-                                        brands=t["brands"])
+                                        brands=t["brands"],
+                                        market_sd=fc.market.sd if market else 0.0)
+    t["market_sd"] = fc.market.sd
     truth = ws.read("truth")
     t["demand"] = truth[truth["date"].between(pd.Timestamp(window.start),
                                               pd.Timestamp(window.end))]
@@ -263,6 +270,8 @@ def main() -> None:
     ap.add_argument("--scale-skus", type=int, default=None)
     ap.add_argument("--season-skus", type=int, default=None,
                     help="SKUs of the multi-day section's world (default 200; quick: 60)")
+    ap.add_argument("--no-market", action="store_true",
+                    help="the scenarios' SKUs independent (no market factor: as before it)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("forestock").setLevel(logging.WARNING)
@@ -275,26 +284,31 @@ def main() -> None:
     # a small world's q90 quantities may exceed its storage: every method plans the best
     # partial plan there, alike
     params = PlanParams(allow_shortfall=True)
-    out: dict[str, Any] = {"benchmark": "plan", "quick": args.quick, "quantile": quantile}
+    out: dict[str, Any] = {"benchmark": "plan", "quick": args.quick, "quantile": quantile,
+                           "market": not args.no_market}
     # warm the numba cache so that timings are of the work, not the compilation
     solve_plan(synthetic(50, 6, 20, seed=2), PlanParams(iterations=2))
     worlds: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="forestock-plan-bench-") as tmp:
         for seed in seeds:
             t0 = time.perf_counter()
-            problem, tables = world_problem(world_skus, quantile, Path(tmp), seed)
+            problem, tables = world_problem(world_skus, quantile, Path(tmp), seed,
+                                            not args.no_market)
             logging.info("world %d of %d SKUs and its forecast in %.0f s", seed, world_skus,
                          time.perf_counter() - t0)
             if seed == seeds[0]:
                 out["gap"] = gap_and_speedup(problem, sizes, level, params,
                                              time_limit=120.0 if args.quick else 600.0)
-            worlds[str(seed)] = world_shares(problem, tables, params)
+            worlds[str(seed)] = {"market_sd": tables["market_sd"],
+                                 **world_shares(problem, tables, params)}
         season_skus = args.season_skus or (60 if args.quick else 200)
         t0 = time.perf_counter()
-        window, season_tables = season_problem(season_skus, Path(tmp), seeds[0])
+        window, season_tables = season_problem(season_skus, Path(tmp), seeds[0],
+                                               not args.no_market)
         logging.info("season world of %d SKUs and its forecast in %.0f s", season_skus,
                      time.perf_counter() - t0)
         out["season"] = {"skus": season_skus, "seed": seeds[0],
+                         "market_sd": season_tables["market_sd"],
                          **season_shares(window, season_tables)}
     out["world"] = {"skus": world_skus, "seeds": seeds, "by_seed": worlds}
     # at scale: fewer price updates and coarser chunks (see the report's notes)

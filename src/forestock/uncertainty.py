@@ -19,9 +19,21 @@ The model, per cell ``c`` of SKU ``s``:
   variance beyond a Poisson count's: a best-seller's regions rise and fall
   together, a slow SKU's scatter independently (Poisson counts under one shared
   multiplier);
+- the national factor is itself ``sqrt(w) * M + sqrt(1 - w) * Z'_s``: a *market*
+  factor ``M``, one per scenario for every SKU (the event's market lift misjudged,
+  an error the forecast makes on every SKU at once), and the SKU's own. ``w``
+  (``market``) is the share that makes the market's part of the national total's
+  spread the one measured: :meth:`DemandUncertainty.with_market_sd` takes the
+  relative standard deviation of the event total's error common to every SKU
+  (what the forecast measured, :class:`forestock.forecast.MarketError`) and sets
+  ``w = (sd * sum mean / sum sqrt(rho_c) sd_c)^2`` over every cell, at most 1.
+  Each cell's marginal and each SKU's national distribution stay what they were
+  (the market takes a share of the SKU's national factor, it adds no variance);
+  only SKUs now rise and fall together, so the national total's band widens
+  from the SKUs' independent errors (narrowing with their count) to the market's;
 - draws are keyed by hashes of the SKU and region *ids* and by the scenario's
-  index: any order of the tables and any chunking of the SKUs give the same
-  scenarios.
+  index (the market factor by the scenario alone): any order of the tables and
+  any chunking of the SKUs give the same scenarios.
 
 A day of an event window that lasts several days is drawn afresh
 (:meth:`DemandUncertainty.day_units`): its normal scores are
@@ -31,14 +43,18 @@ drawn with the day in the hash (its own), both with the national and regional
 structure above; ``k_c`` is the correlation of a cell's days, the forecast's
 ``correlation_days`` (of the errors beyond a Poisson count's) times the cell's
 share of variance beyond a Poisson count's, as the window totals
-(``forecast_total``) have it.
+(``forecast_total``) have it. The market factor is drawn once for the window
+(with ``seed`` alone) and loads every day fully: a misjudged lift is the whole
+event's, so each day's national total, and the window's, carry the same relative
+market error.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -52,13 +68,17 @@ from forestock.tables import IdIndex
 
 __all__ = ["DemandUncertainty", "day_seed64", "id_keys", "quantile_columns", "quantile_level"]
 
+log = logging.getLogger("forestock.uncertainty")
+
 _QUANTILE = re.compile(r"q(\d{2})")
 
 #: Largest share of a cell's variance taken as national (some is always the region's own).
 MAX_SHARED = 0.95
 
-# draw streams: national factor, its stratification, regional factor, rounding to units
-_NATIONAL, _REGIONAL, _STRATA, _ROUNDING = 1, 2, 3, 4
+# draw streams: national factor, its stratification, regional factor, rounding to units,
+# the market factor and its stratification (keyed by _MARKET_KEY alone: no SKU)
+_NATIONAL, _REGIONAL, _STRATA, _ROUNDING, _MARKET, _MARKET_STRATA = 1, 2, 3, 4, 5, 6
+_MARKET_KEY = np.zeros(1, dtype=np.int64)
 # what a window's shared scores and a day's own are keyed by, beside the seed (and the day)
 _WINDOW, _DAY = 1, 2
 
@@ -130,10 +150,13 @@ class DemandUncertainty:
     sku_key: np.ndarray  # int64 [sku]: hash of the SKU's id
     region_key: np.ndarray  # int64 [region]: hash of the region's id
     correlation: float | None = None
+    market: float = 0.0  # share of the national factor common to every SKU (w)
 
     def __post_init__(self) -> None:
         if self.correlation is not None and not 0.0 <= self.correlation < 1.0:
             raise ValueError(f"correlation must be in [0, 1) or None, got {self.correlation}")
+        if not 0.0 <= self.market <= 1.0:
+            raise ValueError(f"market must be in [0, 1], got {self.market}")
         if self.levels.size < 2:
             raise ValueError("the demand model needs at least two quantile levels")
 
@@ -201,6 +224,50 @@ class DemandUncertainty:
         """Each cell's share of variance common to its SKU's regions (``rho_c``)."""
         return _shared(self.mean, self.sd(), self.correlation)
 
+    def with_market_sd(self, sd: float) -> DemandUncertainty:
+        """This model with a market factor whose part of the total over every cell has the
+        relative standard deviation ``sd`` (0: SKUs independent).
+
+        ``market`` becomes ``(sd * sum mean / sum sqrt(rho_c) sd_c)^2`` over every cell:
+        the market factor moves each cell by ``sqrt(market * rho_c) sd_c`` per unit, so
+        the total by ``sd`` times its mean. A market error larger than the cells' shared
+        spread allows (``market`` above 1: the forecast's quantiles are narrower than its
+        national error) is cut to every SKU moving together, and logged.
+        """
+        if not (sd >= 0.0 and np.isfinite(sd)):
+            raise ValueError(f"sd must be a finite number >= 0, got {sd}")
+        loading = float(np.sum(np.sqrt(self.shared()) * self.sd()))
+        mean = float(self.mean.sum())
+        if sd == 0.0 or loading <= 0.0:
+            return replace(self, market=0.0)
+        w = (sd * mean / loading) ** 2
+        if w > 1.0:
+            log.warning("the market's error (sd %.3f of the total) exceeds what the cells' "
+                        "shared spread allows (%.3f): every SKU moves together", sd,
+                        loading / mean)
+        return replace(self, market=float(min(w, 1.0)))
+
+    def total(self) -> tuple[float, float]:
+        """Mean and standard deviation of the total over every cell: ``(1 - w) sum_s
+        A_s^2 + w (sum_s A_s)^2 + sum_c (1 - rho_c) sd_c^2``, ``A_s`` the sum of
+        ``sqrt(rho_c) sd_c`` over SKU ``s``'s cells and ``w`` the market's share (for a
+        normal band: SKUs' national factors correlate by ``w``)."""
+        sku = self.cell_sku
+        sd = self.sd()
+        rho = _shared(self.mean, sd, self.correlation)
+        a = np.bincount(sku, weights=np.sqrt(rho) * sd, minlength=self.n_skus)
+        own = float(np.sum((1.0 - rho) * sd * sd))
+        var = (1.0 - self.market) * float(np.sum(a * a)) + self.market * float(a.sum()) ** 2
+        return float(self.mean.sum()), float(np.sqrt(var + own))
+
+    def market_factor(self, n: int, seed: int) -> np.ndarray:
+        """The market factor ``[n]`` of ``n`` scenarios, stratified over them (they span its
+        distribution), keyed by the seed alone: the same for every SKU and chunk."""
+        seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+        u = uniforms(seed64, _MARKET_KEY, n, _MARKET)[0]
+        perm = np.argsort(uniforms(seed64, _MARKET_KEY, n, _MARKET_STRATA)[0])
+        return np.asarray(ndtri((perm + u) / n))
+
     def national(self, level: float | None) -> np.ndarray:
         """Units of each SKU to cover: its mean (``level`` None), or the ``level`` quantile
         of a normal whose variance is ``(sum sqrt(rho) sd)**2 + sum (1 - rho) sd**2`` over
@@ -229,13 +296,25 @@ class DemandUncertainty:
     def scores(self, lo: int, hi: int, n: int, seed: int) -> np.ndarray:
         """Normal scores ``[cell, scenario]`` of the cells of SKUs ``lo..hi`` in ``n``
         scenarios: ``sqrt(rho_c) * Z_s + sqrt(1 - rho_c) * e_c``, the national factor
-        stratified over the scenarios."""
+        ``Z_s = sqrt(w) M + sqrt(1 - w) Z'_s`` (``w``: ``market``), ``M`` and ``Z'_s``
+        each stratified over the scenarios."""
+        market = self.market_factor(n, seed) if self.market > 0.0 else None
+        return self._scores(lo, hi, n, seed, market)
+
+    def _scores(self, lo: int, hi: int, n: int, seed: int, market: np.ndarray | None
+                ) -> np.ndarray:
+        """:meth:`scores` with the market factor ``market`` ``[n]`` (None: its part left
+        out, the SKU's own part still scaled by ``sqrt(1 - w)``)."""
         c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
         seed64 = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
         skus = np.ascontiguousarray(self.sku_key[lo:hi])
         u = uniforms(seed64, skus, n, _NATIONAL)
         perm = np.argsort(uniforms(seed64, skus, n, _STRATA), axis=1)
         national = ndtri((perm + u) / n)
+        if self.market > 0.0:
+            national = np.sqrt(1.0 - self.market) * national
+            if market is not None:
+                national = national + np.sqrt(self.market) * market[None, :]
         sku_of = np.repeat(np.arange(hi - lo), np.diff(self.indptr[lo:hi + 1]))
         region = self.cell_region[c_lo:c_hi]
         keys = _cell_keys(self.sku_key[lo:hi][sku_of], self.region_key[region])
@@ -286,20 +365,28 @@ class DemandUncertainty:
         ``day_correlation`` times the cell's share of variance beyond a Poisson count's;
         with ``day_correlation`` 0 the days are independent. The same seed and day give
         the same units whatever the window's other days; rounding (up or down in
-        proportion to the fraction) draws with the day in the hash too.
+        proportion to the fraction) draws with the day in the hash too. The market
+        factor (``market`` > 0) is drawn with ``seed`` alone and loads every day fully:
+        ``sqrt(w rho_c) M`` beside the days' shares of the SKU's own national factor.
         """
         if not 0.0 <= day_correlation <= 1.0:
             raise ValueError(f"day_correlation must be in [0, 1], got {day_correlation}")
         shared_seed, own_seed = day_seed64(seed, None), day_seed64(seed, day)
 
+        market = self.market_factor(1, shared_seed) if self.market > 0.0 else None
+
         def real(lo: int, hi: int) -> np.ndarray:
-            z = self.scores(lo, hi, 1, own_seed)
+            z = self._scores(lo, hi, 1, own_seed, None)
+            c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
             if day_correlation > 0.0:
-                c_lo, c_hi = int(self.indptr[lo]), int(self.indptr[hi])
                 k = day_correlation * _shared(self.mean[c_lo:c_hi],
                                               _sd(self.quant[c_lo:c_hi], self.levels), None)
-                z = (np.sqrt(k)[:, None] * self.scores(lo, hi, 1, shared_seed)
+                z = (np.sqrt(k)[:, None] * self._scores(lo, hi, 1, shared_seed, None)
                      + np.sqrt(1.0 - k)[:, None] * z)
+            if market is not None:
+                rho = _shared(self.mean[c_lo:c_hi], _sd(self.quant[c_lo:c_hi], self.levels),
+                              self.correlation)
+                z = z + np.sqrt(self.market * rho)[:, None] * market[None, :]
             return self.at_scores(lo, hi, z)
 
         return self._whole(real, own_seed, slice(0, 1), chunk_skus)[:, 0]

@@ -39,11 +39,15 @@ def test_blend_means_weighs_the_model_and_keeps_cells_the_peer_lacks() -> None:
 
 def test_the_weight_is_measured_on_the_last_occurrence(tiny: dict[str, pd.DataFrame]) -> None:
     """The 2025 event is held out: every candidate weight is scored there and the best
-    one forecasts; the table keeps its contract."""
+    one forecasts, its national figures kept (not comparable with the target's: the
+    event's first occurrence); the table keeps its contract."""
     m = Combined(seed=0).fit(_problem(tiny))
     assert set(m.validation_) == set(WEIGHTS)
     assert all(np.isfinite(v) for v in m.validation_.values())
     assert m.weight_ == min(m.validation_, key=m.validation_.__getitem__)
+    assert m.held_ is not None and set(m.held_.forecast) == set(WEIGHTS)
+    assert m.held_.window.start.year == 2025 and not m.held_.comparable
+    assert m.held_.actual > 0
     fc = m.predict()
     q = fc[["q10", "q50", "q90"]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all() and (fc["mean"] >= 0).all()
@@ -66,6 +70,7 @@ def test_a_custom_window_is_measured_on_its_twin_before_it(tiny: dict[str, pd.Da
     m = Combined(seed=3).fit(problem)
     assert set(m.validation_) == set(WEIGHTS)
     assert m.weight_ == min(m.validation_, key=m.validation_.__getitem__)
+    assert m.held_ is not None and m.held_.comparable and m.held_.window == held
     if m.weight_ == 1.0:
         pd.testing.assert_frame_equal(m.predict(), GlobalModel(seed=3).fit(problem).predict())
 
@@ -78,7 +83,7 @@ def test_a_custom_window_without_a_season_before_its_twin_forecasts_with_the_mod
     short = {**tiny, "history": tiny["history"][tiny["history"]["date"] >= "2026-06-15"]}
     problem = _problem(short, None)
     m = Combined(seed=3).fit(problem)
-    assert m.validation_ == {} and m.weight_ == 1.0
+    assert m.validation_ == {} and m.weight_ == 1.0 and m.held_ is None
     pd.testing.assert_frame_equal(m.predict(), GlobalModel(seed=3).fit(problem).predict())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -18,10 +19,16 @@ from forestock.cli import main
 from forestock.errors import ForestockError
 from forestock.events import Window
 from forestock.forecast import (
+    Combined,
     ForecastParams,
+    ForecastProblem,
+    HeldOut,
     TotalCorrelation,
     forecast_blocks,
+    forecast_with_totals,
+    market_error,
     nb_quantiles,
+    own_spread,
     target_window,
     total_correlation,
     window_totals,
@@ -51,19 +58,21 @@ def _forecast_table(mu: np.ndarray, phi: np.ndarray, skus: list[str], regions: l
 
 
 def _shocked_history(rho_days: float, rho_regions: float, phi: float = 0.5, skus: int = 80,
-                     regions: int = 5, days: int = 420, block: int = 22, seed: int = 0
-                     ) -> pd.DataFrame:
+                     regions: int = 5, days: int = 420, block: int = 22, seed: int = 0,
+                     rho_market: float = 0.0) -> pd.DataFrame:
     """Daily sales whose multiplicative errors share a SKU shock and a series shock per block.
 
-    Counts are Poisson around ``mu * A_sku * A_series * B_day`` (gamma factors of mean 1), the
-    blocks of ``block`` days aligned with the last 364 days: two days of a series correlate by
-    ``rho_days``, two cells of a SKU in different regions by ``rho_regions``, and a day's
-    extra-Poisson variance is ``phi mu^2``.
+    Counts are Poisson around ``mu * M * A_sku * A_series * B_day`` (gamma factors of mean 1),
+    the blocks of ``block`` days aligned with the last 364 days: two days of a series
+    correlate by ``rho_days``, two cells of a SKU in different regions by ``rho_regions``,
+    two cells of different SKUs by ``rho_market`` (``M``, one per block for every series;
+    none at 0), and a day's extra-Poisson variance is ``phi mu^2``.
     """
     rng = np.random.default_rng(seed)
     n = skus * regions
     mu = rng.gamma(2.0, 10.0, n)
-    a_n = rho_regions * phi
+    a_m = rho_market * phi
+    a_n = (1 + rho_regions * phi) / (1 + a_m) - 1
     a_r = (1 + rho_days * phi) / (1 + rho_regions * phi) - 1
     b = (1 + phi) / (1 + rho_days * phi) - 1
     blk = (np.arange(days) - (days - 364)) // block
@@ -74,7 +83,10 @@ def _shocked_history(rho_days: float, rho_regions: float, phi: float = 0.5, skus
 
     sku_shock = gamma(a_n, (skus, int(blk.max()) + 1))[np.arange(n) // regions][:, blk]
     series_shock = gamma(a_r, (n, int(blk.max()) + 1))[:, blk]
-    y = rng.poisson(mu[:, None] * sku_shock * series_shock * gamma(b, (n, days)))
+    level = mu[:, None] * sku_shock * series_shock
+    if a_m > 0:
+        level = level * gamma(a_m, (1, int(blk.max()) + 1))[:, blk]
+    y = rng.poisson(level * gamma(b, (n, days)))
     dates = pd.date_range("2024-01-01", periods=days)
     out = pd.DataFrame({
         "date": np.tile(dates, n),
@@ -159,8 +171,18 @@ def test_total_correlation_recovers_a_known_rho(rho_days: float, rho_regions: fl
     assert got.dispersion == pytest.approx(0.5, rel=0.5)
 
 
+def test_total_correlation_recovers_a_known_market_share() -> None:
+    """A shock common to every SKU per block comes back within 0.1 of its share of the
+    errors (16 blocks: 16 draws of it); without one, near 0."""
+    got = total_correlation(_shocked_history(0.6, 0.4, rho_market=0.25), EMPTY_CALENDAR, 22)
+    assert got.market == pytest.approx(0.25, abs=0.1)
+    assert got.market <= got.regions <= got.days
+    none = total_correlation(_shocked_history(0.6, 0.4), EMPTY_CALENDAR, 22)
+    assert none.market < 0.05
+
+
 def _loop_correlation(history: pd.DataFrame, calendar: pd.DataFrame, days: int
-                      ) -> tuple[float, float, float]:
+                      ) -> tuple[float, float, float, float]:
     """The obvious per-series, per-block loops of :func:`panel_correlation`."""
     last = pd.Timestamp(history["date"].max()).date()
     p = build_panel(history, calendar, Window("h", last, last))
@@ -192,19 +214,29 @@ def _loop_correlation(history: pd.DataFrame, calendar: pd.DataFrame, days: int
                 cross_e += a[3] * c[3]
                 cross_l += m * a[2] * m * c[2]
     rho_n = min(max(cross_e / (phi * cross_l), 0.0), rho_d) if cross_l else 0.0
-    return rho_d, rho_n, phi
+    market_e = market_l = 0.0
+    for a in rows:
+        for c in rows:
+            if a[1] == c[1] and p.series_sku[a[0]] != p.series_sku[c[0]]:
+                market_e += a[3] * c[3]
+                market_l += m * a[2] * m * c[2]
+    rho_m = min(max(market_e / (phi * market_l), 0.0), rho_n) if market_l else 0.0
+    return rho_d, rho_n, phi, rho_m
 
 
 def test_panel_correlation_matches_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """The vectorised moments, a few series at a time, equal per-series, per-block loops,
     events cutting the runs."""
     monkeypatch.setattr(forestock.forecast._total, "_CHUNK_CELLS", 500)
-    history = _shocked_history(0.5, 0.3, skus=4, regions=3, days=150, block=9, seed=3)
+    history = _shocked_history(0.5, 0.3, skus=4, regions=3, days=150, block=9, seed=3,
+                               rho_market=0.2)
     calendar = pd.DataFrame({"date": pd.to_datetime(["2024-03-05", "2024-03-06", "2024-04-20"]),
                              "event": ["sale", "sale", "day"]})
     got = total_correlation(history, calendar, 9)
     want = _loop_correlation(history, calendar, 9)
-    np.testing.assert_allclose([got.days, got.regions, got.dispersion], want, rtol=1e-9)
+    assert got.market > 0
+    np.testing.assert_allclose([got.days, got.regions, got.dispersion, got.market], want,
+                               rtol=1e-9)
 
 
 def test_dispersion_recovery_reproduces_the_quantiles() -> None:
@@ -241,6 +273,10 @@ def test_block_totals_equal_the_in_memory_ones(tmp_path: Path,
                                atol=1e-12)
     want = window_totals(pd.concat(parts, ignore_index=True), got)
     pd.testing.assert_frame_equal(pd.concat(totals, ignore_index=True), want)
+    # the market's error: the ordinary periods' and the first block's held-out occurrence
+    assert report.market is not None and report.market.errors == ()  # (the event's first)
+    assert report.market.ordinary == pytest.approx(np.sqrt(got.market * got.dispersion))
+    assert report.market.own == pytest.approx(own_spread(want))
     validate(want, "forecast_total", known={"skus": tiny["skus"]["sku_id"],
                                             "regions": tiny["regions"]["region_id"]})
 
@@ -313,3 +349,61 @@ def test_a_short_history_warns_and_treats_days_apart() -> None:
     with pytest.warns(ForestockWarning, match="too short"):
         got = total_correlation(history, EMPTY_CALENDAR, 22)
     assert got.days == 0 and got.regions == 0 and got.blocks == 0
+
+
+def test_market_error_shrinks_the_held_out_occurrence_towards_the_ordinary_periods() -> None:
+    """One occurrence 20% low, the SKUs' own spread 5%, ordinary periods 3%: the market's
+    variance is the mean of the ordinary periods' (one occurrence's worth) and the
+    occurrence's less its own part; the weight chosen picks the forecast; without an
+    occurrence (or with the event's first, forecast without a past lift) the ordinary
+    periods alone; with an occurrence inside its own spread, half the ordinary periods'
+    variance."""
+    corr = TotalCorrelation(0.5, 0.3, dispersion=0.03, market=0.03)  # 0.0009: 3% sd
+    held = HeldOut(Window("e", dt.date(2026, 11, 11), dt.date(2026, 11, 11)), 120.0,
+                   {1.0: 100.0, 0.8: 120.0}, comparable=True)
+    got = market_error(corr, held, 1.0, own=0.05)
+    e = np.log(1.2)
+    assert got.errors == pytest.approx((e,))
+    assert got.sd == pytest.approx(np.sqrt((0.0009 + e * e - 0.0025) / 2))
+    assert got.ordinary == pytest.approx(0.03) and got.own == 0.05 and got.prior == 1.0
+    assert market_error(corr, held, 0.8).sd == pytest.approx(np.sqrt(0.0009 / 2))
+    assert market_error(corr).sd == pytest.approx(0.03)
+    assert market_error(corr, [held, held], 1.0).sd == pytest.approx(
+        np.sqrt((0.0009 + 2 * e * e) / 3))
+    assert market_error(corr, held, 1.0, own=0.5).sd == pytest.approx(np.sqrt(0.0009 / 2))
+    # an event's first occurrence, forecast without a past lift, is not a sample
+    first = dataclasses.replace(held, comparable=False)
+    assert market_error(corr, first, 1.0).errors == ()
+    assert market_error(corr, first, 1.0).sd == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="prior"):
+        market_error(corr, held, prior=0.0)
+    with pytest.raises(ValueError, match="market must lie"):
+        TotalCorrelation(0.5, 0.3, market=0.4)
+
+
+def test_forecast_with_totals_measures_the_market_on_the_held_out_occurrence(
+        small_world: Path, tiny: dict[str, pd.DataFrame]) -> None:
+    """forestock's forecast of the world's 2027 11.11 holds out its 2026 one (the 2025 one
+    before it): its national error is the market measurement's one sample (the
+    combination's forecast at the weight it chose); a baseline has none and keeps the
+    ordinary periods'; so does the tiny history, whose held-out occurrence is its first."""
+    ws = Workspace(small_world)
+    t = {k: ws.read(k) for k in ("history", "calendar", "skus", "regions")}
+    w = target_window(t["calendar"], pd.Timestamp(t["history"]["date"].max()).date(), "11.11")
+    args = (t["history"], t["calendar"], w, t["skus"], t["regions"], CHEAP)
+    got = forecast_with_totals(*args)
+    m = Combined(CHEAP).fit(ForecastProblem(*args[:5]))
+    assert m.held_ is not None and m.held_.actual > 0 and m.held_.comparable
+    assert m.held_.window.start == dt.date(2026, 11, 11)
+    assert got.market.errors == pytest.approx((np.log(m.held_.actual
+                                                      / m.held_.forecast[m.weight_]),))
+    assert got.market.own == pytest.approx(own_spread(got.totals))
+    assert got.market.ordinary == pytest.approx(
+        np.sqrt(got.correlation.market * got.correlation.dispersion))
+    naive = forecast_with_totals(*args, method="seasonal_naive")
+    assert naive.market.errors == () and naive.market.sd == pytest.approx(naive.market.ordinary)
+    wt = target_window(tiny["calendar"], dt.date(2026, 8, 31), "추석 세일")
+    first = forecast_with_totals(tiny["history"], tiny["calendar"], wt, tiny["skus"],
+                                 tiny["regions"], CHEAP)
+    assert first.market.errors == () and first.market.sd == pytest.approx(
+        first.market.ordinary)

@@ -94,6 +94,33 @@ def test_correlation_option_sets_national_quantities(ws_dir: str,
     assert snapshot(Path(ws_dir)) == before
 
 
+def test_the_market_error_goes_from_the_forecast_to_the_plan_and_rehearsal(
+        ws_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The forecast notes its market error; a plan run as a separate command (the workspace
+    opened afresh) reads it, draws its scenarios with it and notes it; the same plan with
+    the market's error 0 places the same national quantities (the SKUs' own spreads do not
+    change; --market-sd 0), and a rehearsal of the forecast draws with the plan's market
+    error."""
+    from forestock.flow._simulate import _correlations
+
+    noted = Workspace(ws_dir).notes()["forecast"]
+    # (the tiny history's held-out occurrence is the event's first: the ordinary periods')
+    assert noted["market_sd"] == noted["market_ordinary_sd"] > 0
+    assert noted["market_errors"] == [] and noted["market_prior"] == 1.0
+    capsys.readouterr()
+    assert main(["plan", "-w", ws_dir, "--allow-shortfall", "--scenarios", "4", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["market_sd"] == noted["market_sd"]
+    ws = Workspace(ws_dir)
+    assert ws.notes()["plan"]["market_sd"] == noted["market_sd"]
+    assert _correlations(ws)[2] == noted["market_sd"]
+    assert main(["plan", "-w", ws_dir, "--allow-shortfall", "--scenarios", "4", "--json",
+                 "--market-sd", "0"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["market_sd"] == 0.0 and alone["demand"] == facts["demand"]
+    assert _correlations(Workspace(ws_dir))[2] == 0.0
+
+
 def test_costs_file_is_used_and_bad_costs_exit_2(ws_dir: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """--costs with per-item shortage and surplus costs plans and reports; a cost that is not

@@ -110,6 +110,11 @@ def show_forecast(run: ForecastRun, as_json: bool = False) -> None:
                   f"summed: {national['q10']:,.0f} / {national['q50']:,.0f} / "
                   f"{national['q90']:,.0f} (forecast_total; days correlate by "
                   f"{corr.days:.2f}, regions by {corr.regions:.2f}).")
+    market = run.market
+    held = (f", the event's last occurrence {market.errors[-1]:+.1%} (log, sold over "
+            f"forecast)" if market.errors else "")
+    out.print(f"Error of the total common to every SKU (the plan's scenarios share it): sd "
+              f"{market.sd:.1%} (ordinary periods {market.ordinary:.1%}{held}).")
 
 
 @app.command()

@@ -62,6 +62,12 @@ def plan(
         help="Share of each region's demand variance common to the SKU's regions, in "
              "[0, 1). Default: read from the forecast (its variance beyond a Poisson "
              "count's is shared), so best-sellers' regions move together.")] = None,
+    market_sd: Annotated[float | None, typer.Option(
+        min=0,
+        help="Relative standard deviation of the event total's error common to every SKU "
+             "(the market's lift misjudged), which the demand scenarios' SKUs share. "
+             "Default: what the forecast measured (its notes' market_sd; 0: SKUs "
+             "independent).")] = None,
     costs: Annotated[Path | None, typer.Option(
         help="CSV or Parquet of asymmetric per-item costs (as in Cainiao's replenishment "
              "data): sku_id, shortage_cny (per unit of demand unserved), surplus_cny (per "
@@ -100,7 +106,8 @@ def plan(
         status = nullcontext() if fast else err.status(escape(f"planning ({params.method})"))
         with progress_bar(as_json or not fast) as progress, status:
             run = run_plan(Workspace(workspace), params, quantile=quantile,
-                           correlation=correlation, costs=costs, seed=seed,
+                           correlation=correlation, market_sd=market_sd, costs=costs,
+                           seed=seed,
                            callbacks=RichCallbacks(progress) if fast else None,
                            cluster=cluster)
     show_plan(run, as_json)

@@ -18,7 +18,7 @@ from forestock.workspace import Workspace
 if TYPE_CHECKING:
     from distributed import Client
 
-    from forestock.forecast import ForecastParams, TotalCorrelation, Window
+    from forestock.forecast import ForecastParams, MarketError, TotalCorrelation, Window
 
 __all__ = ["DEFAULT_EVENT", "DEFAULT_METHOD", "ForecastRun", "forecast_window", "run_forecast"]
 
@@ -36,7 +36,9 @@ _QUANTILES = ["mean", "q10", "q50", "q90"]
 
 @dataclass(frozen=True)
 class ForecastRun(StageRun):
-    """A forecast made: its window, national figures and the window totals' correlation.
+    """A forecast made: its window, national figures, the window totals' correlation and the
+    event total's error common to every SKU (``market``, which the plan reads from the
+    notes' ``market_sd``).
 
     ``daily`` holds the forecast summed over SKUs and regions per date (mean, q10, q50,
     q90: sums of the cells' quantiles); ``national`` the mean and q10, q50, q90 of the
@@ -50,6 +52,7 @@ class ForecastRun(StageRun):
     national: pd.Series
     correlation: TotalCorrelation
     blocks: bool
+    market: MarketError
 
 
 def forecast_window(store: Store, event: str | None = None, start: dt.date | None = None,
@@ -108,8 +111,8 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
         blocks = (isinstance(store, Workspace) and method == "forestock"
                   and _needs_blocks(store, span, window.end))
         if isinstance(store, Workspace) and blocks:
-            daily, national, rows, corr = _forecast_blocks(store, window, params, seed,
-                                                           callbacks, cluster)
+            daily, national, rows, corr, market = _forecast_blocks(
+                store, window, params, seed, callbacks, cluster)
         else:
             if cluster is not None:
                 log.info("the history fits in memory: forecast in this process, not on %s",
@@ -121,7 +124,7 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
                                           prices=data["prices"], method=method, seed=seed,
                                           callbacks=callbacks)
             store.write_many({"forecast": result.table, "forecast_total": result.totals})
-            corr, rows = result.correlation, len(result.table)
+            corr, rows, market = result.correlation, len(result.table), result.market
             daily, national = _daily(result.table), _national(result.totals)
         facts = {"event": window.event, "start": window.start, "end": window.end,
                  "method": method, "seed": seed, "rows": rows,
@@ -131,10 +134,11 @@ def run_forecast(store: Store, params: ForecastParams | None = None, *,
                  "units_q90": float(daily["q90"].sum()),
                  "window_q10": float(national["q10"]), "window_q50": float(national["q50"]),
                  "window_q90": float(national["q90"]), "correlation_days": corr.days,
-                 "correlation_regions": corr.regions,
+                 "correlation_regions": corr.regions, "correlation_market": corr.market,
+                 **market.facts(),
                  "seconds": round(time.perf_counter() - t0, 2)}
         store.note("forecast", facts)
-    return ForecastRun(store, facts, window, daily, national, corr, blocks)
+    return ForecastRun(store, facts, window, daily, national, corr, blocks, market)
 
 
 def _daily(table: pd.DataFrame) -> pd.DataFrame:
@@ -158,12 +162,12 @@ def _needs_blocks(ws: Workspace, span: dict[str, Any], window_end: dt.date) -> b
 
 def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | None, seed: int,
                      callbacks: Callbacks | None, cluster: str | Client | None
-                     ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation]:
+                     ) -> tuple[pd.DataFrame, pd.Series, int, TotalCorrelation, MarketError]:
     """Forecast a large history block by block, streaming the forecast and its window totals
-    to the workspace (the correlation measured on the first block); with a cluster, the
-    blocks cut into the workspace's folder, which its workers read."""
+    to the workspace (the correlation and the market's error measured on the first block);
+    with a cluster, the blocks cut into the workspace's folder, which its workers read."""
     from forestock.cluster import using
-    from forestock.forecast import TotalCorrelation, forecast_blocks
+    from forestock.forecast import MarketError, TotalCorrelation, forecast_blocks
     from forestock.tables import to_arrow, validate
 
     skus, regions = ws.read("skus"), ws.read("regions")
@@ -189,4 +193,5 @@ def _forecast_blocks(ws: Workspace, window: Window, params: ForecastParams | Non
                                      scratch=ws.root if client is not None else None)
     total = pd.concat(daily).groupby("date", as_index=False).sum()
     corr = report.correlation or TotalCorrelation(0.0, 0.0)
-    return total, pd.concat(national, axis=1).sum(axis=1), report.rows, corr
+    market = report.market or MarketError(0.0)
+    return total, pd.concat(national, axis=1).sum(axis=1), report.rows, corr, market

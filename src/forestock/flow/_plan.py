@@ -18,13 +18,20 @@ if TYPE_CHECKING:
 
     from forestock.plan import PlanParams, PlanProblem, PlanResult, WindowPlanResult
 
-__all__ = ["DEFAULT_QUANTILE", "PlanRun", "run_plan"]
+__all__ = ["DEFAULT_QUANTILE", "PlanRun", "noted_market_sd", "run_plan"]
 
 DEFAULT_QUANTILE = "q90"
 """Service level of each SKU's national quantity unless another is named."""
 
 _INPUTS = ("forecast", "warehouses", "lanes", "skus", "regions", "brands")
 _READS = (*_INPUTS, "forecast_total")
+
+
+def noted_market_sd(store: Store, stage: str = "forecast") -> float:
+    """The market's error ``stage`` noted (``market_sd``: the forecast's measurement, or
+    what the plan drew its scenarios with); 0 where it noted none."""
+    value = store.notes().get(stage, {}).get("market_sd")
+    return float(value) if isinstance(value, float | int) else 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class PlanRun(StageRun):
 
 def run_plan(store: Store, params: PlanParams | None = None, *,
              quantile: str = DEFAULT_QUANTILE, correlation: float | None = None,
+             market_sd: float | None = None,
              costs: pd.DataFrame | str | Path | None = None, seed: int = 0,
              callbacks: Callbacks | None = None, cluster: str | Client | None = None
              ) -> PlanRun:
@@ -69,6 +77,10 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
     correlation
         Share of a region's demand variance common to the SKU's regions; default: read
         from the forecast (see :meth:`~forestock.plan.PlanProblem.from_tables`).
+    market_sd
+        Relative standard deviation of the event total's error common to every SKU, which
+        the scenarios' SKUs share; default: what the forecast measured (its notes'
+        ``market_sd``, :class:`~forestock.forecast.MarketError`; 0 where it noted none).
     costs
         Asymmetric per-item costs (a table, or a CSV or Parquet file): sku_id,
         shortage_cny, surplus_cny, optionally warehouse_id.
@@ -96,11 +108,14 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
     params = params if params is not None else PlanParams()
     store.require(_INPUTS, "plan")
     reads = [t for t in _READS if store.has(t)]
+    if market_sd is None:
+        market_sd = noted_market_sd(store)
     with store.stage("plan", reads=reads):  # plan, waves, notices, pages, notes together
         warehouses, skus, brands = (store.read(t) for t in ("warehouses", "skus", "brands"))
         window = WindowProblem.from_tables(
             store.read("forecast"), warehouses, store.read("lanes"), skus,
             store.read("regions"), quantile, brands=brands, correlation=correlation,
+            market_sd=market_sd,
             forecast_total=store.read("forecast_total") if store.has("forecast_total")
             else None)
         if costs is not None:
@@ -143,6 +158,7 @@ def run_plan(store: Store, params: PlanParams | None = None, *,
                  "notice_pages": where,
                  "event_start": problem.event_start, "seed": seed,
                  "scenarios": params.scenarios, "correlation": correlation,
+                 "market_sd": market_sd,
                  "cluster": address_of(cluster) if params.method == "fast" else None,
                  **planned.figures}
         store.note("plan", facts)

@@ -80,6 +80,7 @@ def run_scenarios(
         address or a :class:`distributed.Client`; the same tables as without one.
     """
     from forestock.cluster import using
+    from forestock.flow._plan import noted_market_sd
     from forestock.simulate import ScenarioProblem, rehearse_scenarios
 
     store.require(_INPUTS, "simulate --scenarios")
@@ -91,7 +92,7 @@ def run_scenarios(
             the_day, forecast, store.read("plan"), store.read("warehouses"),
             store.read("lanes"), store.read("skus"), store.read("regions"), scenarios, seed,
             correlation=float(corr) if isinstance(corr, float | int) else None,
-            what_ifs=what_ifs)
+            market_sd=noted_market_sd(store, "plan"), what_ifs=what_ifs)
         result = rehearse_scenarios(problem, params, seed, callbacks, cluster=client)
         store.write_many(result.tables)
         facts: dict[str, Any] = {

@@ -101,10 +101,10 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
     the_day = day or _event_day(store, when, weights, event)
     if source is DemandSource.forecast:
         noted = store.notes().get("plan", {})
-        correlation, days = _correlations(store)
+        correlation, days, market = _correlations(store)
         if scenario is None:
             return the_day, demand_from_forecast(frame, the_day, seed, correlation=correlation,
-                                                 day_correlation=days)
+                                                 day_correlation=days, market_sd=market)
         n, plan_seed = noted.get("scenarios"), noted.get("seed")
         if not (isinstance(n, int) and isinstance(plan_seed, int)):
             raise ForestockError("--scenario rehearses one of the plan's scenarios: plan "
@@ -113,7 +113,8 @@ def rehearsal_demand(store: Store, source: DemandSource = DemandSource.truth,
             raise ForestockError(f"the plan drew {n} scenarios: --scenario must be from 0 to "
                                  f"{n - 1}, got {scenario}")
         return the_day, demand_from_forecast(frame, the_day, plan_seed, scenario=scenario,
-                                             scenarios=n, correlation=correlation)
+                                             scenarios=n, correlation=correlation,
+                                             market_sd=market)
     if source is DemandSource.orders:
         return the_day, frame
     demand = frame[frame["date"].dt.date == the_day]
@@ -133,15 +134,20 @@ def planned_window(store: Store) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(days)]
 
 
-def _correlations(store: Store) -> tuple[float | None, float]:
+def _correlations(store: Store) -> tuple[float | None, float, float]:
     """The correlations a scenario of the forecast is drawn with: of a SKU's regions (the
-    plan's, None: from the forecast's dispersion) and of a cell's days (the forecast's
-    ``correlation_days``, 0 where it noted none)."""
+    plan's, None: from the forecast's dispersion), of a cell's days (the forecast's
+    ``correlation_days``, 0 where it noted none), and the market's error common to every
+    SKU (the plan's ``market_sd``, else the forecast's, else 0)."""
+    from forestock.flow._plan import noted_market_sd
+
     notes = store.notes()
     regions = notes.get("plan", {}).get("correlation")
     days = notes.get("forecast", {}).get("correlation_days")
+    market = (noted_market_sd(store, "plan") if "market_sd" in notes.get("plan", {})
+              else noted_market_sd(store))
     return (float(regions) if isinstance(regions, float | int) else None,
-            float(days) if isinstance(days, float | int) else 0.0)
+            float(days) if isinstance(days, float | int) else 0.0, market)
 
 
 def window_demand(store: Store, days: list[dt.date],
@@ -161,9 +167,10 @@ def window_demand(store: Store, days: list[dt.date],
     if source is DemandSource.truth:
         on = frame["date"].dt.date.isin(set(days))
         return frame[on.to_numpy()]
-    correlation, shared = _correlations(store)
+    correlation, shared, market = _correlations(store)
     parts = [demand_from_forecast(frame, d, seed, correlation=correlation,
-                                  day_correlation=shared).assign(date=pd.Timestamp(d))
+                                  day_correlation=shared, market_sd=market
+                                  ).assign(date=pd.Timestamp(d))
              for d in days]
     return pd.concat(parts, ignore_index=True)
 

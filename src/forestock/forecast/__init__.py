@@ -17,7 +17,10 @@ scores any of them on a held-out earlier occurrence of the event, and
 :func:`window_totals` turns a forecast into quantiles of the window's total
 per SKU x region and per SKU (the ``forecast_total`` table), with the
 correlation of a window's days and regions measured on the history by
-:func:`total_correlation`; :func:`forecast_with_totals` does both.
+:func:`total_correlation`; :func:`forecast_with_totals` does both, and
+measures the event total's error common to every SKU (:func:`market_error`, from
+the ordinary periods and the event's last occurrence held out) that the plan's
+demand model gives its SKUs in common.
 """
 
 from __future__ import annotations
@@ -44,16 +47,20 @@ from forestock.forecast._backtest import (
 )
 from forestock.forecast._baselines import StatsBaseline
 from forestock.forecast._blocks import BLOCK_CELLS, BlockReport, forecast_blocks
-from forestock.forecast._combine import Combined
+from forestock.forecast._combine import Combined, HeldOut
 from forestock.forecast._model import GlobalModel, nb_quantiles
 from forestock.forecast._naive import SeasonalNaive
 from forestock.forecast._panel import infer_freq
 from forestock.forecast._peers import LevelLift, MLForecastPeer
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import (
+    PRIOR_OCCURRENCES,
+    MarketError,
     TotalCorrelation,
     WindowForecast,
     forecast_with_totals,
+    market_error,
+    own_spread,
     total_correlation,
     window_totals,
 )
@@ -61,6 +68,7 @@ from forestock.forecast._total import (
 __all__ = [
     "BLOCK_CELLS",
     "METHODS",
+    "PRIOR_OCCURRENCES",
     "BacktestResult",
     "BlockReport",
     "Combined",
@@ -68,8 +76,10 @@ __all__ = [
     "ForecastProblem",
     "Forecaster",
     "GlobalModel",
+    "HeldOut",
     "LevelLift",
     "MLForecastPeer",
+    "MarketError",
     "OriginsResult",
     "SeasonalNaive",
     "StatsBaseline",
@@ -79,6 +89,7 @@ __all__ = [
     "aggregate",
     "backtest",
     "backtest_origins",
+    "fit_predict",
     "forecast",
     "forecast_blocks",
     "forecast_with_totals",
@@ -86,8 +97,10 @@ __all__ = [
     "holdout_windows",
     "infer_freq",
     "make_method",
+    "market_error",
     "nb_quantiles",
     "next_window",
+    "own_spread",
     "rolling_windows",
     "target_window",
     "total_correlation",
@@ -174,6 +187,25 @@ def forecast(
     the task ``"forecast"`` (two steps: fitted, predicted) and forestock's fits (see
     :class:`Combined`).
     """
+    return fit_predict(history, calendar, window, skus, regions, params, prices=prices,
+                       method=method, seed=seed, callbacks=callbacks)[1]
+
+
+def fit_predict(
+    history: pd.DataFrame,
+    calendar: pd.DataFrame,
+    window: Window,
+    skus: pd.DataFrame | None = None,
+    regions: pd.DataFrame | None = None,
+    params: ForecastParams | None = None,
+    *,
+    prices: pd.DataFrame | None = None,
+    method: str = "forestock",
+    seed: int = 0,
+    callbacks: Callbacks | None = None,
+) -> tuple[Forecaster, pd.DataFrame]:
+    """:func:`forecast`, with the fitted method beside the table (forestock's
+    :class:`Combined` keeps what it measured on the event's last occurrence)."""
     _check_history(history)
     cb = callbacks or Callbacks()
     cb.on_start("forecast", 2)
@@ -182,7 +214,7 @@ def forecast(
     cb.on_step("forecast", 1)
     table = fitted.predict()
     cb.on_end("forecast")
-    return table
+    return fitted, table
 
 
 def aggregate(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

@@ -51,7 +51,14 @@ from forestock.forecast._model import GlobalModel, _View
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
 from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastParams, ForecastProblem
-from forestock.forecast._total import TotalCorrelation, panel_correlation, window_totals
+from forestock.forecast._total import (
+    MarketError,
+    TotalCorrelation,
+    market_error,
+    own_spread,
+    panel_correlation,
+    window_totals,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -67,8 +74,10 @@ log = logging.getLogger("forestock.forecast")
 @dataclass(frozen=True)
 class BlockReport:
     """What a block-wise forecast did: blocks, series, rows and training rows, the
-    correlation the window totals used (None without totals), the combination's weight and
-    the SKU attributes the model left out (:func:`uncovered`)."""
+    correlation the window totals used (None without totals), the combination's weight,
+    the SKU attributes the model left out (:func:`uncovered`) and the event total's error
+    common to every SKU (:func:`~forestock.forecast.market_error`, measured on the first
+    block's SKUs; None without totals)."""
 
     blocks: int
     series: int
@@ -78,6 +87,7 @@ class BlockReport:
     weight: float = 1.0  # the global model's share of the mean (see Combined)
     without: tuple[str, ...] = ()
     top_down: bool = False  # each day's total level x lift's (see Weighing)
+    market: MarketError | None = None
 
 
 #: SKU attributes the global model reads as categories: (column of the SKU table, feature).
@@ -194,7 +204,7 @@ def forecast_blocks(
         cb.on_end("forecast blocks")
     return BlockReport(n_blocks, done.series, done.rows, learned.model.train_rows_,
                        learned.correlation, learned.weighing.weight, learned.model.without,
-                       learned.weighing.top_down)
+                       learned.weighing.top_down, learned.market_error)
 
 
 @dataclass(frozen=True)
@@ -227,13 +237,14 @@ class _Setting:
 class _Learned:
     """What the first block teaches every block: the fitted model, the combination's
     weight, the market (with the typical SKU's lifts and the categories' price response
-    measured on the first block) and the window totals' correlation (None without
-    totals)."""
+    measured on the first block), the window totals' correlation and the market's error
+    measured on the first block's SKUs (None without totals)."""
 
     model: GlobalModel
     weighing: Weighing
     market: Market
     correlation: TotalCorrelation | None
+    market_error: MarketError | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +296,8 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
                           s.skus[s.skus["sku_id"].isin(block_skus)], s.regions, s.prices)
     del hist
     # the combination's weight, measured on the first block's SKUs
-    weighing = Combined(s.params, s.seed, callbacks, without).weigh(own)
+    combined = Combined(s.params, s.seed, callbacks, without)
+    weighing = combined.weigh(own)
     model.fit_view(view, s.window)
     model.callbacks = NO_CALLBACKS  # (a listener stays here; the model may travel)
     # the typical SKU's event lifts and the categories' price response, measured on the
@@ -295,7 +307,15 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
     correlation = (panel_correlation(panel, window_periods(panel, s.window).size)
                    if s.totals else None)
     learned = _Learned(model, weighing, market, correlation)
-    return learned, _predict(s, learned, view, own)
+    first = _predict(s, learned, view, own)
+    if correlation is not None and first.totals is not None:
+        # the market's error: the first block's held-out national total, less what its
+        # SKUs' own errors add to it (a sample of SKUs: more than the whole market's)
+        held = combined.held_
+        own_sd = own_spread(first.totals) if held is not None else 0.0
+        learned = replace(learned, market_error=market_error(correlation, held,
+                                                             weighing.weight, own_sd))
+    return learned, first
 
 
 def _forecast_block(s: _Setting, learned: _Learned, k: int, block_skus: np.ndarray

@@ -83,6 +83,21 @@ def best_weight(validation: dict[float, float], occurrences: int = 2) -> Weighin
     return Weighing(UNMEASURED if occurrences == 1 else 1.0, {}, occurrences == 1)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """The window the combination held out to weigh itself, as it forecast it: the window,
+    the units sold over it (every SKU and region), each candidate weight's forecast of
+    them, and whether it was forecast as the target is (``comparable``: an event's
+    occurrence with an earlier one in the history before it to learn the lift from, or a
+    custom window's twin); a sample of the forecast's national error
+    (:func:`~forestock.forecast.market_error`)."""
+
+    window: Window
+    actual: float
+    forecast: dict[float, float]
+    comparable: bool
+
+
 def _window_before(window: Window, freq: str, last: dt.date) -> Window:
     """A custom window's twin: as long, moved back by whole windows until it ends on or
     before ``last`` (the history's last day)."""
@@ -131,10 +146,11 @@ class Combined:
     """forestock's engine: :class:`GlobalModel`, its mean combined with
     :class:`LevelLift`'s by the weight that forecast the event's last occurrence best.
 
-    After ``fit``: ``weight_`` (the global model's share of the mean) and
+    After ``fit``: ``weight_`` (the global model's share of the mean),
     ``validation_`` (WRMSSE per candidate weight on the last occurrence; empty
-    when there was none to measure on). ``callbacks`` hears the global model's
-    fits: :data:`CHECK_TASK` (on the history before the last occurrence) and
+    when there was none to measure on) and ``held_`` (:class:`HeldOut`, its national
+    figures; None without one; set by :meth:`validate`). ``callbacks`` hears the
+    global model's fits: :data:`CHECK_TASK` (on the history before the last occurrence) and
     ``"fit"``; ``without``: SKU attributes the global model does not learn from
     (see :class:`GlobalModel`).
     """
@@ -184,15 +200,17 @@ class Combined:
         before it (moved back by its length until it ends inside the history). Empty when
         that holds no season's history before it: the longest level window, 91 days, 13
         weeks or 6 months, that the model's features read."""
+        self.held_: HeldOut | None = None
         w = problem.window
         dates = pd.to_datetime(problem.history["date"])
         first, last = dates.min().date(), dates.max().date()
         lead = (w.start - last).days
         freq = infer_freq(dates)
         try:
-            occurrences(problem.calendar, w.event)
+            past = occurrences(problem.calendar, w.event)
         except ForestockError:  # not an event of the calendar: the window's length before it
             held = _window_before(w, freq, last)
+            past = None
         else:
             try:
                 held = holdout_window(problem.calendar, w.event, last, first, lead)
@@ -209,5 +227,10 @@ class Combined:
         except ForestockError as err:  # too little history before it: nothing to measure
             log.info("forecast: no combination measured (%s)", err)
             return {}
+        comparable = past is None or any(first <= o.start and o.end < held.start
+                                         for o in past)
+        self.held_ = HeldOut(held, result.actual_units,
+                             {k: float(result.forecasts[f"weight {k:g}"]["mean"].sum())
+                              for k in WEIGHTS}, comparable)
         return {k: float(cast(float, result.scores[f"weight {k:g}"]["wrmsse"]))
                 for k in WEIGHTS}

@@ -18,6 +18,14 @@ one SKU in different regions by ``rho_n <= rho_d``. A total over cells ``i``
              + (1 - rho_d) sum s_i^2,
 
 which for one region is ``sum mu_i + rho_d (sum s_i)^2 + (1 - rho_d) sum s_i^2``.
+
+Beyond a SKU, an error common to every SKU (``market``, the correlation of two
+cells of different SKUs) makes the national total's spread; the ordinary periods
+measure it the same way, and the event's last occurrence, held out and forecast
+by the combination, measures it where it matters: :func:`market_error` shrinks
+the one towards the other (:class:`MarketError`), and the plan's demand model
+gives its SKUs a common factor of that size
+(:meth:`forestock.uncertainty.DemandUncertainty.with_market_sd`).
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,12 +47,20 @@ from forestock.events import Window
 from forestock.forecast._model import nb_quantiles
 from forestock.forecast._panel import SEASON, Grid, Panel, build_panel
 from forestock.forecast._problem import ForecastParams
-from forestock.uncertainty import quantile_columns, quantile_level
+from forestock.tables import IdIndex
+from forestock.uncertainty import DemandUncertainty, quantile_columns, quantile_level
+
+if TYPE_CHECKING:
+    from forestock.forecast._combine import HeldOut
 
 __all__ = [
+    "PRIOR_OCCURRENCES",
+    "MarketError",
     "TotalCorrelation",
     "WindowForecast",
     "forecast_with_totals",
+    "market_error",
+    "own_spread",
     "panel_correlation",
     "recover_dispersion",
     "total_correlation",
@@ -63,6 +81,11 @@ _REFINE_STEPS = 10
 _GOLD = (np.sqrt(5.0) - 1) / 2
 #: The highest quantile (q90, what a plan stocks to) counts this much more when they disagree.
 _TOP_WEIGHT = 16.0
+#: Occurrences of the event the ordinary periods' market error counts for, beside the held-out
+#: ones, when the two are pooled (:func:`market_error`): one, so a single occurrence does not
+#: set the market's error alone (an occurrence forecast exactly right halves the ordinary
+#: periods' variance, it does not zero it), and a second occurrence outweighs them.
+PRIOR_OCCURRENCES = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,10 @@ class TotalCorrelation:
         SKU x blocks with at least two regions measured (``regions``).
     dispersion
         The pooled one-period dispersion ``phi`` of the naive errors.
+    market
+        Correlation of the errors of two cells of different SKUs (an error common to
+        the whole market); at most ``regions``. ``market * dispersion`` is the relative
+        variance of the national total's common error over a block.
     """
 
     days: float
@@ -93,12 +120,16 @@ class TotalCorrelation:
     blocks: int = 0
     groups: int = 0
     dispersion: float = 0.0
+    market: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.days <= 1:
             raise ValueError(f"days must lie in [0, 1], got {self.days}")
         if not 0 <= self.regions <= self.days:
             raise ValueError(f"regions must lie in [0, days={self.days}], got {self.regions}")
+        if not 0 <= self.market <= self.regions:
+            raise ValueError(f"market must lie in [0, regions={self.regions}], "
+                             f"got {self.market}")
         if self.block < 1 or self.blocks < 0 or self.groups < 0 or self.dispersion < 0:
             raise ValueError("block must be >= 1; blocks, groups and dispersion >= 0")
 
@@ -168,7 +199,10 @@ def panel_correlation(panel: Panel, days: int) -> TotalCorrelation:
     phi sum(rho (m^2 - m) L^2 + m L^2)`` for the block sums ``E = sum_t e_t``;
     ``regions`` the same over the cross products of a SKU's regions, ``sum
     E_r E_r' = rho_n phi sum m^2 L_r L_r'`` (``r != r'``), so that the periods of
-    one region keep ``days`` (as :func:`window_totals` has them).
+    one region keep ``days`` (as :func:`window_totals` has them); ``market`` the
+    same over the cross products of different SKUs' block sums, ``sum_b ((sum E)^2 -
+    sum_s E_s^2) = rho_m phi sum_b ((sum m L)^2 - sum_s (m L_s)^2)`` (``E_s``, ``L_s``
+    a SKU's sums over its regions in block ``b``).
 
     The errors are those of the naive level, whose own error is common to every
     period of a block: it reads as shared, as a forecast's own level error is
@@ -218,11 +252,18 @@ def panel_correlation(panel: Panel, days: int) -> TotalCorrelation:
     rho_n = 0.0
     if cross_den > 0:
         rho_n = float(np.clip(float(np.sum(g_e * g_e - g_e2)) / cross_den, 0.0, rho_d))
-    log.info("window correlation over blocks of %s periods: days %.3f, regions %.3f "
-             "(phi %.3f, %s series-blocks, %s SKU-blocks)", m, rho_d, rho_n, phi, n_valid,
-             groups)
+    # market: cross products of different SKUs' block sums
+    all_e, all_l = g_e.sum(axis=0), g_l.sum(axis=0)
+    market_den = phi * float(np.sum(all_l * all_l - np.sum(g_l * g_l, axis=0)))
+    rho_m = 0.0
+    if market_den > 0:
+        rho_m = float(np.clip(float(np.sum(all_e * all_e - np.sum(g_e * g_e, axis=0)))
+                              / market_den, 0.0, rho_n))
+    log.info("window correlation over blocks of %s periods: days %.3f, regions %.3f, "
+             "market %.4f (phi %.3f, %s series-blocks, %s SKU-blocks)", m, rho_d, rho_n,
+             rho_m, phi, n_valid, groups)
     return TotalCorrelation(rho_d, rho_n, block=m, blocks=n_valid, groups=groups,
-                            dispersion=phi)
+                            dispersion=phi, market=rho_m)
 
 
 def _block_sums(Y: np.ndarray, starts: np.ndarray, ordinary: np.ndarray, m: int, k: int
@@ -501,10 +542,119 @@ def _distinct(group: np.ndarray, code: np.ndarray, size: int, n_codes: int) -> n
     return np.bincount(keys // n_codes, minlength=size).astype(np.int64)
 
 
+# ------------------------------------------------------------------ market
+@dataclass(frozen=True)
+class MarketError:
+    """The error of the event total common to every SKU: its relative standard deviation.
+
+    Parameters
+    ----------
+    sd
+        The measurement: ``sqrt((k ordinary^2 + sum_i max(e_i^2 - own^2, 0)) / (k + n))``
+        over the ``n`` held-out ``errors``, ``k`` = ``prior`` (:func:`market_error`).
+    ordinary
+        What the history's ordinary periods say: ``sqrt(market * dispersion)`` of
+        :class:`TotalCorrelation`, the relative spread of a naive level's error common to
+        every SKU over a block of the window's length.
+    errors
+        ``log(sold / forecast)`` of the national total on each held-out occurrence of the
+        event (the combination's forecast of it at the weight it chose).
+    own
+        Relative standard deviation of such a total expected from the SKUs' own errors
+        (their independent spread under the demand model), taken out of each ``e_i^2``.
+    prior
+        Occurrences the ordinary periods count for.
+    """
+
+    sd: float
+    ordinary: float = 0.0
+    errors: tuple[float, ...] = ()
+    own: float = 0.0
+    prior: float = PRIOR_OCCURRENCES
+
+    def __post_init__(self) -> None:
+        for name in ("sd", "ordinary", "own", "prior"):
+            value = getattr(self, name)
+            if not (value >= 0 and np.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+    def facts(self) -> dict[str, object]:
+        """The measurement as notes: ``market_sd`` (what the plan reads), and its parts."""
+        return {"market_sd": self.sd, "market_ordinary_sd": self.ordinary,
+                "market_errors": list(self.errors), "market_own_sd": self.own,
+                "market_prior": self.prior}
+
+
+def own_spread(totals: pd.DataFrame) -> float:
+    """Relative standard deviation of the total over ``totals``' cells (the rows of a
+    ``forecast_total`` table with a region) when the SKUs' errors are independent: the
+    demand model's national total without a market factor (0 without demand)."""
+    cells = totals[totals["region_id"].notna() & (totals["region_id"] != "")]
+    if cells.empty:
+        return 0.0
+    skus = IdIndex(np.sort(cells["sku_id"].astype(str).unique()))
+    regions = IdIndex(np.sort(cells["region_id"].astype(str).unique()))
+    mean, sd = DemandUncertainty.from_forecast(cells, skus, regions).total()
+    return sd / mean if mean > 0 else 0.0
+
+
+def market_error(correlation: TotalCorrelation, held: HeldOut | Sequence[HeldOut] | None = None,
+                 weight: float | None = None, own: float = 0.0,
+                 prior: float = PRIOR_OCCURRENCES) -> MarketError:
+    """The event total's error common to every SKU, from the ordinary periods and the
+    held-out occurrences of the event.
+
+    Each held-out occurrence forecast as the target is (``comparable``: with an earlier
+    occurrence of the event in the history before it, so knowing the event's past lift;
+    the first occurrence of an event is forecast without it, and its error, several-fold
+    on a history of one year, says nothing of the target's; or a custom window's twin)
+    gives ``e = log(sold / forecast)`` of its national total, the forecast being the
+    combination's at ``weight`` (the one it chose); its square, less ``own^2`` (what
+    the SKUs' own errors add to a total of that many SKUs, at least 0), is a sample of
+    the market's variance. One or two samples are too few to stand alone (an occurrence
+    forecast exactly right would say the market never errs), so they are pooled with the
+    ordinary periods' variance (``correlation.market * correlation.dispersion``) counted
+    as ``prior`` occurrences: the scale of the posterior of a variance whose prior is a
+    scaled inverse chi-square with ``prior`` degrees of freedom and the ordinary
+    periods' variance as its scale, ``(prior * ordinary^2 + sum e^2) / (prior + n)``.
+
+    Parameters
+    ----------
+    correlation
+        What :func:`total_correlation` measured on the history (its ``market``).
+    held
+        The held-out occurrence(s) (:attr:`Combined.held_
+        <forestock.forecast.Combined>`); none: the ordinary periods alone.
+    weight
+        The candidate weight whose forecast counts (default: the global model's alone, 1).
+    own
+        :func:`own_spread` of the same SKUs' forecast.
+    prior
+        Occurrences the ordinary periods count for (:data:`PRIOR_OCCURRENCES`).
+    """
+    if prior <= 0:
+        raise ValueError(f"prior must be > 0, got {prior}")
+    ordinary_var = correlation.market * correlation.dispersion
+    occurrences = [] if held is None else [held] if not isinstance(held, Sequence) else held
+    errors = []
+    for h in occurrences:
+        f = h.forecast.get(1.0 if weight is None else weight)
+        if h.comparable and f is not None and f > 0 and h.actual > 0:
+            errors.append(float(np.log(h.actual / f)))
+    var = (prior * ordinary_var + sum(max(e * e - own * own, 0.0) for e in errors)) / (
+        prior + len(errors))
+    out = MarketError(float(np.sqrt(var)), float(np.sqrt(ordinary_var)), tuple(errors),
+                      float(own), float(prior))
+    log.info("market error: sd %.4f (ordinary periods %.4f, held-out %s, own %.4f)", out.sd,
+             out.ordinary, [round(e, 4) for e in errors], out.own)
+    return out
+
+
 # ------------------------------------------------------------------ forecast + totals
 @dataclass(frozen=True, eq=False)
 class WindowForecast:
-    """A window's forecast per date, its totals and the correlation the totals used.
+    """A window's forecast per date, its totals, the correlation the totals used and the
+    event total's error common to every SKU.
 
     Parameters
     ----------
@@ -514,11 +664,14 @@ class WindowForecast:
         The ``forecast_total`` table (:func:`window_totals`).
     correlation
         What :func:`total_correlation` measured on the history.
+    market
+        What :func:`market_error` measured (the plan's ``market_sd``).
     """
 
     table: pd.DataFrame
     totals: pd.DataFrame
     correlation: TotalCorrelation
+    market: MarketError = MarketError(0.0)
 
 
 def forecast_with_totals(
@@ -538,17 +691,23 @@ def forecast_with_totals(
 
     The correlation is measured on ``history`` over blocks as long as the
     window (in the history's periods), and the ``forecast_total`` table built
-    from the forecast with it. ``callbacks`` hears the forecast's progress, then
-    the task ``"window totals"`` (one step).
+    from the forecast with it; the market's error (:func:`market_error`) from the
+    ordinary periods and, with forestock's method, the event's last occurrence the
+    combination held out. ``callbacks`` hears the forecast's progress, then the task
+    ``"window totals"`` (one step).
     """
-    from forestock.forecast import forecast  # the package's entry point imports this module
+    from forestock.forecast import fit_predict  # the package's entry point imports this module
 
-    table = forecast(history, calendar, window, skus, regions, params, prices=prices,
-                     method=method, seed=seed, callbacks=callbacks)
+    fitted, table = fit_predict(history, calendar, window, skus, regions, params,
+                                prices=prices, method=method, seed=seed, callbacks=callbacks)
     cb = callbacks or Callbacks()
     cb.on_start("window totals", 1)
     periods = max(int(pd.to_datetime(table["date"]).nunique()), 1)
     correlation = total_correlation(history, calendar, periods)
-    result = WindowForecast(table, window_totals(table, correlation), correlation)
+    totals = window_totals(table, correlation)
+    held = getattr(fitted, "held_", None)
+    market = market_error(correlation, held, getattr(fitted, "weight_", None),
+                          own_spread(totals) if held is not None else 0.0)
+    result = WindowForecast(table, totals, correlation, market)
     cb.on_end("window totals")
     return result

@@ -97,7 +97,7 @@ class _Shard:
     def __sizeof__(self) -> int:  # (Dask's measure of a shard a worker holds)
         arrays = [self.national, self.margin, self.base_cost, self.bonus, self.step_cap,
                   *(getattr(self.demand_model, f.name) for f in dataclasses.fields(
-                      self.demand_model) if f.name not in ("levels", "correlation")),
+                      self.demand_model) if f.name not in ("levels", "correlation", "market")),
                   *(self.cache or {}).values()]
         return object.__sizeof__(self) + sum(int(a.nbytes) for a in arrays)
 

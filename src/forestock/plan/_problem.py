@@ -61,6 +61,7 @@ class PlanProblem:
     correlation: float | None = 0.5  # None: each cell's shared share from its dispersion
     shortage_cost: np.ndarray | None = None  # float64 [sku]: CNY per unit of demand unserved
     surplus_cost: np.ndarray | None = None  # float64 [sku, warehouse]: CNY per unit left over
+    market_sd: float = 0.0  # relative sd of the total's error common to every SKU
 
     def replace(self, **changes: object) -> PlanProblem:
         """A copy with some fields changed."""
@@ -98,7 +99,8 @@ class PlanProblem:
         return DemandUncertainty(
             indptr=self.indptr, cell_region=self.cell_region, mean=self.cell_mean,
             quant=self.cell_quant, levels=self.levels, sku_key=id_keys(self.skus.ids),
-            region_key=id_keys(self.regions.ids), correlation=self.correlation)
+            region_key=id_keys(self.regions.ids), correlation=self.correlation,
+        ).with_market_sd(self.market_sd)
 
     @property
     def demand(self) -> int:
@@ -185,6 +187,7 @@ class PlanProblem:
         brands: pd.DataFrame | None = None,
         national: pd.Series | pd.DataFrame | None = None,
         correlation: float | None = None,
+        market_sd: float = 0.0,
     ) -> PlanProblem:
         """Build the problem from the forecast and the network tables.
 
@@ -211,6 +214,12 @@ class PlanProblem:
             Poisson part is the region's own. So a best-seller's regions rise
             and fall together, and a slow SKU's scatter independently: the
             covariance of Poisson counts under one shared multiplier.
+        market_sd
+            Relative standard deviation of the total's error common to every SKU (the
+            forecast's ``market_sd``, :class:`~forestock.forecast.MarketError`): the
+            scenarios' SKUs share a market factor of that weight
+            (:meth:`~forestock.uncertainty.DemandUncertainty.with_market_sd`); 0: SKUs
+            independent. Each SKU's national quantity does not change with it.
 
         Raises
         ------
@@ -221,6 +230,8 @@ class PlanProblem:
         level = plan_level(quantile)
         if correlation is not None and not 0.0 <= correlation < 1.0:
             raise ValueError(f"correlation must be in [0, 1), got {correlation}")
+        if not (market_sd >= 0.0 and np.isfinite(market_sd)):
+            raise ValueError(f"market_sd must be a finite number >= 0, got {market_sd}")
         sku_ix = IdIndex(skus["sku_id"])
         reg_ix = IdIndex(regions["region_id"])
         wh_ix = IdIndex(warehouses["warehouse_id"])
@@ -282,6 +293,7 @@ class PlanProblem:
             population=regions["population"].to_numpy(dtype=float),
             inbound_km=inbound,
             correlation=correlation,
+            market_sd=float(market_sd),
         )
 
 

@@ -159,6 +159,7 @@ class WindowProblem:
         forecast_total: pd.DataFrame | None = None,
         brands: pd.DataFrame | None = None,
         correlation: float | None = None,
+        market_sd: float = 0.0,
     ) -> WindowProblem:
         """Build the window from the forecast, its window totals and the network.
 
@@ -181,14 +182,15 @@ class WindowProblem:
         args = (warehouses, lanes, skus, regions, quantile)
         if days.size == 1:
             base = PlanProblem.from_tables(forecast, *args, brands=brands,
-                                           correlation=correlation)
+                                           correlation=correlation, market_sd=market_sd)
             sku_mean = np.bincount(base.cell_sku, weights=base.cell_mean,
                                    minlength=len(base.skus)).astype(float)
             quantity = base.national.astype(float)
         else:
             totals, sku_mean_s, quantity_s = _window_totals(forecast_total, days, quantile, level)
             base = PlanProblem.from_tables(totals, *args, brands=brands, correlation=correlation,
-                                           national=np.ceil(quantity_s - 1e-9))
+                                           national=np.ceil(quantity_s - 1e-9),
+                                           market_sd=market_sd)
             codes = base.skus.codes(pd.Series(quantity_s.index, dtype=object), what="sku_id")
             sku_mean = np.zeros(len(base.skus))
             quantity = np.zeros(len(base.skus))

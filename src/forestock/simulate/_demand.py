@@ -14,11 +14,12 @@ from forestock.uncertainty import DemandUncertainty, quantile_columns
 __all__ = ["day_model", "demand_from_forecast", "orders_in_day"]
 
 
-def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = None
-              ) -> tuple[DemandUncertainty, np.ndarray, np.ndarray]:
+def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = None,
+              market_sd: float = 0.0) -> tuple[DemandUncertainty, np.ndarray, np.ndarray]:
     """The plan's demand model of ``day``'s forecast rows, with its cells' SKU and region ids
     (SKUs and regions coded in the order of their sorted ids, so the draws do not depend on
-    the table's order).
+    the table's order); ``market_sd`` the relative error of the day's total common to every
+    SKU (:meth:`~forestock.uncertainty.DemandUncertainty.with_market_sd`).
 
     Raises
     ------
@@ -33,7 +34,8 @@ def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = 
         raise ForestockError(f"the forecast has no rows for {day}")
     skus = IdIndex(np.sort(pd.unique(rows["sku_id"].astype(str))))
     regions = IdIndex(np.sort(pd.unique(rows["region_id"].astype(str))))
-    model = DemandUncertainty.from_forecast(rows, skus, regions, correlation)
+    model = DemandUncertainty.from_forecast(rows, skus, regions, correlation
+                                            ).with_market_sd(market_sd)
     return (model, skus.ids[model.cell_sku].astype(str),
             regions.ids[model.cell_region].astype(str))
 
@@ -41,7 +43,8 @@ def day_model(forecast: pd.DataFrame, day: dt.date, correlation: float | None = 
 def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
                          scenario: int | None = None, scenarios: int = 1,
                          correlation: float | None = None,
-                         day_correlation: float = 0.0) -> pd.DataFrame:
+                         day_correlation: float = 0.0, market_sd: float = 0.0
+                         ) -> pd.DataFrame:
     """Draw one demand scenario for ``day`` from the forecast, with the plan's model.
 
     The scenario is drawn by :class:`forestock.uncertainty.DemandUncertainty`,
@@ -75,6 +78,10 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
         Correlation of the errors (beyond a Poisson count's) of a cell's days: the
         forecast's ``correlation_days``; 0 draws the days independently. Only for a
         fresh scenario.
+    market_sd
+        Relative standard deviation of the day's total error common to every SKU (the
+        forecast's ``market_sd``): the SKUs share a market factor, drawn with ``seed``
+        alone, so a window's days share it too; 0: SKUs independent.
 
     Returns
     -------
@@ -86,7 +93,7 @@ def demand_from_forecast(forecast: pd.DataFrame, day: dt.date, seed: int = 0, *,
     ForestockError
         When the forecast has no rows for ``day`` or no quantile columns.
     """
-    model, sku_ids, region_ids = day_model(forecast, day, correlation)
+    model, sku_ids, region_ids = day_model(forecast, day, correlation, market_sd)
     if scenario is None:
         units = model.day_units(seed, day.toordinal(), day_correlation)
     else:

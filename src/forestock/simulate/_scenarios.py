@@ -236,7 +236,7 @@ class ScenarioProblem:
     def from_tables(cls, day: dt.date, forecast: pd.DataFrame, plan: pd.DataFrame,
                     warehouses: pd.DataFrame, lanes: pd.DataFrame, skus: pd.DataFrame,
                     regions: pd.DataFrame, scenarios: int, seed: int = 0, *,
-                    correlation: float | None = None,
+                    correlation: float | None = None, market_sd: float = 0.0,
                     what_ifs: Sequence[WhatIf] = ()) -> ScenarioProblem:
         """:meth:`from_forecast` on the stock of ``plan`` and the network of the other
         contract tables (as :meth:`SimulateProblem.from_tables` reads them)."""
@@ -246,16 +246,19 @@ class ScenarioProblem:
         base = SimulateProblem.from_tables(day, no_demand, plan, warehouses, lanes, skus,
                                            regions)
         return cls.from_forecast(base, forecast, day, scenarios, seed,
-                                 correlation=correlation, what_ifs=what_ifs)
+                                 correlation=correlation, market_sd=market_sd,
+                                 what_ifs=what_ifs)
 
     @classmethod
     def from_forecast(cls, base: SimulateProblem, forecast: pd.DataFrame, day: dt.date,
                       scenarios: int, seed: int = 0, *, correlation: float | None = None,
+                      market_sd: float = 0.0,
                       what_ifs: Sequence[WhatIf] = ()) -> ScenarioProblem:
         """``scenarios`` demand scenarios of ``day`` drawn from ``forecast`` with ``seed``
         and the plan's model (scenario ``k`` is
         :func:`~forestock.simulate.demand_from_forecast`'s ``scenario=k``), on ``base``'s
-        stock and network; rehearsed as planned and under each of ``what_ifs``.
+        stock and network; rehearsed as planned and under each of ``what_ifs``;
+        ``market_sd`` the market's error the SKUs share (the plan's).
 
         Raises
         ------
@@ -265,7 +268,7 @@ class ScenarioProblem:
         """
         if scenarios < 1:
             raise ValueError(f"scenarios={scenarios} is invalid: must be at least 1")
-        model, sku_ids, region_ids = day_model(forecast, day, correlation)
+        model, sku_ids, region_ids = day_model(forecast, day, correlation, market_sd)
         try:
             cell_sku = base.skus.codes(sku_ids, what="sku_id in forecast")
             cell_region = base.regions.codes(region_ids, what="region_id in forecast")
