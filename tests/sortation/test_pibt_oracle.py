@@ -179,7 +179,8 @@ def _run_checked(monkeypatch: pytest.MonkeyPatch, problem: SortationProblem, tur
         c.recorded_fill(tables, goal, pos, near)
 
     monkeypatch.setattr(_Tables, "fill", fill)
-    solve_sortation(problem, SortationParams(turning=turning, table_mb=table_mb), seed=seed)
+    solve_sortation(problem, SortationParams(planner="pibt", turning=turning, table_mb=table_mb),
+                    seed=seed)
     assert c.steps == problem.steps + 1  # the dry step before the clock, then every step
     assert c.applied == problem.steps
     return c

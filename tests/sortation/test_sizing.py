@@ -72,7 +72,7 @@ def test_parcel_flow_run_is_valid(model: str, turning: str) -> None:
     c = build_centre(CentreParams(chute_rows=3, chute_cols=4))
     dest, share = c.assign({"A": 3.0, "B": 1.0})
     p = centre_problem(c, 20, share, steps=300, seed=2, model=model, chute_dest=dest)
-    r = solve_sortation(p, SortationParams(turning=turning), seed=2)
+    r = solve_sortation(p, SortationParams(planner="pibt", turning=turning), seed=2)
     assert r.positions is not None and r.headings is not None
     validate_paths(p.grid, r.positions, r.headings if model == "rotation" else None, c.lanes)
     assert r.tasks_finished > 10 and 0 < r.loaded_share < 1

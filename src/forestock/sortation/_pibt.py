@@ -5,8 +5,12 @@ backtracking (PIBT, Okumura et al. 2022) over distance tables to its goal
 (one breadth-first table per goal, kept in a bounded cache), with two
 guides: congestion (a move against the recent flow through a cell costs
 more) and, under the rotation model, the turns a move needs. A robot that
-waits too long in front of a blocked cell is nudged to go round it. Python
-runs the loop, hands out tasks and times each step; numba computes the step.
+waits too long in front of a blocked cell is nudged to go round it. Under
+the rotation model the default step is EPIBT instead
+(:mod:`forestock.sortation._epibt`): each robot plans an operation of three
+actions, checked for conflicts over its length, robots nearest their goal
+first. Python runs the loop, hands out tasks and times each step; numba
+computes the step.
 
 On a map with one-way lanes (generated centres) robots move only along the
 lanes, and the distance tables are computed on that directed graph, so that
@@ -31,6 +35,7 @@ import numpy as np
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import InfeasibleError
 from forestock.params import Params, one_of, within
+from forestock.sortation import _epibt as E
 from forestock.sortation import _kernels as K
 from forestock.sortation._instance import ParcelFlow, SortationProblem, TaskList
 from forestock.sortation._maps import GridMap
@@ -113,6 +118,18 @@ class SortationParams(Params):
         ``"task"``: a robot's priority is the steps since it got its goal;
         ``"progress"``: the steps since it last came nearer its goal, ties
         going to the robot nearer its goal.
+    planner
+        Rotation model: ``"epibt"`` plans each robot an operation of three
+        actions, checked for conflicts over its three steps, robots nearest
+        their goal first (:mod:`forestock.sortation._epibt`, after the 2024
+        winner's EPIBT); ``"pibt"`` plans one step over cells and turns the
+        cells into actions (``turning``). The four-neighbour model always
+        uses PIBT. In a one-lane corridor where robots meet head on EPIBT
+        can deadlock (three actions are too few to turn round and clear
+        the way); PIBT does not.
+    epibt_passes
+        EPIBT: passes over the robots, each revising its operation against
+        the others' latest.
     table_mb
         Memory for the cache of distance tables (one per goal cell, two
         bytes a free cell); beyond it the least recently used table is
@@ -133,6 +150,8 @@ class SortationParams(Params):
         within("[0, 1]", "open_weight"),
         one_of(("task", "progress"), "priority"),
         one_of(("state", "convert"), "turning"),
+        one_of(("pibt", "epibt"), "planner"),
+        within("[1, 20]", "epibt_passes", integer=True),
         within("[0, inf]", "commit_weight", "stuck_weight", "induction_balance",
                "drop_balance"),
         within("[0, inf)", "task_length_weight", "reassign_margin"),
@@ -154,6 +173,8 @@ class SortationParams(Params):
     reassign: bool = True
     reassign_margin: float = 6.0
     priority: str = "task"
+    planner: str = "epibt"
+    epibt_passes: int = 2
     table_mb: float = 1024.0
     record_paths: bool = True
     validate: bool = True
@@ -302,11 +323,23 @@ class _Tables:
 
     def fill(self, goal: np.ndarray, pos: np.ndarray, near: np.ndarray) -> None:
         """``near`` [n, 5]: each robot's distances to ``goal`` from its neighbours and its cell."""
+        self._read(goal, lambda slot, sel: K.gather(self.dist, slot, pos, self.nbr, sel, near))
+
+    def fill_patch(self, goal: np.ndarray, pos: np.ndarray, patch: np.ndarray,
+                   grid: GridMap, cell_of: np.ndarray, dense: np.ndarray,
+                   offsets: np.ndarray) -> None:
+        """``patch`` [n, K]: each robot's distances to ``goal`` from the cells at ``offsets``
+        (row, column) from its own (EPIBT reads those within four moves)."""
+        self._read(goal, lambda slot, sel: E.gather_patch(
+            self.dist, slot, pos, cell_of, dense, grid.width, grid.height, offsets, sel, patch))
+
+    def _read(self, goal: np.ndarray, read: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        """Call ``read(slot, robots)`` for every robot, with its goal's table in ``slot``."""
         self.clock += 1
         slot = self.slot_of[goal]
         have = slot >= 0
         self.used[slot[have]] = self.clock
-        K.gather(self.dist, slot, pos, self.nbr, np.flatnonzero(have), near)
+        read(slot, np.flatnonzero(have))
         miss = np.flatnonzero(~have)
         if miss.size == 0:
             return
@@ -317,7 +350,7 @@ class _Tables:
             s = self._compute(int(goal[group[0]]))
             self.used[s] = self.clock
             slot[group] = s
-            K.gather(self.dist, slot, pos, self.nbr, group, near)
+            read(slot, group)
 
 
 class _Tasks:
@@ -609,24 +642,43 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     carry = 0.0  # goal handling of the last step, charged to the planner's next step
     weights = (params.congestion_weight, params.stuck_after, params.stuck_weight,
                params.commit_weight)
+    epibt = rotation and params.planner == "epibt"
+    if epibt:
+        ops = E.operation_codes()
+        offsets, index = E.patch_offsets()
+        centre = int(index[E.RADIUS, E.RADIUS])
+        patch = np.empty((n, offsets.shape[0]), dtype=np.uint16)
+        used_pos = np.full((cell_of.size, 3), -1, dtype=np.int32)
+        used_edge = np.full((2 * cell_of.size, 3), -1, dtype=np.int32)
     # compile (or load) the kernels before the clock runs: a dry step on copies
     tables.fill(goal, pos, near)
-    K.plan_step(nbr, cost, unit, pos, head.copy(), near, since + frac, stuck, flow,
-                commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
-                cand, ckey, cact)
+    if epibt:
+        tables.fill_patch(goal, pos, patch, grid, cell_of, dense, offsets)
+        E.epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, np.arange(n), ops, index,
+                     params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act)
+    else:
+        K.plan_step(nbr, cost, unit, pos, head.copy(), near, since + frac, stuck, flow,
+                    commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
+                    cand, ckey, cact)
     for t in range(steps):
         t0 = time.perf_counter()
-        tables.fill(goal, pos, near)
-        if params.priority == "progress":
-            dnow = near[:, 4].astype(np.float64)
-            gain = dnow < best
-            since = np.where(gain, 0.0, since)
-            best = np.minimum(best, dnow)
-            prio = since + frac - dnow / (2.0 * K.UNREACH)
+        if epibt:
+            tables.fill_patch(goal, pos, patch, grid, cell_of, dense, offsets)
+            order = np.argsort(patch[:, centre] + frac, kind="stable")  # nearest its goal first
+            E.epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
+                         params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act)
         else:
-            prio = since + frac
-        K.plan_step(nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold, occ_now,
-                    occ_next, nxt, act, mode, *weights, t, salt, cand, ckey, cact)
+            tables.fill(goal, pos, near)
+            if params.priority == "progress":
+                dnow = near[:, 4].astype(np.float64)
+                gain = dnow < best
+                since = np.where(gain, 0.0, since)
+                best = np.minimum(best, dnow)
+                prio = since + frac - dnow / (2.0 * K.UNREACH)
+            else:
+                prio = since + frac
+            K.plan_step(nbr, cost, unit, pos, head, near, prio, stuck, flow, commit, hold,
+                        occ_now, occ_next, nxt, act, mode, *weights, t, salt, cand, ckey, cact)
         plan_seconds[t] = time.perf_counter() - t0 + carry
         flow *= decay
         busy_steps += K.execute(nbr, pos, head, nxt, act, occ_now, stuck, flow, commit, waits,

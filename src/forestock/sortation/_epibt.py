@@ -1,0 +1,353 @@
+# mypy: disable-error-code="no-untyped-def"
+# (numba kernels, typed by numba, checked against the oracle in tests/sortation)
+"""numba kernels of EPIBT: PIBT over short operations of three actions (rotation model).
+
+EPIBT (the 2024 League of Robot Runners winner's planner, "enhanced PIBT")
+plans each robot a whole operation, three actions of the rotation model
+(``F`` forward, ``R`` turn clockwise, ``C`` turn counter-clockwise, ``W``
+wait), from a fixed list (:data:`OPERATIONS`), and checks it for vertex and
+swap conflicts at each of its three steps against the operations of every
+other robot. Every robot starts on ``WWW``; robots are then built in
+priority order: a robot takes its best operation that collides with no
+robot, or with exactly one robot not yet built in this pass, which is
+evicted and built in turn without the choice it had (priority inheritance);
+if the evicted robot finds nothing, the next operation is tried
+(backtracking). Several passes over the robots let each revise its
+operation against the others' latest ones. Only an operation's first action
+is executed (where it starts by turning or waiting in place, the turn or wait
+that leaves the robot facing best); the next step plans afresh.
+
+An operation is ranked by where it leaves the robot: the distance to the
+goal from its last cell, plus the turns its last heading needs (waits at
+the end of an operation may have been turns, and count as such); an
+operation that reaches the goal beats any that does not, the earlier the
+better. Cells are dense ids of the free cells; ``nbr`` and ``cost`` are the
+planner's move graph and move costs (:mod:`forestock.sortation._kernels`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from forestock.sortation._kernels import C_ACT, F_ACT, R_ACT, UNREACH, W_ROT
+
+__all__ = ["OPERATIONS", "RADIUS", "epibt_step", "gather_patch", "operation_codes",
+           "patch_offsets"]
+
+#: The operations of three actions, as the 2024 winner lists them (``WWW`` first;
+#: later ones win ties, so moving early beats moving late).
+OPERATIONS = ("WWW", "RRF", "RWF", "CWF", "WWF", "RFW", "CFW", "WFW", "RFF", "CFF", "FWW",
+              "WFF", "FRF", "FCF", "FWF", "FFW", "FFF")
+DEPTH = 3
+#: Cells whose distances an operation reads lie within this many moves of the robot.
+RADIUS = DEPTH + 1
+_CODE = {"F": F_ACT, "R": R_ACT, "C": C_ACT, "W": W_ROT}
+_DR = np.array([0, 1, 0, -1], dtype=np.int64)  # east, south, west, north
+_DC = np.array([1, 0, -1, 0], dtype=np.int64)
+
+
+def operation_codes() -> np.ndarray:
+    """``int8`` [operations, 3]: :data:`OPERATIONS` as action codes."""
+    return np.array([[_CODE[a] for a in op] for op in OPERATIONS], dtype=np.int8)
+
+
+def patch_offsets() -> tuple[np.ndarray, np.ndarray]:
+    """The cells within :data:`RADIUS` of a robot: ``offsets`` [K, 2] (row, column) and
+    ``index`` [2R+1, 2R+1], the row of ``offsets`` of each offset (or -1)."""
+    offsets = [(dr, dc) for dr in range(-RADIUS, RADIUS + 1) for dc in range(-RADIUS, RADIUS + 1)
+               if abs(dr) + abs(dc) <= RADIUS]
+    index = np.full((2 * RADIUS + 1, 2 * RADIUS + 1), -1, dtype=np.int64)
+    for k, (dr, dc) in enumerate(offsets):
+        index[dr + RADIUS, dc + RADIUS] = k
+    return np.array(offsets, dtype=np.int64), index
+
+
+@njit(cache=True, nogil=True)
+def gather_patch(dist, slot, pos, cell_of, dense, width, height, offsets, sel, patch):
+    """For each robot ``i`` in ``sel``: ``patch[i, k]`` the distance to its goal (table
+    ``dist[slot[i]]``) from the cell at ``offsets[k]`` from its own (``UNREACH`` off the
+    map or on an obstacle)."""
+    for j in range(sel.size):
+        i = sel[j]
+        s = slot[i]
+        r0, c0 = divmod(cell_of[pos[i]], width)
+        for k in range(offsets.shape[0]):
+            r = r0 + offsets[k, 0]
+            c = c0 + offsets[k, 1]
+            v = -1
+            if 0 <= r < height and 0 <= c < width:
+                v = dense[r * width + c]
+            patch[i, k] = dist[s, v] if v >= 0 else UNREACH
+
+
+@njit(cache=True, nogil=True)
+def _end_cost(v, h, dr, dc, free_turns, goal, nbr, cost, unit, patch_i, index):
+    """Cost to the goal from cell ``v`` facing ``h`` (offset ``dr, dc`` from the start)."""
+    if v == goal:
+        return 0.0
+    best = np.inf
+    for d in range(4):
+        u = nbr[v, d]
+        if u < 0:
+            continue
+        k = index[dr + _DR[d] + RADIUS, dc + _DC[d] + RADIUS]
+        du = patch_i[k]
+        if du >= UNREACH:
+            continue
+        t = 0 if d == h else (2 if d == (h + 2) % 4 else 1)
+        t = max(0, t - free_turns)
+        key = t * unit + cost[v, d] + du
+        if key < best:
+            best = key
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _edge(u, d, v):
+    """Undirected id of the edge between ``u`` and its neighbour ``v`` in direction ``d``."""
+    if d == 0:
+        return 2 * u
+    if d == 1:
+        return 2 * u + 1
+    if d == 2:
+        return 2 * v
+    return 2 * v + 1
+
+
+@njit(cache=True, nogil=True)
+def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, first, pc, pe,
+                cand):
+    """Robot ``i``'s operations: the cells and edges of each (``pc``, ``pe``) and the valid
+    ones from ``first`` on (1: all but ``WWW``), best first (``cand``). Returns their count."""
+    v0 = pos[i]
+    no = ops.shape[0]
+    for d in range(DEPTH):  # WWW: stays put
+        pc[i, 0, d] = v0
+        pe[i, 0, d] = -1
+    if hold[i]:
+        return 0
+    keys = np.empty(no, dtype=np.float64)
+    nc = 0
+    for o in range(first, no):
+        v = v0
+        h = head[i]
+        dr = 0
+        dc = 0
+        ok = True
+        hit = -1
+        trailing = 0
+        for d in range(DEPTH):
+            a = ops[o, d]
+            e = -1
+            if a == F_ACT:
+                u = nbr[v, h]
+                if u < 0:
+                    ok = False
+                    break
+                e = _edge(v, h, u)
+                v = u
+                dr += _DR[h]
+                dc += _DC[h]
+                trailing = 0
+            elif a == R_ACT:
+                h = (h + 1) % 4
+                trailing = 0
+            elif a == C_ACT:
+                h = (h + 3) % 4
+                trailing = 0
+            else:
+                trailing += 1
+            pc[i, o, d] = v
+            pe[i, o, d] = e
+            if hit < 0 and v == goal[i]:
+                hit = d
+        if not ok:
+            continue
+        if hit >= 0:
+            key = -(DEPTH - hit) * 1e6
+        else:
+            key = _end_cost(v, h, dr, dc, min(trailing, 2), goal[i], nbr, cost, unit, patch[i],
+                            index)
+            if key == np.inf:
+                key = 1e9
+        key -= o * 1e-3  # later operations win ties
+        b = nc
+        while b > 0 and keys[b - 1] > key:  # insertion sort
+            keys[b] = keys[b - 1]
+            cand[i, b] = cand[i, b - 1]
+            b -= 1
+        keys[b] = key
+        cand[i, b] = o
+        nc += 1
+    return nc
+
+
+@njit(cache=True, nogil=True)
+def _place(i, o, pc, pe, used_pos, used_edge, val):
+    for d in range(DEPTH):
+        used_pos[pc[i, o, d], d] = val
+        e = pe[i, o, d]
+        if e >= 0:
+            used_edge[e, d] = val
+
+
+@njit(cache=True, nogil=True)
+def _collides(i, o, pc, pe, used_pos, used_edge):
+    """The one robot operation ``o`` of robot ``i`` collides with; -1 none, -2 several."""
+    who = -1
+    for d in range(DEPTH):
+        k = used_pos[pc[i, o, d], d]
+        if k >= 0:
+            if who == -1:
+                who = k
+            elif who != k:
+                return -2
+        e = pe[i, o, d]
+        if e >= 0:
+            k = used_edge[e, d]
+            if k >= 0:
+                if who == -1:
+                    who = k
+                elif who != k:
+                    return -2
+    return who
+
+
+@njit(cache=True, nogil=True)
+def _first_action(i, o, ops, nbr, cost, unit, pos, head, goal, patch, hold, index):
+    """The action robot ``i`` takes now on operation ``o``: its first, or, where the operation
+    starts by turning or waiting in place, whichever of the waits and turns that keep its
+    cells leaves it facing best (the 2024 winner's "smart execution")."""
+    a0 = ops[o, 0]
+    if hold[i]:
+        return a0
+    a1 = ops[o, 1]
+    a2 = ops[o, 2]
+    if o == 0 or (a0 != F_ACT and a0 != W_ROT and a1 == a0 and a2 == W_ROT):
+        n_alt = 3  # wait, clockwise, counter-clockwise
+    elif a0 != F_ACT and a0 != W_ROT and a1 == a0:
+        n_alt = 2  # clockwise or counter-clockwise: turning round either way
+    elif a0 != F_ACT and a0 != W_ROT and a1 == W_ROT:
+        n_alt = 1  # this turn or a wait
+    else:
+        return a0
+    v = pos[i]
+    h = head[i]
+    best = np.inf
+    out = a0
+    for k in range(3):
+        if n_alt == 3:
+            a = W_ROT if k == 0 else (R_ACT if k == 1 else C_ACT)
+        elif n_alt == 2:
+            if k == 2:
+                break
+            a = R_ACT if k == 0 else C_ACT
+        else:
+            if k == 2:
+                break
+            a = W_ROT if k == 0 else int(a0)
+        hh = (h + 1) % 4 if a == R_ACT else ((h + 3) % 4 if a == C_ACT else h)
+        key = _end_cost(v, hh, 0, 0, 0, goal[i], nbr, cost, unit, patch[i], index)
+        if key < best:
+            best = key
+            out = a
+    return out
+
+
+@njit(cache=True, nogil=True)
+def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index, passes,
+               max_evictions, wait_first, used_pos, used_edge, nxt, act):
+    """One EPIBT step: fill ``nxt`` (next cell) and ``act`` (rotation-model action).
+
+    ``patch`` [n, K] holds each robot's distances to its goal around it
+    (:func:`gather_patch`), ``order`` the robots by decreasing priority,
+    ``ops`` the operations (:func:`operation_codes`). ``used_pos`` [F, 3]
+    and ``used_edge`` [2F, 3] must hold -1 and are left so. ``passes``
+    passes over the robots; a robot's build evicts at most
+    ``max_evictions`` robots. A robot with ``hold`` set waits and cannot be
+    evicted. Returns the number of robots on an operation other than
+    ``WWW``.
+    """
+    n = pos.size
+    no = ops.shape[0]
+    pc = np.empty((n, no, DEPTH), dtype=np.int32)
+    pe = np.empty((n, no, DEPTH), dtype=np.int32)
+    cand = np.empty((n, no), dtype=np.int32)
+    ncand = np.empty(n, dtype=np.int32)
+    desire = np.zeros(n, dtype=np.int32)
+    visited = np.zeros(n, dtype=np.int64)
+    old = np.zeros(n, dtype=np.int32)
+    ci = np.zeros(n, dtype=np.int32)
+    stack = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        ncand[i] = _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index,
+                               0 if wait_first else 1, pc, pe, cand)
+        _place(i, 0, pc, pe, used_pos, used_edge, i)
+    mark = 0
+    for _ in range(passes):
+        mark += 1
+        for idx in range(n):
+            root = order[idx]
+            if visited[root] == mark or ncand[root] == 0:
+                continue
+            _place(root, desire[root], pc, pe, used_pos, used_edge, -1)
+            old[root] = desire[root]
+            visited[root] = mark
+            ci[root] = 0
+            stack[0] = root
+            depth = 1
+            evictions = 0
+            accepted = False
+            child_failed = -1  # robot whose build just failed, back at its evictor
+            while depth > 0:
+                r = stack[depth - 1]
+                if child_failed >= 0:  # undo the eviction, try r's next operation
+                    _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
+                    _place(child_failed, desire[child_failed], pc, pe, used_pos, used_edge,
+                           child_failed)
+                    child_failed = -1
+                pushed = False
+                while ci[r] < ncand[r]:
+                    o = cand[r, ci[r]]
+                    ci[r] += 1
+                    k = _collides(r, o, pc, pe, used_pos, used_edge)
+                    if k == -1:
+                        desire[r] = o
+                        _place(r, o, pc, pe, used_pos, used_edge, r)
+                        accepted = True
+                        break
+                    if k < 0 or visited[k] == mark or evictions >= max_evictions:
+                        continue
+                    evictions += 1
+                    _place(k, desire[k], pc, pe, used_pos, used_edge, -1)
+                    desire[r] = o
+                    _place(r, o, pc, pe, used_pos, used_edge, r)
+                    old[k] = desire[k]
+                    visited[k] = mark
+                    ci[k] = 0
+                    stack[depth] = k
+                    depth += 1
+                    pushed = True
+                    break
+                if accepted:
+                    break
+                if pushed:
+                    continue
+                desire[r] = old[r]  # nothing fits: back to its old operation
+                visited[r] = 0
+                depth -= 1
+                if depth > 0:
+                    child_failed = r
+            if not accepted:  # the root keeps its old operation
+                visited[root] = mark
+                _place(root, desire[root], pc, pe, used_pos, used_edge, root)
+    moving = 0
+    for i in range(n):
+        o = desire[i]
+        nxt[i] = pc[i, o, 0]
+        act[i] = _first_action(i, o, ops, nbr, cost, unit, pos, head, goal, patch, hold, index)
+        if o != 0:
+            moving += 1
+        _place(i, o, pc, pe, used_pos, used_edge, -1)
+    return moving
