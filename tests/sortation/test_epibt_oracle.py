@@ -20,7 +20,7 @@ from forestock.sortation import _kernels as K
 from forestock.sortation._pibt import solve_sortation
 from tests.sortation import _epibt_reference as ref
 from tests.sortation.conftest import random_problem
-from tests.sortation.test_pibt_oracle import PROBLEMS, Room, _room
+from tests.sortation.test_pibt_oracle import PROBLEMS, Room, _random_room, _room
 
 
 def _tables(room: Room, goals: list[int]) -> dict[int, np.ndarray]:
@@ -86,10 +86,7 @@ def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: flo
                                             ) -> None:
     """From random rooms and states, kernel and oracle plan 10 steps alike, each step legal."""
     rng = np.random.default_rng(seed)
-    width = int(rng.integers(2, 11))
-    rows = ["." * width] + ["".join("@" if rng.random() < 0.25 else "." for _ in range(width))
-                            for _ in range(int(rng.integers(1, 8)))]
-    room = _room(rows)
+    room, width = _random_room(rng)
     cells = room.nbr.shape[0]
     n = min(robots, cells)
     goal = rng.integers(0, cells, size=n).tolist()

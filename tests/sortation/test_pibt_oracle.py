@@ -60,6 +60,15 @@ def _room(rows: list[str]) -> Room:
     return Room(cell_of, dense, nbr, _move_costs(grid, cell_of, nbr, 2, 0))
 
 
+def _random_room(rng: np.random.Generator) -> tuple[Room, int]:
+    """A room 2-10 cells wide (and its width): a free top row over 1-7 rows a quarter
+    obstacles."""
+    width = int(rng.integers(2, 11))
+    rows = ["." * width] + ["".join("@" if rng.random() < 0.25 else "." for _ in range(width))
+                            for _ in range(int(rng.integers(1, 8)))]
+    return _room(rows), width
+
+
 def kernel_step(floor: ref.Floor, robots: ref.Robots, mode: int, w: ref.Weights, step: int,
                 salt: int) -> ref.Step:
     """``K.plan_step`` on arrays built from ``robots`` (left unchanged)."""
@@ -241,10 +250,7 @@ def test_random_states_step_like_the_oracle(seed: int, mode: int, robots: int, h
     """From random states (priority ties, stuck robots, commitments, held robots, flow), kernel
     and oracle each run 12 steps on their own copy and stay identical."""
     rng = np.random.default_rng(seed)
-    width = int(rng.integers(2, 11))
-    rows = ["." * width] + ["".join("@" if rng.random() < 0.25 else "." for _ in range(width))
-                            for _ in range(int(rng.integers(1, 8)))]
-    room = _room(rows)
+    room, _ = _random_room(rng)
     cells = room.nbr.shape[0]
     n = min(robots, cells)
     goals = rng.integers(0, cells, size=n).tolist()
