@@ -408,12 +408,17 @@ class GlobalModel:
 _KEYS = ["sku_id", "region_id", "date"]
 
 
+def _aligned(model: pd.DataFrame, peer: pd.DataFrame) -> tuple[pd.MultiIndex, np.ndarray]:
+    """The model's rows as keys, and the peer's mean on each (NaN where the peer lacks it)."""
+    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
+    other = peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
+    return key, other.reindex(key).to_numpy(dtype=float)
+
+
 def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.ndarray:
     """``weight x`` the model's means ``+ (1 - weight) x`` the peer's, on the model's rows
     (a cell the peer lacks keeps the model's mean)."""
-    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
-    other = peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
-    theirs = other.reindex(key).to_numpy(dtype=float)
+    _, theirs = _aligned(model, peer)
     mine = model["mean"].to_numpy(dtype=float)
     return np.where(np.isnan(theirs), mine, weight * mine + (1.0 - weight) * theirs)
 
@@ -421,9 +426,7 @@ def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float) -> np.nd
 def top_down_means(model: pd.DataFrame, peer: pd.DataFrame) -> np.ndarray:
     """The model's means scaled, date by date, to the peer's total of that date over the
     model's series (a date the model forecasts nothing on, or the peer lacks, is kept)."""
-    key = pd.MultiIndex.from_frame(model[_KEYS].astype({"date": "datetime64[ns]"}))
-    theirs = (peer.assign(date=pd.to_datetime(peer["date"])).set_index(_KEYS)["mean"]
-              .reindex(key).to_numpy(dtype=float))
+    key, theirs = _aligned(model, peer)
     date = key.get_level_values("date")
     mine = model["mean"].to_numpy(dtype=float)
     have = ~np.isnan(theirs)
