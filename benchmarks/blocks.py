@@ -140,7 +140,7 @@ def _run(path: str, root: str, block_series: int, out: mp.Queue) -> None:  # typ
         days = max(int(pd.to_datetime(table["date"]).nunique()), 1)
         corr = total_correlation(history, cal, days)
         totals = window_totals(table, corr)
-        market = market_error(corr, model.held_, model.weight_, own_spread(totals))
+        market = market_error(corr, model.held_, model.total_weight_, own_spread(totals))
         extra = {"blocks": 1, "weight": model.weight_, "without": []}
         seconds = time.perf_counter() - t0
         del history

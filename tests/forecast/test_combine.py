@@ -10,7 +10,15 @@ import pytest
 
 from forestock.events import Window, occurrences
 from forestock.forecast import Combined, GlobalModel, make_method, target_window
-from forestock.forecast._combine import UNMEASURED, WEIGHTS, _window_before, blend_means
+from forestock.forecast._combine import (
+    TOTAL_WEIGHTS,
+    UNMEASURED,
+    WEIGHTS,
+    Weighing,
+    _window_before,
+    best_weight,
+    blend_means,
+)
 from forestock.forecast._model import top_down_means
 from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastProblem
@@ -45,7 +53,9 @@ def test_the_weight_is_measured_on_the_last_occurrence(tiny: dict[str, pd.DataFr
     assert set(m.validation_) == set(WEIGHTS)
     assert all(np.isfinite(v) for v in m.validation_.values())
     assert m.weight_ == min(m.validation_, key=m.validation_.__getitem__)
-    assert m.held_ is not None and set(m.held_.forecast) == set(WEIGHTS)
+    assert set(m.totals_) == {(w, t) for w in WEIGHTS for t in TOTAL_WEIGHTS if t != w}
+    assert m.weighing_ == best_weight(m.validation_, 2, m.totals_)
+    assert m.held_ is not None and set(m.held_.forecast) == set(WEIGHTS) | set(TOTAL_WEIGHTS)
     assert m.held_.window.start.year == 2025 and not m.held_.comparable
     assert m.held_.actual > 0
     fc = m.predict()
@@ -71,6 +81,7 @@ def test_a_custom_window_is_measured_on_its_twin_before_it(tiny: dict[str, pd.Da
     assert set(m.validation_) == set(WEIGHTS)
     assert m.weight_ == min(m.validation_, key=m.validation_.__getitem__)
     assert m.held_ is not None and m.held_.comparable and m.held_.window == held
+    assert m.totals_ == {} and not m.weighing_.top_down  # no event peak: no total of its own
     if m.weight_ == 1.0:
         pd.testing.assert_frame_equal(m.predict(), GlobalModel(seed=3).fit(problem).predict())
 
@@ -131,3 +142,42 @@ def test_top_down_means_scale_each_date_to_the_peers_total() -> None:
                           "date": d, "mean": [1.0, 3.0, 2.0, 5.0, 0.0]})
     peer = model.drop(index=3).assign(mean=[4.0, 4.0, 6.0, 9.0])
     np.testing.assert_allclose(top_down_means(model, peer), [2.0, 6.0, 6.0, 5.0, 0.0])
+
+
+def test_the_total_weight_is_the_best_with_the_chosen_cells_and_ties_keep_the_blend() -> None:
+    """The cells' weight is the best blend's (0.8); its total weight the best of the totals
+    measured with it (0.4), another weight's totals not counting; where no total beats the
+    blend's own, the blend stands alone."""
+    validation = {1.0: 1.2, 0.8: 1.1, 0.6: 1.3}
+    totals = {(0.8, 1.0): 1.15, (0.8, 0.6): 1.05, (0.8, 0.4): 1.0, (1.0, 0.4): 0.5}
+    w = best_weight(validation, 2, totals)
+    assert (w.weight, w.total, w.national, w.top_down) == (0.8, 0.4, 0.4, True)
+    assert w.totals == {0.8: 1.1, 1.0: 1.15, 0.6: 1.05, 0.4: 1.0}
+    tie = best_weight(validation, 2, {**totals, (0.8, 0.4): 1.1, (0.8, 0.6): 1.1})
+    assert (tie.weight, tie.total, tie.national, tie.top_down) == (0.8, None, 0.8, False)
+    assert best_weight({}, 1) == Weighing(UNMEASURED, {}, 0.0)
+
+
+def test_a_total_weight_keeps_the_cells_split_and_takes_its_blends_daily_totals(
+        tiny: dict[str, pd.DataFrame]) -> None:
+    """The model's 0.8 with level x lift splits each day among the cells; each day's total
+    is the blend's at 0.4: level x lift's national lift does not flatten the model's split
+    of it (its SKU lifts, shrunk towards the market's, would)."""
+    problem = _problem(tiny)
+    model = GlobalModel(seed=0).fit(problem)
+    peer = LevelLift(seed=0).fit(problem).predict()
+    alone = model.predict()
+    fc = model.predict(peer, 0.8, 0.4)
+    cells = alone.assign(mean=blend_means(alone, peer, 0.8))
+    national = alone.assign(mean=blend_means(alone, peer, 0.4))
+    by_date = fc.groupby("date")["mean"].sum()
+    np.testing.assert_allclose(by_date.to_numpy(),
+                               national.groupby("date")["mean"].sum().reindex(by_date.index))
+    assert not np.allclose(by_date.to_numpy(),
+                           cells.groupby("date")["mean"].sum().reindex(by_date.index))
+    share = fc["mean"] / fc.groupby("date")["mean"].transform("sum")
+    share_cells = cells["mean"] / cells.groupby("date")["mean"].transform("sum")
+    np.testing.assert_allclose(share.to_numpy(), share_cells.to_numpy(), rtol=1e-9)
+    pd.testing.assert_frame_equal(model.predict(peer, 0.8), model.predict(peer, 0.8, None))
+    q = fc[["q10", "q50", "q90"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()

@@ -314,7 +314,7 @@ def _learn(s: _Setting, block_skus: np.ndarray, market: Market,
         held = combined.held_
         own_sd = own_spread(first.totals) if held is not None else 0.0
         learned = replace(learned, market_error=market_error(correlation, held,
-                                                             weighing.weight, own_sd))
+                                                             weighing.national, own_sd))
     return learned, first
 
 
@@ -335,7 +335,7 @@ def _forecast_block(s: _Setting, learned: _Learned, k: int, block_skus: np.ndarr
 def _predict(s: _Setting, learned: _Learned, view: _View, own: ForecastProblem) -> _Block:
     w = learned.weighing
     peer = LevelLift(s.params, s.seed).fit(own).predict() if w.needs_peer else None
-    table = learned.model.predict_view(view, peer, w.weight, w.top_down)
+    table = learned.model.predict_view(view, peer, w.weight, w.total)
     totals = (window_totals(table, learned.correlation)
               if learned.correlation is not None else None)
     return _Block(table, totals, view.panel.n_series)

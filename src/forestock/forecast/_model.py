@@ -371,21 +371,22 @@ class GlobalModel:
         return self
 
     def predict(self, other: pd.DataFrame | None = None, weight: float = 1.0,
-                top_down: bool = False) -> pd.DataFrame:
+                total: float | None = None) -> pd.DataFrame:
         """The forecast table: every series on every period of the window.
 
         With ``other`` (another method's forecast table), the mean is ``weight`` times
         the model's plus ``1 - weight`` times ``other``'s, and the quantiles are the
-        model's calibrated ones around it. With ``top_down`` too, each period's means are
-        then scaled so that their total is ``other``'s total of that period: ``other``
-        sets the level, the model splits it among the series.
+        model's calibrated ones around it. With ``total`` too, each period's means are
+        then scaled so that their total is that of ``total`` times the model's plus
+        ``1 - total`` times ``other``'s (:func:`reconciled_means`): ``total`` 0, ``other``
+        sets each period's level and the blend splits it among the series.
         """
-        return self.predict_view(self.view_, other, weight, top_down)
+        return self.predict_view(self.view_, other, weight, total)
 
     def predict_view(self, v: _View, other: pd.DataFrame | None = None, weight: float = 1.0,
-                     top_down: bool = False) -> pd.DataFrame:
+                     total: float | None = None) -> pd.DataFrame:
         """The forecast table of a prepared panel's series (``other``, ``weight``,
-        ``top_down``: as :meth:`predict`)."""
+        ``total``: as :meth:`predict`)."""
         p = v.panel
         periods = window_periods(p, self.window_)
         n, m = p.n_series, periods.size
@@ -398,9 +399,7 @@ class GlobalModel:
             keys = pd.DataFrame({"sku_id": p.sku_ids[p.series_sku[rows.series]],
                                  "region_id": p.region_ids[p.series_region[rows.series]],
                                  "date": p.dates[rows.target], "mean": mean})
-            mean = blend_means(keys, other, weight)
-            if top_down:
-                mean = top_down_means(keys.assign(mean=mean), other)
+            mean = reconciled_means(keys, other, weight, total)
         phi = _dispersion_for(self.dispersion_, mean, event)
         return _table(p, rows, mean, phi, self.params)
 
@@ -435,6 +434,23 @@ def top_down_means(model: pd.DataFrame, peer: pd.DataFrame) -> np.ndarray:
     m, t = mine_total.to_numpy(), their_total.to_numpy()
     scale = np.where((m > 0) & (t > 0), t / np.where(m > 0, m, 1.0), 1.0)
     return np.where(have, mine * scale, mine)
+
+
+def reconciled_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float,
+                     total: float | None = None) -> np.ndarray:
+    """The blend at ``weight`` (:func:`blend_means`) split among the cells as it is, each
+    date's total that of the blend at ``total`` (:func:`top_down_means`); ``total`` None:
+    the blend at ``weight`` alone.
+
+    The levels may favour different weights: the model's shares of a date among SKUs and
+    regions, level x lift's national lift of an event day copied from its last occurrence
+    (the trees shrink a rare peak: the national total low, its split right).
+    """
+    mean = blend_means(model, peer, weight)
+    if total is None:
+        return mean
+    national = model.assign(mean=blend_means(model, peer, total))
+    return top_down_means(model.assign(mean=mean), national)
 
 
 def _ids(frame: pd.DataFrame | None, col: str) -> np.ndarray | None:

@@ -706,7 +706,7 @@ def forecast_with_totals(
     correlation = total_correlation(history, calendar, periods)
     totals = window_totals(table, correlation)
     held = getattr(fitted, "held_", None)
-    market = market_error(correlation, held, getattr(fitted, "weight_", None),
+    market = market_error(correlation, held, getattr(fitted, "total_weight_", None),
                           own_spread(totals) if held is not None else 0.0)
     result = WindowForecast(table, totals, correlation, market)
     cb.on_end("window totals")
