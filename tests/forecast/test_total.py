@@ -385,7 +385,7 @@ def test_forecast_with_totals_measures_the_market_on_the_held_out_occurrence(
         small_world: Path, tiny: dict[str, pd.DataFrame]) -> None:
     """forestock's forecast of the world's 2027 11.11 holds out its 2026 one (the 2025 one
     before it): its national error is the market measurement's one sample (the
-    combination's forecast at the weight it chose); a baseline has none and keeps the
+    combination's forecast at the weight it chose for each day's total); a baseline has none and keeps the
     ordinary periods'; so does the tiny history, whose held-out occurrence is its first."""
     ws = Workspace(small_world)
     t = {k: ws.read(k) for k in ("history", "calendar", "skus", "regions")}
@@ -396,7 +396,7 @@ def test_forecast_with_totals_measures_the_market_on_the_held_out_occurrence(
     assert m.held_ is not None and m.held_.actual > 0 and m.held_.comparable
     assert m.held_.window.start == dt.date(2026, 11, 11)
     assert got.market.errors == pytest.approx((np.log(m.held_.actual
-                                                      / m.held_.forecast[m.weight_]),))
+                                                      / m.held_.forecast[m.total_weight_]),))
     assert got.market.own == pytest.approx(own_spread(got.totals))
     assert got.market.ordinary == pytest.approx(
         np.sqrt(got.correlation.market * got.correlation.dispersion))
