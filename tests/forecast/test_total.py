@@ -385,8 +385,9 @@ def test_forecast_with_totals_measures_the_market_on_the_held_out_occurrence(
         small_world: Path, tiny: dict[str, pd.DataFrame]) -> None:
     """forestock's forecast of the world's 2027 11.11 holds out its 2026 one (the 2025 one
     before it): its national error is the market measurement's one sample (the
-    combination's forecast at the weight it chose for each day's total); a baseline has none and keeps the
-    ordinary periods'; so does the tiny history, whose held-out occurrence is its first."""
+    combination's forecast at the weight it chose for each day's total); a baseline has
+    none and keeps the ordinary periods'; so does the tiny history, whose held-out
+    occurrence is its first."""
     ws = Workspace(small_world)
     t = {k: ws.read(k) for k in ("history", "calendar", "skus", "regions")}
     w = target_window(t["calendar"], pd.Timestamp(t["history"]["date"].max()).date(), "11.11")

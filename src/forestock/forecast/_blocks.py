@@ -86,8 +86,9 @@ class BlockReport:
     correlation: TotalCorrelation | None = None
     weight: float = 1.0  # the global model's share of the mean (see Combined)
     without: tuple[str, ...] = ()
-    top_down: bool = False  # each day's total level x lift's (see Weighing)
+    top_down: bool = False  # each day's total weighed apart (see Weighing)
     market: MarketError | None = None
+    total: float | None = None  # the global model's share of each day's total, if apart
 
 
 #: SKU attributes the global model reads as categories: (column of the SKU table, feature).
@@ -204,7 +205,7 @@ def forecast_blocks(
         cb.on_end("forecast blocks")
     return BlockReport(n_blocks, done.series, done.rows, learned.model.train_rows_,
                        learned.correlation, learned.weighing.weight, learned.model.without,
-                       learned.weighing.top_down, learned.market_error)
+                       learned.weighing.top_down, learned.market_error, learned.weighing.total)
 
 
 @dataclass(frozen=True)

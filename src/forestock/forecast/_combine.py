@@ -185,8 +185,9 @@ class Combined:
     After ``fit``: ``weight_`` (the global model's share of the mean),
     ``total_weight_`` (its share of each period's national total), ``weighing_``
     (:class:`Weighing`), ``validation_`` (WRMSSE per candidate weight on the last
-    occurrence; empty when there was none to measure on) and ``held_`` (:class:`HeldOut`, its national
-    figures; None without one; set by :meth:`validate`). ``callbacks`` hears the
+    occurrence; empty when there was none to measure on) and ``held_``
+    (:class:`HeldOut`, its national figures; None without one; set by :meth:`validate`).
+    ``callbacks`` hears the
     global model's fits: :data:`CHECK_TASK` (on the history before the last occurrence) and
     ``"fit"``; ``without``: SKU attributes the global model does not learn from
     (see :class:`GlobalModel`).
