@@ -135,7 +135,11 @@ class SortationParams(Params):
         large neighbourhood search over the operations (the 2024 winner's
         EPIBT+LNS): a random robot is built again, evictions skipped at
         random, and the new operations stand if the robots' score, weighted
-        towards the first in priority, does not drop. 0: none.
+        towards the first in priority, does not drop. 0: none. At 3 over
+        5,000 steps (10,000 robots): MR23-I-10 183,660 tasks (0 gave
+        170,168), MR24-WAREHOUSE 143,837 (136,632), at about 100 ms of
+        planning a step; 10 gains a further 0.2% at 1,000 steps for
+        twice the search's time.
     table_mb
         Memory for the cache of distance tables (one per goal cell, two
         bytes a free cell); beyond it the least recently used table is
