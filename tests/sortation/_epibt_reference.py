@@ -18,7 +18,15 @@ an explicit stack and flat arrays:
    finds nothing it gets its operation back and the next is tried; a build
    evicts at most ``max_evictions`` robots; a robot that finds nothing
    keeps its operation;
-3. each robot's first action is the step, except that an operation starting
+3. then, ``lns_attempts`` times, a large neighbourhood search (the 2024
+   winner's EPIBT+LNS): a robot drawn at random gives up its operation and
+   is built as in a pass, except that each eviction is skipped with
+   probability 0.3 (draws from a 32-bit xorshift); the new operations stand
+   if the score, the sum over the robots of ``power * -key`` (``key`` the
+   rank key of step 1, ``power`` = ((n + 1 - rank) / (n + 1))², rank 0 the
+   first robot in priority order), drops by at most 1e-6, and the chain
+   goes back on its old operations otherwise;
+4. each robot's first action is the step, except that an operation starting
    by turning or waiting in place takes whichever of the turns and waits that
    keep its cells leaves it facing best.
 """
@@ -41,6 +49,15 @@ def _edge(u: int, d: int, v: int) -> tuple[int, int]:
     return (u, d) if d in (0, 1) else (v, d - 2)
 
 
+def powers(order: list[int]) -> list[float]:
+    """Each robot's weight in the search's score: ((n + 1 - rank) / (n + 1))²."""
+    power = [0.0] * len(order)
+    for j, r in enumerate(order):
+        p = (len(order) + 1 - j) / (len(order) + 1)
+        power[r] = p * p
+    return power
+
+
 class Oracle:
     """EPIBT on one step: :meth:`solve` returns ``(nxt, act)``.
 
@@ -55,9 +72,11 @@ class Oracle:
         self.wait_first = wait_first
         n = len(pos)
         self.paths: list[dict[int, tuple[list[int], list[tuple[int, int] | None]]]] = []
+        self.keys: list[dict[int, float]] = []
         self.cands: list[list[int]] = []
         for i in range(n):
             self.paths.append({0: ([pos[i]] * 3, [None] * 3)})
+            self.keys.append({})
             self.cands.append(self._rank(i))
         self.desire = [0] * n
         self.cell_at: dict[tuple[int, int], int] = {}
@@ -83,13 +102,11 @@ class Oracle:
 
     def _rank(self, i: int) -> list[int]:
         """Robot ``i``'s operations (``WWW`` only if ``wait_first``), best first; fills
-        ``self.paths[i]``."""
+        ``self.paths[i]`` and ``self.keys[i]``."""
         if self.hold[i]:
             return []
         keyed = []
         for o, op in enumerate(OPERATIONS):
-            if o == 0 and not self.wait_first:
-                continue
             v, h, dr, dc, hit, trailing = self.pos[i], self.head[i], 0, 0, -1, 0
             cells: list[int] = []
             edges: list[tuple[int, int] | None] = []
@@ -121,6 +138,9 @@ class Oracle:
                 if key == np.inf:
                     key = 1e9
             key -= o * 1e-3
+            self.keys[i][o] = key
+            if o == 0 and not self.wait_first:
+                continue
             keyed.append((key, o))
         keyed.sort(key=lambda k: k[0])
         return [o for _, o in keyed]
@@ -171,8 +191,72 @@ class Oracle:
         self.visited[r] = 0
         return False
 
-    def solve(self, order: list[int], passes: int, max_evictions: int
-              ) -> tuple[list[int], list[int]]:
+    def _draw(self) -> int:
+        """The next state of the 32-bit xorshift."""
+        x = self.rng
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.rng = x
+        return x
+
+    def _rebuild(self, r: int, chain: list[tuple[int, int]], budget: list[int]) -> str:
+        """Robot ``r`` (its operation taken off) takes an operation, evictions skipped at
+        random; ``"accepted"`` (the score holds), ``"rejected"`` (it drops: every robot of
+        the chain back on its operation) or ``"failed"`` (nothing fits)."""
+        self.visited[r] = self.mark
+        old = self.desire[r]
+        chain.append((r, old))
+        for o in self.cands[r]:
+            k = self._collides(r, o)
+            if k == -1:
+                self.desire[r] = o
+                self._place(r, True)
+                delta = sum(self.power[s] * (self.keys[s][was] - self.keys[s][self.desire[s]])
+                            for s, was in chain)
+                if delta >= -1e-6:
+                    return "accepted"
+                self._place(r, False)
+                self.desire[r] = old
+                return "rejected"
+            if k == -2 or self.visited[k] == self.mark:
+                continue
+            if self._draw() % 100 < 30 or budget[0] <= 0:
+                continue
+            budget[0] -= 1
+            self._place(k, False)
+            self.desire[r] = o
+            self._place(r, True)
+            res = self._rebuild(k, chain, budget)
+            if res == "accepted":
+                return res
+            self._place(r, False)
+            self._place(k, True)
+            if res == "rejected":
+                self.desire[r] = old
+                return res
+        self.desire[r] = old
+        self.visited[r] = 0
+        chain.pop()
+        return "failed"
+
+    def lns(self, order: list[int], attempts: int, seed: int, max_evictions: int) -> None:
+        """``attempts`` rebuilds of random robots, each kept if the score holds."""
+        self.power = powers(order)
+        x = ((seed & 0x7FFFFFFF) + 1) * 0x9E3779B1 & 0xFFFFFFFF
+        x ^= x >> 16
+        self.rng = x if x != 0 else 1
+        for _ in range(attempts):
+            root = self._draw() % len(order)
+            self.mark += 1
+            if not self.cands[root]:
+                continue
+            self._place(root, False)
+            if self._rebuild(root, [], [max_evictions]) != "accepted":
+                self._place(root, True)
+
+    def solve(self, order: list[int], passes: int, max_evictions: int, lns_attempts: int = 0,
+              lns_seed: int = 0) -> tuple[list[int], list[int]]:
         for i in range(len(self.pos)):
             self._place(i, True)
         for _ in range(passes):
@@ -184,6 +268,7 @@ class Oracle:
                 if not self._build(r, [max_evictions]):
                     self.visited[r] = self.mark
                     self._place(r, True)
+        self.lns(order, lns_attempts, lns_seed, max_evictions)
         nxt = [self.paths[i][o][0][0] for i, o in enumerate(self.desire)]
         act = [ACTION[self._first(i, OPERATIONS[o])] for i, o in enumerate(self.desire)]
         return nxt, act

@@ -23,6 +23,13 @@ the end of an operation may have been turns, and count as such); an
 operation that reaches the goal beats any that does not, the earlier the
 better. Cells are dense ids of the free cells; ``nbr`` and ``cost`` are the
 planner's move graph and move costs (:mod:`forestock.sortation._kernels`).
+
+After the passes, a large neighbourhood search (the winner's EPIBT+LNS,
+:func:`_lns`) rebuilds robots drawn at random, skipping evictions at random,
+and keeps the new operations when the robots' rank keys, weighted towards
+the first in priority, do not get worse in sum. It draws from a 32-bit
+xorshift seeded by the caller and runs a set number of attempts (not a
+clock), so a run is the same on any machine.
 """
 
 from __future__ import annotations
@@ -117,9 +124,10 @@ def _edge(u, d, v):
 
 @njit(cache=True, nogil=True)
 def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, first, pc, pe,
-                cand):
-    """Robot ``i``'s operations: the cells and edges of each (``pc``, ``pe``) and the valid
-    ones from ``first`` on (1: all but ``WWW``), best first (``cand``). Returns their count."""
+                cand, okey):
+    """Robot ``i``'s operations: the cells and edges of each (``pc``, ``pe``), the rank key of
+    each (``okey``, lower better) and the valid ones from ``first`` on (1: all but ``WWW``),
+    best first (``cand``). Returns their count."""
     v0 = pos[i]
     no = ops.shape[0]
     for d in range(DEPTH):  # WWW: stays put
@@ -129,7 +137,7 @@ def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, fi
         return 0
     keys = np.empty(no, dtype=np.float64)
     nc = 0
-    for o in range(first, no):
+    for o in range(no):
         v = v0
         h = head[i]
         dr = 0
@@ -172,6 +180,9 @@ def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, fi
             if key == np.inf:
                 key = 1e9
         key -= o * 1e-3  # later operations win ties
+        okey[i, o] = key
+        if o < first:
+            continue
         b = nc
         while b > 0 and keys[b - 1] > key:  # insertion sort
             keys[b] = keys[b - 1]
@@ -255,9 +266,128 @@ def _first_action(i, o, ops, nbr, cost, unit, pos, head, goal, patch, hold, inde
     return out
 
 
+_MASK32 = 0xFFFFFFFF
+
+
+@njit(cache=True, nogil=True)
+def _rng_start(seed):
+    """A non-zero 32-bit xorshift state from ``seed``."""
+    x = ((seed & 0x7FFFFFFF) + 1) * 0x9E3779B1 & _MASK32
+    x ^= x >> 16
+    return x if x != 0 else 1
+
+
+@njit(cache=True, nogil=True)
+def _rng_next(x):
+    """The next state of Marsaglia's 32-bit xorshift (each state a draw)."""
+    x ^= (x << 13) & _MASK32
+    x ^= x >> 17
+    x ^= (x << 5) & _MASK32
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _lns(attempts, seed, order, okey, cand, ncand, desire, pc, pe, used_pos, used_edge,
+         visited, mark, old, ci, stack, max_evictions):
+    """Large neighbourhood search over the robots' operations (the 2024 winner's EPIBT+LNS).
+
+    ``attempts`` times: a random robot gives up its operation and is built
+    again as in a pass, except that each eviction is skipped with
+    probability 0.3; the new operations stand only if the score, the sum
+    over robots of ``power * -okey`` (``power`` = ((n + 1 - rank) / (n + 1))²,
+    rank 0 the first in ``order``), does not drop by more than 1e-6.
+    Returns the number of attempts that changed an operation.
+    """
+    n = order.size
+    power = np.empty(n, dtype=np.float64)
+    for j in range(n):
+        p = (n + 1 - j) / (n + 1)
+        power[order[j]] = p * p
+    x = _rng_start(seed)
+    changed = 0
+    for _ in range(attempts):
+        x = _rng_next(x)
+        root = x % n
+        mark += 1
+        if ncand[root] == 0:
+            continue
+        _place(root, desire[root], pc, pe, used_pos, used_edge, -1)
+        old[root] = desire[root]
+        visited[root] = mark
+        ci[root] = 0
+        stack[0] = root
+        depth = 1
+        evictions = 0
+        found = False
+        child_failed = -1
+        while depth > 0:
+            r = stack[depth - 1]
+            if child_failed >= 0:
+                _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
+                _place(child_failed, desire[child_failed], pc, pe, used_pos, used_edge,
+                       child_failed)
+                child_failed = -1
+            pushed = False
+            while ci[r] < ncand[r]:
+                o = cand[r, ci[r]]
+                ci[r] += 1
+                k = _collides(r, o, pc, pe, used_pos, used_edge)
+                if k == -1:
+                    desire[r] = o
+                    _place(r, o, pc, pe, used_pos, used_edge, r)
+                    found = True
+                    break
+                if k < 0 or visited[k] == mark:
+                    continue
+                x = _rng_next(x)
+                if x % 100 < 30 or evictions >= max_evictions:
+                    continue
+                evictions += 1
+                _place(k, desire[k], pc, pe, used_pos, used_edge, -1)
+                desire[r] = o
+                _place(r, o, pc, pe, used_pos, used_edge, r)
+                old[k] = desire[k]
+                visited[k] = mark
+                ci[k] = 0
+                stack[depth] = k
+                depth += 1
+                pushed = True
+                break
+            if found:
+                break
+            if pushed:
+                continue
+            desire[r] = old[r]
+            visited[r] = 0
+            depth -= 1
+            if depth > 0:
+                child_failed = r
+        if not found:  # the root keeps its operation
+            _place(root, desire[root], pc, pe, used_pos, used_edge, root)
+            continue
+        delta = 0.0
+        for j in range(depth):
+            r = stack[j]
+            delta += power[r] * (okey[r, old[r]] - okey[r, desire[r]])
+        if delta >= -1e-6:
+            for j in range(depth):
+                if desire[stack[j]] != old[stack[j]]:
+                    changed += 1
+                    break
+            continue
+        for j in range(depth):  # rejected: the chain back on its operations
+            r = stack[j]
+            _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
+        for j in range(depth):
+            r = stack[j]
+            desire[r] = old[r]
+            _place(r, desire[r], pc, pe, used_pos, used_edge, r)
+    return changed
+
+
 @njit(cache=True, nogil=True)
 def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index, passes,
-               max_evictions, wait_first, used_pos, used_edge, nxt, act):
+               max_evictions, wait_first, used_pos, used_edge, nxt, act, lns_attempts, lns_seed):
     """One EPIBT step: fill ``nxt`` (next cell) and ``act`` (rotation-model action).
 
     ``patch`` [n, K] holds each robot's distances to its goal around it
@@ -266,14 +396,16 @@ def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
     and ``used_edge`` [2F, 3] must hold -1 and are left so. ``passes``
     passes over the robots; a robot's build evicts at most
     ``max_evictions`` robots. A robot with ``hold`` set waits and cannot be
-    evicted. Returns the number of robots on an operation other than
-    ``WWW``.
+    evicted. Then ``lns_attempts`` attempts of the large neighbourhood
+    search (:func:`_lns`, drawing from ``lns_seed``). Returns the number of
+    robots on an operation other than ``WWW``.
     """
     n = pos.size
     no = ops.shape[0]
     pc = np.empty((n, no, DEPTH), dtype=np.int32)
     pe = np.empty((n, no, DEPTH), dtype=np.int32)
     cand = np.empty((n, no), dtype=np.int32)
+    okey = np.empty((n, no), dtype=np.float64)
     ncand = np.empty(n, dtype=np.int32)
     desire = np.zeros(n, dtype=np.int32)
     visited = np.zeros(n, dtype=np.int64)
@@ -282,7 +414,7 @@ def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
     stack = np.empty(n, dtype=np.int64)
     for i in range(n):
         ncand[i] = _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index,
-                               0 if wait_first else 1, pc, pe, cand)
+                               0 if wait_first else 1, pc, pe, cand, okey)
         _place(i, 0, pc, pe, used_pos, used_edge, i)
     mark = 0
     for _ in range(passes):
@@ -342,6 +474,9 @@ def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
             if not accepted:  # the root keeps its old operation
                 visited[root] = mark
                 _place(root, desire[root], pc, pe, used_pos, used_edge, root)
+    if lns_attempts > 0:
+        _lns(lns_attempts, lns_seed, order, okey, cand, ncand, desire, pc, pe, used_pos,
+             used_edge, visited, mark, old, ci, stack, max_evictions)
     moving = 0
     for i in range(n):
         o = desire[i]

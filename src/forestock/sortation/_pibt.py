@@ -130,6 +130,12 @@ class SortationParams(Params):
     epibt_passes
         EPIBT: passes over the robots, each revising its operation against
         the others' latest.
+    epibt_lns
+        EPIBT: after the passes, attempts per robot (times the robots) of a
+        large neighbourhood search over the operations (the 2024 winner's
+        EPIBT+LNS): a random robot is built again, evictions skipped at
+        random, and the new operations stand if the robots' score, weighted
+        towards the first in priority, does not drop. 0: none.
     table_mb
         Memory for the cache of distance tables (one per goal cell, two
         bytes a free cell); beyond it the least recently used table is
@@ -152,6 +158,7 @@ class SortationParams(Params):
         one_of(("state", "convert"), "turning"),
         one_of(("pibt", "epibt"), "planner"),
         within("[1, 20]", "epibt_passes", integer=True),
+        within("[0, 100]", "epibt_lns", integer=True),
         within("[0, inf]", "commit_weight", "stuck_weight", "induction_balance",
                "drop_balance"),
         within("[0, inf)", "task_length_weight", "reassign_margin"),
@@ -175,6 +182,7 @@ class SortationParams(Params):
     priority: str = "task"
     planner: str = "epibt"
     epibt_passes: int = 2
+    epibt_lns: int = 3
     table_mb: float = 1024.0
     record_paths: bool = True
     validate: bool = True
@@ -655,7 +663,8 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
     if epibt:
         tables.fill_patch(goal, pos, patch, grid, cell_of, dense, offsets)
         E.epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, np.arange(n), ops, index,
-                     params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act)
+                     params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act,
+                     params.epibt_lns * n, salt)
     else:
         K.plan_step(nbr, cost, unit, pos, head.copy(), near, since + frac, stuck, flow,
                     commit.copy(), hold, occ_now, occ_next, nxt, act, mode, *weights, 0, salt,
@@ -666,7 +675,8 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
             tables.fill_patch(goal, pos, patch, grid, cell_of, dense, offsets)
             order = np.argsort(patch[:, centre] + frac, kind="stable")  # nearest its goal first
             E.epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
-                         params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act)
+                         params.epibt_passes, 3000, True, used_pos, used_edge, nxt, act,
+                         params.epibt_lns * n, salt + t)
         else:
             tables.fill(goal, pos, near)
             if params.priority == "progress":
