@@ -3,17 +3,18 @@
 One step spelled out with recursion and dictionaries where the kernel keeps
 an explicit stack and flat arrays:
 
-1. each robot lists its operations of three actions (``F`` forward, ``R``
-   clockwise, ``C`` counter-clockwise, ``W`` wait) that stay on free cells
-   (``WWW`` among them only when asked), best first: one that reaches the
+1. each robot lists its operations of three or four actions (``F``
+   forward, ``R`` clockwise, ``C`` counter-clockwise, ``W`` wait) that stay
+   on free cells (waiting throughout among them only when asked), best
+   first: one that reaches the
    goal first (earlier better), then by the cost to the goal from where it
    ends (its last cell's best move, turns included, the trailing waits
    counting as turns, at most two); ties go to the operation later in the
    list;
-2. every robot starts on ``WWW``; in ``passes`` passes over the robots in
-   priority order, a robot not yet built in the pass gives up its operation
-   and takes its first that collides (same cell at the same step, or the
-   same edge at the same step) with no robot, or with exactly one not yet
+2. every robot starts waiting throughout; in ``passes`` passes over the
+   robots in priority order, a robot not yet built in the pass gives up its
+   operation and takes its first that collides (same cell at the same step,
+   or the same edge at the same step) with no robot, or with exactly one not yet
    built in the pass: that robot is evicted and built in turn, and if it
    finds nothing it gets its operation back and the next is tried; a build
    evicts at most ``max_evictions`` robots; a robot that finds nothing
@@ -37,7 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from forestock.sortation._epibt import OPERATIONS
+from forestock.sortation._epibt import operations
 
 UNREACH = 65535
 DR, DC = (0, 1, 0, -1), (1, 0, -1, 0)  # east, south, west, north
@@ -66,7 +67,9 @@ class Oracle:
 
     def __init__(self, nbr: np.ndarray, cost: np.ndarray, unit: int, pos: list[int],
                  head: list[int], goal: list[int], hold: list[bool],
-                 dist: Callable[[int, int], int], wait_first: bool = False) -> None:
+                 dist: Callable[[int, int], int], wait_first: bool = False,
+                 depth: int = 3) -> None:
+        self.ops, self.depth = operations(depth), depth
         self.nbr, self.cost, self.unit = nbr, cost, unit
         self.pos, self.head, self.goal, self.hold, self.dist = pos, head, goal, hold, dist
         self.wait_first = wait_first
@@ -75,7 +78,7 @@ class Oracle:
         self.keys: list[dict[int, float]] = []
         self.cands: list[list[int]] = []
         for i in range(n):
-            self.paths.append({0: ([pos[i]] * 3, [None] * 3)})
+            self.paths.append({0: ([pos[i]] * depth, [None] * depth)})
             self.keys.append({})
             self.cands.append(self._rank(i))
         self.desire = [0] * n
@@ -101,12 +104,12 @@ class Oracle:
         return best
 
     def _rank(self, i: int) -> list[int]:
-        """Robot ``i``'s operations (``WWW`` only if ``wait_first``), best first; fills
-        ``self.paths[i]`` and ``self.keys[i]``."""
+        """Robot ``i``'s operations (waiting throughout only if ``wait_first``), best first;
+        fills ``self.paths[i]`` and ``self.keys[i]``."""
         if self.hold[i]:
             return []
         keyed = []
-        for o, op in enumerate(OPERATIONS):
+        for o, op in enumerate(self.ops):
             v, h, dr, dc, hit, trailing = self.pos[i], self.head[i], 0, 0, -1, 0
             cells: list[int] = []
             edges: list[tuple[int, int] | None] = []
@@ -128,11 +131,11 @@ class Oracle:
                 edges.append(e)
                 if hit < 0 and v == self.goal[i]:
                     hit = d
-            if len(cells) < 3:
+            if len(cells) < self.depth:
                 continue  # a forward move into a wall
             self.paths[i][o] = (cells, edges)
             if hit >= 0:
-                key = -(3 - hit) * 1e6
+                key = -(self.depth - hit) * 1e6
             else:
                 key = self._end_cost(i, v, h, dr, dc, min(trailing, 2))
                 if key == np.inf:
@@ -147,7 +150,7 @@ class Oracle:
 
     def _place(self, i: int, on: bool) -> None:
         cells, edges = self.paths[i][self.desire[i]]
-        for d in range(3):
+        for d in range(self.depth):
             if on:
                 self.cell_at[(cells[d], d)] = i
             else:
@@ -270,16 +273,18 @@ class Oracle:
                     self._place(r, True)
         self.lns(order, lns_attempts, lns_seed, max_evictions)
         nxt = [self.paths[i][o][0][0] for i, o in enumerate(self.desire)]
-        act = [ACTION[self._first(i, OPERATIONS[o])] for i, o in enumerate(self.desire)]
+        act = [ACTION[self._first(i, self.ops[o])] for i, o in enumerate(self.desire)]
         return nxt, act
 
     def _first(self, i: int, op: str) -> str:
         """The action taken now: the first, or the best facing of the turns and waits that
-        keep the operation's cells (``WWW``, ``RRW``, ``CCW``: wait or either turn; ``RR``,
-        ``CC``: either turn; ``RW``, ``CW``: that turn or a wait)."""
-        if self.hold[i] or op[0] == "F" or (op[0] == "W" and op != "WWW"):
+        keep the operation's cells, reading its first three actions (waiting throughout,
+        ``RRW``, ``CCW``: wait or either turn; ``RR``, ``CC``: either turn; ``RW``, ``CW``: that
+        turn or a wait)."""
+        still = "W" * self.depth
+        if self.hold[i] or op[0] == "F" or (op[0] == "W" and op != still):
             return op[0]
-        if op == "WWW" or (op[1] == op[0] and op[2] == "W"):
+        if op == still or (op[1] == op[0] and op[2] == "W"):
             alternatives = "WRC"
         elif op[1] == op[0]:
             alternatives = "RC"

@@ -29,7 +29,7 @@ def _tables(room: Room, goals: list[int]) -> dict[int, np.ndarray]:
 
 def kernel_step(room: Room, width: int, pos: list[int], head: list[int], goal: list[int],
                 hold: list[bool], order: list[int], passes: int, max_evictions: int,
-                wait: bool = False, lns: int = 0, lns_seed: int = 0
+                wait: bool = False, lns: int = 0, lns_seed: int = 0, depth: int = 3
                 ) -> tuple[list[int], list[int]]:
     """``E.epibt_step`` with the distances read by ``E.gather_patch`` from full tables."""
     n, cells = len(pos), room.nbr.shape[0]
@@ -37,18 +37,18 @@ def kernel_step(room: Room, width: int, pos: list[int], head: list[int], goal: l
     goals = sorted(tables)
     dist = np.array([tables[g] for g in goals], dtype=np.uint16)
     slot = np.array([goals.index(g) for g in goal], dtype=np.int32)
-    offsets, index = E.patch_offsets()
+    offsets, index = E.patch_offsets(depth)
     patch = np.empty((n, offsets.shape[0]), dtype=np.uint16)
     height = room.dense.size // width
     p = np.array(pos, dtype=np.int32)
     E.gather_patch(dist, slot, p, room.cell_of, room.dense, width, height, offsets,
                    np.arange(n), patch)
-    used_pos = np.full((cells, 3), -1, dtype=np.int32)
-    used_edge = np.full((2 * cells, 3), -1, dtype=np.int32)
+    used_pos = np.full((cells, depth), -1, dtype=np.int32)
+    used_edge = np.full((2 * cells, depth), -1, dtype=np.int32)
     nxt, act = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int8)
     E.epibt_step(room.nbr, room.cost, 2, p, np.array(head, dtype=np.int8),
                  np.array(goal, dtype=np.int32), patch, np.array(hold, dtype=np.bool_),
-                 np.array(order, dtype=np.int64), E.operation_codes(), index, passes,
+                 np.array(order, dtype=np.int64), E.operation_codes(depth), index, passes,
                  max_evictions, wait, used_pos, used_edge, nxt, act, lns, lns_seed)
     assert (used_pos == -1).all() and (used_edge == -1).all()  # scratch left as found
     return nxt.tolist(), act.tolist()
@@ -56,12 +56,12 @@ def kernel_step(room: Room, width: int, pos: list[int], head: list[int], goal: l
 
 def oracle_step(room: Room, pos: list[int], head: list[int], goal: list[int],
                 hold: list[bool], order: list[int], passes: int, max_evictions: int,
-                wait: bool = False, lns: int = 0, lns_seed: int = 0
+                wait: bool = False, lns: int = 0, lns_seed: int = 0, depth: int = 3
                 ) -> tuple[list[int], list[int]]:
     """The oracle's step on full tables."""
     tables = _tables(room, goal)
     o = ref.Oracle(room.nbr, room.cost, 2, pos, head, goal, hold,
-                   lambda i, c: int(tables[goal[i]][c]), wait)
+                   lambda i, c: int(tables[goal[i]][c]), wait, depth)
     return o.solve(order, passes, max_evictions, lns, lns_seed)
 
 
@@ -82,11 +82,13 @@ def _apply(nbr: np.ndarray, pos: list[int], head: list[int], nxt: list[int], act
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), robots=st.integers(1, 40),
        holding=st.sampled_from([0.0, 0.2]), passes=st.integers(1, 3),
-       max_evictions=st.sampled_from([0, 2, 3000]), wait=st.booleans())
+       max_evictions=st.sampled_from([0, 2, 3000]), wait=st.booleans(),
+       depth=st.sampled_from(E.DEPTHS))
 def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: float,
-                                            passes: int, max_evictions: int, wait: bool
-                                            ) -> None:
-    """From random rooms and states, kernel and oracle plan 10 steps alike, each step legal."""
+                                            passes: int, max_evictions: int, wait: bool,
+                                            depth: int) -> None:
+    """From random rooms and states, kernel and oracle plan 10 steps alike, each step legal,
+    with operations of three actions and of four."""
     rng = np.random.default_rng(seed)
     room, width = _random_room(rng)
     cells = room.nbr.shape[0]
@@ -98,8 +100,9 @@ def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: flo
     order = rng.permutation(n).tolist()
     for t in range(10):
         got = kernel_step(room, width, pos, head, goal, hold, order, passes, max_evictions,
-                          wait)
-        want = oracle_step(room, pos, head, goal, hold, order, passes, max_evictions, wait)
+                          wait, depth=depth)
+        want = oracle_step(room, pos, head, goal, hold, order, passes, max_evictions, wait,
+                           depth=depth)
         assert got == want, f"step {t}"
         pos, head = _apply(room.nbr, pos, head, *want)
         for i in range(n):
@@ -112,10 +115,10 @@ def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: flo
 @given(seed=st.integers(0, 2**31 - 1), robots=st.integers(2, 40),
        holding=st.sampled_from([0.0, 0.2]), passes=st.integers(1, 2),
        max_evictions=st.sampled_from([2, 3000]), wait=st.booleans(),
-       lns=st.sampled_from([1, 3, 10]))
+       lns=st.sampled_from([1, 3, 10]), depth=st.sampled_from(E.DEPTHS))
 def test_random_states_with_lns_step_like_the_oracle(seed: int, robots: int, holding: float,
                                                      passes: int, max_evictions: int,
-                                                     wait: bool, lns: int) -> None:
+                                                     wait: bool, lns: int, depth: int) -> None:
     """With the large neighbourhood search after the passes, kernel and oracle plan 10 steps
     from random rooms and states alike (the same random draws), each step legal."""
     rng = np.random.default_rng(seed)
@@ -129,8 +132,8 @@ def test_random_states_with_lns_step_like_the_oracle(seed: int, robots: int, hol
     order = rng.permutation(n).tolist()
     for t in range(10):
         args = (pos, head, goal, hold, order, passes, max_evictions, wait, lns * n, seed + t)
-        got = kernel_step(room, width, *args)
-        want = oracle_step(room, *args)
+        got = kernel_step(room, width, *args, depth=depth)
+        want = oracle_step(room, *args, depth=depth)
         assert got == want, f"step {t}"
         pos, head = _apply(room.nbr, pos, head, *want)
         for i in range(n):
@@ -183,10 +186,11 @@ class _Checked:
         self.moves = 0
 
     def __call__(self, *a: Any) -> int:
-        (nbr, cost, unit, pos, head, goal, patch, hold, order, _ops, _index, passes,
+        (nbr, cost, unit, pos, head, goal, patch, hold, order, ops, _index, passes,
          max_evictions, wait, _used_pos, _used_edge, nxt, act, lns, lns_seed) = a
+        depth = ops.shape[1]
         geometry: dict[int, dict[int, int]] = {}  # robot -> cell -> distance
-        offsets, _ = E.patch_offsets()
+        offsets, _ = E.patch_offsets(depth)
         cell_of, width = self.cell_of, self.width
         dense = self.dense
         for i, v in enumerate(pos.tolist()):
@@ -197,7 +201,7 @@ class _Checked:
                 if 0 <= r < self.height and 0 <= c < width and dense[r * width + c] >= 0:
                     geometry[i][int(dense[r * width + c])] = int(patch[i, k])
         o = ref.Oracle(nbr, cost, unit, pos.tolist(), head.tolist(), goal.tolist(),
-                       hold.tolist(), lambda i, c: geometry[i][c], wait)
+                       hold.tolist(), lambda i, c: geometry[i][c], wait, depth)
         want = o.solve(order.tolist(), passes, max_evictions, lns, lns_seed)
         moving = self.step(*a)
         assert (nxt.tolist(), act.tolist()) == want, f"call {self.calls}"
@@ -207,12 +211,13 @@ class _Checked:
 
 
 @pytest.mark.parametrize("lns", [0, 2])
+@pytest.mark.parametrize("depth", E.DEPTHS)
 @pytest.mark.parametrize("name", list(PROBLEMS))
 def test_planner_runs_step_for_step_like_the_oracle(monkeypatch: pytest.MonkeyPatch,
-                                                    name: str, lns: int) -> None:
+                                                    name: str, depth: int, lns: int) -> None:
     """Every EPIBT step of a run (rooms, corridor, a centre with lanes and held robots), with
-    and without the search, equals the oracle's on the distances the planner read, and the
-    paths are legal (validated)."""
+    operations of three or four actions, with and without the search, equals the oracle's on
+    the distances the planner read, and the paths are legal (validated)."""
     problem = PROBLEMS[name]("rotation")
     c = _Checked()
     grid = problem.grid
@@ -221,7 +226,7 @@ def test_planner_runs_step_for_step_like_the_oracle(monkeypatch: pytest.MonkeyPa
     c.dense[c.cell_of] = np.arange(c.cell_of.size)  # type: ignore[attr-defined]
     c.width, c.height = grid.width, grid.height  # type: ignore[attr-defined]
     monkeypatch.setattr(E, "epibt_step", c)
-    params = SortationParams(planner="epibt", epibt_lns=lns)
+    params = SortationParams(planner="epibt", epibt_depth=depth, epibt_lns=lns)
     res = solve_sortation(problem, params, seed=1)  # validated
     assert c.calls == problem.steps + 1  # the dry step before the clock, then every step
     assert c.moves > 0
@@ -251,12 +256,21 @@ def test_held_robot_is_not_evicted() -> None:
 
 
 def test_operations_and_patch() -> None:
-    """The operation table spells the winner's 17 operations; the patch covers four moves."""
+    """The operation tables spell the winner's 17 and 48 operations (the 17 with a wait
+    appended among the 48); the patch covers one move more than an operation."""
     ops = E.operation_codes()
     assert ops.shape == (17, 3) and (ops[0] == K.W_ROT).all()
     offsets, index = E.patch_offsets()
     assert offsets.shape == (41, 2)
     assert all(index[dr + 4, dc + 4] == k for k, (dr, dc) in enumerate(offsets.tolist()))
+    ops4 = E.operation_codes(4)
+    assert ops4.shape == (48, 4) and (ops4[0] == K.W_ROT).all()
+    assert len(set(E.OPERATIONS_4)) == 48
+    assert {op + "W" for op in E.OPERATIONS} <= set(E.OPERATIONS_4)
+    offsets, index = E.patch_offsets(4)
+    assert offsets.shape == (61, 2) and index[5, 5] >= 0
+    with pytest.raises(ValueError, match="5"):
+        E.operations(5)
 
 
 def test_epibt_run_is_legal_and_moves_robots() -> None:

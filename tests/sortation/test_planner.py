@@ -260,7 +260,8 @@ def test_planner_task_count_agrees_with_replay() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [("congestion_weight", -1.0), ("flow_decay", 1.0), ("highway", 99), ("table_mb", 0),
-     ("turning", "sideways"), ("priority", "oldest"), ("drop_balance", -1.0)],
+     ("turning", "sideways"), ("priority", "oldest"), ("drop_balance", -1.0),
+     ("epibt_depth", 5)],
 )
 def test_bad_params_are_refused(field: str, value: object) -> None:
     """Out-of-range planner settings raise ValueError naming the field."""

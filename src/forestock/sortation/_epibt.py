@@ -1,21 +1,22 @@
 # mypy: disable-error-code="no-untyped-def"
 # (numba kernels, typed by numba, checked against the oracle in tests/sortation)
-"""numba kernels of EPIBT: PIBT over short operations of three actions (rotation model).
+"""numba kernels of EPIBT: PIBT over short operations of three or four actions (rotation model).
 
 EPIBT (the 2024 League of Robot Runners winner's planner, "enhanced PIBT")
-plans each robot a whole operation, three actions of the rotation model
-(``F`` forward, ``R`` turn clockwise, ``C`` turn counter-clockwise, ``W``
-wait), from a fixed list (:data:`OPERATIONS`), and checks it for vertex and
-swap conflicts at each of its three steps against the operations of every
-other robot. Every robot starts on ``WWW``; robots are then built in
-priority order: a robot takes its best operation that collides with no
-robot, or with exactly one robot not yet built in this pass, which is
-evicted and built in turn without the choice it had (priority inheritance);
-if the evicted robot finds nothing, the next operation is tried
-(backtracking). Several passes over the robots let each revise its
-operation against the others' latest ones. Only an operation's first action
-is executed (where it starts by turning or waiting in place, the turn or wait
-that leaves the robot facing best); the next step plans afresh.
+plans each robot a whole operation, three or four actions of the rotation
+model (``F`` forward, ``R`` turn clockwise, ``C`` turn counter-clockwise,
+``W`` wait), from a fixed list (:data:`OPERATIONS`, :data:`OPERATIONS_4`),
+and checks it for vertex and swap conflicts at each of its steps against
+the operations of every other robot. Every robot starts waiting throughout
+(``WWW``); robots are then built in priority order: a robot takes its best
+operation that collides with no robot, or with exactly one robot not yet
+built in this pass, which is evicted and built in turn without the choice
+it had (priority inheritance); if the evicted robot finds nothing, the next
+operation is tried (backtracking). Several passes over the robots let each
+revise its operation against the others' latest ones. Only an operation's
+first action is executed (where it starts by turning or waiting in place,
+the turn or wait that leaves the robot facing best); the next step plans
+afresh.
 
 An operation is ranked by where it leaves the robot: the distance to the
 goal from its last cell, plus the turns its last heading needs (waits at
@@ -39,34 +40,49 @@ from numba import njit
 
 from forestock.sortation._kernels import C_ACT, F_ACT, R_ACT, UNREACH, W_ROT
 
-__all__ = ["OPERATIONS", "RADIUS", "epibt_step", "gather_patch", "operation_codes",
-           "patch_offsets"]
+__all__ = ["DEPTHS", "OPERATIONS", "OPERATIONS_4", "epibt_step", "gather_patch",
+           "operation_codes", "operations", "patch_offsets"]
 
 #: The operations of three actions, as the 2024 winner lists them (``WWW`` first;
 #: later ones win ties, so moving early beats moving late).
 OPERATIONS = ("WWW", "RRF", "RWF", "CWF", "WWF", "RFW", "CFW", "WFW", "RFF", "CFF", "FWW",
               "WFF", "FRF", "FCF", "FWF", "FFW", "FFF")
-DEPTH = 3
-#: Cells whose distances an operation reads lie within this many moves of the robot.
-RADIUS = DEPTH + 1
+#: The winner's 48 operations of four actions (its ``epibt(4)``), in its order: the 17
+#: above with a wait appended, and 31 that act at the fourth step.
+OPERATIONS_4 = ("WWWW", "RRWF", "RWWF", "CWWF", "WWWF", "RRFW", "RWFW", "CWFW", "WWFW", "RRFF",
+                "RFWW", "RWFF", "CFWW", "CWFF", "WFWW", "WWFF", "RFRF", "RFCF", "CFRF", "CFCF",
+                "RFWF", "CFWF", "WFRF", "WFCF", "FWWW", "WFWF", "FRRF", "RFFW", "CFFW", "FRWF",
+                "FCWF", "FWWF", "WFFW", "RFFF", "CFFF", "FRFW", "FCFW", "FWFW", "WFFF", "FRFF",
+                "FCFF", "FFWW", "FWFF", "FFRF", "FFCF", "FFWF", "FFFW", "FFFF")
+#: The operation lengths there are lists of.
+DEPTHS = (3, 4)
 _CODE = {"F": F_ACT, "R": R_ACT, "C": C_ACT, "W": W_ROT}
 _DR = np.array([0, 1, 0, -1], dtype=np.int64)  # east, south, west, north
 _DC = np.array([1, 0, -1, 0], dtype=np.int64)
 
 
-def operation_codes() -> np.ndarray:
-    """``int8`` [operations, 3]: :data:`OPERATIONS` as action codes."""
-    return np.array([[_CODE[a] for a in op] for op in OPERATIONS], dtype=np.int8)
+def operations(depth: int = 3) -> tuple[str, ...]:
+    """The operations of ``depth`` actions (:data:`OPERATIONS` or :data:`OPERATIONS_4`)."""
+    if depth not in DEPTHS:
+        raise ValueError(f"operation depth {depth!r} not in {DEPTHS}")
+    return OPERATIONS if depth == 3 else OPERATIONS_4
 
 
-def patch_offsets() -> tuple[np.ndarray, np.ndarray]:
-    """The cells within :data:`RADIUS` of a robot: ``offsets`` [K, 2] (row, column) and
-    ``index`` [2R+1, 2R+1], the row of ``offsets`` of each offset (or -1)."""
-    offsets = [(dr, dc) for dr in range(-RADIUS, RADIUS + 1) for dc in range(-RADIUS, RADIUS + 1)
-               if abs(dr) + abs(dc) <= RADIUS]
-    index = np.full((2 * RADIUS + 1, 2 * RADIUS + 1), -1, dtype=np.int64)
+def operation_codes(depth: int = 3) -> np.ndarray:
+    """``int8`` [operations, depth]: :func:`operations` as action codes."""
+    return np.array([[_CODE[a] for a in op] for op in operations(depth)], dtype=np.int8)
+
+
+def patch_offsets(depth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The cells within ``depth + 1`` moves of a robot (those an operation's ranking reads):
+    ``offsets`` [K, 2] (row, column) and ``index`` [2R+1, 2R+1], the row of ``offsets`` of
+    each offset (or -1)."""
+    radius = depth + 1
+    offsets = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1)
+               if abs(dr) + abs(dc) <= radius]
+    index = np.full((2 * radius + 1, 2 * radius + 1), -1, dtype=np.int64)
     for k, (dr, dc) in enumerate(offsets):
-        index[dr + RADIUS, dc + RADIUS] = k
+        index[dr + radius, dc + radius] = k
     return np.array(offsets, dtype=np.int64), index
 
 
@@ -93,12 +109,13 @@ def _end_cost(v, h, dr, dc, free_turns, goal, nbr, cost, unit, patch_i, index):
     """Cost to the goal from cell ``v`` facing ``h`` (offset ``dr, dc`` from the start)."""
     if v == goal:
         return 0.0
+    rad = index.shape[0] // 2
     best = np.inf
     for d in range(4):
         u = nbr[v, d]
         if u < 0:
             continue
-        k = index[dr + _DR[d] + RADIUS, dc + _DC[d] + RADIUS]
+        k = index[dr + _DR[d] + rad, dc + _DC[d] + rad]
         du = patch_i[k]
         if du >= UNREACH:
             continue
@@ -126,11 +143,11 @@ def _edge(u, d, v):
 def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, first, pc, pe,
                 cand, okey):
     """Robot ``i``'s operations: the cells and edges of each (``pc``, ``pe``), the rank key of
-    each (``okey``, lower better) and the valid ones from ``first`` on (1: all but ``WWW``),
-    best first (``cand``). Returns their count."""
+    each (``okey``, lower better) and the valid ones from ``first`` on (1: all but waiting
+    throughout), best first (``cand``). Returns their count."""
     v0 = pos[i]
-    no = ops.shape[0]
-    for d in range(DEPTH):  # WWW: stays put
+    no, depth = ops.shape
+    for d in range(depth):  # waiting throughout: stays put
         pc[i, 0, d] = v0
         pe[i, 0, d] = -1
     if hold[i]:
@@ -145,7 +162,7 @@ def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, fi
         ok = True
         hit = -1
         trailing = 0
-        for d in range(DEPTH):
+        for d in range(depth):
             a = ops[o, d]
             e = -1
             if a == F_ACT:
@@ -173,7 +190,7 @@ def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, fi
         if not ok:
             continue
         if hit >= 0:
-            key = -(DEPTH - hit) * 1e6
+            key = -(depth - hit) * 1e6
         else:
             key = _end_cost(v, h, dr, dc, min(trailing, 2), goal[i], nbr, cost, unit, patch[i],
                             index)
@@ -196,7 +213,7 @@ def _operations(i, nbr, cost, unit, pos, head, goal, patch, hold, ops, index, fi
 
 @njit(cache=True, nogil=True)
 def _place(i, o, pc, pe, used_pos, used_edge, val):
-    for d in range(DEPTH):
+    for d in range(pc.shape[2]):
         used_pos[pc[i, o, d], d] = val
         e = pe[i, o, d]
         if e >= 0:
@@ -207,7 +224,7 @@ def _place(i, o, pc, pe, used_pos, used_edge, val):
 def _collides(i, o, pc, pe, used_pos, used_edge):
     """The one robot operation ``o`` of robot ``i`` collides with; -1 none, -2 several."""
     who = -1
-    for d in range(DEPTH):
+    for d in range(pc.shape[2]):
         k = used_pos[pc[i, o, d], d]
         if k >= 0:
             if who == -1:
@@ -392,18 +409,19 @@ def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
 
     ``patch`` [n, K] holds each robot's distances to its goal around it
     (:func:`gather_patch`), ``order`` the robots by decreasing priority,
-    ``ops`` the operations (:func:`operation_codes`). ``used_pos`` [F, 3]
-    and ``used_edge`` [2F, 3] must hold -1 and are left so. ``passes``
-    passes over the robots; a robot's build evicts at most
+    ``ops`` the operations [O, D] (:func:`operation_codes`). ``used_pos``
+    [F, D] and ``used_edge`` [2F, D] must hold -1 and are left so.
+    ``passes`` passes over the robots; a robot's build evicts at most
     ``max_evictions`` robots. A robot with ``hold`` set waits and cannot be
     evicted. Then ``lns_attempts`` attempts of the large neighbourhood
     search (:func:`_lns`, drawing from ``lns_seed``). Returns the number of
-    robots on an operation other than ``WWW``.
+    robots on an operation other than the first (waiting throughout).
     """
     n = pos.size
     no = ops.shape[0]
-    pc = np.empty((n, no, DEPTH), dtype=np.int32)
-    pe = np.empty((n, no, DEPTH), dtype=np.int32)
+    depth = ops.shape[1]
+    pc = np.empty((n, no, depth), dtype=np.int32)
+    pe = np.empty((n, no, depth), dtype=np.int32)
     cand = np.empty((n, no), dtype=np.int32)
     okey = np.empty((n, no), dtype=np.float64)
     ncand = np.empty(n, dtype=np.int32)

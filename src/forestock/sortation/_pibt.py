@@ -7,7 +7,7 @@ guides: congestion (a move against the recent flow through a cell costs
 more) and, under the rotation model, the turns a move needs. A robot that
 waits too long in front of a blocked cell is nudged to go round it. Under
 the rotation model the default step is EPIBT instead
-(:mod:`forestock.sortation._epibt`): each robot plans an operation of three
+(:mod:`forestock.sortation._epibt`): each robot plans an operation of four
 actions, checked for conflicts over its length, robots nearest their goal
 first. Python runs the loop, hands out tasks and times each step; numba
 computes the step.
@@ -119,14 +119,14 @@ class SortationParams(Params):
         ``"progress"``: the steps since it last came nearer its goal, ties
         going to the robot nearer its goal.
     planner
-        Rotation model: ``"epibt"`` plans each robot an operation of three
-        actions, checked for conflicts over its three steps, robots nearest
+        Rotation model: ``"epibt"`` plans each robot an operation of
+        ``epibt_depth`` actions, checked for conflicts over its steps, robots nearest
         their goal first (:mod:`forestock.sortation._epibt`, after the 2024
         winner's EPIBT); ``"pibt"`` plans one step over cells and turns the
         cells into actions (``turning``). The four-neighbour model always
         uses PIBT. In a one-lane corridor where robots meet head on EPIBT
-        can deadlock (three actions are too few to turn round and clear
-        the way); PIBT does not.
+        can deadlock (three or four actions are too few to turn round and
+        clear the way); PIBT does not.
     epibt_passes
         EPIBT: passes over the robots, each revising its operation against
         the others' latest.
@@ -135,11 +135,12 @@ class SortationParams(Params):
         large neighbourhood search over the operations (the 2024 winner's
         EPIBT+LNS): a random robot is built again, evictions skipped at
         random, and the new operations stand if the robots' score, weighted
-        towards the first in priority, does not drop. 0: none. At 3 over
-        5,000 steps (10,000 robots): MR23-I-10 183,660 tasks (0 gave
-        170,168), MR24-WAREHOUSE 143,837 (136,632), at about 100 ms of
-        planning a step; 10 gains a further 0.2% at 1,000 steps for
-        twice the search's time.
+        towards the first in priority, does not drop. 0: none.
+    epibt_depth
+        EPIBT: actions in an operation, 3 (the winner's 17 operations) or 4
+        (its 48), checked for conflicts over as many steps. Four finished
+        3 to 4% more tasks on the two warehouse floors of the main round
+        (1,000 steps), a little more on the two sortation floors.
     table_mb
         Memory for the cache of distance tables (one per goal cell, two
         bytes a free cell); beyond it the least recently used table is
@@ -163,6 +164,7 @@ class SortationParams(Params):
         one_of(("pibt", "epibt"), "planner"),
         within("[1, 20]", "epibt_passes", integer=True),
         within("[0, 100]", "epibt_lns", integer=True),
+        one_of((3, 4), "epibt_depth"),
         within("[0, inf]", "commit_weight", "stuck_weight", "induction_balance",
                "drop_balance"),
         within("[0, inf)", "task_length_weight", "reassign_margin"),
@@ -187,6 +189,7 @@ class SortationParams(Params):
     planner: str = "epibt"
     epibt_passes: int = 2
     epibt_lns: int = 3
+    epibt_depth: int = 4
     table_mb: float = 1024.0
     record_paths: bool = True
     validate: bool = True
@@ -656,12 +659,13 @@ def solve_sortation(problem: SortationProblem, params: SortationParams | None = 
                params.commit_weight)
     epibt = rotation and params.planner == "epibt"
     if epibt:
-        ops = E.operation_codes()
-        offsets, index = E.patch_offsets()
-        centre = int(index[E.RADIUS, E.RADIUS])
+        depth = params.epibt_depth
+        ops = E.operation_codes(depth)
+        offsets, index = E.patch_offsets(depth)
+        centre = int(index[depth + 1, depth + 1])
         patch = np.empty((n, offsets.shape[0]), dtype=np.uint16)
-        used_pos = np.full((cell_of.size, 3), -1, dtype=np.int32)
-        used_edge = np.full((2 * cell_of.size, 3), -1, dtype=np.int32)
+        used_pos = np.full((cell_of.size, depth), -1, dtype=np.int32)
+        used_edge = np.full((2 * cell_of.size, depth), -1, dtype=np.int32)
     # compile (or load) the kernels before the clock runs: a dry step on copies
     tables.fill(goal, pos, near)
     if epibt:
