@@ -7,6 +7,7 @@ hand-made rooms whose outcome is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -79,16 +80,12 @@ def _apply(nbr: np.ndarray, pos: list[int], head: list[int], nxt: list[int], act
     return nxt, new_head
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**31 - 1), robots=st.integers(1, 40),
-       holding=st.sampled_from([0.0, 0.2]), passes=st.integers(1, 3),
-       max_evictions=st.sampled_from([0, 2, 3000]), wait=st.booleans(),
-       depth=st.sampled_from(E.DEPTHS))
-def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: float,
-                                            passes: int, max_evictions: int, wait: bool,
-                                            depth: int) -> None:
-    """From random rooms and states, kernel and oracle plan 10 steps alike, each step legal,
-    with operations of three actions and of four."""
+def _plays_like_the_oracle(seed: int, robots: int, holding: float,
+                           step_args: Callable[[int, int], tuple[tuple[Any, ...], dict[str, Any]]]
+                           ) -> None:
+    """From a random room and state (``seed``; up to ``robots`` robots, a share ``holding``
+    held), kernel and oracle plan 10 steps alike, each step legal; ``step_args(n, t)`` gives
+    step ``t``'s arguments after the state (positional, keyword) for ``n`` robots."""
     rng = np.random.default_rng(seed)
     room, width = _random_room(rng)
     cells = room.nbr.shape[0]
@@ -99,16 +96,29 @@ def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: flo
     hold = (rng.random(n) < holding).tolist()
     order = rng.permutation(n).tolist()
     for t in range(10):
-        got = kernel_step(room, width, pos, head, goal, hold, order, passes, max_evictions,
-                          wait, depth=depth)
-        want = oracle_step(room, pos, head, goal, hold, order, passes, max_evictions, wait,
-                           depth=depth)
+        rest, keywords = step_args(n, t)
+        got = kernel_step(room, width, pos, head, goal, hold, order, *rest, **keywords)
+        want = oracle_step(room, pos, head, goal, hold, order, *rest, **keywords)
         assert got == want, f"step {t}"
         pos, head = _apply(room.nbr, pos, head, *want)
         for i in range(n):
             if pos[i] == goal[i]:
                 goal[i] = int(rng.integers(0, cells))
         order = order[1:] + order[:1]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), robots=st.integers(1, 40),
+       holding=st.sampled_from([0.0, 0.2]), passes=st.integers(1, 3),
+       max_evictions=st.sampled_from([0, 2, 3000]), wait=st.booleans(),
+       depth=st.sampled_from(E.DEPTHS))
+def test_random_states_step_like_the_oracle(seed: int, robots: int, holding: float,
+                                            passes: int, max_evictions: int, wait: bool,
+                                            depth: int) -> None:
+    """From random rooms and states, kernel and oracle plan 10 steps alike, each step legal,
+    with operations of three actions and of four."""
+    _plays_like_the_oracle(seed, robots, holding, lambda n, t: (
+        (passes, max_evictions, wait), {"depth": depth}))
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -121,25 +131,8 @@ def test_random_states_with_lns_step_like_the_oracle(seed: int, robots: int, hol
                                                      wait: bool, lns: int, depth: int) -> None:
     """With the large neighbourhood search after the passes, kernel and oracle plan 10 steps
     from random rooms and states alike (the same random draws), each step legal."""
-    rng = np.random.default_rng(seed)
-    room, width = _random_room(rng)
-    cells = room.nbr.shape[0]
-    n = min(robots, cells)
-    goal = rng.integers(0, cells, size=n).tolist()
-    pos = rng.choice(cells, size=n, replace=False).tolist()
-    head = rng.integers(0, 4, n).tolist()
-    hold = (rng.random(n) < holding).tolist()
-    order = rng.permutation(n).tolist()
-    for t in range(10):
-        args = (pos, head, goal, hold, order, passes, max_evictions, wait, lns * n, seed + t)
-        got = kernel_step(room, width, *args, depth=depth)
-        want = oracle_step(room, *args, depth=depth)
-        assert got == want, f"step {t}"
-        pos, head = _apply(room.nbr, pos, head, *want)
-        for i in range(n):
-            if pos[i] == goal[i]:
-                goal[i] = int(rng.integers(0, cells))
-        order = order[1:] + order[:1]
+    _plays_like_the_oracle(seed, robots, holding, lambda n, t: (
+        (passes, max_evictions, wait, lns * n, seed + t), {"depth": depth}))
 
 
 def _crowded(seed: int) -> tuple[ref.Oracle, list[int]]:

@@ -304,6 +304,71 @@ def _rng_next(x):
 
 
 @njit(cache=True, nogil=True)
+def _build(root, cand, ncand, desire, pc, pe, used_pos, used_edge, visited, mark, old, ci,
+           stack, max_evictions, skip, x):
+    """Build robot ``root`` again: its best operation that collides with no robot, or with
+    one not yet built under ``mark``, which is evicted and built in turn (backtracking when
+    it finds nothing; at most ``max_evictions`` evictions). With ``skip``, each eviction is
+    passed over with probability 0.3, drawing from the xorshift state ``x``.
+
+    Returns whether an operation was found, the chain's length (the robots in ``stack``,
+    their former operations in ``old``) and the state ``x``. Found nothing, every robot of
+    the chain is back on its operation and placed, except ``root``, left unplaced.
+    """
+    _place(root, desire[root], pc, pe, used_pos, used_edge, -1)
+    old[root] = desire[root]
+    visited[root] = mark
+    ci[root] = 0
+    stack[0] = root
+    depth = 1
+    evictions = 0
+    child_failed = -1  # robot whose build just failed, back at its evictor
+    while depth > 0:
+        r = stack[depth - 1]
+        if child_failed >= 0:  # undo the eviction, try r's next operation
+            _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
+            _place(child_failed, desire[child_failed], pc, pe, used_pos, used_edge,
+                   child_failed)
+            child_failed = -1
+        pushed = False
+        while ci[r] < ncand[r]:
+            o = cand[r, ci[r]]
+            ci[r] += 1
+            k = _collides(r, o, pc, pe, used_pos, used_edge)
+            if k == -1:
+                desire[r] = o
+                _place(r, o, pc, pe, used_pos, used_edge, r)
+                return True, depth, x
+            if k < 0 or visited[k] == mark:
+                continue
+            if skip:
+                x = _rng_next(x)
+                if x % 100 < 30:
+                    continue
+            if evictions >= max_evictions:
+                continue
+            evictions += 1
+            _place(k, desire[k], pc, pe, used_pos, used_edge, -1)
+            desire[r] = o
+            _place(r, o, pc, pe, used_pos, used_edge, r)
+            old[k] = desire[k]
+            visited[k] = mark
+            ci[k] = 0
+            stack[depth] = k
+            depth += 1
+            pushed = True
+            break
+        if pushed:
+            continue
+        desire[r] = old[r]  # nothing fits: back to its old operation
+        visited[r] = 0
+        depth -= 1
+        if depth > 0:
+            child_failed = r
+    return False, 0, x
+
+
+@njit(cache=True, nogil=True)
 def _lns(attempts, seed, order, okey, cand, ncand, desire, pc, pe, used_pos, used_edge,
          visited, mark, old, ci, stack, max_evictions):
     """Large neighbourhood search over the robots' operations (the 2024 winner's EPIBT+LNS).
@@ -328,57 +393,8 @@ def _lns(attempts, seed, order, okey, cand, ncand, desire, pc, pe, used_pos, use
         mark += 1
         if ncand[root] == 0:
             continue
-        _place(root, desire[root], pc, pe, used_pos, used_edge, -1)
-        old[root] = desire[root]
-        visited[root] = mark
-        ci[root] = 0
-        stack[0] = root
-        depth = 1
-        evictions = 0
-        found = False
-        child_failed = -1
-        while depth > 0:
-            r = stack[depth - 1]
-            if child_failed >= 0:
-                _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
-                _place(child_failed, desire[child_failed], pc, pe, used_pos, used_edge,
-                       child_failed)
-                child_failed = -1
-            pushed = False
-            while ci[r] < ncand[r]:
-                o = cand[r, ci[r]]
-                ci[r] += 1
-                k = _collides(r, o, pc, pe, used_pos, used_edge)
-                if k == -1:
-                    desire[r] = o
-                    _place(r, o, pc, pe, used_pos, used_edge, r)
-                    found = True
-                    break
-                if k < 0 or visited[k] == mark:
-                    continue
-                x = _rng_next(x)
-                if x % 100 < 30 or evictions >= max_evictions:
-                    continue
-                evictions += 1
-                _place(k, desire[k], pc, pe, used_pos, used_edge, -1)
-                desire[r] = o
-                _place(r, o, pc, pe, used_pos, used_edge, r)
-                old[k] = desire[k]
-                visited[k] = mark
-                ci[k] = 0
-                stack[depth] = k
-                depth += 1
-                pushed = True
-                break
-            if found:
-                break
-            if pushed:
-                continue
-            desire[r] = old[r]
-            visited[r] = 0
-            depth -= 1
-            if depth > 0:
-                child_failed = r
+        found, depth, x = _build(root, cand, ncand, desire, pc, pe, used_pos, used_edge,
+                                 visited, mark, old, ci, stack, max_evictions, True, x)
         if not found:  # the root keeps its operation
             _place(root, desire[root], pc, pe, used_pos, used_edge, root)
             continue
@@ -441,54 +457,8 @@ def epibt_step(nbr, cost, unit, pos, head, goal, patch, hold, order, ops, index,
             root = order[idx]
             if visited[root] == mark or ncand[root] == 0:
                 continue
-            _place(root, desire[root], pc, pe, used_pos, used_edge, -1)
-            old[root] = desire[root]
-            visited[root] = mark
-            ci[root] = 0
-            stack[0] = root
-            depth = 1
-            evictions = 0
-            accepted = False
-            child_failed = -1  # robot whose build just failed, back at its evictor
-            while depth > 0:
-                r = stack[depth - 1]
-                if child_failed >= 0:  # undo the eviction, try r's next operation
-                    _place(r, desire[r], pc, pe, used_pos, used_edge, -1)
-                    _place(child_failed, desire[child_failed], pc, pe, used_pos, used_edge,
-                           child_failed)
-                    child_failed = -1
-                pushed = False
-                while ci[r] < ncand[r]:
-                    o = cand[r, ci[r]]
-                    ci[r] += 1
-                    k = _collides(r, o, pc, pe, used_pos, used_edge)
-                    if k == -1:
-                        desire[r] = o
-                        _place(r, o, pc, pe, used_pos, used_edge, r)
-                        accepted = True
-                        break
-                    if k < 0 or visited[k] == mark or evictions >= max_evictions:
-                        continue
-                    evictions += 1
-                    _place(k, desire[k], pc, pe, used_pos, used_edge, -1)
-                    desire[r] = o
-                    _place(r, o, pc, pe, used_pos, used_edge, r)
-                    old[k] = desire[k]
-                    visited[k] = mark
-                    ci[k] = 0
-                    stack[depth] = k
-                    depth += 1
-                    pushed = True
-                    break
-                if accepted:
-                    break
-                if pushed:
-                    continue
-                desire[r] = old[r]  # nothing fits: back to its old operation
-                visited[r] = 0
-                depth -= 1
-                if depth > 0:
-                    child_failed = r
+            accepted, _, _ = _build(root, cand, ncand, desire, pc, pe, used_pos, used_edge,
+                                    visited, mark, old, ci, stack, max_evictions, False, 0)
             if not accepted:  # the root keeps its old operation
                 visited[root] = mark
                 _place(root, desire[root], pc, pe, used_pos, used_edge, root)
