@@ -19,7 +19,7 @@ from forestock.forecast._combine import (
     best_weight,
     blend_means,
 )
-from forestock.forecast._model import top_down_means
+from forestock.forecast._model import UNREAD_WEIGHT, top_down_means
 from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastProblem
 
@@ -43,6 +43,19 @@ def test_blend_means_weighs_the_model_and_keeps_cells_the_peer_lacks() -> None:
     peer = model.iloc[[1, 0]].assign(mean=[0.0, 8.0])  # another order, b missing
     np.testing.assert_array_equal(blend_means(model, peer, 1.0), [4.0, 8.0, 2.0])
     np.testing.assert_allclose(blend_means(model, peer, 0.25), [7.0, 2.0, 2.0])
+
+
+def test_cells_whose_skus_lift_was_not_read_take_at_most_the_unread_weight() -> None:
+    """At weight 1 an unread cell is half the model's, half the peer's (UNREAD_WEIGHT); at
+    0.25 it keeps 0.25, below that cap; a cell the peer lacks stays the model's."""
+    model = pd.DataFrame({"sku_id": ["a", "a", "b"], "region_id": ["r", "r", "r"],
+                          "date": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-01"]),
+                          "mean": [4.0, 8.0, 2.0]})
+    peer = model.iloc[[1, 0]].assign(mean=[0.0, 8.0])
+    unread = np.array([True, False, True])
+    assert UNREAD_WEIGHT == 0.5
+    np.testing.assert_allclose(blend_means(model, peer, 1.0, unread), [6.0, 8.0, 2.0])
+    np.testing.assert_allclose(blend_means(model, peer, 0.25, unread), [7.0, 2.0, 2.0])
 
 
 def test_the_weight_is_measured_on_the_last_occurrence(tiny: dict[str, pd.DataFrame]) -> None:
@@ -125,9 +138,15 @@ def test_one_occurrence_too_early_to_measure_takes_level_x_lifts_daily_totals(
     by_date = fc.groupby("date")["mean"].sum()
     np.testing.assert_allclose(by_date.to_numpy(),
                                peer.groupby("date")["mean"].sum().reindex(by_date.index))
-    share = fc["mean"] / fc.groupby("date")["mean"].transform("sum")
-    share_alone = alone["mean"] / alone.groupby("date")["mean"].transform("sum")
-    np.testing.assert_allclose(share.to_numpy(), share_alone.to_numpy(), rtol=1e-9)
+    # the model splits it: its own means scaled alike within a date, but where a SKU's lift
+    # could not be read (a SKU first selling after the history's first days), half its
+    # mean and half level x lift's, scaled alike
+    unread = m.model_.unread_
+    cells = blend_means(alone, peer, 1.0, unread)
+    np.testing.assert_allclose(cells[~unread], alone["mean"].to_numpy()[~unread])
+    scale = fc["mean"] / cells
+    np.testing.assert_allclose(scale, scale.groupby(fc["date"]).transform("first"),
+                               rtol=1e-9)
     q = fc[["q10", "q50", "q90"]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all()
 
@@ -168,7 +187,7 @@ def test_a_total_weight_keeps_the_cells_split_and_takes_its_blends_daily_totals(
     peer = LevelLift(seed=0).fit(problem).predict()
     alone = model.predict()
     fc = model.predict(peer, 0.8, 0.4)
-    cells = alone.assign(mean=blend_means(alone, peer, 0.8))
+    cells = alone.assign(mean=blend_means(alone, peer, 0.8, model.unread_))
     national = alone.assign(mean=blend_means(alone, peer, 0.4))
     by_date = fc.groupby("date")["mean"].sum()
     np.testing.assert_allclose(by_date.to_numpy(),

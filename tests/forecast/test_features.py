@@ -18,9 +18,10 @@ from forestock.forecast._features import (
     _shock_terms,
     _shrunk_lift,
     aggregates,
+    unread_lift,
 )
 from forestock.forecast._model import GlobalModel
-from forestock.forecast._panel import Panel, build_panel
+from forestock.forecast._panel import Panel, build_panel, window_periods
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 
 
@@ -117,3 +118,26 @@ def test_event_from_one_or_two_earlier_occurrences_is_sane(start: str) -> None:
     assert np.isfinite(fc["mean"]).all()
     level = history.groupby("sku_id")["units"].median().mean()
     assert 3.0 < fc["mean"].mean() / level < 30.0  # a 10x event, not a double-counted 100x
+
+
+def test_unread_lift_marks_skus_that_began_selling_at_or_after_the_last_occurrence() -> None:
+    """11.11 2026 from a history with 11.11 2025: a SKU selling since the history's start
+    has its lift read there; one first selling four days before it, or two months after,
+    has not; one never sold is not a launch; an ordinary day is never marked."""
+    days = pd.date_range("2024-10-01", "2026-10-10", freq="D")
+    first = {"old": days[0], "eve": pd.Timestamp("2025-11-07"),
+             "after": pd.Timestamp("2026-01-10")}
+    history = pd.DataFrame([(d, s, "r", 3) for s, f in first.items() for d in days if d >= f],
+                           columns=["date", "sku_id", "region_id", "units"])
+    calendar = pd.DataFrame({"date": pd.to_datetime(["2024-11-11", "2025-11-11",
+                                                     "2026-11-11"]), "event": "11.11"})
+    skus = np.array(["old", "eve", "after", "never"], dtype=object)
+    for window in (Window("11.11", dt.date(2026, 11, 11), dt.date(2026, 11, 11)),
+                   Window("custom", dt.date(2026, 11, 1), dt.date(2026, 11, 1))):
+        panel = build_panel(history, calendar, window, skus, np.array(["r"], dtype=object))
+        agg = aggregates(panel)
+        series = np.arange(panel.n_series)
+        target = np.full(series.size, window_periods(panel, window)[0])
+        got = unread_lift(panel, agg, series, np.full(series.size, panel.n_hist - 1), target)
+        marked = set(panel.sku_ids[panel.series_sku[series[got]]])
+        assert marked == ({"eve", "after"} if window.event == "11.11" else set())

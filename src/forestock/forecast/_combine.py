@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import cast
 
+import numpy as np
 import pandas as pd
 
 from forestock.callbacks import Callbacks
@@ -95,8 +96,11 @@ class Weighing:
 
     @property
     def needs_peer(self) -> bool:
-        """Whether level x lift's forecast enters the mean."""
-        return self.weight < 1.0 or self.top_down
+        """Whether level x lift's forecast enters the mean: where the model does not take
+        all of it, and wherever the weight was measured (whatever the weight, the cells of
+        a SKU whose lift the model could not read take level x lift's share of
+        :data:`~forestock.forecast._model.UNREAD_WEIGHT` there, as they did when measured)."""
+        return self.weight < 1.0 or self.top_down or bool(self.validation)
 
 
 def best_weight(validation: dict[float, float], occurrences: int = 2,
@@ -149,14 +153,17 @@ class _Pair:
                  callbacks: Callbacks | None = None, without: tuple[str, ...] = ()) -> None:
         self.params, self.seed, self.callbacks, self.without = params, seed, callbacks, without
         self._problem: ForecastProblem | None = None
-        self.tables: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self.tables: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = None
 
-    def of(self, problem: ForecastProblem) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def of(self, problem: ForecastProblem) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """The model's and level x lift's tables, and the model's rows whose SKU's lift it
+        could not read (:func:`~forestock.forecast._features.unread_lift`)."""
         if self._problem is not problem or self.tables is None:
-            model = GlobalModel(self.params, self.seed, self.callbacks, CHECK_TASK,
-                                self.without).fit(problem).predict()
+            fitted = GlobalModel(self.params, self.seed, self.callbacks, CHECK_TASK,
+                                 self.without).fit(problem)
+            model = fitted.predict()
             peer = LevelLift(self.params, self.seed).fit(problem).predict()
-            self._problem, self.tables = problem, (model, peer)
+            self._problem, self.tables = problem, (model, peer, fitted.unread_)
         return self.tables
 
 
@@ -169,11 +176,11 @@ class _Candidate:
         self.name = _name(weight, total)
 
     def fit(self, problem: ForecastProblem) -> _Candidate:
-        model, peer = self.pair.of(problem)
+        model, peer, unread = self.pair.of(problem)
         # the means alone: the weights are chosen by WRMSSE, and scoring twelve candidates'
         # quantiles took festival seed 1's forecast from 92 s to 140 s
         self.table_ = model[["sku_id", "region_id", "date"]].assign(
-            mean=reconciled_means(model, peer, self.weight, self.total))
+            mean=reconciled_means(model, peer, self.weight, self.total, unread))
         return self
 
     def predict(self) -> pd.DataFrame:
@@ -287,7 +294,7 @@ class Combined:
             return float(cast(float, result.scores[c.name]["wrmsse"]))
 
         # each weight's national forecast (a total weight's cells carry its blend's totals)
-        model, peer = cast(tuple[pd.DataFrame, pd.DataFrame], pair.tables)
+        model, peer, _ = cast(tuple[pd.DataFrame, pd.DataFrame, np.ndarray], pair.tables)
         self.held_ = HeldOut(held, result.actual_units,
                              {k: float(blend_means(model, peer, k).sum())
                               for k in sorted({*WEIGHTS, *TOTAL_WEIGHTS}, reverse=True)},

@@ -293,6 +293,28 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(good, np.where(good, a, 0.0) / np.where(good, b, 1.0), np.nan)
 
 
+def _previous_occurrence(p: Panel, origin: np.ndarray, target: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: whether the target's event occurred before (its aligned day by the
+    origin), that aligned period, and the period before that occurrence began."""
+    prev = p.prev_start[target].astype(np.int64)
+    aligned = prev + p.event_offset[target]
+    okp = (prev >= 0) & (aligned <= origin)
+    return okp, np.where(okp, aligned, 0), np.maximum(np.where(okp, prev, 0) - 1, 0)
+
+
+def unread_lift(p: Panel, agg: Aggregates, series: np.ndarray, origin: np.ndarray,
+                target: np.ndarray) -> np.ndarray:
+    """Rows of an event that occurred before whose SKU's own lift there is not read (see
+    ``event_prev_sku_lift``) because the SKU began selling shortly before that occurrence
+    or after it: not a SKU selling since the history's first periods (it may be older),
+    nor one that never sold."""
+    short = LEVELS[p.freq][0]
+    okp, _, pb = _previous_occurrence(p, origin, target)
+    first = agg.sku_first_sale[p.series_sku[series]]
+    return okp & (first >= short) & (first > pb - short)
+
+
 def row_features(
     p: Panel,
     agg: Aggregates,
@@ -364,12 +386,7 @@ def row_features(
     tot_then = _ordinary_level(agg.Ctot_ord[None, :], agg.n_ord, ones, np.maximum(sc - 1, 0),
                                mid)
     f["market_season_lift"] = np.where(ok, (agg.tot[sc] + _EPS) / (tot_then + _EPS), np.nan)
-    # the previous occurrence of the target's event, aligned by its offset
-    prev = p.prev_start[target].astype(np.int64)
-    aligned = prev + p.event_offset[target]
-    okp = (prev >= 0) & (aligned <= origin)
-    ac = np.where(okp, aligned, 0)
-    pb = np.maximum(np.where(okp, prev, 0) - 1, 0)
+    okp, ac, pb = _previous_occurrence(p, origin, target)
     # a lift is read only off a series selling for a while before that occurrence: a launch
     # still ramping up would pass its ramp off as the event's lift
     okp_ser = okp & since(first, pb - short)
