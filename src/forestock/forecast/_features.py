@@ -293,6 +293,11 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(good, np.where(good, a, 0.0) / np.where(good, b, 1.0), np.nan)
 
 
+def _since(start: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Whether a first sale ``start`` (-1: never) came at or before period ``t``."""
+    return (start >= 0) & (start <= t)
+
+
 def _previous_occurrence(p: Panel, origin: np.ndarray, target: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: whether the target's event occurred before (its aligned day by the
@@ -312,7 +317,7 @@ def unread_lift(p: Panel, agg: Aggregates, series: np.ndarray, origin: np.ndarra
     short = LEVELS[p.freq][0]
     okp, _, pb = _previous_occurrence(p, origin, target)
     first = agg.sku_first_sale[p.series_sku[series]]
-    return okp & (first >= short) & (first > pb - short)
+    return okp & (first >= short) & ~_since(first, pb - short)
 
 
 def row_features(
@@ -366,11 +371,7 @@ def row_features(
     s = target - p.season
     ok = (s >= 0) & (s <= origin)
     sc = np.where(ok, s, 0)
-
-    def since(start: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return (start >= 0) & (start <= t)
-
-    ok_ser, ok_sku = ok & since(first, sc), ok & since(sku_first, sc)
+    ok_ser, ok_sku = ok & _since(first, sc), ok & _since(sku_first, sc)
     Yh = np.nan_to_num(p.Y, nan=0.0)
     f["last_season"] = np.where(ok_ser, Yh[series, sc], np.nan)
     lo, hi = np.maximum(sc - 1, 0), np.minimum(sc + 1, origin)
@@ -389,8 +390,8 @@ def row_features(
     okp, ac, pb = _previous_occurrence(p, origin, target)
     # a lift is read only off a series selling for a while before that occurrence: a launch
     # still ramping up would pass its ramp off as the event's lift
-    okp_ser = okp & since(first, pb - short)
-    okp_sku = okp & since(sku_first, pb - short)
+    okp_ser = okp & _since(first, pb - short)
+    okp_sku = okp & _since(sku_first, pb - short)
     # weekday indices of the target and of the aligned day of the previous occurrence: lifts
     # are read net of the weekday they fell on and applied on the target's
     (wd, _), (wd_prev, wd_market_prev) = weekday_index(p, agg, sku, origin, target, ac)

@@ -436,8 +436,7 @@ def blend_means(model: pd.DataFrame, peer: pd.DataFrame, weight: float,
     :data:`UNREAD_WEIGHT`."""
     _, theirs = _aligned(model, peer)
     mine = model["mean"].to_numpy(dtype=float)
-    w = (np.full(mine.size, weight) if unread is None
-         else np.where(unread, min(weight, UNREAD_WEIGHT), weight))
+    w = weight if unread is None else np.where(unread, min(weight, UNREAD_WEIGHT), weight)
     return np.where(np.isnan(theirs), mine, w * mine + (1.0 - w) * theirs)
 
 
