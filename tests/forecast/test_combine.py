@@ -11,6 +11,7 @@ import pytest
 from forestock.events import Window, occurrences
 from forestock.forecast import Combined, GlobalModel, make_method, target_window
 from forestock.forecast._combine import (
+    PEER_TOWARD,
     TOTAL_WEIGHTS,
     UNMEASURED,
     WEIGHTS,
@@ -134,7 +135,7 @@ def test_one_occurrence_too_early_to_measure_takes_level_x_lifts_daily_totals(
     assert m.weight_ == UNMEASURED == 1.0
     fc = m.predict()
     alone = GlobalModel(seed=0).fit(_problem(short)).predict()
-    peer = LevelLift(seed=0).fit(_problem(short)).predict()
+    peer = LevelLift(seed=0, toward=PEER_TOWARD).fit(_problem(short)).predict()
     by_date = fc.groupby("date")["mean"].sum()
     np.testing.assert_allclose(by_date.to_numpy(),
                                peer.groupby("date")["mean"].sum().reindex(by_date.index))
@@ -184,7 +185,7 @@ def test_a_total_weight_keeps_the_cells_split_and_takes_its_blends_daily_totals(
     of it (its SKU lifts, shrunk towards the market's, would)."""
     problem = _problem(tiny)
     model = GlobalModel(seed=0).fit(problem)
-    peer = LevelLift(seed=0).fit(problem).predict()
+    peer = LevelLift(seed=0, toward=PEER_TOWARD).fit(problem).predict()
     alone = model.predict()
     fc = model.predict(peer, 0.8, 0.4)
     cells = alone.assign(mean=blend_means(alone, peer, 0.8, model.unread_))

@@ -16,6 +16,7 @@ from forestock.events import Window
 from forestock.forecast import (
     METHODS,
     ForecastParams,
+    ForecastProblem,
     LevelLift,
     MLForecastPeer,
     forecast,
@@ -152,6 +153,33 @@ def test_level_lift_takes_the_market_lift_for_a_new_sku() -> None:
     w = Window("custom", dt.date(2026, 7, 1), dt.date(2026, 7, 1))
     fc = forecast(hist, cal, w, method="level_lift")
     np.testing.assert_allclose(fc.set_index("sku_id")["mean"].loc[["a", "b"]], [70, 70])
+
+
+def test_level_lift_shrinks_a_skus_lift_toward_its_categorys() -> None:
+    """Twenty SKUs of a category that lifted 5x at last year's sale and twenty of one that
+    did not (a level of 14 each): the market lifted 3x. A SKU launched since takes its
+    category's lift, shrunk toward the market's with ten average SKUs' weight:
+    (20 x 70 + 10 x 14 x 3) / (20 x 14 + 10 x 14) = 4.33 in the first, (20 x 14 + 420) /
+    420 = 1.67 in the other; toward the market, 3 in both."""
+    base, cal = _weekly_shop()
+    days = pd.to_datetime(base["date"])
+    rows = []
+    for cat, lift in (("hot", 5.0), ("cold", 1.0)):
+        units = base["units"].where(days != pd.Timestamp("2025-06-02"), 14.0 * lift)
+        for k in range(20):
+            rows.append(base.assign(sku_id=f"{cat}{k}", units=units))
+        rows.append(base.assign(sku_id=f"{cat}-new", units=units)[days >= "2026-01-05"])
+    hist = pd.concat(rows, ignore_index=True)
+    skus = pd.DataFrame({"sku_id": hist["sku_id"].unique()})
+    skus["category"] = np.where(skus["sku_id"].str.startswith("hot"), "hot", "cold")
+    problem = ForecastProblem(hist, cal, Window("custom", dt.date(2026, 7, 1),
+                                                dt.date(2026, 7, 1)), skus)
+    for toward, want in (("category", [14 * 1820 / 420, 14 * 700 / 420]),
+                         ("market", [42.0, 42.0])):
+        fc = LevelLift(toward=toward).fit(problem).predict().set_index("sku_id")["mean"]
+        np.testing.assert_allclose(fc.loc[["hot-new", "cold-new"]], want)
+    with pytest.raises(ValueError, match="toward"):
+        LevelLift(toward="brand")
 
 
 def test_seasonal_naive_keeps_a_flat_year_flat() -> None:
