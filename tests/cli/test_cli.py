@@ -105,6 +105,26 @@ def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
         assert verb in text
 
 
+@pytest.mark.parametrize(("verb", "words"), [
+    ("simulate", ["forestock[cluster]", "[[what_if]]"]),
+    ("plan", ["forestock[cluster]", "notices/<brand_id>.html"]),
+    ("load", ["TABLE.csv", "regions.csv"]),
+    ("backtest", ["WRMSSE (M5), MASE"]),
+])
+def test_help_keeps_brackets_and_reflows_paragraphs(verb: str, words: list[str],
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verb's help shows bracketed words as written (Rich markup ate `[cluster]` and
+    `[[what_if]]`), and joins a docstring's lines into paragraphs rather than breaking
+    each source line anew."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([verb, "--help"]) == 0
+    lines = [" ".join(line.replace("│", " ").split())
+             for line in capsys.readouterr().out.splitlines()]
+    for word in words:
+        assert any(word in line for line in lines), word
+
+
 def test_embedded_world_flow_keeps_the_invariants(tmp_path: Path) -> None:
     """On a small embedded world: plan within storage; every unit shipped or unfilled."""
     ws_dir = str(tmp_path / "ws")

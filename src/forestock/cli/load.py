@@ -26,7 +26,7 @@ from forestock.workspace import DEFAULT_WORKSPACE, Workspace, load_dir
 
 @app.command()
 def load(
-    folder: Annotated[Path, typer.Argument(help="Folder with <table>.csv or <table>.parquet "
+    folder: Annotated[Path, typer.Argument(help="Folder with TABLE.csv or TABLE.parquet "
                                                   "files (regions.csv, skus.csv, history.csv...)")],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
