@@ -45,11 +45,10 @@ import pandas as pd
 from forestock.callbacks import NO_CALLBACKS, Callbacks
 from forestock.errors import ForestockError
 from forestock.events import Window
-from forestock.forecast._combine import PEER_TOWARD, Combined, Weighing
+from forestock.forecast._combine import Combined, Weighing, member
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel, _View
 from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
-from forestock.forecast._peers import LevelLift
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import (
     MarketError,
@@ -335,8 +334,7 @@ def _forecast_block(s: _Setting, learned: _Learned, k: int, block_skus: np.ndarr
 
 def _predict(s: _Setting, learned: _Learned, view: _View, own: ForecastProblem) -> _Block:
     w = learned.weighing
-    peer = (LevelLift(s.params, s.seed, toward=PEER_TOWARD).fit(own).predict()
-            if w.needs_peer else None)
+    peer = member(s.params, s.seed).fit(own).predict() if w.needs_peer else None
     table = learned.model.predict_view(view, peer, w.weight, w.total)
     totals = (window_totals(table, learned.correlation)
               if learned.correlation is not None else None)

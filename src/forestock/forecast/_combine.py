@@ -79,6 +79,11 @@ UNMEASURED = 1.0
 PEER_TOWARD = "market"
 
 
+def member(params: ForecastParams, seed: int) -> LevelLift:
+    """forestock's own level x lift (its lifts shrunk toward :data:`PEER_TOWARD`)."""
+    return LevelLift(params, seed, toward=PEER_TOWARD)
+
+
 @dataclass(frozen=True)
 class Weighing:
     """How the combination mixes: the global model's ``weight`` in each cell's mean, its
@@ -170,7 +175,7 @@ class _Pair:
             fitted = GlobalModel(self.params, self.seed, self.callbacks, CHECK_TASK,
                                  self.without).fit(problem)
             model = fitted.predict()
-            peer = LevelLift(self.params, self.seed, toward=PEER_TOWARD).fit(problem).predict()
+            peer = member(self.params, self.seed).fit(problem).predict()
             self._problem, self.tables = problem, (model, peer, fitted.unread_)
         return self.tables
 
@@ -225,7 +230,7 @@ class Combined:
         self.total_weight_ = self.weighing_.national
         self.model_ = GlobalModel(self.params, self.seed, self.callbacks,
                                   without=self.without).fit(problem)
-        self.peer_ = (LevelLift(self.params, self.seed, toward=PEER_TOWARD).fit(problem)
+        self.peer_ = (member(self.params, self.seed).fit(problem)
                       if self.weighing_.needs_peer else None)
         log.info("forecast: global model weight %.2f, in each day's total %.2f (WRMSSE on "
                  "the last occurrence: %s; of the totals: %s)", self.weight_,
