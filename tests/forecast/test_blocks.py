@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import forestock.forecast._blocks as blocks_mod
 import forestock.forecast._combine as combine
 from forestock.errors import ForestockError
 from forestock.forecast import ForecastParams, GlobalModel, forecast, forecast_blocks, target_window
-from forestock.forecast._blocks import uncovered
+from forestock.forecast._blocks import block_parts, uncovered
 from forestock.forecast._features import Market, row_features
 from forestock.forecast._panel import Grid, build_panel
 from forestock.forecast._problem import ForecastProblem
@@ -154,11 +157,15 @@ def _twins(tiny: dict[str, pd.DataFrame], copies: int) -> dict[str, pd.DataFrame
 
 
 def test_a_brand_the_first_block_never_saw_is_left_out(tmp_path: Path,
-                                                     tiny: dict[str, pd.DataFrame]) -> None:
+                                                     tiny: dict[str, pd.DataFrame],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A SKU of a brand the model never learnt from is forecast as its twin it learnt from:
     the brand is left out of the model (with it, LightGBM sent every unseen brand down one
     side of each brand split, and the world's 11.11 in 5 blocks came out 19% low)."""
     tables = _twins(tiny, 50)  # 400 SKUs x 3 regions: two blocks
+    # round-robin blocks: every twin a learns, every twin b is forecast by what a taught
+    monkeypatch.setattr(blocks_mod, "block_parts",
+                        lambda units, n_blocks: np.arange(len(units)) % n_blocks)
     path = _stored_history(tmp_path, tables)
     w = target_window(tables["calendar"], dt.date(2026, 8, 31), EVENT)
     parts: list[pd.DataFrame] = []
@@ -181,6 +188,43 @@ def test_uncovered_names_the_categories_a_sample_misses(tiny: dict[str, pd.DataF
     assert uncovered(skus, np.array(["S1", "S3"])) == ()
     assert uncovered(skus, np.array(["S1", "S2"])) == ("category", "brand")
     assert uncovered(skus.assign(brand_id=skus["sku_id"]), np.array(["S1", "S3"])) == ("brand",)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1e6) | st.just(0.0), min_size=1, max_size=400),
+       st.integers(1, 40))
+def test_block_parts_cut_every_sku_once_into_even_blocks(units: list[float], n_blocks: int
+                                                         ) -> None:
+    """Every SKU in one block; the first holds ceil(n / blocks) SKUs, the others at most as
+    many and within one of each other; the largest SKU is always in the first block."""
+    n_blocks = min(n_blocks, len(units))
+    u = np.array(units)
+    part = block_parts(u, n_blocks)
+    assert part.shape == (len(u),) and part.min() == 0 and part.max() == n_blocks - 1
+    sizes = np.bincount(part, minlength=n_blocks)
+    size = -(-len(u) // n_blocks)
+    assert sizes[0] == size
+    if n_blocks > 1:
+        assert sizes[1:].max() <= size and sizes[1:].max() - sizes[1:].min() <= 1
+    if u.max() > 0 and size >= 2:
+        assert part[int(np.argmax(u))] == 0
+    np.testing.assert_array_equal(block_parts(u, n_blocks), part)
+
+
+def test_the_first_block_weighs_skus_by_their_units() -> None:
+    """Half the first block is drawn by units: of 1,000 SKUs whose sizes fall off as a
+    power law, a tenth of them (the first block) holds two thirds of the units, every tenth
+    SKU a ninth; the ten largest are all in it; the other half is spread evenly."""
+    n, n_blocks = 1_000, 10
+    units = 1e6 / (1 + np.random.default_rng(0).permutation(n)) ** 1.2
+    part = block_parts(units, n_blocks)
+    first = part == 0
+    round_robin = np.arange(n) % n_blocks == 0
+    assert units[first].sum() / units.sum() > 0.6 > 3 * units[round_robin].sum() / units.sum()
+    assert first[np.argsort(-units)[:10]].all()
+    # without units (a new network) the first block is every tenth SKU
+    np.testing.assert_array_equal(np.flatnonzero(block_parts(np.zeros(n), n_blocks) == 0),
+                                  np.arange(0, n, n_blocks))
 
 
 @pytest.mark.parametrize("without", [("sku_id",), ("brand", "region")])

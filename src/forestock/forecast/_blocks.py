@@ -3,22 +3,22 @@
 The history (one Parquet file, as the workspace stores it) is cut once, with
 DuckDB, into blocks of SKUs, every region of a SKU in one block; the market
 (units per region and period over every SKU) is summed beside it. The model
-learns from the first block, a sample of SKUs taken round-robin from the SKU
-table, and then forecasts block after block, so memory follows one block and
-never the whole history. The window totals (``forecast_total``) follow block by
-block too, a SKU's regions being in one block, with the correlation of a
-window's days and regions measured once on the first block. Every series sees
-the same features it would see in one dense panel: its own history, its SKU's
-national history (a SKU never spans blocks) and the whole market's; only the
-typical SKU's lift on each past event, a median, the categories' price
-response and the combination's weight (:class:`~forestock.forecast.Combined`:
-the global model and level x lift measured on the event's last occurrence) are
-measured on the first block's SKUs and used for all blocks; level x lift is
-fitted block by block (its market lift is that of the block's SKUs, a sample).
-A SKU attribute the model reads as a category (brand, category) some value of which
-no SKU of the first block has is left out of the model: the trees would send the
-other blocks' SKUs of that value down an arbitrary side of every split on it
-(:func:`uncovered`).
+learns from the first block, a sample of SKUs drawn half by their units and half
+evenly over the SKU table (:func:`block_parts`), and then forecasts block after
+block, so memory follows one block and never the whole history. The window
+totals (``forecast_total``) follow block by block too, a SKU's regions being in
+one block, with the correlation of a window's days and regions measured once on
+the first block. Every series sees the same features it would see in one dense
+panel: its own history, its SKU's national history (a SKU never spans blocks)
+and the whole market's; only the typical SKU's lift on each past event, a
+median, the categories' price response and the combination's weight
+(:class:`~forestock.forecast.Combined`: the global model and level x lift
+measured on the event's last occurrence) are measured on the first block's SKUs
+and used for all blocks; level x lift is fitted block by block (its market lift
+is that of the block's SKUs, a sample). A SKU attribute the model reads as a
+category (brand, category) some value of which no SKU of the first block has is
+left out of the model: the trees would send the other blocks' SKUs of that value
+down an arbitrary side of every split on it (:func:`uncovered`).
 
 On a Dask cluster the blocks are its tasks over the Parquet partitions, cut
 into a folder the workers see: one worker learns from the first block and
@@ -48,7 +48,13 @@ from forestock.events import Window
 from forestock.forecast._combine import Combined, Weighing, member
 from forestock.forecast._features import Market
 from forestock.forecast._model import GlobalModel, _View
-from forestock.forecast._panel import Grid, build_panel, period_index, window_periods
+from forestock.forecast._panel import (
+    Grid,
+    build_panel,
+    period_dates,
+    period_index,
+    window_periods,
+)
 from forestock.forecast._problem import ForecastParams, ForecastProblem
 from forestock.forecast._total import (
     MarketError,
@@ -115,6 +121,56 @@ def uncovered(skus: pd.DataFrame, sample: np.ndarray) -> tuple[str, ...]:
     return tuple(out)
 
 
+def block_parts(units: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Each SKU's block, 0 to ``n_blocks - 1`` (``units``: each SKU's recent units, in
+    the SKU table's order).
+
+    The first block, the one the model learns from, holds ``ceil(n / n_blocks)`` SKUs:
+    half of them drawn with probability proportional to their units (systematically:
+    the SKUs at evenly spaced points of the units' running sum from 0, largest first, so
+    the largest SKU, and any with more than one such step of the units, is always in), the
+    others evenly spaced
+    over the rest of the table. The other blocks take the remaining SKUs round-robin.
+    A sample of SKUs alone (every ``n_blocks``-th) holds few of the largest, which carry
+    most of the units: at 10,000 SKUs x 300 regions the model learnt from 323 SKUs, and
+    the other blocks' 100 largest forecasts came out at 0.58 of their true 11.11 (the
+    largest SKUs' lifts read from a handful of them), 0.85 with the first block drawn
+    this way; WAPE per SKU 0.413 -> 0.346 (``benchmarks/NOTES.md``).
+    """
+    n = len(units)
+    if n_blocks <= 1:
+        return np.zeros(n, dtype=np.int64)
+    size = -(-n // n_blocks)
+    first = np.zeros(n, dtype=bool)
+    u = np.clip(np.nan_to_num(np.asarray(units, dtype=np.float64)), 0.0, None)
+    k, total = size // 2, float(u.sum())
+    if k > 0 and total > 0:
+        order = np.argsort(-u, kind="stable")
+        points = np.arange(k) * (total / k)  # from 0: the largest SKU is always in
+        at = np.minimum(np.searchsorted(np.cumsum(u[order]), points, side="right"), n - 1)
+        first[order[at]] = True
+    rest = np.flatnonzero(~first)
+    need = size - int(first.sum())
+    first[rest[(np.arange(need) * rest.size) // need]] = True
+    part = np.zeros(n, dtype=np.int64)
+    others = np.flatnonzero(~first)
+    part[others] = 1 + np.arange(others.size) % (n_blocks - 1)
+    return part
+
+
+def _recent_units(con: duckdb.DuckDBPyConnection, src: str, grid: Grid, sku_ids: np.ndarray
+                  ) -> np.ndarray:
+    """Each SKU's units over the history's last year (zero for a SKU without rows), in
+    ``sku_ids``' order."""
+    last = period_dates(grid.start, grid.n_hist, grid.freq)[-1]
+    since = (last - pd.Timedelta(days=364)).date()
+    frame = con.execute(
+        f"SELECT sku_id::VARCHAR AS sku_id, sum(units)::DOUBLE AS units "
+        f"FROM read_parquet('{src}') WHERE date >= DATE '{since}' GROUP BY ALL").df()
+    units = frame.set_index("sku_id")["units"]
+    return units.reindex(pd.Index(sku_ids.astype(str))).fillna(0.0).to_numpy()
+
+
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
@@ -165,8 +221,6 @@ def forecast_blocks(
     region_ids = regions["region_id"].to_numpy(dtype=object)
     per_block = max(1, block_series // max(len(region_ids), 1))
     n_blocks = math.ceil(len(sku_ids) / per_block)
-    # round-robin: each block is a sample of the SKU table (the first one trains)
-    part = np.arange(len(sku_ids)) % n_blocks
     src = _sql_path(path)
     if scratch is None and client is not None:
         scratch = path.parent
@@ -178,6 +232,7 @@ def forecast_blocks(
             con.execute("SET preserve_insertion_order=false")
             con.execute("SET enable_progress_bar=false")  # the caller's callbacks report progress
             grid, market = _market(con, src, path.name, window, region_ids)
+            part = block_parts(_recent_units(con, src, grid, sku_ids), n_blocks)
             parts = pd.DataFrame({"sku_id": sku_ids.astype(str), "part": part})
             con.register("parts", parts)
             out = Path(tmp) / "blocks"
