@@ -168,3 +168,35 @@ def test_history_with_a_gap_is_refused(tiny: dict[str, pd.DataFrame]) -> None:
     w = target_window(tiny["calendar"], dt.date(2026, 8, 31), EVENT)
     with pytest.raises(ForestockError, match=r"4 of its 608 days .* \(first missing: 2026-03-01\)"):
         forecast(h[~gap], tiny["calendar"], w)
+
+
+def test_a_short_row_budget_draws_the_largest_series_more_often(
+        tiny: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a target's rows cannot take every series, half are drawn by last year's units:
+    the copies three times as large give more rows than those as large as the original;
+    the weights undo the draw (at most twice a uniform row's, summing to about as many
+    rows as the uniform draw takes)."""
+    from forestock.forecast import GlobalModel
+    from forestock.forecast import _model as model_mod
+    from forestock.forecast._panel import window_periods
+    from forestock.forecast._problem import ForecastProblem
+
+    from .test_blocks import _many_skus
+
+    t = _many_skus(tiny, 30)  # 120 SKUs x 3 regions, the copies' units 1x, 2x, 3x
+    w = target_window(t["calendar"], dt.date(2026, 8, 31), EVENT)
+    problem = ForecastProblem(t["history"], t["calendar"], w, t["skus"], t["regions"])
+    model = GlobalModel(ForecastParams(max_train_rows=5_000, rounds=5)).fit(problem)
+    v = model.view_
+    horizons = window_periods(v.panel, w) - (v.panel.n_hist - 1)
+    rows = model._rows(v, horizons, np.random.default_rng(0))
+    assert rows.weight is not None
+    copy = pd.Series(v.panel.sku_ids[v.panel.series_sku]).str.rsplit("-", n=1).str[1]
+    size = copy.astype(int).to_numpy() % 3 + 1
+    per_series = np.bincount(rows.series, minlength=v.panel.n_series)
+    assert per_series.max() < len(np.unique(rows.target))  # the budget is short
+    assert per_series[size == 3].mean() > 1.3 * per_series[size == 1].mean()
+    assert rows.weight.max() <= 2.0 + 1e-9
+    monkeypatch.setattr(model_mod, "VOLUME_SHARE", 0.0)
+    uniform = model._rows(v, horizons, np.random.default_rng(0))
+    assert rows.weight.sum() == pytest.approx(len(uniform.series), rel=0.05)
