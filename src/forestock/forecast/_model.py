@@ -58,7 +58,6 @@ _DISPERSIONS = np.array([0.0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3
 #: seed 1 -3.8%, -1.3%, -0.8%; the worlds' mean 3.423 -> 3.401; Stallion the same (its
 #: budget takes every series) (``benchmarks/NOTES.md``).
 VOLUME_SHARE = 0.5
-_YEAR = {"D": 364, "W": 52, "M": 12}  # periods in a year
 
 
 def nb_quantiles(mean: np.ndarray, phi: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
@@ -260,9 +259,10 @@ class GlobalModel:
         # half by their last year's units (each row weighted by the inverse of its
         # chance, so the loss is the same in expectation): the largest series, most of the
         # units and of any unit-weighted score, teach the trees more rows of their own
-        year = v.agg.C[pool, panel.n_hist] - v.agg.C[pool, max(panel.n_hist - _YEAR[panel.freq], 0)]
-        share = VOLUME_SHARE if year.sum() > 0 else 0.0
-        chance = (1.0 - share) / n + share * year / max(year.sum(), 1e-300)
+        year = v.agg.C[pool, panel.n_hist] - v.agg.C[pool, max(panel.n_hist - panel.season, 0)]
+        in_year = float(year.sum())
+        share = VOLUME_SHARE if in_year > 0 else 0.0
+        chance = (1.0 - share) / n + share * year / max(in_year, 1e-300)
         ser, org, tgt, wts = [], [], [], []
         for o, t, ev in zip(origin, target, is_event, strict=True):
             k = ev_quota if ev else or_quota
